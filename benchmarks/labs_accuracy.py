@@ -1,0 +1,314 @@
+"""Lab-report reading accuracy, field by field, on generated reports with ground truth.
+
+Reports come from ``tests/fixtures/labs/generate.py`` (nine layouts; text PDFs and image-only
+scans, clean and noisy). Every ground-truth row is looked up among the rows read (in order,
+by name similarity); a row not found counts as wrong on every field.
+
+Two levels are measured:
+
+* **rows** (``read_lab_pdf``): name, value (number + comparator, or the qualitative word),
+  printed unit, range (the limits that apply to the patient, parsed from the range text by an
+  independent parser here) and printed flag.
+* **interpreted** (``interpret`` of ``medflow.analyzers.labs.interpret`` with the knowledge
+  base, when that module is present): test -> LOINC, value, UCUM unit, reference range, flag
+  (N/L/H/LL/HH/A).
+
+Baseline, measured in the same run: the seed project's approach — ``pypdf`` ``extract_text()``
+and one regular expression per line (``name value [H|L] unit low-high``) — on the same reports.
+
+Usage: ``python benchmarks/labs_accuracy.py [--text N] [--scanned N] [--seed S] [--out DIR]``.
+Targets: >= 99% on text PDFs, >= 95% on scanned pages, per field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import importlib.util
+import io
+import json
+import re
+import sys
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from medflow.analyzers.labs.parser import read_lab_pdf
+from medflow.domain.labs import RawLabRow
+from medflow.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXT_LAYOUTS = (
+    "us_table",
+    "in_table",
+    "uk_nhs",
+    "plain_lines",
+    "plain_courier",
+    "multipage",
+    "two_column",
+)
+SCAN_LAYOUTS = ("scanned", "noisy_scan")
+ROW_FIELDS = ("name", "value", "unit", "range", "flag")
+KB_FIELDS = ("loinc", "value", "unit", "range", "flag")
+# UCUM spellings that denote the same unit (a knowledge base may prefer either).
+UCUM_SAME = [
+    {"10*3/uL", "10*9/L"},
+    {"10*6/uL", "10*12/L"},
+    {"u[IU]/mL", "m[IU]/L"},
+    {"ug/L", "ng/mL"},
+    {"ng/L", "pg/mL"},
+    {"mmol/L", "meq/L", "mEq/L"},
+    {"{ratio}", "", "1"},
+    {"{INR}", "", "1"},
+    {"s", "sec"},
+    {"/[HPF]", "/HPF"},
+]
+
+SEED_LINE = re.compile(
+    r"^(?P<name>[A-Za-z][\w ()/%,.'-]*?)\s+(?P<value>[<>]?\d+(?:\.\d+)?)\s*(?P<flag>[HL])?\s+"
+    r"(?P<unit>\S+)\s+(?P<range>\d+(?:\.\d+)?\s*-\s*\d+(?:\.\d+)?)\s*$"
+)
+
+
+def load_generator() -> Any:
+    """``tests/fixtures/labs/generate.py`` as a module."""
+    here = ROOT / "tests" / "fixtures" / "labs"
+    sys.path.insert(0, str(here))
+    spec = importlib.util.spec_from_file_location("labs_generate", here / "generate.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def seed_rows(data: bytes) -> list[RawLabRow]:
+    """The seed's approach: pypdf plain text, one regex per line."""
+    from pypdf import PdfReader
+
+    rows = []
+    for page in PdfReader(io.BytesIO(data)).pages:
+        for line in (page.extract_text() or "").splitlines():
+            m = SEED_LINE.match(line.strip())
+            if m:
+                rows.append(
+                    RawLabRow(
+                        name=m["name"],
+                        value_text=m["value"],
+                        unit_text=m["unit"],
+                        range_text=m["range"],
+                        flag_text=m["flag"] or "",
+                        line=line,
+                    )
+                )
+    return rows
+
+
+_NUM = r"\d[\d,]*(?:\.\d+)?|\.\d+"
+
+
+def range_limits(text: str, sex: str) -> tuple[float | None, float | None] | str:
+    """Limits in a printed range for a patient of ``sex`` (independent of the medflow parser)."""
+    t = text.strip().strip("()").replace("–", "-").replace("—", "-").strip()
+    split = re.findall(rf"\b([MF])\s*:?\s*((?:{_NUM})\s*-\s*(?:{_NUM}))", t)
+    if split:
+        t = dict(split).get(sex, split[0][1])
+    t = re.sub(r"^(?:desirable|optimal)\s*:?\s*", "", t, flags=re.I)
+    nums = [float(n.replace(",", "")) for n in re.findall(_NUM, t)]
+    if re.match(r"^(?:<|up\s*to)", t, re.I) and nums:
+        return None, nums[0]
+    if t.startswith(">") and nums:
+        return nums[0], None
+    if len(nums) == 2 and re.search(r"-|to", t):
+        return nums[0], nums[1]
+    return t.casefold()
+
+
+def value_of(text: str) -> tuple[str, float] | str:
+    """(comparator, number) of a printed value, or the qualitative word."""
+    m = re.match(rf"^\s*([<>]=?)?\s*({_NUM})\s*$", text)
+    if m:
+        return m.group(1) or "", float(m.group(2).replace(",", ""))
+    return text.strip().casefold()
+
+
+def same_unit(a: str, b: str) -> bool:
+    """Equal UCUM units, allowing the equivalent spellings in ``UCUM_SAME``."""
+    return a == b or any(a in group and b in group for group in UCUM_SAME)
+
+
+def align(truth: list[dict[str, Any]], rows: list[Any], name: Callable[[Any], str]) -> list[Any]:
+    """For each truth row, the read row that stands for it (or None), in printed order.
+
+    A global alignment (dynamic programming over name similarity, pairs below 0.6 never
+    matched), so one missing row cannot shift every later match.
+    """
+    n, m = len(truth), len(rows)
+    sim = [
+        [difflib.SequenceMatcher(None, t["name"].lower(), name(r).lower()).ratio() for r in rows]
+        for t in truth
+    ]
+    best = [[0.0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            take = sim[i][j] + best[i + 1][j + 1] if sim[i][j] >= 0.6 else -1.0
+            best[i][j] = max(take, best[i + 1][j], best[i][j + 1])
+    out: list[Any] = []
+    i = j = 0
+    while i < n:
+        if j < m and sim[i][j] >= 0.6 and best[i][j] == sim[i][j] + best[i + 1][j + 1]:
+            out.append(rows[j])
+            i, j = i + 1, j + 1
+        elif j < m and best[i][j] == best[i][j + 1]:
+            j += 1
+        else:
+            out.append(None)
+            i += 1
+    return out
+
+
+def score_rows(truth: dict[str, Any], rows: list[RawLabRow]) -> dict[str, int]:
+    """Correct counts per row-level field."""
+    sex = truth["patient"]["sex"]
+    got = dict.fromkeys(ROW_FIELDS, 0)
+    for t, r in zip(truth["rows"], align(truth["rows"], rows, lambda r: r.name), strict=True):
+        if r is None:
+            continue
+        want_range = (
+            (t["low"], t["high"])
+            if t["low"] is not None or t["high"] is not None
+            else t["range_text"].casefold()
+        )
+        want_value = (
+            t["value_text"].casefold()
+            if isinstance(t["value"], str)
+            else (t["comparator"] or "", float(t["value"]))
+        )
+        got["name"] += " ".join(r.name.split()).casefold() == t["name"].casefold()
+        got["value"] += value_of(r.value_text) == want_value
+        got["unit"] += r.unit_text == t["unit_text"]
+        got["range"] += range_limits(r.range_text, sex) == want_range
+        got["flag"] += r.flag_text == t["printed_flag"]
+    return got
+
+
+def score_results(truth: dict[str, Any], results: list[Any]) -> dict[str, int]:
+    """Correct counts per interpreted field (LabResult)."""
+    got = dict.fromkeys(KB_FIELDS, 0)
+    aligned = align(truth["rows"], results, lambda res: res.printed_name)
+    for t, res in zip(truth["rows"], aligned, strict=True):
+        if res is None:
+            continue
+        codes = {t["loinc"], *t["loinc_alt"]}
+        got["loinc"] += res.loinc in codes
+        if isinstance(t["value"], str):
+            got["value"] += res.value is None and res.value_text.casefold() == t["value"].casefold()
+        else:
+            got["value"] += res.value is not None and abs(res.value - t["value"]) < 1e-6
+        got["unit"] += same_unit(res.unit, t["ucum"])
+        rr = res.reference_range
+        if t["low"] is None and t["high"] is None:
+            got["range"] += rr is None or (rr.low is None and rr.high is None)
+        else:
+            got["range"] += rr is not None and (rr.low, rr.high) == (t["low"], t["high"])
+        got["flag"] += str(res.flag) == t["flag"]
+    return got
+
+
+def load_interpret() -> tuple[Callable[..., Any], Any] | None:
+    """(interpret, knowledge base) when the interpretation module exists."""
+    try:
+        from medflow.analyzers.labs.interpret import interpret
+        from medflow.analyzers.labs.kb import KnowledgeBase
+    except ImportError:
+        return None
+    return interpret, KnowledgeBase.load()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate, read, score and print the table."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--text", type=int, default=63, help="text reports (cycled over layouts)")
+    ap.add_argument("--scanned", type=int, default=8, help="scanned reports (clean and noisy)")
+    ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--out", type=Path, help="also write the generated PDFs and JSON here")
+    args = ap.parse_args(argv)
+    gen = load_generator()
+    kb = load_interpret()
+    jobs = [(TEXT_LAYOUTS[i % len(TEXT_LAYOUTS)], i) for i in range(args.text)]
+    jobs += [(SCAN_LAYOUTS[i % 2], i) for i in range(args.scanned)]
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    errors: list[str] = []
+    for layout, i in jobs:
+        kind = "scanned" if layout in SCAN_LAYOUTS else "text"
+        data, truth = gen.build_report(layout, args.seed * 1000 + i)
+        name = f"{i:03d}_{layout}.pdf"
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / name).write_bytes(data)
+            (args.out / name).with_suffix(".json").write_text(json.dumps(truth, indent=1))
+        n = len(truth["rows"])
+        try:
+            rows, _ = read_lab_pdf(data, name)
+        except InputError as exc:
+            errors.append(str(exc))
+            rows = []
+        for level, counts in (
+            ("rows", score_rows(truth, rows)),
+            ("seed baseline", score_rows(truth, seed_rows(data))),
+        ):
+            for field, ok in counts.items():
+                totals[f"{kind}|{level}"][field] += ok
+            totals[f"{kind}|{level}"]["n"] += n
+        if kb is not None:
+            interpret, base = kb
+            from medflow.domain.patient import PatientInfo, Sex
+
+            patient = PatientInfo(
+                sex=Sex.MALE if truth["patient"]["sex"] == "M" else Sex.FEMALE,
+                age=truth["patient"]["age"],
+            )
+            results, _unrecognized = interpret(rows, patient, base)
+            for field, ok in score_results(truth, list(results)).items():
+                totals[f"{kind}|interpreted"][field] += ok
+            totals[f"{kind}|interpreted"]["n"] += n
+    report(totals, kb is not None, args)
+    for e in errors:
+        print(f"  read error: {e}")
+    return 0
+
+
+def report(totals: dict[str, dict[str, int]], interpreted: bool, args: Any) -> None:
+    """Print the accuracy table and the ratio against the seed baseline."""
+    print(
+        f"labs accuracy: {args.text} text reports, {args.scanned} scanned reports, seed {args.seed}"
+    )
+    if not interpreted:
+        print("  (medflow.analyzers.labs.interpret not present: row-level fields only)")
+    for key in sorted(totals):
+        kind, level = key.split("|")
+        t = totals[key]
+        fields = KB_FIELDS if level == "interpreted" else ROW_FIELDS
+        cells = "  ".join(f"{f}={100 * t[f] / t['n']:6.2f}%" for f in fields)
+        print(f"  {kind:8s} {level:14s} rows={t['n']:5d}  {cells}")
+    for kind, target in (("text", 99.0), ("scanned", 95.0)):
+        level = "interpreted" if interpreted else "rows"
+        t = totals.get(f"{kind}|{level}")
+        base = totals.get(f"{kind}|seed baseline")
+        if not t or not base:
+            continue
+        fields = KB_FIELDS if level == "interpreted" else ROW_FIELDS
+        worst = min(100 * t[f] / t["n"] for f in fields)
+        base_mean = sum(base[f] for f in ROW_FIELDS) / (len(ROW_FIELDS) * base["n"]) * 100
+        mean = sum(t[f] for f in fields) / (len(fields) * t["n"]) * 100
+        ratio = f"ratio {mean / base_mean:.2f}x" if base_mean else "the seed reads nothing"
+        verdict = "PASS" if worst >= target else "FAIL"
+        print(
+            f"  {kind}: worst field {worst:.2f}% (target {target}%) {verdict}; mean {mean:.2f}% "
+            f"vs seed baseline {base_mean:.2f}% -> {ratio}"
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,265 @@
+"""Records checks, same checks on the same file: medflow vs pandera (polars) vs Great Expectations.
+
+The checks: types (integer, float, ISO date), ranges, allowed values, the date-order rule
+(admission <= discharge) and uniqueness of the encounter id, over an admissions CSV made by
+``tests/fixtures/records/generate_admissions.py`` (2% of rows break a rule). Each tool runs in its
+own subprocess, so its peak memory (ru_maxrss) is its own; each reads the CSV itself.
+
+* medflow: ``RecordsAnalyzer.validate`` (cleaning and outliers off, as the others have neither),
+  then the per-rule counts: every row gets a flag per rule; the ragged-row check runs too.
+* pandera 0.x ``pandera.polars``: ``pl.read_csv`` (all text) + ``DataFrameSchema(coerce=True)``
+  ``.validate(lazy=True)``, failure cases collected.
+* Great Expectations 1.x (pandas): ``pd.read_csv`` (text) + numeric/date coercion + an
+  expectation suite; on at most ``--gx-rows`` rows (pandas holds the whole frame as Python
+  strings: 10M rows would need > 15 GB), reported as rows/s on that many rows.
+
+Usage: ``python benchmarks/records_speed.py [--rows 10000000] [--gx-rows 1000000]``.
+Prints rows/s per tool, peak memory, and the ratio of medflow to the fastest other tool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GENERATOR = ROOT / "tests" / "fixtures" / "records" / "generate_admissions.py"
+SEX = ["F", "M", "O", "U"]
+ADMISSION_TYPES = ["emergency", "urgent", "elective", "newborn", "trauma"]
+DEPARTMENTS = [
+    "cardiology",
+    "emergency",
+    "general_medicine",
+    "neurology",
+    "obstetrics",
+    "oncology",
+    "orthopedics",
+    "pediatrics",
+    "pulmonology",
+    "surgery",
+]
+INTS = {"age": (0, 120), "heart_rate": (20, 300), "systolic_bp": (40, 300)}
+FLOATS = {"temperature_c": (25, 45), "weight": (0.3, 500)}
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_medflow(path: Path, rows: int) -> dict[str, float]:
+    """medflow: validate (every rule flagged per row) and count failures per rule."""
+    from medflow.analyzers.records import CheckOptions, CleaningOptions, RecordsAnalyzer
+    from medflow.analyzers.records.outputs import rule_stats
+    from medflow.analyzers.records.rules import rules_from_dict
+
+    columns: dict[str, dict[str, object]] = {
+        "encounter_id": {"required": True},
+        "sex": {"required": True, "allowed": SEX},
+        "admission_type": {"required": True, "allowed": ADMISSION_TYPES},
+        "department": {"required": True, "allowed": DEPARTMENTS},
+        "admission_date": {"type": "date", "required": True},
+        "discharge_date": {"type": "date"},
+    }
+    columns |= {c: {"type": "integer", "min": lo, "max": hi} for c, (lo, hi) in INTS.items()}
+    columns |= {c: {"type": "float", "min": lo, "max": hi} for c, (lo, hi) in FLOATS.items()}
+    rules = rules_from_dict(
+        {
+            "dataset": "bench",
+            "columns": columns,
+            "unique": [["encounter_id"]],
+            "cross_field": [
+                {
+                    "id": "date_order",
+                    "rule": "date_order",
+                    "first": "admission_date",
+                    "then": "discharge_date",
+                }
+            ],
+        }
+    )
+    options = CheckOptions(cleaning=CleaningOptions.off(), anomalies=False)
+    with tempfile.TemporaryDirectory(prefix="medflow-bench-") as work:
+        start = time.perf_counter()
+        validation = RecordsAnalyzer(rules, options).validate(path, work)
+        _, _, failing = rule_stats(validation)
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "rows": rows, "failures": failing, "peak_mb": _peak_mb()}
+
+
+def run_pandera(path: Path, rows: int) -> dict[str, float]:
+    """pandera (polars backend): read all as text, coerce, check lazily, collect failure cases."""
+    import pandera.polars as pa
+    import polars as pl
+    from pandera.errors import SchemaErrors
+
+    cols = {
+        "encounter_id": pa.Column(pl.String, unique=True, nullable=False),
+        "sex": pa.Column(pl.String, pa.Check.isin(SEX), nullable=False),
+        "admission_type": pa.Column(pl.String, pa.Check.isin(ADMISSION_TYPES), nullable=False),
+        "department": pa.Column(pl.String, pa.Check.isin(DEPARTMENTS), nullable=False),
+        "admission_date": pa.Column(pl.Date, nullable=False, coerce=True),
+        "discharge_date": pa.Column(pl.Date, nullable=True, coerce=True),
+    }
+    cols |= {
+        c: pa.Column(pl.Int64, pa.Check.in_range(lo, hi), nullable=True, coerce=True)
+        for c, (lo, hi) in INTS.items()
+    }
+    cols |= {
+        c: pa.Column(pl.Float64, pa.Check.in_range(lo, hi), nullable=True, coerce=True)
+        for c, (lo, hi) in FLOATS.items()
+    }
+    order = pa.Check(
+        lambda d: d.lazyframe.select(
+            (pl.col("admission_date") <= pl.col("discharge_date")).fill_null(True)
+        ),
+        name="date_order",
+    )
+    schema = pa.DataFrameSchema(cols, checks=[order])
+    start = time.perf_counter()
+    df = pl.read_csv(path, infer_schema=False)
+    try:
+        schema.validate(df, lazy=True)
+        failures = 0
+    except SchemaErrors as exc:
+        failures = exc.failure_cases.height
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "rows": rows, "failures": failures, "peak_mb": _peak_mb()}
+
+
+def run_gx(path: Path, rows: int) -> dict[str, float]:
+    """Great Expectations 1.x on pandas: read as text, coerce, validate an expectation suite."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    import pandas as pd
+
+    start = time.perf_counter()
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], nrows=rows)
+    for c in [*INTS, *FLOATS]:
+        df[f"{c}__n"] = pd.to_numeric(df[c], errors="coerce")
+    for c in ("admission_date", "discharge_date"):
+        df[f"{c}__d"] = pd.to_datetime(df[c], format="%Y-%m-%d", errors="coerce")
+    ctx = gx.get_context(mode="ephemeral")
+    batch_def = (
+        ctx.data_sources.add_pandas("p")
+        .add_dataframe_asset("a")
+        .add_batch_definition_whole_dataframe("b")
+    )
+    suite = ctx.suites.add(gx.ExpectationSuite(name="records"))
+    exps: list[object] = [
+        gxe.ExpectColumnValuesToBeUnique(column="encounter_id"),
+        gxe.ExpectColumnValuesToNotBeNull(column="encounter_id"),
+        gxe.ExpectColumnValuesToBeInSet(column="sex", value_set=SEX),
+        gxe.ExpectColumnValuesToBeInSet(column="admission_type", value_set=ADMISSION_TYPES),
+        gxe.ExpectColumnValuesToBeInSet(column="department", value_set=DEPARTMENTS),
+        gxe.ExpectColumnValuesToMatchRegex(column="admission_date", regex=r"^\d{4}-\d{2}-\d{2}$"),
+        gxe.ExpectColumnValuesToMatchRegex(column="discharge_date", regex=r"^\d{4}-\d{2}-\d{2}$"),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="discharge_date__d",
+            column_B="admission_date__d",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+        ),
+    ]
+    for c, (lo, hi) in INTS.items():
+        exps.append(gxe.ExpectColumnValuesToMatchRegex(column=c, regex=r"^-?\d+$"))
+        exps.append(gxe.ExpectColumnValuesToBeBetween(column=f"{c}__n", min_value=lo, max_value=hi))
+    for c, (lo, hi) in FLOATS.items():
+        exps.append(gxe.ExpectColumnValuesToMatchRegex(column=c, regex=r"^-?\d+(\.\d+)?$"))
+        exps.append(gxe.ExpectColumnValuesToBeBetween(column=f"{c}__n", min_value=lo, max_value=hi))
+    for e in exps:
+        suite.add_expectation(e)  # type: ignore[arg-type]
+    result = batch_def.get_batch(batch_parameters={"dataframe": df}).validate(
+        suite, result_format="SUMMARY"
+    )
+    failures = sum(int(r.result.get("unexpected_count") or 0) for r in result.results)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "rows": len(df), "failures": failures, "peak_mb": _peak_mb()}
+
+
+WORKERS = {"medflow": run_medflow, "pandera": run_pandera, "great_expectations": run_gx}
+
+
+def _spawn(tool: str, path: Path, rows: int) -> dict[str, float] | str:
+    cmd = [sys.executable, __file__, "--worker", tool, "--file", str(path), "--rows", str(rows)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"failed: {tail}"
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    """Generate (or reuse) the file, run each tool in turn, print the table and the ratio."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--gx-rows", type=int, default=1_000_000)
+    ap.add_argument("--data", type=Path, default=ROOT / ".bench" / "records")
+    ap.add_argument("--skip-gx", action="store_true")
+    ap.add_argument("--worker", choices=sorted(WORKERS))
+    ap.add_argument("--file", type=Path)
+    a = ap.parse_args()
+    if a.worker:
+        print(json.dumps(WORKERS[a.worker](a.file, a.rows)))
+        return
+    a.data.mkdir(parents=True, exist_ok=True)
+    path = a.data / f"admissions_{a.rows}.csv"
+    if not path.exists():
+        print(f"generating {a.rows:,} rows -> {path}", flush=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(GENERATOR),
+                "--rows",
+                str(a.rows),
+                "--seed",
+                "5",
+                "--out",
+                str(path),
+                "--no-artefacts",
+            ],
+            check=True,
+        )
+    size_mb = path.stat().st_size / 1e6
+    print(
+        f"records_speed: {a.rows:,} rows, {size_mb:,.0f} MB; checks: types, ranges, allowed "
+        "values, admission <= discharge, unique encounter_id"
+    )
+    plan = [("medflow", a.rows), ("pandera", a.rows)]
+    if not a.skip_gx:
+        plan.append(("great_expectations", min(a.rows, a.gx_rows)))
+    results: dict[str, dict[str, float]] = {}
+    print(f"{'tool':<20}{'rows':>12}{'seconds':>10}{'rows/s':>14}{'peak MB':>10}{'failures':>12}")
+    for tool, rows in plan:
+        out = _spawn(tool, path, rows)
+        if isinstance(out, str):
+            print(f"{tool:<20} {out}")
+            continue
+        results[tool] = out
+        rate = out["rows"] / out["seconds"]
+        print(
+            f"{tool:<20}{int(out['rows']):>12,}{out['seconds']:>10.2f}{rate:>14,.0f}"
+            f"{out['peak_mb']:>10,.0f}{int(out['failures']):>12,}",
+            flush=True,
+        )
+    others = {t: r["rows"] / r["seconds"] for t, r in results.items() if t != "medflow"}
+    if "medflow" in results and others:
+        best = max(others, key=lambda t: others[t])
+        ratio = (results["medflow"]["rows"] / results["medflow"]["seconds"]) / others[best]
+        print(f"ratio: medflow rows/s / {best} rows/s = {ratio:.2f}x (target >= 5x)")
+    print(
+        "failures count differently: medflow counts failing rows; pandera failure cases "
+        "(a failed type coercion is one case per column); GX unexpected values per expectation"
+    )
+
+
+if __name__ == "__main__":
+    main()

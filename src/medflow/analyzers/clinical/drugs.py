@@ -1,0 +1,158 @@
+"""Drug name detection from the dictionary that ``drug-named-entity-recognition`` ships.
+
+The package (2.0.9, MIT; data from DrugBank open data, CC0, and Wikipedia) bundles ~107,000
+drug names for ~20,000 drugs with brand -> generic links in ``drug_ner_dictionary.pkl.bz2``.
+We read that file directly instead of importing its finder module, whose import also pulls in
+an OMOP web client and a structure downloader we must never call (no network at run time).
+"""
+
+from __future__ import annotations
+
+import bz2
+import pickle
+from dataclasses import dataclass
+from importlib import resources
+
+from medflow.errors import DependencyMissingError
+
+# Words the dictionary lists as drug variants that, in clinical notes, are far more often
+# something else (a lab test, a measurement, a common word).
+_NOT_DRUGS = frozenset(
+    {
+        "potassium",
+        "sodium",
+        "glucose",
+        "oxygen",
+        "water",
+        "iron",
+        "calcium",
+        "magnesium",
+        "alcohol",
+        "air",
+        "ice",
+        "salt",
+        "sugar",
+        "tea",
+        "coffee",
+        "blood",
+        "plasma",
+        "urea",
+        "creatinine",
+        "albumin",
+        "hemoglobin",
+        "cholesterol",
+        "lactate",
+        "bilirubin",
+        "troponin",
+        "opioids",
+        "saline solution",
+        "normal",
+        "control",
+        "gold",
+        "silver",
+        "zinc",
+        "copper",
+        "release",
+        "today",
+        "daily",
+        "tablet",
+        "capsule",
+    }
+)
+_MAX_WORDS = 5
+
+
+@dataclass(frozen=True)
+class DrugMatch:
+    """A drug name found in a token sequence.
+
+    Attributes:
+        start: index of the first token.
+        end: index one past the last token.
+        generic: the canonical (generic) name, lower case.
+        is_brand: True when the matched name is a brand name.
+    """
+
+    start: int
+    end: int
+    generic: str
+    is_brand: bool
+
+
+class DrugDictionary:
+    """Lower-cased drug name -> (generic name, brand flag), loaded once."""
+
+    def __init__(self, extra_generics: tuple[str, ...] = ()) -> None:
+        """Load the bundled dictionary.
+
+        Args:
+            extra_generics: generic names that must be known even if the package lacks them
+                (our RxNorm table's ingredients).
+
+        Raises:
+            DependencyMissingError: drug-named-entity-recognition is not installed.
+        """
+        try:
+            ref = resources.files("drug_named_entity_recognition").joinpath(
+                "drug_ner_dictionary.pkl.bz2"
+            )
+        except ModuleNotFoundError as exc:
+            raise DependencyMissingError(
+                "clinical extraction", "nlp", "drug-named-entity-recognition"
+            ) from exc
+        with ref.open("rb") as raw, bz2.open(raw, "rb") as fh:
+            # The pickle ships inside a pinned PyPI package we install; it is not user input.
+            data = pickle.load(fh)
+        variant_to_canonical: dict[str, list[str]] = data["drug_variant_to_canonical"]
+        variant_data: dict[str, dict[str, bool]] = data["drug_variant_to_variant_data"]
+        self._names: dict[str, tuple[str, bool]] = {}
+        for variant, canonicals in variant_to_canonical.items():
+            if not canonicals or len(variant) < 3 or variant in _NOT_DRUGS:
+                continue
+            generic = canonicals[0]
+            if generic in _NOT_DRUGS:
+                continue
+            flagged = (variant_data.get(variant) or {}).get("is_brand")
+            is_brand = bool(flagged) if flagged is not None else variant != generic
+            if variant.split()[0] == generic or generic.startswith(variant):
+                is_brand = False  # a salt ("metoprolol tartrate") or a class name
+            self._names[variant] = (generic, is_brand)
+        for name in extra_generics:
+            self._names.setdefault(name, (name, False))
+        # First words of multi-word names: only these need the longer look-ups.
+        self._first_words = frozenset(v.split()[0] for v in self._names if " " in v)
+
+    def __contains__(self, name: str) -> bool:
+        return name.lower() in self._names
+
+    def find(self, words: list[str], stop: frozenset[str]) -> list[DrugMatch]:
+        """Find drug names in a token sequence, longest match first, no overlaps.
+
+        Args:
+            words: the tokens' text, lower case.
+            stop: words that never start or form a drug name on their own (English stopwords).
+
+        Returns:
+            The matches in token order.
+        """
+        found: list[DrugMatch] = []
+        i = 0
+        n = len(words)
+        while i < n:
+            if words[i] in stop or not words[i][:1].isalpha():
+                i += 1
+                continue
+            hit: DrugMatch | None = None
+            longest = min(_MAX_WORDS, n - i) if words[i] in self._first_words else 1
+            for size in range(longest, 0, -1):
+                key = " ".join(words[i : i + size])
+                entry = self._names.get(key)
+                if entry is not None:
+                    hit = DrugMatch(i, i + size, entry[0], entry[1])
+                    break
+            if hit is None:
+                i += 1
+                continue
+            found.append(hit)
+            i = hit.end
+        return found

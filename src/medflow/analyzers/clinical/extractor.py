@@ -1,0 +1,454 @@
+"""ClinicalExtractor: text in, Comprehend-Medical-shaped entities out, offline.
+
+Steps for each text (paragraph chunks of at most ``CHUNK_CHARS``, offsets kept): tokenise and
+split sentences; find targets (condition lexicon + short ICD-10-CM descriptions, the drug
+dictionary, test/procedure/social terms); resolve overlaps (longest wins); sections and ConText
+(medspaCy); medication and test attributes (``attributes.py``); codes (``coding.py``); PHI
+(``phi.py``). There is no input size limit: long documents are processed whole, chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from bisect import bisect_right
+from typing import Any
+
+from medflow.analyzers.clinical.attributes import RELATIONSHIP, AttributeFinder, FoundAttribute
+from medflow.analyzers.clinical.coding import Icd10Index, RxNormIndex
+from medflow.analyzers.clinical.context import entity_traits
+from medflow.analyzers.clinical.drugs import DrugDictionary
+from medflow.analyzers.clinical.language import check_text, looks_english
+from medflow.analyzers.clinical.lexicon import Lexicon, load_lexicon
+from medflow.analyzers.clinical.phi import PhiDetector
+from medflow.analyzers.clinical.pipeline import build_nlp
+from medflow.domain.clinical import (
+    Attribute,
+    ClinicalResult,
+    Concept,
+    Entity,
+    SectionSpan,
+    Trait,
+)
+
+log = logging.getLogger(__name__)
+
+MODEL_VERSION = "medflow-clinical-0.1.0"
+CHUNK_CHARS = 50_000
+_PARAGRAPH = re.compile(r"\n\s*\n")
+_DIGIT = re.compile(r"\d")
+_TIME = re.compile(
+    r"\b(?:yesterday|today|tonight|last (?:night|week|month|year)|"
+    r"\d+ (?:days?|weeks?|months?|years?) ago|since (?:yesterday|last \w+))\b",
+    re.I,
+)
+# ICD-10-CM chapters whose short descriptions read like findings in a note (A-R: diseases,
+# symptoms, signs); injuries, external causes and Z encounter codes are left out.
+_ICD_DETECT_CHAPTERS = tuple("ABCDEFGHIJKLMNOPQR")
+_ICD_SKIP_FIRST = frozenset({"other", "contact", "bitten", "open", "personal", "family"})
+# Generic one-word descriptions that are section words or filler in notes, not findings.
+_ICD_SKIP_TERMS = frozenset(
+    {"illness", "disease", "disorder", "syndrome", "condition", "symptoms", "fall", "history"}
+)
+
+_TERM_CATEGORY = {
+    "TEST_NAME": "TEST_TREATMENT_PROCEDURE",
+    "PROCEDURE_NAME": "TEST_TREATMENT_PROCEDURE",
+    "TREATMENT_NAME": "TEST_TREATMENT_PROCEDURE",
+    "TOBACCO_USE": "BEHAVIORAL_ENVIRONMENTAL_SOCIAL",
+    "ALCOHOL_CONSUMPTION": "BEHAVIORAL_ENVIRONMENTAL_SOCIAL",
+    "REC_DRUG_USE": "BEHAVIORAL_ENVIRONMENTAL_SOCIAL",
+    "ALLERGIES": "BEHAVIORAL_ENVIRONMENTAL_SOCIAL",
+    "SYSTEM_ORGAN_SITE": "ANATOMY",
+    "DIRECTION": "ANATOMY",
+}
+_CONDITION_ATTRIBUTES = ("ACUITY",)
+
+
+class ClinicalExtractor:
+    """Finds clinical entities, their traits, attributes, codes and PHI in English text.
+
+    Build one and reuse it: construction loads the vocabularies, the ICD-10-CM index and the
+    spaCy pipeline (seconds); ``extract`` is then fast (tens of milliseconds for a 2 KB note).
+    """
+
+    def __init__(self, use_ner_model: bool = False, lexicon: Lexicon | None = None) -> None:
+        """Load everything once.
+
+        Args:
+            use_ner_model: also run en_core_web_sm to find PHI names/places no rule covers
+                (better PHI recall on free prose, about 3x slower).
+            lexicon: vocabularies; the bundled ones by default.
+
+        Raises:
+            DependencyMissingError: the ``nlp`` extra is not installed.
+        """
+        from spacy.matcher import PhraseMatcher
+
+        self.lexicon = lexicon or load_lexicon()
+        self.nlp, self._context = build_nlp(self.lexicon)
+        self.drugs = DrugDictionary(tuple(self.lexicon.rxnorm))
+        synonyms = {c.term: c.code for c in self.lexicon.conditions}
+        self.icd10 = Icd10Index(synonyms)
+        self.rxnorm = RxNormIndex(self.lexicon.rxnorm)
+        self.attributes = AttributeFinder(self.lexicon)
+        self.phi = PhiDetector(self.lexicon, use_ner_model=use_ner_model)
+        self._kind: dict[str, str] = {}
+        self._lower = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        self._exact = PhraseMatcher(self.nlp.vocab, attr="ORTH")
+        icd_terms = {
+            term: code
+            for term, code in self.icd10.short_terms().items()
+            if code.startswith(_ICD_DETECT_CHAPTERS)
+            and term.split()[0] not in _ICD_SKIP_FIRST
+            and term not in _ICD_SKIP_TERMS
+        }
+        for term in icd_terms:
+            self._kind.setdefault(term, "DIAGNOSIS")
+        self._lower.add("ICD", [self.nlp.make_doc(t) for t in icd_terms])
+        lower = [c for c in self.lexicon.conditions if not c.case_sensitive]
+        exact = [c for c in self.lexicon.conditions if c.case_sensitive]
+        for c in self.lexicon.conditions:
+            self._kind[c.term.lower()] = c.kind
+        self._lower.add("CONDITION", [self.nlp.make_doc(c.term) for c in lower])
+        self._exact.add("CONDITION", [self.nlp.make_doc(c.term.upper()) for c in exact])
+        for type_, words in self.lexicon.terms.items():
+            self._lower.add(type_, [self.nlp.make_doc(w) for w in words])
+        self._stop = frozenset(self.nlp.Defaults.stop_words)
+        acuity = "|".join(
+            re.escape(w)
+            for w in sorted(self.lexicon.terms.get("ACUITY", ()), key=len, reverse=True)
+        )
+        self._acuity_before = re.compile(rf"\b({acuity})\s+$", re.I)
+
+    # -- public -----------------------------------------------------------------------------
+
+    def extract(self, text: str, filename: str = "<text>") -> ClinicalResult:
+        """Extract entities from one text.
+
+        Args:
+            text: the clinical text (any length).
+            filename: how to name the input in error messages.
+
+        Returns:
+            The result; ``language_supported`` is False (and no entities) for non-English text.
+
+        Raises:
+            EmptyInputError: the text is empty or blank.
+            UnsupportedFileError: the text is binary data.
+        """
+        check_text(text, filename)
+        english, lang = looks_english(text)
+        if not english:
+            log.info("clinical extraction skipped: language looks like %s", lang)
+            return ClinicalResult(
+                text_length=len(text),
+                language_supported=False,
+                warnings=(
+                    f"the text looks like another language ({lang}); clinical extraction "
+                    "supports English only, so nothing was extracted",
+                ),
+                model_version=MODEL_VERSION,
+            )
+        raw_entities: list[dict[str, Any]] = []
+        sections: list[SectionSpan] = []
+        unmapped: list[FoundAttribute] = []
+        carry_section: str | None = None
+        for offset, chunk in _chunks(text):
+            doc = self._run(self._targets(self.nlp.make_doc(chunk)))
+            found, chunk_sections, chunk_unmapped, carry_section = self._read_doc(
+                doc, chunk, offset, carry_section
+            )
+            raw_entities += found
+            sections += chunk_sections
+            unmapped += chunk_unmapped
+        raw_entities += self._phi_entities(text)
+        return self._assemble(text, raw_entities, sections, unmapped)
+
+    def traits_for(self, sentence: str, begin: int, end: int) -> tuple[Trait, ...]:
+        """Context traits (NEGATION, HYPOTHETICAL ...) of a given span, as extract would set.
+
+        Used to measure the ConText rules on annotated corpora where the target is given.
+
+        Args:
+            sentence: the text around the span.
+            begin: span start.
+            end: span end.
+
+        Returns:
+            The context traits of the span (no SIGN/SYMPTOM/DIAGNOSIS).
+        """
+        doc = self.nlp.make_doc(sentence)
+        span = doc.char_span(begin, end, label="MEDICAL_CONDITION|DX_NAME", alignment_mode="expand")
+        if span is None:
+            return ()
+        doc.ents = [span]
+        doc = self._run(doc)
+        return entity_traits(doc.ents[0], None, None)
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _run(self, doc: Any) -> Any:
+        with warnings.catch_warnings():
+            # medspaCy's sectionizer keeps an empty token Matcher beside its phrase matcher
+            # (all section rules are literals); spaCy warns W036 on every call to it.
+            warnings.filterwarnings("ignore", message=r"\[W036\]")
+            return self._context(self.nlp(doc))
+
+    def _targets(self, doc: Any) -> Any:
+        from spacy.tokens import Span
+        from spacy.util import filter_spans
+
+        spans: list[Any] = []
+        for match_id, start, end in [*self._exact(doc), *self._lower(doc)]:
+            label = self.nlp.vocab.strings[match_id]
+            if label in ("CONDITION", "ICD"):
+                spans.append(Span(doc, start, end, label="MEDICAL_CONDITION|DX_NAME"))
+            else:
+                spans.append(
+                    Span(
+                        doc,
+                        start,
+                        end,
+                        label=f"{_TERM_CATEGORY.get(label, 'MEDICAL_CONDITION')}|{label}",
+                    )
+                )
+        words = [t.lower_ for t in doc]
+        for m in self.drugs.find(words, self._stop):
+            kind = "BRAND_NAME" if m.is_brand else "GENERIC_NAME"
+            span = Span(doc, m.start, m.end, label=f"MEDICATION|{kind}")
+            span.kb_id_ = m.generic
+            spans.append(span)
+        # Medication spans win ties: "insulin" the drug over any same-length term.
+        spans.sort(key=lambda s: not s.label_.startswith("MEDICATION"))
+        doc.ents = [
+            s for s in filter_spans(spans) if s.label_.split("|")[1] not in _CONDITION_ATTRIBUTES
+        ]
+        return doc
+
+    def _read_doc(
+        self, doc: Any, chunk: str, offset: int, carry: str | None
+    ) -> tuple[list[dict[str, Any]], list[SectionSpan], list[FoundAttribute], str | None]:
+        sections = [self._section(doc, s, chunk, offset) for s in doc._.sections if s.category]
+        # Sentence bounds and section starts as character offsets, looked up by bisection:
+        # spaCy's Span.sent walks tokens on every call.
+        sents = [(s.start_char, s.end_char) for s in doc.sents]
+        sent_starts = [b for b, _ in sents]
+        sec_starts = [sec.begin - offset for sec in sections]
+        found: list[dict[str, Any]] = []
+        ents = list(doc.ents)
+        drug_starts = [e.start_char for e in ents if e.label_.startswith("MEDICATION")]
+        drug_sents: set[int] = set()
+        for ent in ents:
+            category, type_ = ent.label_.split("|")
+            at = bisect_right(sec_starts, ent.start_char) - 1
+            section = sections[at].name if at >= 0 else carry
+            sent_index = bisect_right(sent_starts, ent.start_char) - 1
+            sent_end = sents[sent_index][1]
+            attrs: list[FoundAttribute] = []
+            if category == "MEDICATION":
+                drug_sents.add(sent_index)
+                limit = min([s for s in drug_starts if s > ent.start_char] + [sent_end])
+                end = self.attributes.window_end(chunk, ent.end_char, limit)
+                attrs = self.attributes.medication(chunk, ent.end_char, end)
+            elif type_ == "TEST_NAME":
+                attrs = self.attributes.test_value(
+                    chunk, ent.end_char, min(ent.end_char + 30, sent_end)
+                )
+            elif category == "MEDICAL_CONDITION":
+                attrs = self._acuity(chunk, ent.start_char)
+            kind = self._kind.get(ent.text.lower()) if category == "MEDICAL_CONDITION" else None
+            found.append(
+                {
+                    "begin": offset + ent.start_char,
+                    "end": offset + ent.end_char,
+                    "category": category,
+                    "type": type_,
+                    "traits": entity_traits(ent, kind, section),
+                    "section": section,
+                    "generic": ent.kb_id_ or None,
+                    "attrs": [
+                        FoundAttribute(a.type, a.begin + offset, a.end + offset) for a in attrs
+                    ],
+                }
+            )
+        covered = {c for f in found for a in f["attrs"] for c in range(a.begin, a.end)}
+        found = [
+            f
+            for f in found
+            if f["category"] == "MEDICATION"
+            or not covered.intersection(range(f["begin"], f["end"]))
+        ]
+        free = [s for i, s in enumerate(sents) if i not in drug_sents]
+        unmapped = self._unmapped(chunk, offset, free)
+        return found, sections, unmapped, sections[-1].name if sections else carry
+
+    @staticmethod
+    def _section(doc: Any, section: Any, chunk: str, offset: int) -> SectionSpan:
+        begin = doc[section.title_start].idx
+        last = doc[max(section.body_end, section.title_end) - 1]
+        end = last.idx + len(last)
+        return SectionSpan(
+            name=section.category.upper(),
+            begin=offset + begin,
+            end=offset + end,
+            text=chunk[begin:end],
+        )
+
+    def _acuity(self, chunk: str, begin: int) -> list[FoundAttribute]:
+        m = self._acuity_before.search(chunk, max(0, begin - 40), begin)
+        return [FoundAttribute("ACUITY", m.start(1), m.end(1))] if m else []
+
+    def _unmapped(
+        self, chunk: str, offset: int, sentences: list[tuple[int, int]]
+    ) -> list[FoundAttribute]:
+        """Dose/frequency words in sentences that name no drug (Comprehend UnmappedAttributes)."""
+        out: list[FoundAttribute] = []
+        for begin, end in sentences:
+            if not _DIGIT.search(chunk, begin, end):
+                continue
+            attrs = self.attributes.medication(chunk, begin, end)
+            kinds = {a.type for a in attrs}
+            if (
+                len(attrs) >= 2
+                and kinds & {"DOSAGE", "STRENGTH"}
+                and kinds & {"FREQUENCY", "ROUTE_OR_MODE"}
+            ):
+                out += [FoundAttribute(a.type, a.begin + offset, a.end + offset) for a in attrs]
+        return out
+
+    def _phi_entities(self, text: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "begin": p.begin,
+                "end": p.end,
+                "category": "PROTECTED_HEALTH_INFORMATION",
+                "type": p.type,
+                "traits": (),
+                "section": None,
+                "generic": None,
+                "attrs": [],
+                "score": p.score,
+            }
+            for p in self.phi.find(text)
+        ]
+
+    def _assemble(
+        self,
+        text: str,
+        raw: list[dict[str, Any]],
+        sections: list[SectionSpan],
+        unmapped: list[FoundAttribute],
+    ) -> ClinicalResult:
+        raw.sort(key=lambda r: (r["begin"], r["end"]))
+        for r in raw:
+            if r["section"] is None:
+                r["section"] = next(
+                    (s.name for s in reversed(sections) if s.begin <= r["begin"]), None
+                )
+        next_id = 0
+        entities: list[Entity] = []
+        for r in raw:
+            entity_id = next_id
+            next_id += 1
+            attributes: list[Attribute] = []
+            for a in r["attrs"]:
+                attributes.append(
+                    Attribute(
+                        id=next_id,
+                        type=a.type,
+                        category=_attribute_category(r["category"], a.type),
+                        begin=a.begin,
+                        end=a.end,
+                        text=text[a.begin : a.end],
+                        score=0.9,
+                        relationship_type=RELATIONSHIP.get(a.type, a.type),
+                        relationship_score=_relationship_score(r["end"], a),
+                    )
+                )
+                next_id += 1
+            entities.append(self._entity(text, r, entity_id, tuple(attributes)))
+        unmapped_attrs = []
+        for a in unmapped:
+            unmapped_attrs.append(
+                Attribute(
+                    id=next_id,
+                    type=a.type,
+                    category="MEDICATION",
+                    begin=a.begin,
+                    end=a.end,
+                    text=text[a.begin : a.end],
+                    score=0.8,
+                )
+            )
+            next_id += 1
+        return ClinicalResult(
+            text_length=len(text),
+            entities=tuple(entities),
+            unmapped_attributes=tuple(unmapped_attrs),
+            sections=tuple(sections),
+            model_version=MODEL_VERSION,
+        )
+
+    def _entity(
+        self, text: str, r: dict[str, Any], entity_id: int, attributes: tuple[Attribute, ...]
+    ) -> Entity:
+        surface = text[r["begin"] : r["end"]]
+        icd: tuple[Concept, ...] = ()
+        rx: tuple[Concept, ...] = ()
+        normalized = None
+        score = float(r.get("score", 0.9))
+        if r["category"] == "MEDICAL_CONDITION":
+            icd = self.icd10.lookup(surface)
+            score = 0.95 if icd and icd[0].score >= 0.9 else 0.75
+        elif r["category"] == "MEDICATION":
+            normalized = r["generic"]
+            rx = self.rxnorm.lookup(normalized or surface)
+            score = 0.95 if rx else 0.85
+        return Entity(
+            id=entity_id,
+            begin=r["begin"],
+            end=r["end"],
+            text=surface,
+            category=r["category"],
+            type=r["type"],
+            score=score,
+            traits=tuple(r["traits"]),
+            attributes=attributes,
+            section=r["section"],
+            icd10cm=icd,
+            rxnorm=rx,
+            normalized=normalized,
+        )
+
+
+def _attribute_category(entity_category: str, attr_type: str) -> Any:
+    if attr_type in ("TEST_VALUE", "TEST_UNIT"):
+        return "TEST_TREATMENT_PROCEDURE"
+    if attr_type == "ACUITY":
+        return "MEDICAL_CONDITION"
+    return entity_category
+
+
+def _relationship_score(entity_end: int, attr: FoundAttribute) -> float:
+    """Closer attributes are surer links; the far end of a long sig line is less certain."""
+    gap = max(0, attr.begin - entity_end)
+    return round(max(0.5, 0.99 - gap / 200), 3)
+
+
+def _chunks(text: str) -> list[tuple[int, str]]:
+    """Split at paragraph breaks into pieces of at most CHUNK_CHARS (a longer paragraph whole)."""
+    if len(text) <= CHUNK_CHARS:
+        return [(0, text)]
+    out: list[tuple[int, str]] = []
+    start = 0
+    cut_points = [m.end() for m in _PARAGRAPH.finditer(text)] + [len(text)]
+    last_cut = 0
+    for cut in cut_points:
+        if cut - start > CHUNK_CHARS and last_cut > start:
+            out.append((start, text[start:last_cut]))
+            start = last_cut
+        last_cut = cut
+    out.append((start, text[start:]))
+    return out

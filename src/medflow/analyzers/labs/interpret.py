@@ -1,0 +1,289 @@
+"""Interpret parsed lab rows: identify the test, normalise the unit, flag, weigh significance.
+
+For each :class:`~medflow.domain.labs.RawLabRow` the knowledge base names the test (section and
+unit break ties), the printed unit is rewritten into UCUM, and the value is kept in that unit so
+it sits beside the range printed next to it. The range applied is, in order: the report's own
+printed range, the laboratory's configured override, the knowledge base's range for the
+patient's sex and age (converted into the printed unit). Flags follow FHIR R4
+ObservationInterpretation (N, L, H, LL, HH, A); significance is ``noise`` when the value lies
+outside the range by no more than the test's noise margin, ``critical`` beyond a critical limit,
+``significant`` otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from medflow.analyzers.labs.kb import KnowledgeBase, default_kb
+from medflow.analyzers.labs.kb_models import TestDef
+from medflow.analyzers.labs.values import ParsedValue, bounds_inclusive, parse_range, parse_value
+from medflow.analyzers.labs.vocabulary import default_vocabulary
+from medflow.domain.labs import Flag, LabResult, RawLabRow, ReferenceRange, Significance
+from medflow.domain.patient import PatientInfo
+
+_ADULT = 18.0
+_HIGH = (Flag.HIGH, Flag.CRITICAL_HIGH)
+_LOW = (Flag.LOW, Flag.CRITICAL_LOW)
+
+
+def num(value: float) -> str:
+    """A number as a report would print it (``12.0`` -> ``"12"``, ``0.045`` -> ``"0.045"``)."""
+    return f"{value:.4g}"
+
+
+def interpret(
+    rows: Sequence[RawLabRow], patient: PatientInfo, kb: KnowledgeBase | None = None
+) -> tuple[list[LabResult], list[RawLabRow]]:
+    """Interpret every row of a report.
+
+    Args:
+        rows: the rows as the parser read them, in printed order.
+        patient: the patient (sex and age select ranges).
+        kb: the knowledge base (with the laboratory's overrides); the packaged one when None.
+
+    Returns:
+        ``(results, unrecognized)``: a :class:`LabResult` per row naming a known test with a
+        readable value, in printed order; and the rows whose name matched no test or whose value
+        could not be read (``"pending"``), kept as evidence.
+    """
+    kb = kb or default_kb()
+    results: list[LabResult] = []
+    unrecognized: list[RawLabRow] = []
+    for row in rows:
+        test = kb.match(row.name, section=row.section, unit=row.unit_text)
+        parsed = parse_value(row.value_text) if test is not None else None
+        if test is None or parsed is None:
+            unrecognized.append(row)
+            continue
+        results.append(interpret_row(row, test, parsed, patient, kb))
+    return results, unrecognized
+
+
+@dataclass
+class _Work:
+    unit: str = ""
+    shown_unit: str = ""  # the printed spelling, for explanations a doctor reads
+    ocr: bool = False
+    convertible: bool = False
+    reference: ReferenceRange | None = None
+    crit_low: float | None = None
+    crit_high: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def interpret_row(
+    row: RawLabRow, test: TestDef, parsed: ParsedValue, patient: PatientInfo, kb: KnowledgeBase
+) -> LabResult:
+    """Interpret one row already matched to ``test`` with its value parsed.
+
+    Args:
+        row: the row as printed.
+        test: the knowledge-base test it names.
+        parsed: its value, read.
+        patient: the patient (sex, age).
+        kb: the knowledge base.
+
+    Returns:
+        The interpreted result; ``note`` says in words why the flag and significance were given.
+    """
+    work = _unit_and_range(row, test, patient, kb)
+    if parsed.number is None and not row.unit_text.strip():
+        work.unit = ""  # a qualitative word has no unit
+    if parsed.number is None:
+        flag, significance, deviation = _qualitative(row, test, parsed, work)
+    else:
+        flag, significance, deviation = _numeric(test, parsed, work, kb.noise_margin(test.id))
+    printed_flag = default_vocabulary().flag(row.flag_text) if row.flag_text else None
+    printed_flag = printed_flag or parsed.flag or None
+    if printed_flag and work.reference is None and flag is Flag.NORMAL and printed_flag != "N":
+        flag = Flag(printed_flag)
+        critical = flag in (Flag.CRITICAL_HIGH, Flag.CRITICAL_LOW)
+        significance = Significance.CRITICAL if critical else Significance.SIGNIFICANT
+        work.notes.append(f"flag {printed_flag} taken from the report; no range to check it")
+    elif printed_flag and not _agrees(printed_flag, flag):
+        work.notes.append(
+            f"the report's flag {printed_flag} disagrees with the computed flag {flag.value}"
+        )
+    return LabResult(
+        test_id=test.id,
+        loinc=test.loinc,
+        name=test.name,
+        printed_name=row.name,
+        value=parsed.number,
+        comparator=parsed.comparator,
+        value_text=row.value_text,
+        unit=work.unit,
+        printed_unit=row.unit_text,
+        reference_range=work.reference,
+        flag=flag,
+        significance=significance,
+        deviation=round(deviation, 4),
+        critical_low=work.crit_low,
+        critical_high=work.crit_high,
+        section=row.section,
+        row=row,
+        note="; ".join(work.notes),
+    )
+
+
+def _unit_and_range(
+    row: RawLabRow, test: TestDef, patient: PatientInfo, kb: KnowledgeBase
+) -> _Work:
+    printed = row.unit_text.strip()
+    work = _Work(shown_unit=printed or test.unit, ocr=row.ocr)
+    ucum = kb.to_ucum(printed) if printed else None
+    if ucum is None and " " in printed:
+        # OCR can glue noise to a unit ("fL £5"): the first word may still be the unit
+        ucum = kb.to_ucum(printed.split()[0])
+    if not printed:
+        # nothing printed: a number is read in the test's canonical unit
+        work.unit, work.convertible = test.unit, True
+    elif ucum is None:
+        work.notes.append(f"unit {printed!r} is not recognised")
+    elif test.unit and not kb.accepts(test.id, ucum):
+        work.unit = ucum
+        work.notes.append(f"unit {ucum} does not convert to {test.unit}")
+    else:
+        work.unit, work.convertible = ucum, True
+    if row.range_text.strip():
+        work.reference = parse_range(row.range_text, patient.sex, patient.age)
+        if work.reference is None:
+            work.notes.append(f"printed range {row.range_text!r} could not be read")
+    if work.reference is None and work.convertible:
+        work.reference = kb.reference_range(test.id, patient.sex, patient.age, work.unit or None)
+        if work.reference is not None and patient.age is not None and patient.age < _ADULT:
+            work.notes.append(
+                f"adult reference range applied to a patient aged {patient.age:g}: the knowledge "
+                "base holds no paediatric range"
+            )
+    if work.convertible and test.unit:
+        work.crit_low, work.crit_high = kb.critical_limits(test.id, work.unit)
+    return work
+
+
+def _qualitative(
+    row: RawLabRow, test: TestDef, parsed: ParsedValue, work: _Work
+) -> tuple[Flag, Significance, float]:
+    reference = work.reference
+    expected = test.expected or "negative"
+    if reference is not None and reference.low is None and reference.high is None:
+        expected = reference.text
+    elif reference is None or reference.low is not None or reference.high is not None:
+        work.reference = ReferenceRange(
+            text=expected,
+            source="report" if row.range_text.strip() else "knowledge_base",
+        )
+    if not parsed.abnormal:
+        return Flag.NORMAL, Significance.NORMAL, 0.0
+    if parsed.weak and test.trace_is_noise:
+        work.notes.append(
+            f"{parsed.term} where {expected} is expected: a trace finding on this test is "
+            "commonly not clinically meaningful, set aside as noise"
+        )
+        return Flag.ABNORMAL, Significance.NOISE, 0.0
+    work.notes.append(f"{parsed.term} where {expected} is expected: abnormal")
+    return Flag.ABNORMAL, Significance.SIGNIFICANT, 0.0
+
+
+def _numeric(
+    test: TestDef, parsed: ParsedValue, work: _Work, margin: float
+) -> tuple[Flag, Significance, float]:
+    value = parsed.number if parsed.number is not None else 0.0
+    cmp = parsed.comparator
+    shown = f"{test.name} {cmp or ''}{num(value)} {work.shown_unit}".rstrip()
+    reference = work.reference
+    numeric = reference is not None and (reference.low is not None or reference.high is not None)
+    side = _side(value, cmp, reference, work) if reference is not None and numeric else 0
+    limit = None if reference is None else (reference.low if side < 0 else reference.high)
+    deviation = _dev(limit, value) if side and limit is not None else 0.0
+    if work.crit_low is not None and (
+        value < work.crit_low or (cmp in ("<", "<=") and value <= work.crit_low)
+    ):
+        work.notes.append(f"{shown} is below the critical limit {num(work.crit_low)}: critical")
+        return Flag.CRITICAL_LOW, Significance.CRITICAL, deviation or _dev(work.crit_low, value)
+    if work.crit_high is not None and cmp not in ("<", "<=") and value > work.crit_high:
+        work.notes.append(f"{shown} is above the critical limit {num(work.crit_high)}: critical")
+        _suspect_decimal(value, reference, work)
+        return Flag.CRITICAL_HIGH, Significance.CRITICAL, deviation or _dev(work.crit_high, value)
+    if reference is None or not numeric:
+        if not work.notes:
+            work.notes.append("no reference range printed or known for this test")
+        return Flag.NORMAL, Significance.NORMAL, 0.0
+    if side == 0 or limit is None:
+        return Flag.NORMAL, Significance.NORMAL, 0.0
+    where = "below the lower" if side < 0 else "above the upper"
+    flag = Flag.LOW if side < 0 else Flag.HIGH
+    basis = f"{shown} is {deviation:.1%} {where} limit {num(limit)} ({_source(reference)})"
+    if margin > 0 and deviation <= margin:
+        work.notes.append(
+            f"{basis}; within this test's {margin:.0%} noise margin, a deviation this small "
+            "is not clinically meaningful: noise"
+        )
+        return flag, Significance.NOISE, deviation
+    reason = (
+        "any deviation on this test matters"
+        if margin == 0
+        else f"beyond this test's {margin:.0%} noise margin"
+    )
+    work.notes.append(f"{basis}; {reason}: significant")
+    return flag, Significance.SIGNIFICANT, deviation
+
+
+def _suspect_decimal(value: float, reference: ReferenceRange | None, work: _Work) -> None:
+    # OCR drops decimal points (4.7 read as 47; FINDINGS.md): say so when a tenth of a critical
+    # value would sit inside the printed range, but keep the critical flag for a human to check.
+    if work.ocr and reference is not None and reference.low is not None and reference.high:
+        for scale in (10.0, 100.0):
+            if reference.low <= value / scale <= reference.high:
+                work.notes.append(
+                    f"read by OCR: {num(value / scale)} (a lost decimal point) would be in range; "
+                    "check the printed report"
+                )
+                return
+
+
+def _side(value: float, cmp: str | None, reference: ReferenceRange, work: _Work) -> int:
+    low, high = reference.low, reference.high
+    low_in, high_in = bounds_inclusive(reference)
+    if cmp in ("<", "<="):
+        # the true value lies at or below `value`: below the range only if `value` is
+        if low is not None and (value <= low if cmp == "<" else value < low):
+            return -1
+        if high is not None and value > high:
+            work.notes.append(f"censored value {cmp}{num(value)} cannot be placed against {high:g}")
+        return 0
+    if cmp in (">", ">="):
+        if high is not None and (value >= high if cmp == ">" else value > high):
+            return 1
+        if low is not None and value < low:
+            work.notes.append(f"censored value {cmp}{num(value)} cannot be placed against {low:g}")
+        return 0
+    if low is not None and (value < low or (value == low and not low_in)):
+        return -1
+    if high is not None and (value > high or (value == high and not high_in)):
+        return 1
+    return 0
+
+
+def _dev(limit: float, value: float) -> float:
+    return abs(value - limit) / abs(limit) if limit else abs(value - limit)
+
+
+def _source(reference: ReferenceRange) -> str:
+    where = {
+        "report": "printed on the report",
+        "knowledge_base": "knowledge base",
+        "lab_config": "laboratory configuration",
+    }[reference.source]
+    return f"range {reference.text}, {where}"
+
+
+def _agrees(printed: str, computed: Flag) -> bool:
+    if printed == "A":
+        return computed is not Flag.NORMAL
+    if printed in ("H", "HH"):
+        return computed in _HIGH
+    if printed in ("L", "LL"):
+        return computed in _LOW
+    return computed is Flag.NORMAL

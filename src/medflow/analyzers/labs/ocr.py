@@ -1,0 +1,200 @@
+"""OCR of pages without a text layer: PDFium renders, Tesseract reads, words come back in points.
+
+Settings (measured, see FINDINGS.md and ``benchmarks/labs_accuracy.py``): 300 dpi — at 200 dpi
+Tesseract 5.3 misread 7 of 22 values (11.2 -> 1.2) while its character error rate looked fine;
+``--psm 4`` (one column of text of variable sizes) keeps each table row on one line across the
+whole page; ``preserve_interword_spaces=1`` keeps the wide gaps between table cells.
+Pages with scanner speckle (isolated dark pixels) have specks of one to three pixels whitened
+before OCR: on the noisy generated scans that fixed misread values ("3:75" for 3.75, "oa" for
+4). A 3x3 median filter did almost as well on noisy pages but thinned decimal points away
+(1.1 read as 11), most visibly on clean pages, which are left as rendered. Tesseract's
+OpenMP threads are limited to one (``OMP_THREAD_LIMIT``): on a shared 2-core machine a page took
+7.5 s with the default threads and 2.3 s with one.
+
+Tesseract still confuses a decimal point with a colon, reads the caret of ``x10^9/L`` as a 4,
+``I`` as ``l`` and scatters quote marks from noise; a few unambiguous fixes are applied to each
+word (``46:0`` -> ``46.0``, but a ``1:80`` titre is left alone; ``x1049/L`` -> ``x10^9/L``;
+``ulU/mL`` -> ``uIU/mL``; the words in ``data/ocr_fixes.yaml``; stray quotes dropped), none of
+which can change a correctly read number.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from medflow.analyzers.labs.words import Line, PageText, Word
+from medflow.errors import DependencyMissingError
+
+if TYPE_CHECKING:
+    import pypdfium2
+
+DEFAULT_DPI = 300
+DEFAULT_CONFIG = "--psm 4 -c preserve_interword_spaces=1"
+# Words Tesseract reads with less confidence than this are dropped. Tesseract gives bold
+# values it reads correctly a confidence of 0, so only its structural entries (-1) go.
+MIN_CONFIDENCE = 0.0
+# "46:0" is 46.0 read with a colon; "1:80" is a titre, printed so (left alone).
+_COLON_DECIMAL = re.compile(r"^(0|[2-9]\d*|1\d+):(\d+)$")
+# "x10^9/L" read as "x1049/L" / "X1043/uL" / "xX10412/L": the 4 after "10" is the caret.
+_POWER_UNIT = re.compile(r"^[xX×]{1,2}10[4^*](\d{1,2})/(\w+)$")
+_IU = re.compile(r"^([umµ]?)[l1]U/")
+# A bold value with its flag ("33 L") read as "33.L" or "143."; the period is a smudge.
+_TRAILING_DOT = re.compile(r"^(\d+(?:\.\d+)?)\.([HL]{1,2})?$")
+# Share of isolated dark pixels above which a page is treated as speckled (clean renders: 0;
+# the generated noisy scans: 0.0015).
+SPECKLE_SHARE = 0.0002
+_STRAY = str.maketrans("", "", "‘’'`“”\"")
+
+
+class TesseractOcr:
+    """Reads rendered pages with Tesseract; construct once, call :meth:`read_page` per page.
+
+    Args:
+        dpi: rendering resolution.
+        config: Tesseract command-line options.
+        lang: Tesseract language (``eng`` ships with Debian's ``tesseract-ocr``).
+        despeckle: whiten specks (:func:`remove_specks`) on pages that have speckle.
+
+    Raises:
+        DependencyMissingError: pytesseract or the ``tesseract`` binary is missing
+            (``pip install 'medflow[ocr]'`` and ``apt install tesseract-ocr``).
+    """
+
+    engine = "tesseract"
+
+    def __init__(
+        self,
+        dpi: int = DEFAULT_DPI,
+        config: str = DEFAULT_CONFIG,
+        lang: str = "eng",
+        *,
+        despeckle: bool = True,
+    ) -> None:
+        try:
+            import pytesseract
+        except ImportError as exc:
+            raise DependencyMissingError(
+                "OCR of scanned lab reports", "ocr", "pytesseract"
+            ) from exc
+        if shutil.which(pytesseract.pytesseract.tesseract_cmd) is None:
+            raise DependencyMissingError(
+                "OCR of scanned lab reports",
+                "ocr",
+                "the tesseract binary (apt install tesseract-ocr)",
+            )
+        # Tesseract reads this variable in the child process pytesseract starts.
+        os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+        self._tess: Any = pytesseract
+        self.despeckle = despeckle
+        self.dpi = dpi
+        self.config = config
+        self.lang = lang
+
+    def read_page(self, page: pypdfium2.PdfPage, number: int) -> PageText:
+        """Render one page at ``dpi`` and read its words.
+
+        Args:
+            page: an open PDFium page (its size was checked by ``inputcheck.check_renderable``).
+            number: its 1-based number.
+
+        Returns:
+            the page's lines, with word boxes in points from the top-left corner.
+        """
+        width, height = page.get_size()
+        image = page.render(scale=self.dpi / 72, grayscale=True).to_pil()
+        if self.despeckle and speckle_share(image) > SPECKLE_SHARE:
+            image = remove_specks(image)
+        data = self._tess.image_to_data(
+            image, lang=self.lang, config=self.config, output_type=self._tess.Output.DICT
+        )
+        return PageText(number, width, height, lines_from_data(data, self.dpi), ocr=True)
+
+
+def lines_from_data(data: dict[str, list[Any]], dpi: int) -> list[Line]:
+    """Group ``image_to_data`` output into lines (Tesseract's own block/paragraph/line ids).
+
+    Tesseract's line ids follow a skewed baseline, which a y-band grouping would not.
+
+    Args:
+        data: pytesseract ``Output.DICT``.
+        dpi: the resolution the image was rendered at (pixels -> points: 72 / dpi).
+
+    Returns:
+        lines top to bottom, words left to right.
+    """
+    scale = 72.0 / dpi
+    grouped: dict[tuple[int, int, int], list[Word]] = {}
+    for i, raw_text in enumerate(data["text"]):
+        text = clean_word(str(raw_text))
+        if not text or float(data["conf"][i]) < MIN_CONFIDENCE:
+            continue
+        left, top = float(data["left"][i]), float(data["top"][i])
+        word = Word(
+            text,
+            left * scale,
+            top * scale,
+            (left + float(data["width"][i])) * scale,
+            (top + float(data["height"][i])) * scale,
+        )
+        key = (int(data["block_num"][i]), int(data["par_num"][i]), int(data["line_num"][i]))
+        grouped.setdefault(key, []).append(word)
+    lines = [Line(sorted(words, key=lambda w: w.x0)) for words in grouped.values()]
+    return sorted(lines, key=lambda ln: ln.top)
+
+
+def _dark_neighbours(image: Any) -> tuple[Any, Any]:
+    """(dark mask, count of dark 8-neighbours per pixel) of a grey image."""
+    import numpy as np
+
+    dark = np.asarray(image) < 128
+    padded = np.pad(dark, 1)
+    h, w = dark.shape
+    neighbours = sum(
+        padded[1 + dy : h + 1 + dy, 1 + dx : w + 1 + dx].astype(np.uint8)
+        for dy in (-1, 0, 1)
+        for dx in (-1, 0, 1)
+        if dy or dx
+    )
+    return dark, neighbours
+
+
+def speckle_share(image: Any) -> float:
+    """Share of dark pixels with at most one dark neighbour (scanner speckle) in a grey image."""
+    dark, neighbours = _dark_neighbours(image)
+    return float((dark & (neighbours <= 1)).mean())
+
+
+def remove_specks(image: Any) -> Any:
+    """Whiten dark specks of one to three pixels; glyphs and decimal points (a 300 dpi period
+    is a blob of a dozen pixels) are untouched, unlike with a median filter."""
+    import numpy as np
+    from PIL import Image
+
+    dark, neighbours = _dark_neighbours(image)
+    pixels = np.asarray(image).copy()
+    pixels[dark & (neighbours <= 2)] = 255
+    return Image.fromarray(pixels)
+
+
+@cache
+def _word_fixes() -> dict[str, str]:
+    text = resources.files("medflow.analyzers.labs").joinpath("data/ocr_fixes.yaml")
+    data: dict[str, dict[str, str]] = yaml.safe_load(text.read_text(encoding="utf-8"))
+    return {str(k): str(v) for k, v in data["words"].items()}
+
+
+def clean_word(text: str) -> str:
+    """Undo Tesseract slips that cannot change a correct reading (``46:0`` -> ``46.0``)."""
+    text = text.strip().translate(_STRAY)
+    text = _COLON_DECIMAL.sub(r"\1.\2", text)
+    text = _POWER_UNIT.sub(r"x10^\1/\2", text)
+    text = _IU.sub(r"\1IU/", text)
+    text = _TRAILING_DOT.sub(r"\1\2", text)
+    return _word_fixes().get(text, text)

@@ -1,0 +1,326 @@
+"""The records analyzer: a CSV in; curated rows, quarantined rows with reasons and a report out.
+
+Pure in the architecture's sense: files in a working folder in, typed results out; no object
+store, no database, no network. Every pass is a Polars streaming query, so memory stays flat as
+files grow (the exceptions are bounded by distinct values: duplicate-row hashes, repeated keys,
+distinct codes). The original file is only read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import polars as pl
+
+from medflow.analyzers.records.checks import (
+    TEXT,
+    Lookups,
+    RuleCheck,
+    build_checks,
+    key_hash,
+    key_name,
+    late_columns,
+)
+from medflow.analyzers.records.clean import CleaningOptions, normalise_names
+from medflow.analyzers.records.codes import invalid_icd10cm, invalid_loinc
+from medflow.analyzers.records.errors import CsvEncodingError, CsvParseError
+from medflow.analyzers.records.frame import (
+    COPIES,
+    COUNT,
+    HASH,
+    ROW,
+    Columns,
+    cleaned_frame,
+    count_columns,
+    duplicate_table,
+    flagged_frame,
+    without_duplicates,
+)
+from medflow.analyzers.records.ingest import (
+    SOURCE_ROW,
+    PreparedCsv,
+    ReadLimits,
+    inspect_csv,
+    prepare_csv,
+)
+from medflow.analyzers.records.rules import CodeSystem, RuleSet, builtin_rules
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """How a file is checked.
+
+    Attributes:
+        cleaning: which cleaning steps run.
+        limits: size limit and sniffing window.
+        anomalies: run the anomaly detector on rows that passed the rules.
+        today: the date ``today`` means in date ranges (default: the real date).
+        sample_size: how many flagged rows the report lists.
+    """
+
+    cleaning: CleaningOptions = field(default_factory=CleaningOptions)
+    limits: ReadLimits = field(default_factory=ReadLimits)
+    anomalies: bool = True
+    today: dt.date | None = None
+    sample_size: int = 20
+
+
+@dataclass
+class Validation:
+    """The result of the validation passes, before outputs are written.
+
+    Attributes:
+        table: a Parquet file in the work folder: row number, original cells, typed values,
+            one flag per rule and per-row cleaning counts, duplicates already removed.
+        checks: the rules that ran.
+        columns: the file's columns.
+        prepared: the UTF-8 file that was read and the ragged records set aside.
+        records: data rows in the file (ragged rows included).
+        duplicates_removed: exact duplicate rows dropped.
+        missing_columns / extra_columns: the schema comparison with the rule set.
+        names_normalised: header names that cleaning renamed.
+    """
+
+    table: Path
+    checks: list[RuleCheck]
+    columns: Columns
+    prepared: PreparedCsv
+    encoding: str
+    records: int
+    duplicates_removed: int
+    missing_columns: list[str]
+    extra_columns: list[str]
+    names_normalised: int
+    delimiter: str = ","
+    reject_extra: bool = False
+    duplicates: pl.DataFrame | None = None
+
+    def flags(self) -> pl.LazyFrame:
+        """Row numbers, every rule's flag and cleaning counts; exact duplicates removed."""
+        lf = without_duplicates(pl.scan_parquet(self.table), self.duplicates)
+        late = [c.fail.alias(c.flag) for c in self.checks if c.late]
+        return lf.with_columns(late) if late else lf
+
+
+def _scan(prepared: PreparedCsv) -> pl.LazyFrame:
+    lf = pl.scan_csv(
+        prepared.path,
+        separator=prepared.delimiter,
+        infer_schema=False,
+        has_header=True,
+        quote_char='"',
+        empty_string_is_null=False,
+    )
+    if prepared.has_source_row:
+        return lf.with_columns(pl.col(SOURCE_ROW).cast(pl.Int64).alias(ROW)).drop(SOURCE_ROW)
+    return lf.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+def _ascii_head(path: Path, size: int) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(size).isascii()
+
+
+def _reference_values(path: Path, column: str, opts: CheckOptions, work: Path) -> pl.Series:
+    fmt = inspect_csv(path, opts.limits)
+    prepared = prepare_csv(path, fmt, work / "references")
+    lf = _scan(prepared)
+    raw_names = [c for c in lf.collect_schema().names() if c != ROW]
+    names = dict(zip(raw_names, normalise_names(tuple(raw_names)), strict=True))
+    raw = next((r for r, n in names.items() if column in (r, n)), None)
+    if raw is None:
+        raise CsvParseError(path.name, f"the reference file has no column {column!r}")
+    values = lf.select(pl.col(raw).str.strip_chars().unique()).collect(engine="streaming")
+    return values.to_series().drop_nulls()
+
+
+class RecordsAnalyzer:
+    """Validates, cleans and scores one CSV against a rule set.
+
+    Args:
+        rules: the dataset's rule set (default: the built-in ``admissions`` rules).
+        options: cleaning, limits, anomaly detection.
+    """
+
+    def __init__(self, rules: RuleSet | None = None, options: CheckOptions | None = None) -> None:
+        self.rules = rules or builtin_rules("admissions")
+        self.options = options or CheckOptions()
+
+    def validate(
+        self, path: str | Path, work: str | Path, references: Mapping[str, Path] | None = None
+    ) -> Validation:
+        """Run every rule over the file and write the flagged table to ``work``.
+
+        Args:
+            path: the CSV (only read).
+            work: a folder for intermediate files.
+            references: other files by dataset name, for the rule set's reference rules.
+
+        Raises:
+            InputError: subclasses from :mod:`medflow.analyzers.records.errors` for files that
+                cannot be read (empty, binary, too large, undecodable, broken quoting).
+        """
+        return self._validate(Path(path), Path(work), references, exact=False)
+
+    def _validate(
+        self,
+        src: Path,
+        work_dir: Path,
+        references: Mapping[str, Path] | None,
+        *,
+        exact: bool,
+        encoding: str | None = None,
+    ) -> Validation:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        opts, rules = self.options, self.rules
+        fmt = inspect_csv(src, opts.limits)
+        if encoding is not None:
+            fmt = replace(fmt, encoding=encoding)
+        try:
+            prepared = prepare_csv(src, fmt, work_dir, force_exact=exact)
+        except CsvEncodingError:
+            if encoding is None and _ascii_head(src, opts.limits.sample_bytes):
+                return self._validate(src, work_dir, references, exact=True, encoding="cp1252")
+            raise
+        base = _scan(prepared)
+        raw = tuple(c for c in base.collect_schema().names() if c != ROW)
+        names = normalise_names(raw) if opts.cleaning.normalise_names else list(raw)
+        cols = Columns(raw=raw, names=tuple(names))
+        missing = [c for c in rules.columns if c not in names]
+        extra = [c for c in names if c not in rules.columns]
+        today = opts.today or dt.date.today()
+        present = set(names)
+        local = [c for c in build_checks(rules, present, Lookups.empty(), today) if not c.late]
+        table = work_dir / "flags.parquet"
+        # The first pass writes only what the counts and the late rules need: row numbers, rule
+        # flags, cleaning counts, the row hash and the text of key/code columns. Values are
+        # re-derived from the CSV when outputs are written, which is cheaper than a full copy.
+        keep = [ROW, *(c.flag for c in local), *count_columns()]
+        keep += [f"{TEXT}{c}" for c in late_columns(rules, present)]
+        if opts.cleaning.drop_duplicates:
+            keep.append(HASH)
+        try:
+            self.frame(prepared, cols, local).select(keep).sink_parquet(
+                table, compression="lz4", engine="streaming"
+            )
+        except pl.exceptions.ComputeError as exc:
+            if "more fields" in str(exc) and not prepared.has_source_row:
+                # A long row the fast width check could not see: take the exact pass.
+                return self._validate(src, work_dir, references, exact=True)
+            if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
+                # The sniffed window was plain ASCII and a later byte is not UTF-8: an 8-bit
+                # export (Windows-1252) whose first accent comes late. Read it so.
+                if encoding is None and _ascii_head(src, opts.limits.sample_bytes):
+                    return self._validate(src, work_dir, references, exact=True, encoding="cp1252")
+                raise CsvEncodingError(
+                    src.name, "the file mixes UTF-8 with bytes that are not UTF-8"
+                ) from exc
+            raise CsvParseError(src.name, "the file could not be parsed as CSV") from exc
+        dupes = None
+        if opts.cleaning.drop_duplicates:
+            dupes = duplicate_table(pl.scan_parquet(table)).collect(engine="streaming")
+        deduped = without_duplicates(pl.scan_parquet(table), dupes)
+        lookups = self._lookups(deduped, present, references or {}, work_dir)
+        late = [c for c in build_checks(rules, present, lookups, today) if c.late]
+        removed = 0 if dupes is None else int((dupes[COPIES] - 1).sum())
+        kept = int(pl.scan_parquet(table).select(pl.len()).collect().item()) - removed
+        return Validation(
+            table=table,
+            checks=local + late,
+            columns=cols,
+            prepared=prepared,
+            encoding=fmt.encoding,
+            records=kept + removed + prepared.ragged_rows,
+            duplicates_removed=removed,
+            missing_columns=missing,
+            extra_columns=extra,
+            names_normalised=sum(1 for r, n in zip(raw, names, strict=True) if r != n),
+            delimiter=fmt.delimiter,
+            reject_extra=rules.decision.extra_columns == "reject",
+            duplicates=dupes,
+        )
+
+    def frame(
+        self,
+        prepared: PreparedCsv,
+        cols: Columns,
+        checks: list[RuleCheck],
+        rows: pl.Expr | None = None,
+    ) -> pl.LazyFrame:
+        """The file as a lazy frame: raw cells, cleaned text, typed values, one flag per check.
+
+        Args:
+            prepared: the file to read.
+            cols: its columns.
+            checks: the rules whose flags to add.
+            rows: a predicate on the row number, applied straight after reading, so cleaning
+                and rules run only on the rows asked for.
+        """
+        opts = self.options
+        base = _scan(prepared)
+        if rows is not None:
+            base = base.filter(rows)
+        stage1 = cleaned_frame(base, cols, self.rules, opts.cleaning)
+        return flagged_frame(stage1, cols, self.rules, opts.cleaning, checks)
+
+    def _lookups(
+        self,
+        table: pl.LazyFrame,
+        present: set[str],
+        references: Mapping[str, Path],
+        work: Path,
+    ) -> Lookups:
+        """Whole-file values for the late rules: repeated keys, distinct codes, references."""
+        rules, opts = self.rules, self.options
+        code_cols = [n for n, s in rules.columns.items() if s.code is not None and n in present]
+        queries = [table.select(pl.col(f"{TEXT}{c}").unique().drop_nulls()) for c in code_cols]
+        keys = [k for k in rules.unique if set(k) <= present]
+        for key in keys:
+            # Exact duplicate rows were removed already; what repeats now is a real conflict.
+            queries.append(
+                table.select(key_hash(key).alias("__k"))
+                .filter(pl.col("__k").is_not_null())
+                .group_by("__k")
+                .agg(pl.len().alias("__n"))
+                .filter(pl.col("__n") > 1)
+                .select("__k")
+            )
+        results = pl.collect_all(queries, engine="streaming") if queries else []
+        bad_codes: dict[str, list[str]] = {}
+        for c, found in zip(code_cols, results, strict=False):
+            values = found.to_series().to_list()
+            system = rules.columns[c].code
+            bad = invalid_icd10cm(values) if system is CodeSystem.ICD10CM else invalid_loinc(values)
+            bad_codes[c] = sorted(bad)
+        dup_keys = {
+            key_name(key): found.to_series()
+            for key, found in zip(keys, results[len(code_cols) :], strict=True)
+        }
+        ref_values = {
+            r.id: _reference_values(references[r.dataset], r.ref_column, opts, work)
+            for r in rules.references
+            if r.dataset in references
+        }
+        return Lookups(bad_codes, dup_keys, ref_values)
+
+
+def cleaning_counts(validation: Validation) -> dict[str, int]:
+    """Changes made by each cleaning step, from the flagged table."""
+    cols = ["whitespace_trimmed", "sex_codes_unified", "dates_to_iso", "units_normalised"]
+    sums = validation.flags().select([pl.col(f"{COUNT}{c}").sum().alias(c) for c in cols])
+    out = {k: int(v[0] or 0) for k, v in sums.collect().to_dict(as_series=False).items()}
+    out["column_names_normalised"] = validation.names_normalised
+    out["duplicate_rows_removed"] = validation.duplicates_removed
+    return out
+
+
+def copy_original(src: Path, dest_dir: Path) -> Path:
+    """Copy the original file, byte for byte, into ``dest_dir`` (whole-file quarantine)."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / src.name
+    shutil.copyfile(src, dest)
+    return dest

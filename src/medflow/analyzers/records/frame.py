@@ -1,0 +1,145 @@
+"""The lazy frames of one check: read, clean, type and flag, as Polars expressions.
+
+Stage 1 (:func:`cleaned_frame`) keeps every original cell (``__raw_<name>``) beside its cleaned
+text (``__txt_<name>``), the row number, a row hash for exact duplicates, and per-row counts of
+cleaning changes. Stage 2 (:func:`flagged_frame`) drops duplicate rows, types the values, converts
+units, and adds one failure flag per rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from medflow.analyzers.records.checks import TEXT, RuleCheck
+from medflow.analyzers.records.clean import (
+    CleaningOptions,
+    cleaned_text,
+    date_changed,
+    sex_changed,
+    trim_changed,
+    typed_value,
+    unit_factors,
+)
+from medflow.analyzers.records.rules import ColumnType, RuleSet
+
+ROW = "__row"
+RAW = "__raw_"
+HASH = "__hash"
+COUNT = "__c_"
+FIRST = "__first"
+COPIES = "__copies"
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The file's columns: names as written and the names rules use (normalised or not)."""
+
+    raw: tuple[str, ...]
+    names: tuple[str, ...]
+
+
+def cleaned_frame(
+    base: pl.LazyFrame, cols: Columns, rules: RuleSet, opts: CleaningOptions
+) -> pl.LazyFrame:
+    """Stage 1: raw cells, cleaned text, row hash and per-row cleaning counts."""
+    exprs: list[pl.Expr] = [pl.col(ROW)]
+    trims, sexes, dates = [], [], []
+    for raw, name in zip(cols.raw, cols.names, strict=True):
+        spec = rules.columns.get(name)
+        src = pl.col(raw)
+        exprs.append(src.alias(f"{RAW}{name}"))
+        exprs.append(cleaned_text(src, spec, opts).alias(f"{TEXT}{name}"))
+        trims.append(trim_changed(src, opts))
+        if spec is not None and spec.normalize == "sex" and opts.sex_codes:
+            sexes.append(sex_changed(src, spec, opts))
+        if spec is not None and spec.type is ColumnType.DATE and opts.dates:
+            dates.append(date_changed(cleaned_text(src, spec, opts), rules.date_formats, opts))
+
+    def count(flags: list[pl.Expr], name: str) -> pl.Expr:
+        if not flags:
+            return pl.lit(0, dtype=pl.UInt32).alias(f"{COUNT}{name}")
+        return pl.sum_horizontal([f.fill_null(False).cast(pl.UInt32) for f in flags]).alias(
+            f"{COUNT}{name}"
+        )
+
+    exprs += [
+        count(trims, "whitespace_trimmed"),
+        count(sexes, "sex_codes_unified"),
+        count(dates, "dates_to_iso"),
+    ]
+    if opts.drop_duplicates:
+        exprs.append(pl.struct([pl.col(r) for r in cols.raw]).hash(seed=11).alias(HASH))
+    return base.select(exprs)
+
+
+def duplicate_table(stage1: pl.LazyFrame) -> pl.LazyFrame:
+    """Row hashes seen more than once, with the first row that carries each."""
+    return (
+        stage1.group_by(HASH)
+        .agg(pl.col(ROW).min().alias(FIRST), pl.len().alias(COPIES))
+        .filter(pl.col(COPIES) > 1)
+    )
+
+
+def without_duplicates(stage1: pl.LazyFrame, dupes: pl.DataFrame | None) -> pl.LazyFrame:
+    """Stage 1 minus every exact duplicate row but the first of each group."""
+    if dupes is None or dupes.height == 0:
+        return stage1
+    table = dupes.lazy().select(HASH, FIRST)
+    joined = stage1.join(table, on=HASH, how="left", maintain_order="left")
+    keep = pl.col(FIRST).is_null() | (pl.col(ROW) == pl.col(FIRST))
+    return joined.filter(keep).drop(FIRST)
+
+
+def flagged_frame(
+    stage1: pl.LazyFrame,
+    cols: Columns,
+    rules: RuleSet,
+    opts: CleaningOptions,
+    checks: Sequence[RuleCheck],
+) -> pl.LazyFrame:
+    """Stage 2: typed values (units converted) and one flag per rule, beside stage 1's columns.
+
+    Callers select what they need; Polars prunes the work behind the columns they leave out.
+    """
+    typed: list[pl.Expr] = []
+    unit_counts: list[pl.Expr] = []
+    rewritten_units: dict[str, pl.Expr] = {}
+    for name in cols.names:
+        spec = rules.columns.get(name)
+        text = pl.col(f"{TEXT}{name}")
+        if spec is None:
+            typed.append(text.alias(name))
+            continue
+        value = typed_value(text, spec, rules, opts)
+        if spec.unit is not None and opts.units and spec.unit.column in cols.names:
+            unit_text = pl.col(f"{TEXT}{spec.unit.column}")
+            scale, offset, known = unit_factors(unit_text, spec.unit.quantity, spec.unit.to)
+            changes = known & (unit_text.str.strip_chars() != spec.unit.to) & value.is_not_null()
+            value = pl.when(changes).then(value * scale + offset).otherwise(value)
+            unit_counts.append(changes.fill_null(False))
+            rewritten_units[spec.unit.column] = (
+                pl.when(known).then(pl.lit(spec.unit.to)).otherwise(unit_text)
+            )
+        typed.append(value.alias(name))
+    if unit_counts:
+        units = pl.sum_horizontal([u.cast(pl.UInt32) for u in unit_counts])
+    else:
+        units = pl.lit(0, dtype=pl.UInt32)
+    typed.append(units.alias(f"{COUNT}units_normalised"))
+    # Values and unit counts read the units as written; the unit columns are rewritten after.
+    staged = stage1.with_columns(typed).with_columns(
+        [e.alias(f"{TEXT}{c}") for c, e in rewritten_units.items()]
+    )
+    staged = staged.with_columns([pl.col(f"{TEXT}{c}").alias(c) for c in rewritten_units])
+    staged = staged.with_columns([c.fail.alias(c.flag) for c in checks])
+    return staged
+
+
+def count_columns() -> list[str]:
+    """The per-row cleaning-count columns."""
+    steps = ("whitespace_trimmed", "sex_codes_unified", "dates_to_iso", "units_normalised")
+    return [f"{COUNT}{s}" for s in steps]

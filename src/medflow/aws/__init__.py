@@ -1,0 +1,1 @@
+"""medflow.aws."""

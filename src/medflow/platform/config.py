@@ -1,0 +1,359 @@
+"""medflow's configuration: one pydantic-settings model with one group per area.
+
+Precedence, highest first: arguments given to :class:`Settings` > environment variables
+(``MEDFLOW_`` prefix, ``__`` between a group and its field: ``MEDFLOW_NOTIFY__SMTP_HOST``) >
+``medflow.toml`` (in the working directory, or the file ``MEDFLOW_CONFIG`` names) > defaults.
+With no configuration at all everything lands under ``./medflow-data/``.
+
+Adapters receive their own group (``settings.storage``, ``settings.notify``...), never the
+whole object, so each can be built and tested alone.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from medflow.errors import ConfigError
+
+Environment = Literal["development", "test", "production"]
+
+# Values copied from examples and templates; outside development they are refused
+# (the full-stack-fastapi-template habit: a default secret must never reach production).
+PLACEHOLDER_SECRETS = frozenset({"changethis", "changeme", "secret", "password", "medflow", "test"})
+
+SECRET_FILE_NAME = "signing.key"
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StorageSettings(_Group):
+    """Where originals and results are kept (the ``ObjectStore`` adapter)."""
+
+    backend: Literal["local", "memory", "s3"] = Field(
+        default="local", description="local: folders on disk; memory: tests only; s3: reserved."
+    )
+    root: Path | None = Field(
+        default=None, description="Folder holding the buckets; default <data_dir>/objects."
+    )
+    max_upload_bytes: int = Field(
+        default=50 * 1024 * 1024, gt=0, description="Largest upload accepted, in bytes."
+    )
+    signed_url_ttl_s: int = Field(
+        default=900, gt=0, le=7 * 24 * 3600, description="Default life of a signed URL, seconds."
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (reserved for the s3 backend)."
+    )
+
+
+class DatabaseSettings(_Group):
+    """The relational store (the ``Database`` adapter)."""
+
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default sqlite:///<data_dir>/medflow.db. PostgreSQL: "
+        "postgresql+psycopg://user@host/db.",
+    )
+    echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
+    busy_timeout_ms: int = Field(
+        default=10_000, ge=0, description="SQLite: how long a writer waits for a lock."
+    )
+
+
+class RunnerSettings(_Group):
+    """How pipelines run (the ``Runner`` adapter)."""
+
+    backend: Literal["threads", "celery"] = Field(
+        default="threads", description="threads: in this process, durable in the database."
+    )
+    workers: int = Field(default=2, ge=1, le=64, description="Worker threads.")
+    lease_s: float = Field(
+        default=30.0, gt=0, description="A claimed job whose heartbeat is older is taken over."
+    )
+    heartbeat_s: float = Field(default=5.0, gt=0, description="How often a worker renews a lease.")
+    poll_s: float = Field(default=0.5, gt=0, description="How often idle workers look for jobs.")
+    inbox_poll_s: float = Field(default=1.0, gt=0, description="Inbox folder polling period.")
+
+    @model_validator(mode="after")
+    def _heartbeat_within_lease(self) -> RunnerSettings:
+        if self.heartbeat_s >= self.lease_s:
+            raise ValueError(
+                f"runner.heartbeat_s ({self.heartbeat_s}) must be shorter than runner.lease_s "
+                f"({self.lease_s}), or live jobs would be taken over"
+            )
+        return self
+
+
+class NotifySettings(_Group):
+    """How people are told (the ``Notifier`` adapter)."""
+
+    backend: Literal["outbox", "smtp", "memory"] = Field(
+        default="outbox", description="outbox: .eml files in <data_dir>/outbox; smtp: a server."
+    )
+    from_address: str = Field(
+        default="medflow@localhost", description="The From: address of every message."
+    )
+    outbox_dir: Path | None = Field(default=None, description="Default <data_dir>/outbox.")
+    smtp_host: str = Field(default="localhost", description="SMTP server host.")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP server port.")
+    smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls", description="starttls (port 587), ssl (port 465) or none (loopback)."
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP AUTH user, if any.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP AUTH password.")
+    smtp_ca_file: Path | None = Field(
+        default=None, description="Extra CA bundle to trust (a private relay's certificate)."
+    )
+    timeout_s: float = Field(default=20.0, gt=0, description="Socket timeout for one send.")
+    max_attempts: int = Field(default=5, ge=1, description="Sends tried before giving up.")
+    retry_base_s: float = Field(
+        default=30.0, ge=0, description="Delay before the first retry; doubles on each further."
+    )
+
+
+class SecuritySettings(_Group):
+    """Secrets and signing."""
+
+    signing_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC key for signed URLs and patient links; generated once and kept in "
+        "<data_dir>/signing.key when not set.",
+    )
+
+
+class LabsSettings(_Group):
+    """Limits and knobs of the labs pipeline."""
+
+    max_pdf_pages: int = Field(default=50, ge=1, description="More pages: refused as a bomb.")
+    max_image_pixels: int = Field(
+        default=40_000_000, gt=0, description="Largest page image rendered for OCR."
+    )
+    ocr_dpi: int = Field(default=300, ge=72, le=600, description="OCR render resolution.")
+    noise_margin: float = Field(
+        default=0.1, ge=0, le=1, description="Deviation within this fraction may count as noise."
+    )
+    overrides_path: Path | None = Field(
+        default=None, description="YAML with per-lab reference ranges and critical limits."
+    )
+
+
+class ImagingSettings(_Group):
+    """The imaging pipeline: study completion, de-identification options, models, who is told."""
+
+    quiet_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="Seconds without a new instance after which a study is complete "
+        "(Orthanc's StableAge idea).",
+    )
+    provider_email: str | None = Field(
+        default=None, description="Who is told when a study's report is ready (none: nobody)."
+    )
+    models_dir: Path | None = Field(
+        default=None, description="Folder of ONNX models with manifests (none: no model runs)."
+    )
+    deid_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret for remapped UIDs, pseudonyms and date shifts; derived from the "
+        "signing secret when not set.",
+    )
+    shift_dates: bool = Field(
+        default=True, description="Shift dates consistently per patient (Annex E option)."
+    )
+    retain_device_identity: bool = Field(
+        default=False, description="Keep device serial numbers and station names."
+    )
+    retain_patient_characteristics: bool = Field(
+        default=False, description="Keep age, sex, size and weight."
+    )
+    burned_in_text: Literal["off", "flagged", "all"] = Field(
+        default="flagged",
+        description="OCR pixels for burned-in text: never, when Burned In Annotation is YES, or "
+        "always.",
+    )
+
+
+class LlmSettings(_Group):
+    """Optional narration by a language model (off by default: it sends data out)."""
+
+    provider: Literal["none", "gemini", "openai"] = Field(
+        default="none", description="none, gemini, or any OpenAI-compatible endpoint."
+    )
+    endpoint: str | None = Field(default=None, description="OpenAI-compatible base URL.")
+    model: str | None = Field(default=None, description="Model name at the provider.")
+    api_key: SecretStr | None = Field(default=None, description="API key, if needed.")
+    timeout_s: float = Field(default=60.0, gt=0, description="Request timeout.")
+
+
+class WebSettings(_Group):
+    """The portal and API."""
+
+    host: str = Field(default="127.0.0.1", description="Interface to listen on.")
+    port: int = Field(
+        default=8000, ge=0, le=65535, description="Port to listen on (0: any free port)."
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:8000", description="Public URL, used in links and signed URLs."
+    )
+    session_ttl_s: int = Field(default=8 * 3600, gt=0, description="Idle session lifetime.")
+    signup: Literal["open", "invite"] = Field(default="invite", description="Patient sign-up.")
+
+
+class TriggerRule(_Group):
+    """An object put under ``bucket``/``prefix`` starts ``pipeline``."""
+
+    bucket: str = Field(default="raw", description="Bucket watched.")
+    prefix: str = Field(description="Key prefix matched (``labs/``).")
+    pipeline: str = Field(description="Pipeline started.")
+
+
+def _default_triggers() -> list[TriggerRule]:
+    names = ("labs", "documents", "dictation", "imaging", "records")
+    return [TriggerRule(bucket="raw", prefix=f"{n}/", pipeline=n) for n in names]
+
+
+class Settings(BaseSettings):
+    """Every setting of medflow. Build with :func:`get_settings` unless a test needs its own.
+
+    Raises:
+        pydantic.ValidationError: a bad value, an unknown key, or a placeholder secret outside
+            development (:func:`get_settings` turns these into ConfigError).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="MEDFLOW_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    environment: Environment = Field(
+        default="development", description="production refuses placeholder secrets."
+    )
+    data_dir: Path = Field(
+        default=Path("medflow-data"), description="Root of everything written by default."
+    )
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    runner: RunnerSettings = Field(default_factory=RunnerSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    labs: LabsSettings = Field(default_factory=LabsSettings)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
+    imaging: ImagingSettings = Field(default_factory=ImagingSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    triggers: list[TriggerRule] = Field(
+        default_factory=_default_triggers, description="Bucket prefix -> pipeline rules."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments > environment > medflow.toml > defaults (read when built, not imported)."""
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config_path()))
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Settings:
+        if self.environment == "development":
+            return self
+        named = {
+            "security.signing_secret": self.security.signing_secret,
+            "notify.smtp_password": self.notify.smtp_password,
+            "llm.api_key": self.llm.api_key,
+        }
+        for where, secret in named.items():
+            if secret is not None and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(
+                    f"{where} is a placeholder value; set a real secret "
+                    f"(environment {self.environment!r} refuses placeholders)"
+                )
+        return self
+
+    @property
+    def storage_root(self) -> Path:
+        """The object store folder."""
+        return self.storage.root or self.data_dir / "objects"
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL in use."""
+        return self.database.url or f"sqlite:///{self.data_dir / 'medflow.db'}"
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where the outbox notifier writes ``.eml`` files."""
+        return self.notify.outbox_dir or self.data_dir / "outbox"
+
+    @property
+    def inbox_dir(self) -> Path:
+        """The folder watched for dropped files (``<inbox>/<pipeline>/<file>``)."""
+        return self.data_dir / "inbox"
+
+
+def config_path() -> Path:
+    """The TOML file read: ``$MEDFLOW_CONFIG``, else ``./medflow.toml`` (absent is fine)."""
+    return Path(os.environ.get("MEDFLOW_CONFIG", "medflow.toml"))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, built on first call. Tests call ``get_settings.cache_clear()``."""
+    try:
+        return Settings()
+    except ValueError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from exc
+
+
+def signing_secret(settings: Settings) -> bytes:
+    """The HMAC key for signed URLs and links.
+
+    The configured ``security.signing_secret`` when set; otherwise a random key generated once
+    and kept in ``<data_dir>/signing.key`` (mode 0600), so links survive restarts.
+
+    Raises:
+        ConfigError: the key file exists but is empty or unreadable.
+    """
+    if settings.security.signing_secret is not None:
+        return settings.security.signing_secret.get_secret_value().encode()
+    path = settings.data_dir / SECRET_FILE_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # Written aside then hard-linked into place: link() fails if another process won the
+        # race, so every process ends up reading the same complete key.
+        tmp = path.with_name(f".{SECRET_FILE_NAME}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    try:
+        key = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the signing key {path}: {exc.strerror}") from exc
+    if not key:
+        raise ConfigError(f"the signing key file {path} is empty; delete it to generate a new one")
+    return key.encode()

@@ -1,0 +1,25 @@
+"""The notifier port and its adapters (outbox folder, SMTP, memory)."""
+
+from medflow.platform.notify.base import (
+    Attachment,
+    InvalidMessageError,
+    Message,
+    Notifier,
+    build_email,
+    parse_email,
+)
+from medflow.platform.notify.memory import MemoryNotifier
+from medflow.platform.notify.outbox import OutboxNotifier
+from medflow.platform.notify.smtp import SmtpNotifier
+
+__all__ = [
+    "Attachment",
+    "InvalidMessageError",
+    "MemoryNotifier",
+    "Message",
+    "Notifier",
+    "OutboxNotifier",
+    "SmtpNotifier",
+    "build_email",
+    "parse_email",
+]

@@ -1,0 +1,22 @@
+"""Runners: pipelines declared as data, run step by step with retries, durable in the database."""
+
+from medflow.platform.runner.base import Runner
+from medflow.platform.runner.context import Services, StepContext
+from medflow.platform.runner.declaration import NO_RETRY, Pipeline, RetryPolicy, Step
+from medflow.platform.runner.registry import PipelineRegistry, UnknownPipelineError
+from medflow.platform.runner.threads import StepOutputError, ThreadRunner, call_with_timeout
+
+__all__ = [
+    "NO_RETRY",
+    "Pipeline",
+    "PipelineRegistry",
+    "RetryPolicy",
+    "Runner",
+    "Services",
+    "Step",
+    "StepContext",
+    "StepOutputError",
+    "ThreadRunner",
+    "UnknownPipelineError",
+    "call_with_timeout",
+]

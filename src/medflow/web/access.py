@@ -1,0 +1,116 @@
+"""Who may see what: every object access in the portal goes through these functions.
+
+Rules (issue 4): staff and admins see every patient and document; a doctor sees the patients
+whose ``doctor_email`` is theirs and the documents uploaded for them; a patient sees only the
+records of the patient id their account is linked to. Anything else is reported as absent
+(404), so ids of other people's documents cannot be probed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+
+from medflow.platform.db import Database, DocumentRecord, PatientRecord, RecordNotFoundError
+from medflow.platform.db.models import DocumentRow, PatientRow
+from medflow.web.accounts import User
+
+STAFF_ROLES = frozenset({"staff", "admin"})
+
+
+class NotVisibleError(RecordNotFoundError):
+    """The object does not exist or this user may not see it (deliberately the same)."""
+
+
+def _doctor_filter(email: str):  # type: ignore[no-untyped-def]
+    doctor_patients = select(PatientRow.id).where(PatientRow.doctor_email == email)
+    return or_(
+        DocumentRow.patient_id.in_(doctor_patients),
+        DocumentRow.meta["doctor_email"].as_string() == email,
+    )
+
+
+def visible_documents(
+    db: Database, user: User, *, patient_id: str | None = None, limit: int = 100, offset: int = 0
+) -> list[DocumentRecord]:
+    """Documents ``user`` may see, newest first."""
+    q = select(DocumentRow)
+    if user.role == "doctor":
+        q = q.where(_doctor_filter(user.email))
+    elif user.role == "patient":
+        if user.patient_id is None:
+            return []
+        q = q.where(DocumentRow.patient_id == user.patient_id)
+    elif user.role not in STAFF_ROLES:
+        return []
+    if patient_id is not None:
+        q = q.where(DocumentRow.patient_id == patient_id)
+    q = q.order_by(DocumentRow.created_at.desc(), DocumentRow.id).limit(limit).offset(offset)
+    with db.reading() as s:
+        return [DocumentRecord.from_row(r) for r in s.scalars(q)]
+
+
+def can_see_patient(db: Database, user: User, patient: PatientRecord) -> bool:
+    """Whether ``user`` may see ``patient``'s records."""
+    if user.role in STAFF_ROLES:
+        return True
+    if user.role == "doctor":
+        if patient.doctor_email == user.email:
+            return True
+        return bool(visible_documents(db, user, patient_id=patient.id, limit=1))
+    return user.role == "patient" and user.patient_id == patient.id
+
+
+def document_for(db: Database, user: User, document_id: str) -> DocumentRecord:
+    """The document if ``user`` may see it.
+
+    Raises:
+        NotVisibleError: no such document, or not ``user``'s to see.
+    """
+    try:
+        doc = db.documents.get(document_id)
+    except RecordNotFoundError as exc:
+        raise NotVisibleError(f"no document {document_id}") from exc
+    if user.role in STAFF_ROLES:
+        return doc
+    if user.role == "patient":
+        if user.patient_id is not None and doc.patient_id == user.patient_id:
+            return doc
+    elif user.role == "doctor":
+        if doc.meta.get("doctor_email") == user.email:
+            return doc
+        if doc.patient_id is not None:
+            try:
+                if db.patients.get(doc.patient_id).doctor_email == user.email:
+                    return doc
+            except RecordNotFoundError:
+                pass
+    raise NotVisibleError(f"no document {document_id}")
+
+
+def patient_for(db: Database, user: User, patient_id: str) -> PatientRecord:
+    """The patient if ``user`` may see them.
+
+    Raises:
+        NotVisibleError: no such patient, or not ``user``'s to see.
+    """
+    try:
+        patient = db.patients.get(patient_id)
+    except RecordNotFoundError as exc:
+        raise NotVisibleError(f"no patient {patient_id}") from exc
+    if not can_see_patient(db, user, patient):
+        raise NotVisibleError(f"no patient {patient_id}")
+    return patient
+
+
+def visible_patients(db: Database, user: User, limit: int = 200) -> list[PatientRecord]:
+    """Patients ``user`` may see, by id."""
+    q = select(PatientRow).order_by(PatientRow.id).limit(limit)
+    if user.role == "doctor":
+        with_docs = select(DocumentRow.patient_id).where(_doctor_filter(user.email))
+        q = q.where(or_(PatientRow.doctor_email == user.email, PatientRow.id.in_(with_docs)))
+    elif user.role == "patient":
+        q = q.where(PatientRow.id == (user.patient_id or ""))
+    elif user.role not in STAFF_ROLES:
+        return []
+    with db.reading() as s:
+        return [PatientRecord.from_row(r) for r in s.scalars(q)]

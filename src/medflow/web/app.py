@@ -1,0 +1,107 @@
+"""``create_app(platform)``: the FastAPI portal and API on a running :class:`Platform`."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from medflow.platform import Platform
+from medflow.web.accounts import AccountRepository
+from medflow.web.accounts.repository import AccountExistsError
+from medflow.web.deps import LoginRequiredError, Portal
+from medflow.web.routes import (
+    auth,
+    documents,
+    executions,
+    pages,
+    patients,
+    storage,
+    uploads,
+)
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+# Pages render no third-party content: scripts and styles are our own and inline.
+_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def bootstrap_admin(accounts: AccountRepository, email: str | None, password: str | None) -> None:
+    """Create the first admin account when ``email`` and ``password`` are given and no account
+    with that email exists (idempotent across restarts)."""
+    if not email or not password:
+        return
+    if accounts.by_email(email) is not None:
+        return
+    try:
+        accounts.create_user(email, password, "admin", name="Administrator")
+        log.info("created the admin account")
+    except AccountExistsError:
+        pass
+
+
+def create_app(
+    platform: Platform, *, admin_email: str | None = None, admin_password: str | None = None
+) -> FastAPI:
+    """The portal (pages) and the REST API (``/api/v1``, OpenAPI at ``/openapi.json``).
+
+    Args:
+        platform: the platform whose store, database, runner and notifier the app uses; the
+            caller starts and closes it.
+        admin_email: with ``admin_password``, an admin account created if missing.
+        admin_password: its password.
+
+    Returns:
+        The ASGI application.
+    """
+    accounts = AccountRepository(platform.services.db)
+    bootstrap_admin(accounts, admin_email, admin_password)
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    templates.env.autoescape = True
+    portal = Portal(
+        platform=platform,
+        accounts=accounts,
+        templates=templates,
+        secure_cookies=platform.settings.web.base_url.startswith("https://"),
+    )
+    app = FastAPI(
+        title="medflow",
+        summary="Medical documents in; checked, structured, explained results out.",
+        version="1",
+        openapi_url="/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.portal = portal
+    for module in (uploads, storage, documents, patients, executions, auth, pages):
+        app.include_router(module.router)
+
+    @app.exception_handler(LoginRequiredError)
+    async def _to_login(request: Request, exc: LoginRequiredError) -> Response:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response: Response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if response.headers.get("content-type", "").startswith("text/html"):
+            response.headers.setdefault("Content-Security-Policy", _CSP)
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the app answers."""
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,95 @@
+"""``POST /api/v1/uploads``: a signed URL to PUT one file straight into the raw bucket.
+
+The request is checked (type, size, name, pipeline) before anything is stored; the metadata
+(patient, doctor, uploader) is recorded with the ticket, and the PUT stores exactly that.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from fastapi import APIRouter, HTTPException, status
+
+from medflow.errors import FileTooLargeError, InputError
+from medflow.platform.db.models import utcnow
+from medflow.web.accounts.repository import ticket_meta
+from medflow.web.deps import ApiUser, PortalDep, require_role
+from medflow.web.schemas import Problem, UploadCreate, UploadPublic
+from medflow.web.uploads import check_declared, safe_filename
+
+router = APIRouter(prefix="/api/v1", tags=["uploads"])
+
+
+@router.post(
+    "/uploads",
+    status_code=status.HTTP_201_CREATED,
+    responses={400: {"model": Problem}, 413: {"model": Problem}, 415: {"model": Problem}},
+)
+def create_upload(body: UploadCreate, user: ApiUser, portal: PortalDep) -> UploadPublic:
+    """Issue a signed upload URL (staff and admins).
+
+    Raises:
+        HTTPException: 403 for other roles; 415 wrong type; 413 too large; 400 other bad input.
+    """
+    require_role(user, "staff", "admin")
+    platform = portal.platform
+    settings = platform.settings
+    rule = next(
+        (r for r in settings.triggers if r.bucket == "raw" and r.pipeline == body.pipeline), None
+    )
+    if rule is None or body.pipeline not in platform.registry.names():
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"no pipeline {body.pipeline!r}")
+    try:
+        name = safe_filename(body.filename)
+        check_declared(
+            name, body.pipeline, body.content_type, body.size, settings.storage.max_upload_bytes
+        )
+    except FileTooLargeError as exc:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
+    except InputError as exc:
+        code = (
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+            if "not accepted" in str(exc)
+            else status.HTTP_400_BAD_REQUEST
+        )
+        raise HTTPException(code, str(exc)) from exc
+    platform.services.db.patients.upsert(
+        body.patient_id,
+        name=body.patient_name or None,
+        sex=body.sex.lower() or None,
+        doctor_email=body.doctor_email.lower() if body.doctor_email else None,
+    )
+    key = f"{rule.prefix.rstrip('/')}/{uuid.uuid4().hex}/{name}"
+    ttl = settings.storage.signed_url_ttl_s
+    meta = ticket_meta(
+        {
+            "filename": body.filename,
+            "patient_id": body.patient_id,
+            "patient_name": body.patient_name,
+            "sex": body.sex,
+            "age": body.age,
+            "doctor_email": body.doctor_email.lower() if body.doctor_email else None,
+            "uploaded_by": user.id,
+        }
+    )
+    ticket = portal.accounts.create_ticket(
+        bucket="raw",
+        key=key,
+        content_type=body.content_type,
+        size=body.size,
+        meta=meta,
+        created_by=user.id,
+        ttl_s=ttl,
+    )
+    url = platform.services.store.signed_url("raw", key, "PUT", ttl)
+    platform.services.db.audit.record(
+        user.id, "upload-url", "patient", body.patient_id, {"ticket": ticket.id}
+    )
+    return UploadPublic(
+        upload_url=url,
+        bucket="raw",
+        key=key,
+        expires_at=utcnow() + timedelta(seconds=ttl),
+        headers={"Content-Type": body.content_type},
+    )

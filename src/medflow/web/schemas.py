@@ -1,0 +1,174 @@
+"""API schemas (request and response bodies), separate from the database tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from medflow.platform.db import DocumentRecord, ExecutionRecord, PatientRecord
+
+_EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,255}$"
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UploadCreate(_Schema):
+    """A request for a signed upload URL."""
+
+    filename: str = Field(min_length=1, max_length=255, description="The file's name.")
+    content_type: str = Field(min_length=1, max_length=255, description="Its MIME type.")
+    size: int = Field(ge=0, le=2**40, description="Its length in bytes.")
+    patient_id: str = Field(
+        min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$", description="Patient id."
+    )
+    patient_name: str = Field(default="", max_length=256, description="The patient's name.")
+    sex: str = Field(default="", max_length=16, description="male, female or empty.")
+    age: int | None = Field(default=None, ge=0, le=130, description="Age in years.")
+    doctor_email: str | None = Field(
+        default=None, max_length=320, pattern=_EMAIL, description="The doctor to notify."
+    )
+    pipeline: str = Field(default="labs", max_length=64, description="The pipeline to run.")
+
+
+class UploadPublic(_Schema):
+    """A signed upload URL: PUT the bytes there with the same Content-Type."""
+
+    upload_url: str
+    method: str = "PUT"
+    bucket: str
+    key: str
+    expires_at: datetime
+    headers: dict[str, str]
+
+
+class StoredPublic(_Schema):
+    """The answer to a signed PUT."""
+
+    bucket: str
+    key: str
+    sha256: str
+    size: int
+    document_id: str | None
+    execution_id: str | None
+
+
+class DocumentPublic(_Schema):
+    """An uploaded original."""
+
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    pipeline: str | None
+    patient_id: str | None
+    status: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, rec: DocumentRecord) -> DocumentPublic:
+        """From a database record."""
+        return cls(
+            id=rec.id,
+            filename=rec.filename,
+            content_type=rec.content_type,
+            size=rec.size,
+            pipeline=rec.pipeline,
+            patient_id=rec.patient_id,
+            status=rec.status,
+            created_at=rec.created_at,
+        )
+
+
+class DocumentsPublic(_Schema):
+    """A page of documents."""
+
+    data: list[DocumentPublic]
+    count: int
+
+
+class PatientPublic(_Schema):
+    """A patient."""
+
+    id: str
+    name: str
+    sex: str
+    birth_date: str | None
+    doctor_email: str | None
+
+    @classmethod
+    def of(cls, rec: PatientRecord) -> PatientPublic:
+        """From a database record."""
+        return cls(
+            id=rec.id,
+            name=rec.name,
+            sex=rec.sex,
+            birth_date=rec.birth_date,
+            doctor_email=rec.doctor_email,
+        )
+
+
+class PatientsPublic(_Schema):
+    """A list of patients."""
+
+    data: list[PatientPublic]
+    count: int
+
+
+class ExecutionPublic(_Schema):
+    """A pipeline run."""
+
+    id: str
+    document_id: str | None
+    pipeline: str
+    status: str
+    progress: float
+    progress_message: str
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, rec: ExecutionRecord) -> ExecutionPublic:
+        """From a database record."""
+        return cls(
+            id=rec.id,
+            document_id=rec.document_id,
+            pipeline=rec.pipeline,
+            status=rec.status,
+            progress=rec.progress,
+            progress_message=rec.progress_message,
+            error=rec.error,
+            created_at=rec.created_at,
+            finished_at=rec.finished_at,
+        )
+
+
+class ExecutionsPublic(_Schema):
+    """A list of pipeline runs."""
+
+    data: list[ExecutionPublic]
+    count: int
+
+
+class DocumentStatus(_Schema):
+    """A document with its latest run (what the upload page polls)."""
+
+    document: DocumentPublic
+    execution: ExecutionPublic | None
+
+
+class ResultsPublic(_Schema):
+    """The analysis of a document, as the pipeline stored it (``report.json``)."""
+
+    document_id: str
+    report: dict[str, Any]
+
+
+class Problem(_Schema):
+    """An error answer."""
+
+    detail: str

@@ -1,0 +1,119 @@
+"""OCR: Tesseract words mapped back to points; clear errors without Tesseract; real scans."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from medflow.analyzers.labs import ocr
+from medflow.analyzers.labs.ocr import TesseractOcr, clean_word, lines_from_data
+from medflow.errors import DependencyMissingError
+
+
+def _kit() -> ModuleType:
+    path = Path(__file__).parents[3] / "fixtures" / "labs" / "labs_testkit.py"
+    spec = importlib.util.spec_from_file_location("labs_testkit", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_image_to_data_boxes_become_points_grouped_by_tesseract_lines() -> None:
+    data = {
+        "text": ["", "Sodium", "140", "mmol/L", "Potassium", "5.9"],
+        "conf": ["-1", "96", "91", "90", "95", "0"],
+        "left": [0, 300, 1000, 1300, 300, 2000],
+        "top": [0, 600, 604, 600, 660, 660],
+        "width": [0, 250, 120, 230, 330, 10],
+        "height": [0, 40, 40, 40, 40, 10],
+        "block_num": [1, 1, 1, 1, 1, 1],
+        "par_num": [1, 1, 1, 1, 1, 1],
+        "line_num": [1, 1, 1, 1, 2, 2],
+    }
+    lines = lines_from_data(data, dpi=300)
+    # Tesseract scores bold values it reads right at 0: they are kept.
+    assert [ln.text for ln in lines] == ["Sodium 140 mmol/L", "Potassium 5.9"]
+    sodium = lines[0].words[0]
+    assert (sodium.x0, sodium.top, sodium.x1, sodium.bottom) == pytest.approx(
+        (72.0, 144.0, 132.0, 153.6)
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("46:0", "46.0"),
+        ("1:80", "1:80"),
+        ("‘12.1", "12.1"),
+        ("08:30:00", "08:30:00"),
+        ("mg/dL", "mg/dL"),
+        ("x1049/L", "x10^9/L"),
+        ("X10412/L", "x10^12/L"),
+        ("x10^3/uL", "x10^3/uL"),
+        ("ulU/mL", "uIU/mL"),
+        ("1U/mL", "IU/mL"),
+        ("lonized", "Ionized"),
+        ("1049", "1049"),
+        ("lipase", "lipase"),
+        ("33.L", "33L"),
+        ("143.", "143"),
+        ("HbAic", "HbA1c"),
+    ],
+)
+def test_clean_word_fixes_only_unambiguous_slips(raw: str, clean: str) -> None:
+    assert clean_word(raw) == clean
+
+
+def test_speckle_share_separates_noisy_from_clean_pages() -> None:
+    import numpy as np
+    from PIL import Image
+
+    page = np.full((200, 200), 255, dtype=np.uint8)
+    page[50:60, 20:180] = 0  # a stroke of text: no isolated pixels
+    assert ocr.speckle_share(Image.fromarray(page)) == 0.0
+    rng = np.random.default_rng(0)
+    ys, xs = rng.integers(0, 200, 200), rng.integers(0, 200, 200)
+    page[ys, xs] = 0
+    assert ocr.speckle_share(Image.fromarray(page)) > ocr.SPECKLE_SHARE
+
+
+def test_remove_specks_keeps_decimal_points() -> None:
+    import numpy as np
+    from PIL import Image
+
+    page = np.full((40, 40), 255, dtype=np.uint8)
+    page[10, 10] = 0  # a speck
+    page[20:24, 20:24] = 0  # a 300 dpi decimal point
+    cleaned = np.asarray(ocr.remove_specks(Image.fromarray(page)))
+    assert cleaned[10, 10] == 255
+    assert (cleaned[20:24, 20:24] == 0).all()
+
+
+def test_missing_tesseract_binary_is_a_clear_dependency_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ocr.shutil, "which", lambda _name: None)
+    with pytest.raises(DependencyMissingError, match=r"tesseract binary.*medflow\[ocr\]"):
+        TesseractOcr()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr not installed")
+def test_scanned_page_values_are_read() -> None:
+    from medflow.analyzers.labs.parser import read_lab_pdf
+
+    pdf, truth = _kit().report("scanned", 3)
+    rows, info = read_lab_pdf(pdf, "scan.pdf")
+    assert info.ocr_pages == truth["pages"]
+    assert info.engine == "pdfium+tesseract"
+    assert all(r.ocr for r in rows)
+    got = {(r.name, r.value_text.replace(" ", "")) for r in rows}
+    want = [(t["name"], t["value_text"]) for t in truth["rows"]]
+    hits = sum(1 for pair in want if pair in got)
+    assert hits >= 0.9 * len(want)

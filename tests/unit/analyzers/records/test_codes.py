@@ -1,0 +1,40 @@
+"""Code sets: LOINC check digits and the knowledge base, ICD-10-CM FY2026 membership."""
+
+from __future__ import annotations
+
+import pytest
+
+from medflow.analyzers.records.codes import (
+    invalid_icd10cm,
+    invalid_loinc,
+    known_loinc_codes,
+    loinc_check_digit_ok,
+)
+
+
+@pytest.mark.parametrize("code", ["2345-7", "718-7", "2160-0", "4548-4", "33914-3"])
+def test_real_loinc_codes_pass_the_mod10_check(code: str) -> None:
+    assert loinc_check_digit_ok(code)
+
+
+@pytest.mark.parametrize("code", ["2345-8", "718-5", "12A45-3", "2345", "-7", "2345-77"])
+def test_malformed_or_misdigited_loinc_codes_fail(code: str) -> None:
+    assert not loinc_check_digit_ok(code)
+    assert code in invalid_loinc([code])
+
+
+def test_knowledge_base_codes_all_have_valid_check_digits() -> None:
+    assert all(loinc_check_digit_ok(c) for c in known_loinc_codes())
+
+
+def test_icd10cm_accepts_categories_and_billable_codes_with_or_without_dot() -> None:
+    assert invalid_icd10cm(["I10", "E11.9", "E119", "S72.001A", "O80"]) == set()
+
+
+def test_icd10cm_rejects_codes_that_do_not_exist() -> None:
+    assert invalid_icd10cm(["E11.999", "XYZ1", "I10.X", "12345"]) == {
+        "E11.999",
+        "XYZ1",
+        "I10.X",
+        "12345",
+    }

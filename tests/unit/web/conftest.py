@@ -1,0 +1,127 @@
+"""A portal on an in-memory store, memory notifier and a temporary SQLite database, with one
+account per role and helpers to log in and upload through the signed-URL flow."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
+
+from medflow.pipelines.labs import build_pipeline
+from medflow.platform import Platform, Settings
+from medflow.web.accounts import AccountRepository
+from medflow.web.app import create_app
+from medflow.web.security import use_hasher
+
+PASSWORD = "correct horse battery"
+SAMPLES = Path(__file__).parents[3] / "src" / "medflow" / "samples" / "labs"
+
+
+@dataclass
+class Portal:
+    """The app, its platform and accounts, and the id of one account per role."""
+
+    platform: Platform
+    accounts: AccountRepository
+    client: TestClient
+    users: dict[str, str]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    # Production parameters cost ~0.5 s per hash on a busy CI box; the tests check behaviour,
+    # not hash strength.
+    previous = use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    yield
+    use_hasher(previous)
+
+
+@contextmanager
+def make_portal(tmp_path: Path) -> Iterator[Portal]:
+    """A portal with patients P1 (doctor doc@) and P2 (another doctor) and one user per role."""
+    settings = Settings(
+        data_dir=tmp_path,
+        storage={"backend": "memory", "max_upload_bytes": 2_000_000},
+        notify={"backend": "memory"},
+        security={"signing_secret": "test-secret-for-web-unit-tests"},
+        web={"base_url": "http://testserver"},
+    )
+    platform = Platform(settings, pipelines=[build_pipeline()])
+    app = create_app(platform, admin_email="admin@example.org", admin_password=PASSWORD)
+    accounts: AccountRepository = app.state.portal.accounts
+    users = {"admin": accounts.by_email("admin@example.org").id}  # type: ignore[union-attr]
+    platform.services.db.patients.upsert("P1", name="Ada One", doctor_email="doc@example.org")
+    platform.services.db.patients.upsert("P2", name="Bob Two", doctor_email="other@example.org")
+    for role, email, patient in (
+        ("staff", "staff@example.org", None),
+        ("doctor", "doc@example.org", None),
+        ("patient", "pat@example.org", "P1"),
+    ):
+        users[role] = accounts.create_user(email, PASSWORD, role, patient_id=patient).id  # type: ignore[arg-type]
+    try:
+        with TestClient(app, base_url="http://testserver") as client:
+            yield Portal(platform, accounts, client, users)
+    finally:
+        platform.close()
+
+
+@pytest.fixture
+def portal(tmp_path: Path) -> Iterator[Portal]:
+    with make_portal(tmp_path) as made:
+        yield made
+
+
+def login(client: TestClient, email: str, password: str = PASSWORD) -> str:
+    """Log in through the form; return the session's CSRF token (read from a page)."""
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    r = client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": token.group(1), "next": "/"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    home = client.get("/")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', home.text)
+    assert csrf is not None
+    return csrf.group(1)
+
+
+def api_token(portal: Portal, role: str) -> dict[str, str]:
+    """An Authorization header for a machine client acting as ``role``'s account."""
+    return {"Authorization": f"Bearer {portal.accounts.issue_api_token(portal.users[role])}"}
+
+
+def upload(
+    portal: Portal,
+    data: bytes,
+    *,
+    patient_id: str = "P1",
+    content_type: str = "application/pdf",
+    filename: str = "report.pdf",
+    doctor_email: str | None = "doc@example.org",
+) -> str:
+    """Upload through the API as staff (signed URL then PUT); return the document id."""
+    headers = api_token(portal, "staff")
+    body: dict[str, object] = {
+        "filename": filename,
+        "content_type": content_type,
+        "size": len(data),
+        "patient_id": patient_id,
+    }
+    if doctor_email:
+        body["doctor_email"] = doctor_email
+    r = portal.client.post("/api/v1/uploads", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+    ticket = r.json()
+    put = portal.client.put(ticket["upload_url"], content=data, headers=ticket["headers"])
+    assert put.status_code == 201, put.text
+    doc_id: str = put.json()["document_id"]
+    return doc_id

@@ -1,0 +1,154 @@
+"""Every API route and page tried as each role and as a stranger: only the allowed
+combinations succeed; other people's objects answer 404, not 403, so ids cannot be probed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.unit.web.conftest import SAMPLES, Portal, api_token, login, make_portal, upload
+
+ROLES = ("stranger", "patient", "doctor", "staff", "admin")
+EMAILS = {
+    "patient": "pat@example.org",
+    "doctor": "doc@example.org",
+    "staff": "staff@example.org",
+    "admin": "admin@example.org",
+}
+ALL = frozenset(ROLES) - {"stranger"}
+STAFF = frozenset({"staff", "admin"})
+
+
+@dataclass
+class World:
+    portal: Portal
+    own: str  # a document of P1 (the patient account's, doctor doc@'s)
+    other: str  # a document of P2 (someone else's patient)
+    execution: str
+    clients: dict[str, TestClient]
+    csrf: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with make_portal(Path(tmp_path_factory.mktemp("matrix"))) as portal:
+        pdf = (SAMPLES / "us-reference-lab.pdf").read_bytes()
+        own = upload(portal, pdf)
+        other = upload(portal, pdf + b"\n%other", patient_id="P2", doctor_email=None)
+        portal.platform.runner.run_pending()
+        execution = portal.platform.runner.list_executions(document_id=own)[0].id
+        clients: dict[str, TestClient] = {}
+        csrf: dict[str, str] = {}
+        app = portal.client.app
+        for role in ROLES:
+            client = TestClient(app, base_url="http://testserver")
+            if role != "stranger":
+                csrf[role] = login(client, EMAILS[role])
+            clients[role] = client
+        yield World(portal, own, other, execution, clients, csrf)
+
+
+def _api_cases(w: World) -> list[tuple[str, str, frozenset[str]]]:
+    return [
+        ("GET", "/api/v1/documents", ALL),
+        ("GET", f"/api/v1/documents/{w.own}", ALL),
+        ("GET", f"/api/v1/documents/{w.own}/results", ALL),
+        ("GET", f"/api/v1/documents/{w.own}/fhir", ALL),
+        ("GET", f"/api/v1/documents/{w.other}", STAFF),
+        ("GET", f"/api/v1/documents/{w.other}/results", STAFF),
+        ("GET", f"/api/v1/documents/{w.other}/fhir", STAFF),
+        ("GET", "/api/v1/patients", ALL),
+        ("GET", "/api/v1/patients/P1", ALL),
+        ("GET", "/api/v1/patients/P2", STAFF),
+        ("GET", "/api/v1/executions", STAFF),
+        ("POST", f"/api/v1/executions/{w.execution}/retry", STAFF),
+        ("POST", "/api/v1/uploads", STAFF),
+    ]
+
+
+def _page_cases(w: World) -> list[tuple[str, str, frozenset[str]]]:
+    return [
+        ("GET", "/", ALL),
+        ("GET", "/upload", STAFF),
+        ("GET", "/inbox", frozenset({"doctor", "staff", "admin"})),
+        ("GET", f"/reports/{w.own}", ALL),
+        ("GET", f"/reports/{w.own}/download/fhir.json", ALL),
+        ("GET", f"/reports/{w.other}", STAFF),
+        ("GET", f"/reports/{w.other}/download/report.json", STAFF),
+        ("GET", "/patients/P1/trends", ALL),
+        ("GET", "/patients/P2/trends", STAFF),
+        ("GET", "/admin/audit", frozenset({"admin"})),
+        ("POST", "/patients", STAFF),
+        ("POST", "/patients/P1/invite", STAFF),
+        ("POST", f"/executions/{w.execution}/retry", STAFF),
+    ]
+
+
+UPLOAD = {
+    "filename": "a.pdf",
+    "content_type": "application/pdf",
+    "size": 10,
+    "patient_id": "P1",
+}
+FORMS = {
+    "/patients": {"patient_id": "P9", "name": "New"},
+    "/patients/P1/invite": {"email": "ada@example.org"},
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_api_routes_only_allow_their_roles(world: World, role: str) -> None:
+    headers = {} if role == "stranger" else api_token(world.portal, role)
+    for method, path, allowed in _api_cases(world):
+        body = UPLOAD if path.endswith("/uploads") else None
+        r = world.portal.client.request(method, path, headers=headers, json=body)
+        if role in allowed:
+            assert r.status_code < 400 or r.status_code == 409, (role, path, r.status_code)
+        elif role == "stranger":
+            assert r.status_code == 401, (role, path, r.status_code)
+        else:
+            assert r.status_code in (403, 404), (role, path, r.status_code)
+            if path.startswith(("/api/v1/documents/", "/api/v1/patients/")):
+                assert r.status_code == 404, (role, path)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_pages_only_allow_their_roles(world: World, role: str) -> None:
+    client = world.clients[role]
+    for method, path, allowed in _page_cases(world):
+        data = None
+        if method == "POST":
+            data = {**FORMS.get(path, {}), "csrf_token": world.csrf.get(role, "")}
+        r = client.request(method, path, data=data, follow_redirects=False)
+        if role in allowed:
+            assert r.status_code in (200, 303, 409), (role, path, r.status_code)
+            if r.status_code == 303:
+                assert not r.headers["location"].startswith("/login")
+        elif role == "stranger":
+            assert r.status_code == 303, (role, path, r.status_code)
+            assert r.headers["location"].startswith("/login")
+        else:
+            assert r.status_code in (403, 404), (role, path, r.status_code)
+
+
+def test_listings_show_only_what_the_role_may_see(world: World) -> None:
+    seen = {}
+    for role in ("patient", "doctor", "staff"):
+        r = world.portal.client.get("/api/v1/documents", headers=api_token(world.portal, role))
+        seen[role] = {d["id"] for d in r.json()["data"]}
+    assert seen["patient"] == {world.own}
+    assert seen["doctor"] == {world.own}
+    assert seen["staff"] == {world.own, world.other}
+    r = world.portal.client.get("/api/v1/patients", headers=api_token(world.portal, "patient"))
+    assert [p["id"] for p in r.json()["data"]] == ["P1"]
+
+
+def test_reads_of_patient_data_are_audited(world: World) -> None:
+    world.portal.client.get(
+        f"/api/v1/documents/{world.own}", headers=api_token(world.portal, "doctor")
+    )
+    entries = world.portal.platform.services.db.audit.list(object_id=world.own)
+    assert any(e.actor == world.portal.users["doctor"] and e.action == "read" for e in entries)
