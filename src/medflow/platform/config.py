@@ -15,7 +15,7 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
@@ -211,6 +211,56 @@ class WebSettings(_Group):
     )
     session_ttl_s: int = Field(default=8 * 3600, gt=0, description="Idle session lifetime.")
     signup: Literal["open", "invite"] = Field(default="invite", description="Patient sign-up.")
+    session_backend: Literal["database", "redis"] = Field(
+        default="database",
+        description="Where login sessions live: database (default) or redis (shared by several "
+        "portal processes; needs session_redis_url).",
+    )
+    session_redis_url: str | None = Field(
+        default=None, description="Redis URL for the redis session backend (redis://host:6379/0)."
+    )
+    session_redis_prefix: str = Field(
+        default="medflow:", max_length=64, description="Prefix of every session key in Redis."
+    )
+    admin_email: str | None = Field(
+        default=None,
+        description="With admin_password, the first admin account, created at start if missing "
+        "(also read from MEDFLOW_ADMIN_EMAIL).",
+    )
+    admin_password: SecretStr | None = Field(
+        default=None, description="Its password (also read from MEDFLOW_ADMIN_PASSWORD)."
+    )
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> WebSettings:
+        if self.session_backend == "redis" and not self.session_redis_url:
+            raise ValueError(
+                "web.session_backend is redis but web.session_redis_url is not set "
+                "(MEDFLOW_WEB__SESSION_REDIS_URL=redis://127.0.0.1:6379/0)"
+            )
+        return self
+
+
+LEGACY_ENV = {
+    "MEDFLOW_ADMIN_EMAIL": ("web", "admin_email"),
+    "MEDFLOW_ADMIN_PASSWORD": ("web", "admin_password"),
+}
+"""Environment names older than their settings group, still honoured (below the grouped
+names, above ``medflow.toml``)."""
+
+
+class _LegacyEnvSource(PydanticBaseSettingsSource):
+    """Reads :data:`LEGACY_ENV` into their groups."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, dict[str, str]] = {}
+        for name, (group, field) in LEGACY_ENV.items():
+            if os.environ.get(name):
+                values.setdefault(group, {})[field] = os.environ[name]
+        return values
 
 
 class TriggerRule(_Group):
@@ -270,7 +320,12 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Arguments > environment > medflow.toml > defaults (read when built, not imported)."""
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config_path()))
+        return (
+            init_settings,
+            env_settings,
+            _LegacyEnvSource(settings_cls),
+            TomlConfigSettingsSource(settings_cls, config_path()),
+        )
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
@@ -280,6 +335,7 @@ class Settings(BaseSettings):
             "security.signing_secret": self.security.signing_secret,
             "notify.smtp_password": self.notify.smtp_password,
             "llm.api_key": self.llm.api_key,
+            "web.admin_password": self.web.admin_password,
         }
         for where, secret in named.items():
             if secret is not None and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from medflow.platform import Platform
@@ -14,14 +14,17 @@ from medflow.web.accounts import AccountRepository
 from medflow.web.accounts.repository import AccountExistsError
 from medflow.web.deps import LoginRequiredError, Portal
 from medflow.web.routes import (
+    admin,
     auth,
     documents,
     executions,
     pages,
     patients,
+    records,
     storage,
     uploads,
 )
+from medflow.web.sessions import SessionStoreError, build_session_store
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +59,22 @@ def create_app(
     Args:
         platform: the platform whose store, database, runner and notifier the app uses; the
             caller starts and closes it.
-        admin_email: with ``admin_password``, an admin account created if missing.
+        admin_email: with ``admin_password``, an admin account created if missing; when both
+            are None, ``settings.web.admin_email`` and ``admin_password`` (environment
+            ``MEDFLOW_ADMIN_EMAIL`` / ``MEDFLOW_ADMIN_PASSWORD``) are used.
         admin_password: its password.
 
     Returns:
         The ASGI application.
     """
-    accounts = AccountRepository(platform.services.db)
+    web = platform.settings.web
+    sessions = build_session_store(
+        platform.services.db, web.session_backend, web.session_redis_url, web.session_redis_prefix
+    )
+    accounts = AccountRepository(platform.services.db, sessions)
+    if admin_email is None and admin_password is None:
+        admin_email = web.admin_email
+        admin_password = web.admin_password.get_secret_value() if web.admin_password else None
     bootstrap_admin(accounts, admin_email, admin_password)
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.autoescape = True
@@ -70,7 +82,7 @@ def create_app(
         platform=platform,
         accounts=accounts,
         templates=templates,
-        secure_cookies=platform.settings.web.base_url.startswith("https://"),
+        secure_cookies=web.base_url.startswith("https://"),
     )
     app = FastAPI(
         title="medflow",
@@ -81,12 +93,21 @@ def create_app(
         redoc_url=None,
     )
     app.state.portal = portal
-    for module in (uploads, storage, documents, patients, executions, auth, pages):
+    for module in (uploads, storage, documents, patients, executions, auth, pages, records, admin):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequiredError)
     async def _to_login(request: Request, exc: LoginRequiredError) -> Response:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    @app.exception_handler(SessionStoreError)
+    async def _store_down(request: Request, exc: SessionStoreError) -> Response:
+        log.error("session store: %s", exc)
+        return JSONResponse(
+            {"detail": "sessions are unavailable; try again shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]

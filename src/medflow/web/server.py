@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 
@@ -17,12 +16,8 @@ log = logging.getLogger(__name__)
 
 ADMIN_EMAIL_ENV = "MEDFLOW_ADMIN_EMAIL"
 ADMIN_PASSWORD_ENV = "MEDFLOW_ADMIN_PASSWORD"
-
-
-def admin_from_env() -> tuple[str | None, str | None]:
-    """The first admin account to create, from ``MEDFLOW_ADMIN_EMAIL`` and
-    ``MEDFLOW_ADMIN_PASSWORD`` (unset: no account is created)."""
-    return os.environ.get(ADMIN_EMAIL_ENV), os.environ.get(ADMIN_PASSWORD_ENV)
+"""The first admin's environment names; read by the settings as ``web.admin_email`` and
+``web.admin_password`` (``MEDFLOW_WEB__ADMIN_EMAIL`` works too)."""
 
 
 def serve(
@@ -48,8 +43,7 @@ def serve(
 
     from medflow.web.app import create_app
 
-    email, password = admin_from_env()
-    app = create_app(platform, admin_email=email, admin_password=password)
+    app = create_app(platform)
     web = platform.settings.web
     config = uvicorn.Config(
         app,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from medflow.errors import InputError
@@ -22,11 +22,11 @@ from medflow.web.accounts.models import (
     OneTimeTokenRow,
     ReadMarkRow,
     Role,
-    SessionRow,
     UploadTicketRow,
     UserRow,
 )
 from medflow.web.security import digest, hash_password, new_token, verify_password
+from medflow.web.sessions import DatabaseSessionStore, SessionStore
 
 TokenKind = Literal["invite", "reset"]
 
@@ -44,6 +44,18 @@ class User:
     name: str
     role: Role
     patient_id: str | None
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class ApiTokenInfo:
+    """An issued API token, without the secret: ``id`` is the token's SHA-256 digest (safe to
+    show, it cannot be turned back into the token)."""
+
+    id: str
+    user_id: str
+    label: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -72,7 +84,7 @@ class UploadTicket:
 
 def _user(row: UserRow) -> User:
     role = row.role if row.role in ROLES else "patient"
-    return User(row.id, row.email, row.name, role, row.patient_id)
+    return User(row.id, row.email, row.name, role, row.patient_id, bool(row.active))
 
 
 def _ticket(row: UploadTicketRow) -> UploadTicket:
@@ -95,10 +107,13 @@ class AccountRepository:
 
     Args:
         db: the platform database (migrated to ``0003`` or later).
+        sessions: where login sessions live; default the database
+            (:class:`~medflow.web.sessions.DatabaseSessionStore`).
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sessions: SessionStore | None = None) -> None:
         self._db = db
+        self.sessions: SessionStore = sessions or DatabaseSessionStore(db)
 
     # -- users ------------------------------------------------------------------------------
 
@@ -165,6 +180,23 @@ class AccountRepository:
             user = _user(row) if row is not None else None
         return user if verify_password(stored, password) else None
 
+    def set_active(self, user_id: str, active: bool) -> User:
+        """Enable or disable an account. Disabling ends its sessions at once; its API tokens
+        stop working while it is disabled (they are checked against the account on use).
+
+        Raises:
+            RecordNotFoundError: no such account.
+        """
+        with self._db.transaction() as s:
+            row = s.get(UserRow, user_id)
+            if row is None:
+                raise RecordNotFoundError(f"no user {user_id}")
+            row.active = 1 if active else 0
+            user = _user(row)
+        if not active:
+            self.sessions.delete_user(user_id)
+        return user
+
     def set_password(self, user_id: str, password: str) -> None:
         """Replace the password and end every session of the account."""
         with self._db.transaction() as s:
@@ -172,46 +204,33 @@ class AccountRepository:
             if row is None:
                 raise RecordNotFoundError(f"no user {user_id}")
             row.password_hash = hash_password(password)
-            s.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
+        self.sessions.delete_user(user_id)
 
     # -- sessions and API tokens ---------------------------------------------------------------
 
     def open_session(self, user_id: str, ttl_s: int) -> tuple[str, SessionInfo]:
         """A new session; returns the cookie value (shown once) and the session."""
-        token = new_token()
-        csrf = new_token()
-        expires = utcnow() + timedelta(seconds=ttl_s)
-        with self._db.transaction() as s:
-            s.add(
-                SessionRow(id=digest(token), user_id=user_id, csrf_token=csrf, expires_at=expires)
-            )
-            row = s.get(UserRow, user_id)
-            if row is None:
-                raise RecordNotFoundError(f"no user {user_id}")
-            return token, SessionInfo(_user(row), csrf, expires)
+        user = self.get(user_id)
+        token, stored = self.sessions.create(user_id, ttl_s)
+        return token, SessionInfo(user, stored.csrf_token, stored.expires_at)
 
     def session(self, token: str, ttl_s: int) -> SessionInfo | None:
         """The live session for a cookie value, its idle expiry pushed ``ttl_s`` ahead; None
-        when unknown or expired (an expired one is deleted)."""
-        now = utcnow()
-        with self._db.transaction() as s:
-            row = s.get(SessionRow, digest(token))
-            if row is None:
-                return None
-            user = s.get(UserRow, row.user_id)
-            if row.expires_at <= now or user is None or not user.active:
-                s.delete(row)
-                return None
-            # Sliding idle expiry, written at most once a minute to keep reads cheap.
-            renewed = now + timedelta(seconds=ttl_s)
-            if renewed - row.expires_at > timedelta(seconds=60):
-                row.expires_at = renewed
-            return SessionInfo(_user(user), row.csrf_token, row.expires_at)
+        when unknown, expired, or its account is gone or disabled (then it is ended)."""
+        stored = self.sessions.touch(token, ttl_s)
+        if stored is None:
+            return None
+        with self._db.reading() as s:
+            row = s.get(UserRow, stored.user_id)
+            user = _user(row) if row is not None and row.active else None
+        if user is None:
+            self.sessions.delete(token)
+            return None
+        return SessionInfo(user, stored.csrf_token, stored.expires_at)
 
     def close_session(self, token: str) -> None:
         """End a session (logout)."""
-        with self._db.transaction() as s:
-            s.execute(delete(SessionRow).where(SessionRow.id == digest(token)))
+        self.sessions.delete(token)
 
     def issue_api_token(self, user_id: str, label: str = "") -> str:
         """A new bearer token acting as ``user_id``; returned once, stored as a digest."""
@@ -219,6 +238,24 @@ class AccountRepository:
         with self._db.transaction() as s:
             s.add(ApiTokenRow(id=digest(token), user_id=user_id, label=label))
         return token
+
+    def api_tokens(self, user_id: str | None = None) -> builtins.list[ApiTokenInfo]:
+        """Issued API tokens (never the secrets), newest first, optionally of one account."""
+        q = select(ApiTokenRow).order_by(ApiTokenRow.created_at.desc(), ApiTokenRow.id)
+        if user_id is not None:
+            q = q.where(ApiTokenRow.user_id == user_id)
+        with self._db.reading() as s:
+            return [ApiTokenInfo(r.id, r.user_id, r.label, r.created_at) for r in s.scalars(q)]
+
+    def revoke_api_token(self, token_id: str) -> ApiTokenInfo | None:
+        """Delete the token whose digest is ``token_id``; returns it, or None if unknown."""
+        with self._db.transaction() as s:
+            row = s.get(ApiTokenRow, token_id)
+            if row is None:
+                return None
+            info = ApiTokenInfo(row.id, row.user_id, row.label, row.created_at)
+            s.delete(row)
+            return info
 
     def token_user(self, token: str) -> User | None:
         """The active account behind a bearer token, if any."""
