@@ -21,9 +21,10 @@ from medflow.analyzers.records.checks import (
     Lookups,
     RuleCheck,
     build_checks,
-    key_hash,
+    key_column,
     key_name,
     late_columns,
+    unique_keys,
 )
 from medflow.analyzers.records.clean import CleaningOptions, normalise_names
 from medflow.analyzers.records.codes import invalid_icd10cm, invalid_loinc
@@ -48,6 +49,9 @@ from medflow.analyzers.records.ingest import (
     prepare_csv,
 )
 from medflow.analyzers.records.rules import CodeSystem, RuleSet, builtin_rules
+
+PART_ROWS = 2_000_000
+"""Rows per part when repeated keys are counted (see :func:`repeated_hashes`)."""
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,7 @@ class RecordsAnalyzer:
         # re-derived from the CSV when outputs are written, which is cheaper than a full copy.
         keep = [ROW, *(c.flag for c in local), *count_columns()]
         keep += [f"{TEXT}{c}" for c in late_columns(rules, present)]
+        keep += [key_column(k) for k in unique_keys(rules, present)]
         if opts.cleaning.drop_duplicates:
             keep.append(HASH)
         try:
@@ -278,27 +283,15 @@ class RecordsAnalyzer:
         rules, opts = self.rules, self.options
         code_cols = [n for n, s in rules.columns.items() if s.code is not None and n in present]
         queries = [table.select(pl.col(f"{TEXT}{c}").unique().drop_nulls()) for c in code_cols]
-        keys = [k for k in rules.unique if set(k) <= present]
-        for key in keys:
-            # Exact duplicate rows were removed already; what repeats now is a real conflict.
-            queries.append(
-                table.select(key_hash(key).alias("__k"))
-                .filter(pl.col("__k").is_not_null())
-                .group_by("__k")
-                .agg(pl.len().alias("__n"))
-                .filter(pl.col("__n") > 1)
-                .select("__k")
-            )
         results = pl.collect_all(queries, engine="streaming") if queries else []
         bad_codes: dict[str, list[str]] = {}
-        for c, found in zip(code_cols, results, strict=False):
+        for c, found in zip(code_cols, results, strict=True):
             values = found.to_series().to_list()
             system = rules.columns[c].code
             bad = invalid_icd10cm(values) if system is CodeSystem.ICD10CM else invalid_loinc(values)
             bad_codes[c] = sorted(bad)
         dup_keys = {
-            key_name(key): found.to_series()
-            for key, found in zip(keys, results[len(code_cols) :], strict=True)
+            key_name(k): repeated_hashes(table, key_column(k)) for k in unique_keys(rules, present)
         }
         ref_values = {
             r.id: _reference_values(references[r.dataset], r.ref_column, opts, work)
@@ -306,6 +299,33 @@ class RecordsAnalyzer:
             if r.dataset in references
         }
         return Lookups(bad_codes, dup_keys, ref_values)
+
+
+def repeated_hashes(table: pl.LazyFrame, column: str, part_rows: int = PART_ROWS) -> pl.Series:
+    """The hashes that occur on more than one row of ``column`` (nulls ignored).
+
+    Finding repeats needs every distinct key at once. To keep that bounded, the hashes are split
+    by value into parts of about ``part_rows`` rows and each part is counted on its own: a
+    repeated hash always falls in a single part. Memory then stays near ``part_rows`` x 8 bytes
+    whatever the file's length, at the price of one cheap re-read of the hash column per part.
+    """
+    h = pl.col(column)
+    rows = int(table.select(h.count()).collect(engine="streaming").item())
+    parts = max(1, -(-rows // part_rows))
+    found: list[pl.Series] = []
+    for i in range(parts):
+        mine = h.is_not_null() if parts == 1 else (h % parts == i)
+        found.append(
+            table.select(h)
+            .filter(mine)
+            .group_by(column)
+            .agg(pl.len().alias("__n"))
+            .filter(pl.col("__n") > 1)
+            .select(column)
+            .collect(engine="streaming")
+            .to_series()
+        )
+    return pl.concat(found) if found else pl.Series(column, [], dtype=pl.UInt64)
 
 
 def cleaning_counts(validation: Validation) -> dict[str, int]:

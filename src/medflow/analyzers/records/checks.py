@@ -27,6 +27,8 @@ TEXT = "__txt_"
 """Prefix of a cleaned-text column (before typing)."""
 FLAG = "__f_"
 """Prefix of a rule's failure flag column."""
+KEY = "__key_"
+"""Prefix of a unique key's 64-bit hash column."""
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,18 @@ class RuleCheck:
 
 
 def late_columns(rules: RuleSet, present: set[str]) -> list[str]:
-    """Columns whose cleaned text the late rules read (codes, unique keys, references)."""
+    """Columns whose cleaned text the late rules read (codes, references).
+
+    Unique keys are not among them: their rule reads the key's hash column (:func:`key_column`).
+    """
     cols = [n for n, s in rules.columns.items() if s.code is not None]
-    cols += [c for key in rules.unique for c in key]
     cols += [r.column for r in rules.references]
     return [c for c in dict.fromkeys(cols) if c in present]
+
+
+def unique_keys(rules: RuleSet, present: set[str]) -> list[tuple[str, ...]]:
+    """The rule set's unique keys whose columns are all in the file."""
+    return [tuple(k) for k in rules.unique if set(k) <= present]
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,11 @@ class Lookups:
 def key_name(key: Sequence[str]) -> str:
     """The id part of a unique key: its columns joined with ``+``."""
     return "+".join(key)
+
+
+def key_column(key: Sequence[str]) -> str:
+    """The name of a unique key's hash column."""
+    return f"{KEY}{key_name(key)}"
 
 
 def key_hash(key: Sequence[str]) -> pl.Expr:
@@ -207,7 +221,7 @@ def build_checks(
             RuleCheck(
                 f"unique.{kid}",
                 tuple(key),
-                key_hash(key).is_in(dupes.implode()).fill_null(False),
+                pl.col(key_column(key)).is_in(dupes.implode()).fill_null(False),
                 say(f"{kid} '", shown, "' appears on more than one row"),
                 late=True,
             )

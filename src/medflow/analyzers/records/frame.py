@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from medflow.analyzers.records.checks import TEXT, RuleCheck
+from medflow.analyzers.records.checks import TEXT, RuleCheck, key_column, key_hash, unique_keys
 from medflow.analyzers.records.clean import (
     CleaningOptions,
     cleaned_text,
@@ -135,6 +135,11 @@ def flagged_frame(
         [e.alias(f"{TEXT}{c}") for c, e in rewritten_units.items()]
     )
     staged = staged.with_columns([pl.col(f"{TEXT}{c}").alias(c) for c in rewritten_units])
+    # Unique keys travel as one 64-bit hash each: the whole-file pass that finds repeated keys
+    # then holds 8 bytes per row, not the key's text.
+    keys = unique_keys(rules, set(cols.names))
+    if keys:
+        staged = staged.with_columns([key_hash(k).alias(key_column(k)) for k in keys])
     staged = staged.with_columns([c.fail.alias(c.flag) for c in checks])
     return staged
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,66 +180,142 @@ def inspect_csv(path: str | Path, limits: ReadLimits | None = None) -> CsvFormat
     return CsvFormat(encoding=encoding, delimiter=delimiter, header=header, size_bytes=size)
 
 
-def _byte_counts(path: Path, delimiter: str) -> tuple[int, int, int, bool]:
-    """(delimiters, line feeds, quote characters, ends with a line feed), counted in chunks."""
+_CHUNK = 1 << 24
+_FEW_QUOTED_LINES = 20_000
+_QUOTED = re.compile(r'"(?:[^"]|"")*"')
+
+
+def _byte_counts(path: Path, delimiter: str) -> tuple[int, int, list[int], bool]:
+    """(delimiters, line feeds, offsets of quote characters, ends with a line feed).
+
+    Counted in chunks with numpy; quote offsets are kept only while they are few (the caller
+    then looks at those lines alone), past :data:`_FEW_QUOTED_LINES` the list stops growing and
+    the caller takes the whole-file route.
+    """
     import numpy as np
 
     d, nl, q = ord(delimiter), ord("\n"), ord('"')
-    delims = lines = quotes = 0
+    delims = lines = 0
+    quotes: list[int] = []
+    many = False
     last = b""
+    offset = 0
     with path.open("rb") as fh:
-        while chunk := fh.read(1 << 24):
+        while chunk := fh.read(_CHUNK):
             arr = np.frombuffer(chunk, dtype=np.uint8)
             delims += int(np.count_nonzero(arr == d))
             lines += int(np.count_nonzero(arr == nl))
-            quotes += int(np.count_nonzero(arr == q))
+            if not many:
+                found = np.flatnonzero(arr == q)
+                if len(quotes) + found.size > 2 * _FEW_QUOTED_LINES:
+                    many = True
+                    quotes = [-1]
+                else:
+                    quotes.extend((found + offset).tolist())
+            offset += len(chunk)
             last = chunk[-1:]
     return delims, lines, quotes, last == b"\n"
 
 
-def _fields_consistent(path: Path, fmt: CsvFormat) -> bool:
-    """Does every record hold the header's field count? Two cheap passes, no parsing.
+def _quoted_lines(path: Path, quotes: list[int]) -> list[bytes]:
+    """The distinct lines holding the given quote offsets, read from the file by offset.
 
-    numpy counts delimiters and line feeds over the whole file in chunks; Polars then reads only
-    the lines that contain a quote character and counts the delimiters inside quoted sections.
+    Plain seeks and small reads (not a memory map), so the pages read are not charged to the
+    process as resident memory.
+    """
+    out: list[bytes] = []
+    window = 1 << 13
+    with path.open("rb") as fh:
+        end = -1
+        for pos in quotes:
+            if pos <= end:
+                continue
+            start = pos
+            while start > 0:
+                lo = max(0, start - window)
+                fh.seek(lo)
+                cut = fh.read(start - lo).rfind(b"\n")
+                if cut >= 0:
+                    start = lo + cut + 1
+                    break
+                start = lo
+            fh.seek(start)
+            line = b""
+            while True:
+                block = fh.read(window)
+                cut = block.find(b"\n")
+                if cut >= 0 or not block:
+                    line += block if cut < 0 else block[:cut]
+                    break
+                line += block
+            end = start + len(line)
+            out.append(line)
+    return out
+
+
+def _inside_quotes(lines: list[bytes], delimiter: str) -> int | None:
+    """Delimiters inside quoted sections of these lines; None when a line's quotes are odd."""
+    inside = 0
+    for raw in lines:
+        line = raw.decode("utf-8", errors="replace")
+        if line.count('"') % 2:
+            return None
+        inside += line.count(delimiter) - _QUOTED.sub("", line).count(delimiter)
+    return inside
+
+
+def _inside_quotes_scan(path: Path, delimiter: str) -> int | None:
+    """:func:`_inside_quotes` over the whole file in one Polars pass (many quoted lines)."""
+    import polars as pl
+
+    line = pl.col("line")
+    unquoted = line.str.replace_all(_QUOTED.pattern, "")
+    count = line.str.count_matches(delimiter, literal=True)
+    try:
+        out = (
+            pl.scan_csv(
+                path,
+                has_header=False,
+                separator="\x1f",
+                quote_char=None,
+                schema={"line": pl.String},
+                empty_string_is_null=False,
+            )
+            .filter(line.str.contains('"', literal=True))
+            .select(
+                (count - unquoted.str.count_matches(delimiter, literal=True)).sum().alias("inside"),
+                (line.str.count_matches('"', literal=True) % 2 == 1).any().alias("odd"),
+            )
+            .collect(engine="streaming")
+        )
+    except pl.exceptions.PolarsError:
+        return None
+    if out["odd"][0]:
+        return None
+    return int(out["inside"][0] or 0)
+
+
+def _fields_consistent(path: Path, fmt: CsvFormat) -> bool:
+    """Does every record hold the header's field count? Cheap passes, no parsing.
+
+    numpy counts delimiters and line feeds over the whole file in chunks and notes where the
+    quote characters are; the delimiters inside quoted sections are then counted on the lines
+    that hold a quote (read by offset when they are few, by one Polars pass when they are many).
     Every record has the header's width exactly when ``delimiters - quoted delimiters == records
     x (fields - 1)``. A short line balanced by a long one passes here, but Polars refuses the long
     line when it reads the file and the caller falls back to the exact pass; a line with an odd
     number of quotes (a quoted newline) sends the file to the exact pass at once.
     """
-    import polars as pl
-
     delims, lines, quotes, trailing = _byte_counts(path, fmt.delimiter)
     records = lines if trailing else lines + 1
-    inside = 0
-    if quotes:
-        line = pl.col("line")
-        unquoted = line.str.replace_all(r'"(?:[^"]|"")*"', "")
-        count = line.str.count_matches(fmt.delimiter, literal=True)
-        try:
-            out = (
-                pl.scan_csv(
-                    path,
-                    has_header=False,
-                    separator="\x1f",
-                    quote_char=None,
-                    schema={"line": pl.String},
-                    empty_string_is_null=False,
-                )
-                .filter(line.str.contains('"', literal=True))
-                .select(
-                    (count - unquoted.str.count_matches(fmt.delimiter, literal=True))
-                    .sum()
-                    .alias("inside"),
-                    (line.str.count_matches('"', literal=True) % 2 == 1).any().alias("odd"),
-                )
-                .collect(engine="streaming")
-            )
-        except pl.exceptions.PolarsError:
-            return False
-        if out["odd"][0]:
-            return False
-        inside = int(out["inside"][0] or 0)
+    if quotes == [-1]:
+        inside = _inside_quotes_scan(path, fmt.delimiter)
+    elif quotes:
+        inside = _inside_quotes(_quoted_lines(path, quotes), fmt.delimiter)
+    else:
+        inside = 0
+    if inside is None:
+        return False
     return delims - inside == records * (len(fmt.header) - 1)
 
 

@@ -1,0 +1,61 @@
+"""The streaming paths of the records check: the width pre-pass and the bounded key count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from records_csvs import GOOD_ROWS, write_csv
+
+from medflow.analyzers.records import ingest
+from medflow.analyzers.records.analyzer import repeated_hashes
+from medflow.analyzers.records.ingest import inspect_csv, prepare_csv
+
+QUOTED = [
+    GOOD_ROWS[0].replace("E10000001,P1234567", 'E10000001,"P12,34567"'),
+    GOOD_ROWS[1].replace("E10000002,", '"E10000002",'),
+    GOOD_ROWS[2],
+]
+
+
+@pytest.mark.parametrize("few", [True, False], ids=["quoted-lines-read-by-offset", "one-scan"])
+def test_quoted_delimiters_keep_the_fast_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, few: bool
+) -> None:
+    if not few:
+        monkeypatch.setattr(ingest, "_FEW_QUOTED_LINES", 0)
+    path = write_csv(tmp_path / "quoted.csv", QUOTED)
+    prepared = prepare_csv(path, inspect_csv(path), tmp_path / "work")
+    # No normalised copy: the file was read in place.
+    assert prepared.path == path
+    assert not prepared.has_source_row
+
+
+@pytest.mark.parametrize("few", [True, False], ids=["quoted-lines-read-by-offset", "one-scan"])
+def test_a_short_row_among_quoted_lines_takes_the_exact_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, few: bool
+) -> None:
+    if not few:
+        monkeypatch.setattr(ingest, "_FEW_QUOTED_LINES", 0)
+    short = "E10000009,P1234567,1980-05-01"
+    path = write_csv(tmp_path / "short.csv", [*QUOTED, short])
+    prepared = prepare_csv(path, inspect_csv(path), tmp_path / "work")
+    assert prepared.has_source_row
+    assert prepared.ragged_rows == 1
+
+
+def test_an_unclosed_quote_on_a_line_takes_the_exact_pass(tmp_path: Path) -> None:
+    multiline = GOOD_ROWS[0].replace("E10000001,", '"E1000\n0001",')
+    path = write_csv(tmp_path / "newline.csv", [multiline, GOOD_ROWS[1]])
+    prepared = prepare_csv(path, inspect_csv(path), tmp_path / "work")
+    assert prepared.has_source_row
+    assert prepared.ragged_rows == 0
+
+
+def test_repeated_keys_are_found_across_parts(tmp_path: Path) -> None:
+    hashes = pl.Series("__key_id", [1, 2, 3, 4, 5, 6, 7, 2, 9, 5, None, None], dtype=pl.UInt64)
+    table = pl.DataFrame(hashes).lazy()
+    whole = sorted(repeated_hashes(table, "__key_id", part_rows=100).to_list())
+    parted = sorted(repeated_hashes(table, "__key_id", part_rows=3).to_list())
+    assert whole == parted == [2, 5]
