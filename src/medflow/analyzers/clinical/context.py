@@ -10,7 +10,6 @@ a finding under "Family History" pertains to family, one under "Past Medical His
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 
 from medflow.domain.clinical import Trait, TraitName
 
@@ -44,24 +43,26 @@ def section_name(category: str | None) -> str | None:
     return category.upper() if category else None
 
 
-def entity_traits(ent: Any, kind: str | None, section: str | None) -> tuple[Trait, ...]:
+def entity_traits(
+    category: str, modifiers: frozenset[str], kind: str | None, section: str | None
+) -> tuple[Trait, ...]:
     """Compute the traits of one entity.
 
     Args:
-        ent: the spaCy span after ConText ran (its ``_.modifiers``).
+        category: the entity's Comprehend category.
+        modifiers: the ConText categories that modify it (e.g. ``NEGATED_EXISTENCE``).
         kind: SIGN, SYMPTOM or DIAGNOSIS from the lexicon, for conditions.
         section: the section the entity lies in.
 
     Returns:
         Traits, one per name, in a stable order.
     """
-    category = ent.label_.split("|")[0]
     names: dict[TraitName, float] = {}
     if kind in ("SIGN", "SYMPTOM", "DIAGNOSIS"):
         names[kind] = 0.9  # type: ignore[index]
     if category in _CONTEXT_CATEGORIES:
-        for modifier in ent._.modifiers:
-            trait = _CONTEXT_TRAIT.get(modifier.category)
+        for modifier in sorted(modifiers):
+            trait = _CONTEXT_TRAIT.get(modifier)
             if trait is not None:
                 names.setdefault(trait, 0.85)
         trait = _SECTION_TRAIT.get(section or "")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import warnings
 from bisect import bisect_right
 from typing import Any
 
@@ -22,7 +21,7 @@ from medflow.analyzers.clinical.drugs import DrugDictionary
 from medflow.analyzers.clinical.language import check_text, looks_english
 from medflow.analyzers.clinical.lexicon import Lexicon, load_lexicon
 from medflow.analyzers.clinical.phi import PhiDetector
-from medflow.analyzers.clinical.pipeline import build_nlp
+from medflow.analyzers.clinical.pipeline import FoundSection, Structure, build_nlp
 from medflow.domain.clinical import (
     Attribute,
     ClinicalResult,
@@ -87,7 +86,7 @@ class ClinicalExtractor:
         from spacy.matcher import PhraseMatcher
 
         self.lexicon = lexicon or load_lexicon()
-        self.nlp, self._context = build_nlp(self.lexicon)
+        self.nlp, self._analyzer = build_nlp(self.lexicon)
         self.drugs = DrugDictionary(tuple(self.lexicon.rxnorm))
         synonyms = {c.term: c.code for c in self.lexicon.conditions}
         self.icd10 = Icd10Index(synonyms)
@@ -156,9 +155,12 @@ class ClinicalExtractor:
         unmapped: list[FoundAttribute] = []
         carry_section: str | None = None
         for offset, chunk in _chunks(text):
-            doc = self._run(self._targets(self.nlp.make_doc(chunk)))
+            doc = self.nlp.make_doc(chunk)
+            targets = self._targets(doc)
+            structure = self._analyzer.structure(doc, chunk)
+            modifiers = self._analyzer.context(doc, targets, structure)
             found, chunk_sections, chunk_unmapped, carry_section = self._read_doc(
-                doc, chunk, offset, carry_section
+                doc, targets, modifiers, structure, chunk, offset, carry_section
             )
             raw_entities += found
             sections += chunk_sections
@@ -183,20 +185,12 @@ class ClinicalExtractor:
         span = doc.char_span(begin, end, label="MEDICAL_CONDITION|DX_NAME", alignment_mode="expand")
         if span is None:
             return ()
-        doc.ents = [span]
-        doc = self._run(doc)
-        return entity_traits(doc.ents[0], None, None)
+        modifiers = self._analyzer.context(doc, [span], self._analyzer.structure(doc, sentence))
+        return entity_traits("MEDICAL_CONDITION", modifiers[0], None, None)
 
     # -- steps ------------------------------------------------------------------------------
 
-    def _run(self, doc: Any) -> Any:
-        with warnings.catch_warnings():
-            # medspaCy's sectionizer keeps an empty token Matcher beside its phrase matcher
-            # (all section rules are literals); spaCy warns W036 on every call to it.
-            warnings.filterwarnings("ignore", message=r"\[W036\]")
-            return self._context(self.nlp(doc))
-
-    def _targets(self, doc: Any) -> Any:
+    def _targets(self, doc: Any) -> list[Any]:
         from spacy.tokens import Span
         from spacy.util import filter_spans
 
@@ -222,25 +216,30 @@ class ClinicalExtractor:
             spans.append(span)
         # Medication spans win ties: "insulin" the drug over any same-length term.
         spans.sort(key=lambda s: not s.label_.startswith("MEDICATION"))
-        doc.ents = [
+        kept = [
             s for s in filter_spans(spans) if s.label_.split("|")[1] not in _CONDITION_ATTRIBUTES
         ]
-        return doc
+        return sorted(kept, key=lambda s: s.start)
 
     def _read_doc(
-        self, doc: Any, chunk: str, offset: int, carry: str | None
+        self,
+        doc: Any,
+        ents: list[Any],
+        modifiers: list[frozenset[str]],
+        structure: Structure,
+        chunk: str,
+        offset: int,
+        carry: str | None,
     ) -> tuple[list[dict[str, Any]], list[SectionSpan], list[FoundAttribute], str | None]:
-        sections = [self._section(doc, s, chunk, offset) for s in doc._.sections if s.category]
-        # Sentence bounds and section starts as character offsets, looked up by bisection:
-        # spaCy's Span.sent walks tokens on every call.
-        sents = [(s.start_char, s.end_char) for s in doc.sents]
+        sections = [self._section(doc, s, chunk, offset) for s in structure.sections]
+        # Sentence bounds and section starts as character offsets, looked up by bisection.
+        sents = structure.sentence_chars
         sent_starts = [b for b, _ in sents]
         sec_starts = [sec.begin - offset for sec in sections]
         found: list[dict[str, Any]] = []
-        ents = list(doc.ents)
         drug_starts = [e.start_char for e in ents if e.label_.startswith("MEDICATION")]
         drug_sents: set[int] = set()
-        for ent in ents:
+        for ent, mods in zip(ents, modifiers, strict=True):
             category, type_ = ent.label_.split("|")
             at = bisect_right(sec_starts, ent.start_char) - 1
             section = sections[at].name if at >= 0 else carry
@@ -265,7 +264,7 @@ class ClinicalExtractor:
                     "end": offset + ent.end_char,
                     "category": category,
                     "type": type_,
-                    "traits": entity_traits(ent, kind, section),
+                    "traits": entity_traits(category, mods, kind, section),
                     "section": section,
                     "generic": ent.kb_id_ or None,
                     "attrs": [
@@ -285,7 +284,7 @@ class ClinicalExtractor:
         return found, sections, unmapped, sections[-1].name if sections else carry
 
     @staticmethod
-    def _section(doc: Any, section: Any, chunk: str, offset: int) -> SectionSpan:
+    def _section(doc: Any, section: FoundSection, chunk: str, offset: int) -> SectionSpan:
         begin = doc[section.title_start].idx
         last = doc[max(section.body_end, section.title_end) - 1]
         end = last.idx + len(last)

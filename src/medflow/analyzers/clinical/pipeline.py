@@ -1,10 +1,18 @@
-"""The spaCy/medspaCy pipeline: tokenizer, a fast rule sentence splitter, sections, ConText.
+"""Document structure and context: tokens, sentences, sections, ConText, in one pass each.
 
-Built with ``medspacy.load()`` and no statistical model (FINDINGS.md: that works offline on
-spaCy 3.7.5). medspaCy's PyRuSH sentence splitter is not used: measured here it took ~80 ms on
-a 2 KB note, four times the whole budget of the 50 notes/s target, and it floods stderr; a
-rule splitter on sentence punctuation and line structure does what ConText needs (a scope
-boundary) in well under a millisecond.
+Built on ``medspacy.load()``'s tokenizer with no statistical model (FINDINGS.md: that works
+offline on spaCy 3.7.5). Nothing runs as a spaCy pipeline component: the steps here return
+plain lists instead of writing token/span extension attributes, which cost more than the work
+itself (measured on 2 KB notes: medspaCy's sectionizer set ``token._.section`` on every token,
+~0.7 ms a note; ``doc.sents`` and ``Span.sent`` walk tokens on every call).
+
+- Sentences: one regular expression over the text (end punctuation, line breaks), mapped to
+  tokens by bisection. medspaCy's PyRuSH splitter took ~80 ms on a 2 KB note.
+- Sections: medspaCy's section rules and matcher (``MedspacyMatcher``, longest match wins), a
+  section running from its header to the next header, as medspaCy's ``Sectionizer`` does with
+  its defaults (no start-of-line requirement, no sentence boundary at headers, no parents).
+- ConText: medspaCy's rules, modifiers and graph, one graph per sentence that holds a target
+  (medspaCy's component compares every modifier with every other of the whole document).
 """
 
 from __future__ import annotations
@@ -12,13 +20,13 @@ from __future__ import annotations
 import json
 import os
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
 from typing import Any
 
 from medflow.analyzers.clinical.lexicon import Lexicon
 from medflow.errors import DependencyMissingError
 
-SENTENCE_COMPONENT = "medflow_sentences"
 # End-of-sentence punctuation (not in "p.o." or after a title such as "Dr."), or a line break;
 # then the spaces before the next token.
 _BOUNDARY = re.compile(
@@ -27,86 +35,218 @@ _BOUNDARY = re.compile(
 )
 
 
-def _split_sentences(doc: Any) -> Any:
-    """Mark sentence starts: after . ! ? (and any spaces), and after a line break.
+@dataclass(frozen=True)
+class FoundSection:
+    """A section found by its header.
 
-    Boundaries are found on the text with one regular expression and mapped to tokens by
-    bisection over token offsets; only starts are set (unset tokens read as "not a start").
-    A Python loop over every token cost more than the rest of this step.
+    Attributes:
+        category: medspaCy section category, e.g. ``"past_medical_history"``.
+        title_start: first token of the header.
+        title_end: one past the header's last token.
+        body_end: one past the section's last token.
     """
-    if len(doc) == 0:
-        return doc
-    starts = doc.to_array("IDX").tolist()
-    doc[0].is_sent_start = True
-    if len(doc) > 1:
-        # spaCy ignores the first token when asking whether boundaries are set; an explicit
-        # "not a start" on the second makes a one-sentence doc count as split.
-        doc[1].is_sent_start = False
-    for match in _BOUNDARY.finditer(doc.text):
-        i = bisect_left(starts, match.end())
-        if 0 < i < len(starts) and starts[i] == match.end() and not doc[i].is_space:
-            doc[i].is_sent_start = True
-    return doc
+
+    category: str
+    title_start: int
+    title_end: int
+    body_end: int
 
 
-class SentenceScopedContext:
-    """medspaCy's ConText applied one sentence at a time.
+@dataclass(frozen=True)
+class Structure:
+    """Sentences and sections of one doc.
 
-    Same rules (``ConTextRule``), matcher (``MedspacyMatcher``), modifiers
-    (``ConTextModifier``) and graph (``ConTextGraph``) as medspaCy's ``ConText`` component, but
-    the graph is built per sentence that holds a target: medspaCy's component compares every
-    modifier with every other modifier and every target of the whole document (quadratic; it
-    was most of the extraction time on a 2 KB note), although a scope never leaves its sentence.
+    Attributes:
+        sentences: ``(first token, one past last token)`` per sentence, in order.
+        sentence_chars: ``(begin, end)`` character offsets per sentence (the end is where the
+            next sentence begins, so it may include trailing spaces).
+        sections: sections in order.
+    """
+
+    sentences: list[tuple[int, int]]
+    sentence_chars: list[tuple[int, int]]
+    sections: list[FoundSection]
+
+    def sentence_of(self, token: int) -> int:
+        """Return the index of the sentence holding a token (bisection over sentence starts)."""
+        return bisect_right(self.sentences, (token, 1 << 62)) - 1
+
+
+def split_sentences(doc: Any, text: str) -> Structure:
+    """Find sentence bounds: after . ! ? (and any spaces), and after a line break.
+
+    Args:
+        doc: a tokenised spaCy ``Doc``.
+        text: its text (``doc.text`` rebuilds the string from every token on each call).
+
+    Returns:
+        A structure with sentences only (no sections).
+    """
+    from spacy.attrs import IDX, IS_SPACE
+
+    n = len(doc)
+    if n == 0:
+        return Structure([], [], [])
+    arr = doc.to_array([IDX, IS_SPACE]).tolist()
+    idx = [row[0] for row in arr]
+    starts = [0]
+    for match in _BOUNDARY.finditer(text):
+        i = bisect_left(idx, match.end())
+        if starts[-1] < i < n and idx[i] == match.end() and not arr[i][1]:
+            starts.append(i)
+    ends = [*starts[1:], n]
+    char_ends = [*(idx[s] for s in starts[1:]), len(text)]
+    return Structure(
+        list(zip(starts, ends, strict=True)),
+        [(idx[s], e) for s, e in zip(starts, char_ends, strict=True)],
+        [],
+    )
+
+
+class RuleMatcher:
+    """medspaCy rules (ConText or section) matched in a doc, longest match winning overlaps.
+
+    Does what medspaCy's ``MedspacyMatcher`` does for literal and token-pattern rules, minus
+    its calls to empty matchers: literals go to one ``PhraseMatcher`` on lower-case text, token
+    patterns (if any) to a ``Matcher``.
     """
 
     def __init__(self, nlp: Any, rules: list[Any]) -> None:
         """Compile the rules.
 
         Args:
-            nlp: the pipeline (for its vocabulary).
-            rules: ``ConTextRule`` objects.
+            nlp: the pipeline (tokenizer and vocabulary).
+            rules: ``ConTextRule`` or ``SectionRule`` objects (literal or token ``pattern``).
+
+        Raises:
+            ValueError: a rule uses a regular-expression pattern (none of ours or medspaCy's
+                English defaults does).
         """
-        from medspacy.common.medspacy_matcher import MedspacyMatcher
-        from medspacy.context import ConText
+        from spacy.matcher import Matcher, PhraseMatcher
 
-        ConText.register_graph_attributes()  # Span._.modifiers, Doc._.context_graph
-        self._matcher = MedspacyMatcher(
-            nlp, name="medflow_context", phrase_matcher_attr="LOWER", prune=True
-        )
-        self._matcher.add(rules)
         self._vocab = nlp.vocab
+        self._rules = list(rules)
+        self._phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self._patterns: Any = None
+        for i, rule in enumerate(self._rules):
+            if rule.pattern is None:
+                self._phrases.add(str(i), [nlp.make_doc(rule.literal)])
+            elif isinstance(rule.pattern, list):
+                if self._patterns is None:
+                    self._patterns = Matcher(nlp.vocab)
+                self._patterns.add(str(i), [rule.pattern])
+            else:
+                raise ValueError(f"rule {rule.literal!r}: regular-expression patterns unsupported")
 
-    def __call__(self, doc: Any) -> Any:
-        """Attach ConText modifiers to ``doc.ents`` (``ent._.modifiers``)."""
+    def __call__(self, doc: Any) -> list[tuple[Any, int, int]]:
+        """Return ``(rule, start token, end token)`` matches, overlaps pruned, in text order."""
+        from medspacy.common.util import prune_overlapping_matches
+
+        matches = list(self._phrases(doc))
+        if self._patterns is not None:
+            matches += self._patterns(doc)
+        strings = self._vocab.strings
+        return [
+            (self._rules[int(strings[m])], start, end)
+            for m, start, end in prune_overlapping_matches(matches)
+        ]
+
+
+class DocAnalyzer:
+    """Sentences, sections and ConText modifiers for a tokenised doc.
+
+    Loaded once per extractor: the section and ConText rules are compiled into medspaCy
+    matchers at construction.
+    """
+
+    def __init__(self, nlp: Any, context_rules: list[Any], section_rules: list[Any]) -> None:
+        """Compile the rules.
+
+        Args:
+            nlp: the pipeline (for its vocabulary).
+            context_rules: ``ConTextRule`` objects.
+            section_rules: ``SectionRule`` objects.
+        """
+        self._vocab = nlp.vocab
+        self._context = RuleMatcher(nlp, context_rules)
+        self._sections = RuleMatcher(nlp, section_rules)
+
+    def structure(self, doc: Any, text: str) -> Structure:
+        """Split a doc into sentences and sections.
+
+        Args:
+            doc: a tokenised spaCy ``Doc``.
+            text: its text.
+
+        Returns:
+            Its structure.
+        """
+        found = split_sentences(doc, text)
+        matches = self._sections(doc)
+        sections: list[FoundSection] = []
+        for i, (rule, start, end) in enumerate(matches):
+            body_end = matches[i + 1][1] if i + 1 < len(matches) else len(doc)
+            sections.append(FoundSection(rule.category, start, end, body_end))
+        return Structure(found.sentences, found.sentence_chars, sections)
+
+    def context(self, doc: Any, targets: list[Any], structure: Structure) -> list[frozenset[str]]:
+        """Apply ConText to targets, one sentence at a time.
+
+        Args:
+            doc: the doc.
+            targets: spans (``label_`` holds ``CATEGORY|TYPE``), in token order or not.
+            structure: the doc's sentences.
+
+        Returns:
+            For each target, the ConText categories that modify it (e.g. NEGATED_EXISTENCE).
+        """
         from medspacy.context.context_graph import ConTextGraph
         from medspacy.context.context_modifier import ConTextModifier
 
-        ents = doc.ents
-        if not ents:
-            return doc
-        sentence_of: dict[int, int] = {}
-        targets: dict[int, list[Any]] = {}
-        for sent in doc.sents:
-            for i in range(sent.start, sent.end):
-                sentence_of[i] = sent.start
-        for ent in ents:
-            targets.setdefault(sentence_of[ent.start], []).append(ent)
+        out: list[set[str]] = [set() for _ in targets]
+        by_sentence: dict[int, list[int]] = {}
+        for i, t in enumerate(targets):
+            by_sentence.setdefault(structure.sentence_of(t.start), []).append(i)
         modifiers: dict[int, list[Any]] = {}
-        for match_id, start, end in self._matcher(doc):
-            sent_start = sentence_of[start]
-            if sent_start not in targets:
+        for rule, start, end in self._context(doc):
+            s = structure.sentence_of(start)
+            if s not in by_sentence:
                 continue
-            rule = self._matcher.rule_map[self._vocab[match_id].text]
-            modifiers.setdefault(sent_start, []).append(ConTextModifier(rule, start, end, doc))
-        for sent_start, mods in modifiers.items():
+            scope = _scope(rule, start, end, structure.sentences[s])
+            modifiers.setdefault(s, []).append(
+                ConTextModifier(rule, start, end, doc, scope_start=scope[0], scope_end=scope[1])
+            )
+        for s, mods in modifiers.items():
             graph = ConTextGraph(prune_on_modifier_overlap=False)
-            graph.targets = targets[sent_start]
+            graph.targets = [targets[i] for i in by_sentence[s]]
             graph.modifiers = mods
             graph.update_scopes()
             graph.apply_modifiers()
+            index = {id(targets[i]): i for i in by_sentence[s]}
             for target, modifier in graph.edges:
-                target._.modifiers += (modifier,)
-        return doc
+                out[index[id(target)]].add(modifier.category)
+        return [frozenset(o) for o in out]
+
+
+def _scope(rule: Any, start: int, end: int, sentence: tuple[int, int]) -> tuple[int, int]:
+    """A modifier's scope within its sentence, as ``ConTextModifier`` sets it from ``.sent``."""
+    direction = rule.direction.lower()
+    max_scope = rule.max_scope
+    if direction == "forward":
+        lo, hi = end, sentence[1]
+        if max_scope is not None and hi - lo > max_scope:
+            hi = end + max_scope
+    elif direction == "backward":
+        lo, hi = sentence[0], start
+        if max_scope is not None and hi - lo > max_scope:
+            lo = start - max_scope
+    else:
+        lo, hi = sentence
+        if max_scope is not None and start - lo > max_scope:
+            lo = start - max_scope
+        if max_scope is not None and hi - end > max_scope:
+            hi = end + max_scope
+    return lo, hi
 
 
 def expand_rule(rule: dict[str, Any], limit: int = 256) -> list[dict[str, Any]]:
@@ -143,15 +283,15 @@ def expand_rule(rule: dict[str, Any], limit: int = 256) -> list[dict[str, Any]]:
     return [{**base, "literal": " ".join(p)} for p in phrases if p]
 
 
-def build_nlp(lexicon: Lexicon) -> tuple[Any, SentenceScopedContext]:
-    """Build the pipeline, loading everything once.
+def build_nlp(lexicon: Lexicon) -> tuple[Any, DocAnalyzer]:
+    """Build the tokenizer and the rule matchers, loading everything once.
 
     Args:
         lexicon: vocabularies holding our ConText and section rules.
 
     Returns:
-        A spaCy ``Language`` (sentence splitter, medspaCy's sectionizer) and the ConText step
-        to run on its output.
+        A blank English spaCy ``Language`` (its tokenizer and vocabulary; the same tokenizer
+        ``medspacy.load()`` gives) and the analyzer of sentences, sections and context.
 
     Raises:
         DependencyMissingError: medspacy or spacy is not installed.
@@ -163,23 +303,14 @@ def build_nlp(lexicon: Lexicon) -> tuple[Any, SentenceScopedContext]:
         from loguru import logger
 
         logger.disable("PyRuSH")  # PyRuSH logs every sentence at import/load (FINDINGS.md)
-        import medspacy
+        import spacy
         from medspacy.context import ConText, ConTextRule
-        from medspacy.section_detection import SectionRule
-        from spacy.language import Language
+        from medspacy.section_detection import Sectionizer, SectionRule
     except ModuleNotFoundError as exc:
         raise DependencyMissingError("clinical extraction", "nlp", exc.name or "medspacy") from exc
 
-    if not Language.has_factory(SENTENCE_COMPONENT):
-        Language.component(SENTENCE_COMPONENT, func=_split_sentences)
-    nlp = medspacy.load(medspacy_enable=["medspacy_sectionizer"])
-    # Re-added without span attributes: medflow reads sections from doc._.sections, and the
-    # default attribute pass (is_family ... on every entity) cost as much as finding them.
-    nlp.remove_pipe("medspacy_sectionizer")
-    nlp.add_pipe("medspacy_sectionizer", config={"rules": "default", "span_attrs": None})
-    nlp.add_pipe(SENTENCE_COMPONENT, first=True)
-    sectionizer = nlp.get_pipe("medspacy_sectionizer")
-    sectionizer.add([SectionRule.from_dict(r) for r in lexicon.section_rules])
+    nlp = spacy.blank("en")
+    ConText.register_graph_attributes()  # medspaCy's graph code expects them registered
     # "as needed" in medspaCy's defaults marks a drug's indication ("PRN for pain") as
     # hypothetical; Comprehend reports the indication as a plain finding, so it is left out.
     with open(ConText(nlp, rules=None).DEFAULT_RULES_FILEPATH, encoding="utf-8") as fh:
@@ -192,5 +323,13 @@ def build_nlp(lexicon: Lexicon) -> tuple[Any, SentenceScopedContext]:
         r for r in defaults if r.get("pattern") or r["literal"].lower() not in ours | {"as needed"}
     ]
     dicts += list(lexicon.context_rules)
-    rules = [ConTextRule.from_dict(e) for r in dicts for e in expand_rule(r)]
-    return nlp, SentenceScopedContext(nlp, rules)
+    context_rules = [ConTextRule.from_dict(e) for r in dicts for e in expand_rule(r)]
+    # Section rules: medspaCy's defaults, except those whose header text (any case) one of ours
+    # redefines (e.g. a bare "History:" heading: see data/section_rules.json).
+    with open(Sectionizer(nlp, rules=None).DEFAULT_RULES_FILEPATH, encoding="utf-8") as fh:
+        section_defaults = json.load(fh)["section_rules"]
+    ours = {r["literal"].lower() for r in lexicon.section_rules}
+    section_dicts = [r for r in section_defaults if r["literal"].lower() not in ours]
+    section_dicts += list(lexicon.section_rules)
+    section_rules = [SectionRule.from_dict(r) for r in section_dicts]
+    return nlp, DocAnalyzer(nlp, context_rules, section_rules)
