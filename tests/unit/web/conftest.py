@@ -125,3 +125,109 @@ def upload(
     assert put.status_code == 201, put.text
     doc_id: str = put.json()["document_id"]
     return doc_id
+
+
+def store_clinical(
+    portal: Portal,
+    pipeline: str,
+    text: str,
+    entities: list[dict[str, object]],
+    *,
+    patient_id: str = "P1",
+    doctor_email: str | None = "doc@example.org",
+    name: str = "note.txt",
+) -> str:
+    """A documents or dictation run's stored output, as those pipelines write it: a document
+    row, ``result.json`` (entities with exact offsets into ``text``) and the text
+    (``text.txt``, or ``transcript.json`` for dictation; dictation also gets ``resume.html``
+    and its health record). Returns the document id."""
+    import hashlib
+    import json
+
+    from medflow.domain.clinical import ClinicalResult
+    from medflow.platform.db.health_records import health_record_repository
+
+    db = portal.platform.services.db
+    store = portal.platform.services.store
+    meta = {"doctor_email": doctor_email} if doctor_email else {}
+    doc, _ = db.documents.get_or_create(
+        bucket="raw",
+        key=f"{pipeline}/{name}",
+        sha256=hashlib.sha256(f"{pipeline}{patient_id}{text}".encode()).hexdigest(),
+        size=len(text),
+        filename=name,
+        content_type="text/plain",
+        pipeline=pipeline,
+        patient_id=patient_id,
+        meta=meta,
+    )
+    result = ClinicalResult(text_length=len(text), entities=entities, model_version="test")  # type: ignore[arg-type]
+    base = f"{pipeline}/{doc.id}"
+    store.put("results", f"{base}/result.json", result.model_dump_json().encode())
+    if pipeline == "dictation":
+        transcript = {"text": text, "words": [], "segments": [], "duration_s": 1.0}
+        store.put("results", f"{base}/transcript.json", json.dumps(transcript).encode())
+        store.put("results", f"{base}/resume.html", b"<html><body><h1>Resume</h1></body></html>")
+        health_record_repository(db).upsert(
+            doc.id,
+            patient_id,
+            kind="dictation",
+            title=f"Dictation {name}",
+            transcript=text,
+            resume={"chief_complaint": "cough", "patient": {"id": patient_id}},
+            html_key=f"{base}/resume.html",
+        )
+    else:
+        store.put("results", f"{base}/text.txt", text.encode())
+    return doc.id
+
+
+def entity(
+    text: str,
+    phrase: str,
+    category: str,
+    type_: str,
+    *,
+    id_: int,
+    traits: tuple[str, ...] = (),
+    icd10: tuple[str, str] | None = None,
+    rxnorm: tuple[str, str] | None = None,
+    attributes: tuple[tuple[str, str], ...] = (),
+    occurrence: int = 0,
+) -> dict[str, object]:
+    """An entity (as a dict) for ``phrase``'s ``occurrence``-th place in ``text``."""
+    begin = -1
+    for _ in range(occurrence + 1):
+        begin = text.index(phrase, begin + 1)
+    found: dict[str, object] = {
+        "id": id_,
+        "begin": begin,
+        "end": begin + len(phrase),
+        "text": phrase,
+        "category": category,
+        "type": type_,
+        "score": 0.9,
+        "traits": [{"name": t, "score": 0.9} for t in traits],
+    }
+    if icd10:
+        found["icd10cm"] = [{"code": icd10[0], "description": icd10[1], "score": 0.8}]
+    if rxnorm:
+        found["rxnorm"] = [{"code": rxnorm[0], "description": rxnorm[1], "score": 0.8}]
+    attrs = []
+    for n, (kind, value) in enumerate(attributes):
+        at = text.index(value, begin)
+        attrs.append(
+            {
+                "id": 100 + id_ * 10 + n,
+                "begin": at,
+                "end": at + len(value),
+                "text": value,
+                "type": kind,
+                "category": category,
+                "score": 0.9,
+                "relationship_type": "WITH_DOSAGE",
+                "relationship_score": 0.9,
+            }
+        )
+    found["attributes"] = attrs
+    return found

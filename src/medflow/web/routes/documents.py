@@ -23,6 +23,8 @@ from medflow.web.schemas import (
 router = APIRouter(prefix="/api/v1/documents", tags=["documents"])
 
 RESULTS_BUCKET = "results"
+RESULT_JSON = {"labs": "report.json", "documents": "result.json", "dictation": "result.json"}
+"""Each pipeline's JSON result file (what ``medflow results --format json`` prints)."""
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
 
 
@@ -83,9 +85,10 @@ def get_document(document_id: str, user: ApiUser, portal: PortalDep) -> Document
 
 @router.get("/{document_id}/results", responses=NOT_FOUND)
 def get_results(document_id: str, user: ApiUser, portal: PortalDep) -> ResultsPublic:
-    """The analysis as JSON (the pipeline's ``report.json``)."""
+    """The analysis as JSON: the labs pipeline's ``report.json``; the documents and
+    dictation pipelines' ``result.json`` (entities with exact character offsets)."""
     doc = visible(portal, user, document_id)
-    report = result_json(portal, doc, "report.json")
+    report = result_json(portal, doc, RESULT_JSON.get(doc.pipeline or "labs", "report.json"))
     portal.db.audit.record(user.id, "read-results", "document", doc.id)
     return ResultsPublic(document_id=doc.id, report=report)
 

@@ -4,6 +4,7 @@ trends, admin audit log. Every page that shows patient data writes an audit entr
 from __future__ import annotations
 
 import json
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, Response, status
@@ -14,17 +15,38 @@ from medflow.platform.db import DocumentRecord, RecordNotFoundError
 from medflow.web.access import NotVisibleError, patient_for, visible_documents, visible_patients
 from medflow.web.charts import series_of
 from medflow.web.deps import PageSession, Portal, PortalDep, check_csrf, require_role
+from medflow.web.highlight import CATEGORY_STYLE, Highlighted, clinical_text, highlight
 from medflow.web.routes.auth import render, send_invitation
 from medflow.web.routes.documents import RESULTS_BUCKET, visible
 from medflow.web.schemas import UploadCreate
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["pages"], include_in_schema=False)
 FormStr = Annotated[str, Form(max_length=1024)]
-DOWNLOADS = {
-    "report.json": "application/json",
-    "fhir.json": "application/fhir+json",
-    "report.html": "text/html; charset=utf-8",
+_JSON, _FHIR, _HTML = "application/json", "application/fhir+json", "text/html; charset=utf-8"
+DOWNLOADS: dict[str, dict[str, str]] = {
+    "labs": {"report.json": _JSON, "fhir.json": _FHIR, "report.html": _HTML},
+    "documents": {
+        "result.json": _JSON,
+        "entities.json": _JSON,
+        "fhir.json": _FHIR,
+        "summary.html": _HTML,
+    },
+    "dictation": {
+        "result.json": _JSON,
+        "entities.json": _JSON,
+        "fhir.json": _FHIR,
+        "transcript.json": _JSON,
+        "resume.html": _HTML,
+    },
 }
+"""The result files each pipeline keeps per document (``results/<pipeline>/<id>/<name>``)
+that the report page offers for download."""
+CLINICAL_FILES = {"documents": "text.txt", "dictation": "transcript.json"}
+"""Where the documents and dictation pipelines keep the text their entity offsets refer to."""
+# A stored HTML result shown inline runs nothing and loads nothing: it is sandboxed (no
+# script, no same-origin access) even though medflow rendered it.
+_SANDBOX_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 _SEVERITY = {"critical": 0, "significant": 1, "noise": 2, "normal": 3}
 
 
@@ -37,6 +59,35 @@ def _report(portal: Portal, doc: DocumentRecord) -> dict[str, Any] | None:
         return None
     value = json.loads(raw)
     return value if isinstance(value, dict) else None
+
+
+def _result_file(portal: Portal, doc: DocumentRecord, name: str) -> bytes | None:
+    try:
+        return portal.platform.services.store.get(
+            RESULTS_BUCKET, f"{doc.pipeline or 'labs'}/{doc.id}/{name}"
+        )
+    except LookupError:
+        return None
+
+
+def _clinical(portal: Portal, doc: DocumentRecord) -> Highlighted | None:
+    """The entities of a documents or dictation run, highlighted in their text; None until
+    the run has stored its result (or when a stored file is unreadable)."""
+    pipeline = doc.pipeline or ""
+    if pipeline not in CLINICAL_FILES:
+        return None
+    files: dict[str, bytes] = {}
+    for name in ("result.json", CLINICAL_FILES[pipeline]):
+        data = _result_file(portal, doc, name)
+        if data is None:
+            return None
+        files[name] = data
+    try:
+        text, result = clinical_text(pipeline, files)
+    except (KeyError, ValueError) as exc:
+        log.warning("document %s: stored clinical result unreadable: %s", doc.id, exc)
+        return None
+    return highlight(text, result.entities)
 
 
 def _critical_count(portal: Portal, document_id: str) -> int:
@@ -189,17 +240,39 @@ def retry(
 def report_page(
     request: Request, document_id: str, portal: PortalDep, session: PageSession
 ) -> HTMLResponse:
-    """A document's results: flags and range bars, summary, downloads."""
+    """A document's results. Labs: flags and range bars, summary, downloads. Documents and
+    dictation: the entities highlighted in the text, with a legend and a table of their
+    types, traits and codes."""
     user = session.user
     doc = visible(portal, user, document_id)
+    pipeline = doc.pipeline or "labs"
+    portal.accounts.mark_read(user.id, doc.id)
+    portal.db.audit.record(user.id, "read", "document", doc.id)
+    downloads = list(DOWNLOADS.get(pipeline, {}))
+    if pipeline in CLINICAL_FILES:
+        clinical = _clinical(portal, doc)
+        has_resume = pipeline == "dictation" and clinical is not None
+        context = {
+            "session": session,
+            "doc": doc,
+            "clinical": clinical,
+            "downloads": downloads,
+            "resume": has_resume,
+            "styles": CATEGORY_STYLE,
+        }
+        return render(portal, request, "clinical_report.html", context)
     report = _report(portal, doc)
     results = sorted(
         (report or {}).get("results", []),
         key=lambda r: _SEVERITY.get(str(r.get("significance")), 4),
     )
-    portal.accounts.mark_read(user.id, doc.id)
-    portal.db.audit.record(user.id, "read", "document", doc.id)
-    context = {"session": session, "doc": doc, "report": report, "results": results}
+    context = {
+        "session": session,
+        "doc": doc,
+        "report": report,
+        "results": results,
+        "downloads": downloads,
+    }
     return render(portal, request, "report.html", context)
 
 
@@ -207,19 +280,32 @@ def report_page(
 def download(document_id: str, name: str, portal: PortalDep, session: PageSession) -> Response:
     """A result file as an attachment (JSON, FHIR JSON, standalone HTML)."""
     doc = visible(portal, session.user, document_id)
-    if name not in DOWNLOADS:
+    kinds = DOWNLOADS.get(doc.pipeline or "labs", {})
+    if name not in kinds:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such file")
-    try:
-        data = portal.platform.services.store.get(
-            RESULTS_BUCKET, f"{doc.pipeline or 'labs'}/{doc.id}/{name}"
-        )
-    except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "not produced yet") from exc
+    data = _result_file(portal, doc, name)
+    if data is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not produced yet")
     portal.db.audit.record(session.user.id, "download", "document", doc.id, {"file": name})
     return Response(
         data,
-        media_type=DOWNLOADS[name],
+        media_type=kinds[name],
         headers={"Content-Disposition": f'attachment; filename="{doc.id}-{name}"'},
+    )
+
+
+@router.get("/reports/{document_id}/resume", response_class=HTMLResponse)
+def resume(document_id: str, portal: PortalDep, session: PageSession) -> Response:
+    """The medical resume page a dictation produced, shown in the browser (sandboxed)."""
+    doc = visible(portal, session.user, document_id)
+    data = _result_file(portal, doc, "resume.html") if doc.pipeline == "dictation" else None
+    if data is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no medical resume for this document")
+    portal.db.audit.record(session.user.id, "read-resume", "document", doc.id)
+    return Response(
+        data,
+        media_type=_HTML,
+        headers={"Content-Security-Policy": _SANDBOX_CSP, "Cache-Control": "no-store"},
     )
 
 
