@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 
 from medflow.platform.db import Database, DocumentRecord, PatientRecord, RecordNotFoundError
+from medflow.platform.db.health_records import HealthRecord, health_records
 from medflow.platform.db.models import DocumentRow, PatientRow
 from medflow.web.accounts import User
 
@@ -114,3 +115,28 @@ def visible_patients(db: Database, user: User, limit: int = 200) -> list[Patient
         return []
     with db.reading() as s:
         return [PatientRecord.from_row(r) for r in s.scalars(q)]
+
+
+def visible_health_records(
+    db: Database, user: User, *, patient_id: str | None = None, limit: int = 200
+) -> list[HealthRecord]:
+    """Health records ``user`` may see, newest first: a patient their own, a doctor those of
+    their patients and of the documents sent to them, staff and admins all."""
+    t = health_records
+    q = select(t)
+    if user.role == "doctor":
+        doctor_patients = select(PatientRow.id).where(PatientRow.doctor_email == user.email)
+        doctor_documents = select(DocumentRow.id).where(_doctor_filter(user.email))
+        q = q.where(or_(t.c.patient_id.in_(doctor_patients), t.c.document_id.in_(doctor_documents)))
+    elif user.role == "patient":
+        if user.patient_id is None:
+            return []
+        q = q.where(t.c.patient_id == user.patient_id)
+    elif user.role not in STAFF_ROLES:
+        return []
+    if patient_id is not None:
+        q = q.where(t.c.patient_id == patient_id)
+    q = q.order_by(t.c.created_at.desc(), t.c.id).limit(limit)
+    with db.reading() as s:
+        rows = s.execute(q).mappings().all()
+    return [HealthRecord(**dict(r)) for r in rows]

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from medflow.platform.db import DocumentRecord, ExecutionRecord, PatientRecord
+from medflow.platform.db.health_records import HealthRecord
 
 _EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,255}$"
 
@@ -172,3 +173,41 @@ class Problem(_Schema):
     """An error answer."""
 
     detail: str
+
+
+class HealthRecordPublic(_Schema):
+    """A health record: what one dictation made (transcript and medical resume)."""
+
+    id: str
+    document_id: str
+    patient_id: str
+    kind: str
+    title: str
+    transcript: str
+    resume: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    resume_url: str = Field(description="The portal page of the medical resume.")
+
+    @classmethod
+    def of(cls, rec: HealthRecord) -> HealthRecordPublic:
+        """From a database record."""
+        return cls(
+            id=rec.id,
+            document_id=rec.document_id,
+            patient_id=rec.patient_id,
+            kind=rec.kind,
+            title=rec.title,
+            transcript=rec.transcript,
+            resume=rec.resume,
+            created_at=rec.created_at,
+            updated_at=rec.updated_at,
+            resume_url=f"/reports/{rec.document_id}/resume",
+        )
+
+
+class HealthRecordsPublic(_Schema):
+    """A patient's health records, newest first."""
+
+    data: list[HealthRecordPublic]
+    count: int
