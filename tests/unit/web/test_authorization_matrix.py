@@ -9,7 +9,17 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.unit.web.conftest import SAMPLES, Portal, api_token, login, make_portal, upload
+from tests.unit.web.conftest import (
+    PASSWORD,
+    SAMPLES,
+    Portal,
+    api_token,
+    entity,
+    login,
+    make_portal,
+    store_clinical,
+    upload,
+)
 
 ROLES = ("stranger", "patient", "doctor", "staff", "admin")
 EMAILS = {
@@ -20,6 +30,12 @@ EMAILS = {
 }
 ALL = frozenset(ROLES) - {"stranger"}
 STAFF = frozenset({"staff", "admin"})
+ADMIN = frozenset({"admin"})
+NOTE = "Denies chest pain. Takes metformin."
+NOTE_ENTITIES = [
+    entity(NOTE, "chest pain", "MEDICAL_CONDITION", "DX_NAME", id_=1, traits=("NEGATION",)),
+    entity(NOTE, "metformin", "MEDICATION", "GENERIC_NAME", id_=2),
+]
 
 
 @dataclass
@@ -30,6 +46,11 @@ class World:
     execution: str
     clients: dict[str, TestClient]
     csrf: dict[str, str]
+    note_own: str  # a documents-pipeline result of P1
+    note_other: str  # ... of P2
+    dictation_own: str  # a dictation of P1, with its health record
+    dictation_other: str  # ... of P2
+    target: str  # an account the admin forms act on
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +61,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         other = upload(portal, pdf + b"\n%other", patient_id="P2", doctor_email=None)
         portal.platform.runner.run_pending()
         execution = portal.platform.runner.list_executions(document_id=own)[0].id
+        notes = {
+            (pipeline, patient): store_clinical(
+                portal,
+                pipeline,
+                NOTE,
+                NOTE_ENTITIES,
+                patient_id=patient,
+                doctor_email="doc@example.org" if patient == "P1" else None,
+                name=f"{pipeline}-{patient}.txt",
+            )
+            for pipeline in ("documents", "dictation")
+            for patient in ("P1", "P2")
+        }
+        target = portal.accounts.create_user("target@example.org", PASSWORD, "staff").id
         clients: dict[str, TestClient] = {}
         csrf: dict[str, str] = {}
         app = portal.client.app
@@ -48,7 +83,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             if role != "stranger":
                 csrf[role] = login(client, EMAILS[role])
             clients[role] = client
-        yield World(portal, own, other, execution, clients, csrf)
+        yield World(
+            portal,
+            own,
+            other,
+            execution,
+            clients,
+            csrf,
+            notes[("documents", "P1")],
+            notes[("documents", "P2")],
+            notes[("dictation", "P1")],
+            notes[("dictation", "P2")],
+            target,
+        )
 
 
 def _api_cases(w: World) -> list[tuple[str, str, frozenset[str]]]:
@@ -66,6 +113,11 @@ def _api_cases(w: World) -> list[tuple[str, str, frozenset[str]]]:
         ("GET", "/api/v1/executions", STAFF),
         ("POST", f"/api/v1/executions/{w.execution}/retry", STAFF),
         ("POST", "/api/v1/uploads", STAFF),
+        ("GET", f"/api/v1/documents/{w.note_own}/results", ALL),
+        ("GET", f"/api/v1/documents/{w.note_other}/results", STAFF),
+        ("GET", f"/api/v1/documents/{w.dictation_own}/results", ALL),
+        ("GET", "/api/v1/patients/P1/health-records", ALL),
+        ("GET", "/api/v1/patients/P2/health-records", STAFF),
     ]
 
 
@@ -84,7 +136,30 @@ def _page_cases(w: World) -> list[tuple[str, str, frozenset[str]]]:
         ("POST", "/patients", STAFF),
         ("POST", "/patients/P1/invite", STAFF),
         ("POST", f"/executions/{w.execution}/retry", STAFF),
+        ("GET", f"/reports/{w.note_own}", ALL),
+        ("GET", f"/reports/{w.note_other}", STAFF),
+        ("GET", f"/reports/{w.note_own}/download/result.json", ALL),
+        ("GET", f"/reports/{w.note_other}/download/result.json", STAFF),
+        ("GET", f"/reports/{w.dictation_own}", ALL),
+        ("GET", f"/reports/{w.dictation_other}", STAFF),
+        ("GET", f"/reports/{w.dictation_own}/resume", ALL),
+        ("GET", f"/reports/{w.dictation_other}/resume", STAFF),
+        ("GET", "/records", ALL),
+        ("GET", "/records?patient_id=P1", ALL),
+        ("GET", "/records?patient_id=P2", STAFF),
+        ("GET", "/admin/users", ADMIN),
+        ("POST", "/admin/users", ADMIN),
+        ("POST", f"/admin/users/{w.target}/active", ADMIN),
+        ("POST", f"/admin/users/{w.target}/tokens", ADMIN),
+        # A fresh token each time the cases are built (once per role), so the admin's
+        # revocation succeeds and everyone else's is tried on a live token.
+        ("POST", f"/admin/tokens/{_fresh_token_id(w)}/revoke", ADMIN),
     ]
+
+
+def _fresh_token_id(w: World) -> str:
+    w.portal.accounts.issue_api_token(w.target, "matrix")
+    return w.portal.accounts.api_tokens(w.target)[0].id
 
 
 UPLOAD = {
@@ -96,7 +171,16 @@ UPLOAD = {
 FORMS = {
     "/patients": {"patient_id": "P9", "name": "New"},
     "/patients/P1/invite": {"email": "ada@example.org"},
+    "/admin/users": {"email": "made@example.org", "role": "doctor", "password": PASSWORD},
 }
+
+
+def _form(path: str) -> dict[str, str]:
+    if path.startswith("/admin/users/") and path.endswith("/active"):
+        return {"active": "1"}  # enabling: repeatable, leaves the world as it was
+    if path.endswith("/tokens"):
+        return {"label": "matrix"}
+    return FORMS.get(path, {})
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -121,7 +205,7 @@ def test_pages_only_allow_their_roles(world: World, role: str) -> None:
     for method, path, allowed in _page_cases(world):
         data = None
         if method == "POST":
-            data = {**FORMS.get(path, {}), "csrf_token": world.csrf.get(role, "")}
+            data = {**_form(path), "csrf_token": world.csrf.get(role, "")}
         r = client.request(method, path, data=data, follow_redirects=False)
         if role in allowed:
             assert r.status_code in (200, 303, 409), (role, path, r.status_code)
@@ -139,9 +223,10 @@ def test_listings_show_only_what_the_role_may_see(world: World) -> None:
     for role in ("patient", "doctor", "staff"):
         r = world.portal.client.get("/api/v1/documents", headers=api_token(world.portal, role))
         seen[role] = {d["id"] for d in r.json()["data"]}
-    assert seen["patient"] == {world.own}
-    assert seen["doctor"] == {world.own}
-    assert seen["staff"] == {world.own, world.other}
+    mine = {world.own, world.note_own, world.dictation_own}
+    assert seen["patient"] == mine
+    assert seen["doctor"] == mine
+    assert seen["staff"] == mine | {world.other, world.note_other, world.dictation_other}
     r = world.portal.client.get("/api/v1/patients", headers=api_token(world.portal, "patient"))
     assert [p["id"] for p in r.json()["data"]] == ["P1"]
 
