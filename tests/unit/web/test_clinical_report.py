@@ -168,3 +168,13 @@ def test_a_run_without_stored_results_says_not_ready(portal: Portal) -> None:
     login(portal.client, "doc@example.org")
     page = portal.client.get(f"/reports/{doc}")
     assert page.status_code == 200 and "not ready yet" in page.text
+
+
+def test_patient_home_links_their_analysed_note(portal: Portal) -> None:
+    doc = store_clinical(portal, "documents", TEXT, ENTITIES)
+    other = store_clinical(portal, "documents", TEXT, ENTITIES, patient_id="P2", name="b.txt")
+    portal.platform.services.db.documents.set_status(doc, "processed")
+    portal.platform.services.db.documents.set_status(other, "processed")
+    login(portal.client, "pat@example.org")
+    home = portal.client.get("/").text
+    assert f'href="/reports/{doc}"' in home and other not in home
