@@ -11,8 +11,8 @@ import pytest
 from speech_testkit import needs_tools
 
 from medflow.analyzers.speech import Transcriber, WhisperEngine, bundled_model_path, decode
-from medflow.analyzers.speech.engine import is_hallucination
-from medflow.domain.speech import Segment
+from medflow.analyzers.speech.engine import is_hallucination, join_word_pieces
+from medflow.domain.speech import Segment, Word
 from medflow.errors import ConfigError, DependencyMissingError
 
 pytestmark = needs_tools
@@ -98,3 +98,24 @@ def test_unsure_segments_over_silence_are_dropped_as_hallucinations() -> None:
     assert is_hallucination(invented)
     assert not is_hallucination(quiet_but_sure)
     assert not is_hallucination(speech)
+
+
+def test_word_pieces_split_at_hyphens_and_dots_are_joined_into_one_word() -> None:
+    # As Whisper's word splitter returned them for "72-year-old woman" and "U.S. often".
+    pieces = [
+        Word(text="72", start=1.0, end=1.3, confidence=0.99),
+        Word(text="-year", start=1.3, end=1.5, confidence=0.85),
+        Word(text="-old", start=1.5, end=1.8, confidence=0.92),
+        Word(text="woman", start=1.9, end=2.2, confidence=0.99),
+        Word(text="U", start=3.0, end=3.1, confidence=0.11),
+        Word(text=".S.", start=3.1, end=3.4, confidence=0.51),
+    ]
+    words = join_word_pieces(pieces)
+    assert [w.text for w in words] == ["72-year-old", "woman", "U.S."]
+    assert (words[0].start, words[0].end, words[0].confidence) == (1.0, 1.8, 0.85)
+    assert words[2].confidence == 0.11
+
+
+def test_a_leading_punctuation_word_with_nothing_before_it_is_kept() -> None:
+    words = join_word_pieces([Word(text="-5", start=0.0, end=0.2, confidence=0.7)])
+    assert [w.text for w in words] == ["-5"]
