@@ -116,6 +116,23 @@ class AttributeFinder:
         match = _WINDOW_END.search(text, begin, limit)
         return match.start() if match else limit
 
+    def has_amount(self, text: str, begin: int, end: int) -> bool:
+        """Tell whether ``text[begin:end]`` holds a drug amount or a counted dose.
+
+        Args:
+            text: the whole input.
+            begin: window start.
+            end: window end.
+
+        Returns:
+            True when a DOSAGE or STRENGTH could be found there.
+        """
+        return bool(
+            self._amount.search(text, begin, end)
+            or self._count.search(text, begin, end)
+            or self._strength_conc.search(text, begin, end)
+        )
+
     def medication(self, text: str, begin: int, end: int) -> list[FoundAttribute]:
         """Find medication attributes in ``text[begin:end]``.
 

@@ -121,6 +121,8 @@ class DrugDictionary:
             self._names.setdefault(name, (name, False))
         # First words of multi-word names: only these need the longer look-ups.
         self._first_words = frozenset(v.split()[0] for v in self._names if " " in v)
+        # First words of any name: a token outside this set starts no drug name.
+        self._starts = self._first_words | frozenset(v for v in self._names if " " not in v)
 
     def __contains__(self, name: str) -> bool:
         return name.lower() in self._names
@@ -136,23 +138,19 @@ class DrugDictionary:
             The matches in token order.
         """
         found: list[DrugMatch] = []
-        i = 0
         n = len(words)
-        while i < n:
-            if words[i] in stop or not words[i][:1].isalpha():
-                i += 1
+        free = 0  # tokens before this index belong to a match already made
+        starts = self._starts
+        # Only tokens that begin some name are tried (one set test per token, in C).
+        for i in [j for j, w in enumerate(words) if w in starts]:
+            word = words[i]
+            if i < free or word in stop or not word[:1].isalpha():
                 continue
-            hit: DrugMatch | None = None
-            longest = min(_MAX_WORDS, n - i) if words[i] in self._first_words else 1
+            longest = min(_MAX_WORDS, n - i) if word in self._first_words else 1
             for size in range(longest, 0, -1):
-                key = " ".join(words[i : i + size])
-                entry = self._names.get(key)
+                entry = self._names.get(" ".join(words[i : i + size]))
                 if entry is not None:
-                    hit = DrugMatch(i, i + size, entry[0], entry[1])
+                    found.append(DrugMatch(i, i + size, entry[0], entry[1]))
+                    free = i + size
                     break
-            if hit is None:
-                i += 1
-                continue
-            found.append(hit)
-            i = hit.end
         return found

@@ -156,7 +156,7 @@ class ClinicalExtractor:
         carry_section: str | None = None
         for offset, chunk in _chunks(text):
             doc = self.nlp.make_doc(chunk)
-            targets = self._targets(doc)
+            targets = self._targets(doc, chunk)
             structure = self._analyzer.structure(doc, chunk)
             modifiers = self._analyzer.context(doc, targets, structure)
             found, chunk_sections, chunk_unmapped, carry_section = self._read_doc(
@@ -190,7 +190,7 @@ class ClinicalExtractor:
 
     # -- steps ------------------------------------------------------------------------------
 
-    def _targets(self, doc: Any) -> list[Any]:
+    def _targets(self, doc: Any, text: str) -> list[Any]:
         from spacy.tokens import Span
         from spacy.util import filter_spans
 
@@ -208,7 +208,7 @@ class ClinicalExtractor:
                         label=f"{_TERM_CATEGORY.get(label, 'MEDICAL_CONDITION')}|{label}",
                     )
                 )
-        words = [t.lower_ for t in doc]
+        words = _lower_words(doc, text)
         for m in self.drugs.find(words, self._stop):
             kind = "BRAND_NAME" if m.is_brand else "GENERIC_NAME"
             span = Span(doc, m.start, m.end, label=f"MEDICATION|{kind}")
@@ -305,7 +305,10 @@ class ClinicalExtractor:
         """Dose/frequency words in sentences that name no drug (Comprehend UnmappedAttributes)."""
         out: list[FoundAttribute] = []
         for begin, end in sentences:
-            if not _DIGIT.search(chunk, begin, end):
+            # Cheap tests first: most sentences hold no amount, and then no unmapped dose.
+            if not _DIGIT.search(chunk, begin, end) or not self.attributes.has_amount(
+                chunk, begin, end
+            ):
                 continue
             attrs = self.attributes.medication(chunk, begin, end)
             kinds = {a.type for a in attrs}
@@ -420,6 +423,20 @@ class ClinicalExtractor:
             rxnorm=rx,
             normalized=normalized,
         )
+
+
+def _lower_words(doc: Any, text: str) -> list[str]:
+    """Each token's text in lower case, sliced from the lower-cased text by token offsets.
+
+    Much faster than ``[t.lower_ for t in doc]`` (no Token object per token); falls back to it
+    when lower-casing changes the text's length (a few non-ASCII letters, e.g. "İ").
+    """
+    from spacy.attrs import IDX, LENGTH
+
+    low = text.lower()
+    if len(low) != len(text):
+        return [t.lower_ for t in doc]
+    return [low[b : b + n] for b, n in doc.to_array([IDX, LENGTH]).tolist()]
 
 
 def _attribute_category(entity_category: str, attr_type: str) -> Any:
