@@ -106,9 +106,15 @@ def _changed(before: pl.Expr, after: pl.Expr) -> pl.Expr:
     return before.ne_missing(after)
 
 
-def cleaned_text(raw: pl.Expr, spec: ColumnSpec | None, opts: CleaningOptions) -> pl.Expr:
-    """The cell as cleaned text: trimmed (empty -> missing) and sex codes unified."""
-    text = raw.str.strip_chars() if opts.trim else raw
+def cleaned_text(
+    raw: pl.Expr, spec: ColumnSpec | None, opts: CleaningOptions, trimmed: pl.Expr | None = None
+) -> pl.Expr:
+    """The cell as cleaned text: trimmed (empty -> missing) and sex codes unified.
+
+    Args:
+        trimmed: the cell already trimmed (a column), when trimming is on, so it is not redone.
+    """
+    text = (raw.str.strip_chars() if trimmed is None else trimmed) if opts.trim else raw
     text = pl.when(text.str.len_bytes() == 0).then(None).otherwise(text)
     if spec is not None and spec.normalize == "sex" and opts.sex_codes:
         text = _lookup(text.str.to_lowercase(), sex_code_map(), text)
@@ -133,34 +139,48 @@ def _lookup(key: pl.Expr, table: dict[str, Any], default: pl.Expr | None) -> pl.
     return result
 
 
-def trim_changed(raw: pl.Expr, opts: CleaningOptions) -> pl.Expr:
-    """Whether trimming changed the cell."""
+def trim_changed(raw: pl.Expr, opts: CleaningOptions, trimmed: pl.Expr | None = None) -> pl.Expr:
+    """Whether trimming changed the cell (``trimmed``: the cell already trimmed, if at hand)."""
     if not opts.trim:
         return pl.lit(False)
-    return _changed(raw, raw.str.strip_chars())
+    if trimmed is None:
+        trimmed = raw.str.strip_chars()
+    # Trimming only removes characters: the cell changed exactly when its length did.
+    return raw.str.len_bytes() != trimmed.str.len_bytes()
 
 
-def sex_changed(raw: pl.Expr, spec: ColumnSpec, opts: CleaningOptions) -> pl.Expr:
+def sex_changed(
+    raw: pl.Expr, spec: ColumnSpec, opts: CleaningOptions, trimmed: pl.Expr | None = None
+) -> pl.Expr:
     """Whether sex-code unification changed the (trimmed) cell."""
-    trimmed = raw.str.strip_chars() if opts.trim else raw
-    return _changed(trimmed, cleaned_text(raw, spec, opts))
+    trimmed = (raw.str.strip_chars() if trimmed is None else trimmed) if opts.trim else raw
+    return _changed(trimmed, cleaned_text(raw, spec, opts, trimmed))
 
 
-def parse_date(text: pl.Expr, formats: tuple[str, ...], opts: CleaningOptions) -> pl.Expr:
-    """The cell as a date: ISO 8601 always; the rule set's other formats when cleaning dates."""
-    iso = text.str.to_date(ISO_DATE, strict=False)
+def parse_iso_date(text: pl.Expr) -> pl.Expr:
+    """The cell as an ISO 8601 date (``YYYY-MM-DD``), missing when it is not one."""
+    # No cache: dates in a file are mostly distinct per chunk, and the lookup costs more than
+    # the parse of a fixed format.
+    return text.str.to_date(ISO_DATE, strict=False, cache=False)
+
+
+def parse_date(
+    text: pl.Expr, formats: tuple[str, ...], opts: CleaningOptions, iso: pl.Expr | None = None
+) -> pl.Expr:
+    """The cell as a date: ISO 8601 always; the rule set's other formats when cleaning dates.
+
+    Args:
+        iso: the ISO parse already computed (a column), so it is not parsed once per format.
+    """
+    iso = parse_iso_date(text) if iso is None else iso
     if not opts.dates:
         return iso
-    others = [text.str.to_date(f, strict=False) for f in formats if f != ISO_DATE]
+    # Polars evaluates every branch on every row, so the other formats read a copy of the text
+    # with the ISO dates already blanked: parsing a missing value costs nothing, and a file
+    # written in ISO 8601 pays for one parse, not one per format.
+    rest = pl.when(iso.is_null()).then(text)
+    others = [rest.str.to_date(f, strict=False, cache=False) for f in formats if f != ISO_DATE]
     return pl.coalesce(iso, *others) if others else iso
-
-
-def date_changed(text: pl.Expr, formats: tuple[str, ...], opts: CleaningOptions) -> pl.Expr:
-    """Whether the date was written in another format and re-written to ISO 8601."""
-    if not opts.dates:
-        return pl.lit(False)
-    iso = text.str.to_date(ISO_DATE, strict=False)
-    return iso.is_null() & parse_date(text, formats, opts).is_not_null()
 
 
 def parse_number(text: pl.Expr, kind: ColumnType) -> pl.Expr:
@@ -186,10 +206,20 @@ def unit_factors(unit_text: pl.Expr, quantity: str, to: str) -> tuple[pl.Expr, p
     return f_src / f_to, (o_src - o_to) / f_to, f_src.is_not_null()
 
 
-def typed_value(text: pl.Expr, spec: ColumnSpec, rules: RuleSet, opts: CleaningOptions) -> pl.Expr:
-    """The cleaned text parsed to the declared type (missing when it does not parse)."""
+def typed_value(
+    text: pl.Expr,
+    spec: ColumnSpec,
+    rules: RuleSet,
+    opts: CleaningOptions,
+    iso: pl.Expr | None = None,
+) -> pl.Expr:
+    """The cleaned text parsed to the declared type (missing when it does not parse).
+
+    Args:
+        iso: for a date column, its ISO parse already computed (see :func:`parse_date`).
+    """
     if spec.type is ColumnType.DATE:
-        return parse_date(text, rules.date_formats, opts)
+        return parse_date(text, rules.date_formats, opts, iso)
     if spec.type in (ColumnType.INTEGER, ColumnType.FLOAT):
         return parse_number(text, spec.type)
     return text

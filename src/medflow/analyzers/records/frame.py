@@ -17,7 +17,7 @@ from medflow.analyzers.records.checks import TEXT, RuleCheck, key_column, key_ha
 from medflow.analyzers.records.clean import (
     CleaningOptions,
     cleaned_text,
-    date_changed,
+    parse_iso_date,
     sex_changed,
     trim_changed,
     typed_value,
@@ -31,6 +31,8 @@ HASH = "__hash"
 COUNT = "__c_"
 FIRST = "__first"
 COPIES = "__copies"
+ISO = "__iso_"
+TRIM = "__trim_"
 
 
 @dataclass(frozen=True)
@@ -46,17 +48,24 @@ def cleaned_frame(
 ) -> pl.LazyFrame:
     """Stage 1: raw cells, cleaned text, row hash and per-row cleaning counts."""
     exprs: list[pl.Expr] = [pl.col(ROW)]
-    trims, sexes, dates = [], [], []
+    trims, sexes = [], []
+    if opts.trim:
+        # Each cell is trimmed once, into a column the text, the count and sex codes all read.
+        base = base.with_columns(
+            [
+                pl.col(r).str.strip_chars().alias(f"{TRIM}{n}")
+                for r, n in zip(cols.raw, cols.names, strict=True)
+            ]
+        )
     for raw, name in zip(cols.raw, cols.names, strict=True):
         spec = rules.columns.get(name)
         src = pl.col(raw)
+        trimmed = pl.col(f"{TRIM}{name}") if opts.trim else None
         exprs.append(src.alias(f"{RAW}{name}"))
-        exprs.append(cleaned_text(src, spec, opts).alias(f"{TEXT}{name}"))
-        trims.append(trim_changed(src, opts))
+        exprs.append(cleaned_text(src, spec, opts, trimmed).alias(f"{TEXT}{name}"))
+        trims.append(trim_changed(src, opts, trimmed))
         if spec is not None and spec.normalize == "sex" and opts.sex_codes:
-            sexes.append(sex_changed(src, spec, opts))
-        if spec is not None and spec.type is ColumnType.DATE and opts.dates:
-            dates.append(date_changed(cleaned_text(src, spec, opts), rules.date_formats, opts))
+            sexes.append(sex_changed(src, spec, opts, trimmed))
 
     def count(flags: list[pl.Expr], name: str) -> pl.Expr:
         if not flags:
@@ -68,7 +77,6 @@ def cleaned_frame(
     exprs += [
         count(trims, "whitespace_trimmed"),
         count(sexes, "sex_codes_unified"),
-        count(dates, "dates_to_iso"),
     ]
     if opts.drop_duplicates:
         exprs.append(pl.struct([pl.col(r) for r in cols.raw]).hash(seed=11).alias(HASH))
@@ -108,13 +116,22 @@ def flagged_frame(
     typed: list[pl.Expr] = []
     unit_counts: list[pl.Expr] = []
     rewritten_units: dict[str, pl.Expr] = {}
+    # Dates are parsed as ISO 8601 first, into columns of their own, so the other formats and
+    # the cleaning count read that parse instead of repeating it.
+    date_cols = [
+        n for n in cols.names if n in rules.columns and rules.columns[n].type is ColumnType.DATE
+    ]
+    stage1 = stage1.with_columns(
+        [parse_iso_date(pl.col(f"{TEXT}{n}")).alias(f"{ISO}{n}") for n in date_cols]
+    )
     for name in cols.names:
         spec = rules.columns.get(name)
         text = pl.col(f"{TEXT}{name}")
         if spec is None:
             typed.append(text.alias(name))
             continue
-        value = typed_value(text, spec, rules, opts)
+        iso = pl.col(f"{ISO}{name}") if name in date_cols else None
+        value = typed_value(text, spec, rules, opts, iso)
         if spec.unit is not None and opts.units and spec.unit.column in cols.names:
             unit_text = pl.col(f"{TEXT}{spec.unit.column}")
             scale, offset, known = unit_factors(unit_text, spec.unit.quantity, spec.unit.to)
@@ -130,11 +147,17 @@ def flagged_frame(
     else:
         units = pl.lit(0, dtype=pl.UInt32)
     typed.append(units.alias(f"{COUNT}units_normalised"))
+    if opts.dates and date_cols:
+        rewritten = [pl.col(f"{ISO}{n}").is_null() & pl.col(n).is_not_null() for n in date_cols]
+        dates = pl.sum_horizontal([r.cast(pl.UInt32) for r in rewritten])
+    else:
+        dates = pl.lit(0, dtype=pl.UInt32)
     # Values and unit counts read the units as written; the unit columns are rewritten after.
     staged = stage1.with_columns(typed).with_columns(
         [e.alias(f"{TEXT}{c}") for c, e in rewritten_units.items()]
     )
     staged = staged.with_columns([pl.col(f"{TEXT}{c}").alias(c) for c in rewritten_units])
+    staged = staged.with_columns(dates.alias(f"{COUNT}dates_to_iso"))
     # Unique keys travel as one 64-bit hash each: the whole-file pass that finds repeated keys
     # then holds 8 bytes per row, not the key's text.
     keys = unique_keys(rules, set(cols.names))
