@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python benchmarks/clinical_accuracy.py``
 
-1. tests/fixtures/clinical/annotated.jsonl (47 synthetic sentences and notes, annotated by hand
+1. tests/fixtures/clinical/annotated.jsonl (52 synthetic sentences and notes, annotated by hand
    before the extractor existed): precision, recall and F1 per category (overlap and exact
    span), per medication attribute, per trait; negation accuracy; PHI recall per type.
    Baseline measured in the same run: the same entities with NO context rules (no traits at

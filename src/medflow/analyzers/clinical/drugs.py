@@ -15,50 +15,6 @@ from importlib import resources
 
 from medflow.errors import DependencyMissingError
 
-# Words the dictionary lists as drug variants that, in clinical notes, are far more often
-# something else (a lab test, a measurement, a common word).
-_NOT_DRUGS = frozenset(
-    {
-        "potassium",
-        "sodium",
-        "glucose",
-        "oxygen",
-        "water",
-        "iron",
-        "calcium",
-        "magnesium",
-        "alcohol",
-        "air",
-        "ice",
-        "salt",
-        "sugar",
-        "tea",
-        "coffee",
-        "blood",
-        "plasma",
-        "urea",
-        "creatinine",
-        "albumin",
-        "hemoglobin",
-        "cholesterol",
-        "lactate",
-        "bilirubin",
-        "troponin",
-        "opioids",
-        "saline solution",
-        "normal",
-        "control",
-        "gold",
-        "silver",
-        "zinc",
-        "copper",
-        "release",
-        "today",
-        "daily",
-        "tablet",
-        "capsule",
-    }
-)
 _MAX_WORDS = 5
 
 
@@ -82,12 +38,16 @@ class DrugMatch:
 class DrugDictionary:
     """Lower-cased drug name -> (generic name, brand flag), loaded once."""
 
-    def __init__(self, extra_generics: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, extra_generics: tuple[str, ...] = (), never: frozenset[str] = frozenset()
+    ) -> None:
         """Load the bundled dictionary.
 
         Args:
             extra_generics: generic names that must be known even if the package lacks them
                 (our RxNorm table's ingredients).
+            never: names that are not medications in notes (``data/drug_exclusions.yaml``);
+                dropped as names and as the generic a name points to.
 
         Raises:
             DependencyMissingError: drug-named-entity-recognition is not installed.
@@ -107,10 +67,10 @@ class DrugDictionary:
         variant_data: dict[str, dict[str, bool]] = data["drug_variant_to_variant_data"]
         self._names: dict[str, tuple[str, bool]] = {}
         for variant, canonicals in variant_to_canonical.items():
-            if not canonicals or len(variant) < 3 or variant in _NOT_DRUGS:
+            if not canonicals or len(variant) < 3 or variant in never:
                 continue
             generic = canonicals[0]
-            if generic in _NOT_DRUGS:
+            if generic in never:
                 continue
             flagged = (variant_data.get(variant) or {}).get("is_brand")
             is_brand = bool(flagged) if flagged is not None else variant != generic

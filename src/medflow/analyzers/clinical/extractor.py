@@ -63,6 +63,8 @@ _TERM_CATEGORY = {
     "DIRECTION": "ANATOMY",
 }
 _CONDITION_ATTRIBUTES = ("ACUITY",)
+_TEST = "TEST_TREATMENT_PROCEDURE"
+_PRIORITY = {f"{_TEST}|TEST_NAME": 0, "MEDICATION|GENERIC_NAME": 1, "MEDICATION|BRAND_NAME": 1}
 
 
 class ClinicalExtractor:
@@ -87,7 +89,7 @@ class ClinicalExtractor:
 
         self.lexicon = lexicon or load_lexicon()
         self.nlp, self._analyzer = build_nlp(self.lexicon)
-        self.drugs = DrugDictionary(tuple(self.lexicon.rxnorm))
+        self.drugs = DrugDictionary(tuple(self.lexicon.rxnorm), never=self.lexicon.not_drugs)
         synonyms = {c.term: c.code for c in self.lexicon.conditions}
         self.icd10 = Icd10Index(synonyms)
         self.rxnorm = RxNormIndex(self.lexicon.rxnorm)
@@ -209,13 +211,24 @@ class ClinicalExtractor:
                     )
                 )
         words = _lower_words(doc, text)
+        lex = self.lexicon
         for m in self.drugs.find(words, self._stop):
+            name = " ".join(words[m.start : m.end])
+            if (
+                m.end < len(words)
+                and words[m.end] in lex.test_words
+                and (name in lex.test_or_drug or m.generic in lex.test_or_drug)
+            ):
+                # "digoxin level", "vancomycin trough": the drug's blood level is a test.
+                spans.append(Span(doc, m.start, m.end + 1, label=f"{_TEST}|TEST_NAME"))
+                continue
             kind = "BRAND_NAME" if m.is_brand else "GENERIC_NAME"
             span = Span(doc, m.start, m.end, label=f"MEDICATION|{kind}")
             span.kb_id_ = m.generic
             spans.append(span)
-        # Medication spans win ties: "insulin" the drug over any same-length term.
-        spans.sort(key=lambda s: not s.label_.startswith("MEDICATION"))
+        # Ties (same span) go to test names, then medications: "ferritin" is a lab test even
+        # if a drug list holds it; "insulin" the drug wins over any same-length other term.
+        spans.sort(key=lambda s: _PRIORITY.get(s.label_, 2))
         kept = [
             s for s in filter_spans(spans) if s.label_.split("|")[1] not in _CONDITION_ATTRIBUTES
         ]

@@ -58,6 +58,9 @@ class Lexicon:
         context_rules: medspaCy ConText rules added to the defaults (JSON dicts).
         section_rules: medspaCy section rules added to the defaults (JSON dicts).
         phi: PHI vocabularies (professions, name labels ...).
+        not_drugs: drug-dictionary names that are never a medication in a note.
+        test_or_drug: names that are a test when a test word follows ("digoxin level").
+        test_words: those test words.
     """
 
     conditions: tuple[ConditionTerm, ...]
@@ -71,6 +74,9 @@ class Lexicon:
     context_rules: tuple[dict[str, Any], ...]
     section_rules: tuple[dict[str, Any], ...]
     phi: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    not_drugs: frozenset[str] = frozenset()
+    test_or_drug: frozenset[str] = frozenset()
+    test_words: frozenset[str] = frozenset()
 
 
 def load_lexicon() -> Lexicon:
@@ -97,6 +103,7 @@ def load_lexicon() -> Lexicon:
     phi_raw = yaml.safe_load(_data_text("phi.yaml"))
     context = json.loads(_data_text("context_rules.json"))["context_rules"]
     sections = json.loads(_data_text("section_rules.json"))["section_rules"]
+    exclusions = yaml.safe_load(_data_text("drug_exclusions.yaml"))
     return Lexicon(
         conditions=conditions,
         rxnorm=rxnorm,
@@ -109,4 +116,7 @@ def load_lexicon() -> Lexicon:
         context_rules=tuple(context),
         section_rules=tuple(sections),
         phi={str(k): tuple(str(t) for t in v) for k, v in phi_raw.items()},
+        not_drugs=frozenset(str(w).lower() for ws in exclusions["never"].values() for w in ws),
+        test_or_drug=frozenset(str(w).lower() for w in exclusions["test_or_drug"]),
+        test_words=frozenset(str(w).lower() for w in exclusions["test_words"]),
     )

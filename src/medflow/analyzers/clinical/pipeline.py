@@ -208,9 +208,12 @@ class DocAnalyzer:
         for i, t in enumerate(targets):
             by_sentence.setdefault(structure.sentence_of(t.start), []).append(i)
         modifiers: dict[int, list[Any]] = {}
+        # A section header is not a ConText cue: "History:" or "Family History:" says where the
+        # text is; the section itself gives the trait (context.py), only where it should.
+        headers = [(sec.title_start, sec.title_end) for sec in structure.sections]
         for rule, start, end in self._context(doc):
             s = structure.sentence_of(start)
-            if s not in by_sentence:
+            if s not in by_sentence or any(b <= start and end <= e for b, e in headers):
                 continue
             scope = _scope(rule, start, end, structure.sentences[s])
             modifiers.setdefault(s, []).append(
