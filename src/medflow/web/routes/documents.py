@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 
 from medflow.platform.db import DocumentRecord
+from medflow.web import result_files
 from medflow.web.access import NotVisibleError, document_for, visible_documents
 from medflow.web.accounts import User
 from medflow.web.deps import ApiUser, Portal, PortalDep
@@ -23,8 +24,16 @@ from medflow.web.schemas import (
 router = APIRouter(prefix="/api/v1/documents", tags=["documents"])
 
 RESULTS_BUCKET = "results"
-RESULT_JSON = {"labs": "report.json", "documents": "result.json", "dictation": "result.json"}
+RESULT_JSON = {
+    "labs": "report.json",
+    "documents": "result.json",
+    "dictation": "result.json",
+    "imaging": "report.json",
+    "records": "report.json",
+}
 """Each pipeline's JSON result file (what ``medflow results --format json`` prints)."""
+LOCATED = frozenset({"imaging", "records"})
+"""Pipelines whose results are not kept per document id (see :mod:`medflow.web.result_files`)."""
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
 
 
@@ -46,11 +55,18 @@ def result_json(portal: Portal, doc: DocumentRecord, name: str) -> dict[str, Any
     Raises:
         HTTPException: 404 when the pipeline has not produced it (yet).
     """
-    key = f"{doc.pipeline or 'labs'}/{doc.id}/{name}"
-    try:
-        raw = portal.platform.services.store.get(RESULTS_BUCKET, key)
-    except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no results for this document yet") from exc
+    if (doc.pipeline or "labs") in LOCATED:
+        raw = result_files.read(portal, doc, name)
+        if raw is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no results for this document yet")
+    else:
+        key = f"{doc.pipeline or 'labs'}/{doc.id}/{name}"
+        try:
+            raw = portal.platform.services.store.get(RESULTS_BUCKET, key)
+        except LookupError as exc:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, "no results for this document yet"
+            ) from exc
     value = json.loads(raw)
     if not isinstance(value, dict):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no results for this document yet")
@@ -86,7 +102,8 @@ def get_document(document_id: str, user: ApiUser, portal: PortalDep) -> Document
 @router.get("/{document_id}/results", responses=NOT_FOUND)
 def get_results(document_id: str, user: ApiUser, portal: PortalDep) -> ResultsPublic:
     """The analysis as JSON: the labs pipeline's ``report.json``; the documents and
-    dictation pipelines' ``result.json`` (entities with exact character offsets)."""
+    dictation pipelines' ``result.json`` (entities with exact character offsets); the imaging
+    study's ``report.json``; the records file's insight ``report.json``."""
     doc = visible(portal, user, document_id)
     report = result_json(portal, doc, RESULT_JSON.get(doc.pipeline or "labs", "report.json"))
     portal.db.audit.record(user.id, "read-results", "document", doc.id)

@@ -12,41 +12,45 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from medflow.errors import InputError
 from medflow.platform.db import DocumentRecord, RecordNotFoundError
+from medflow.web import result_files
 from medflow.web.access import NotVisibleError, patient_for, visible_documents, visible_patients
 from medflow.web.charts import series_of
 from medflow.web.deps import PageSession, Portal, PortalDep, check_csrf, require_role
 from medflow.web.highlight import CATEGORY_STYLE, Highlighted, clinical_text, highlight
+from medflow.web.result_files import DOWNLOADS, HTML_REPORT
 from medflow.web.routes.auth import render, send_invitation
 from medflow.web.routes.documents import RESULTS_BUCKET, visible
 from medflow.web.schemas import UploadCreate
+from medflow.web.uploads import pipeline_of_key, portal_kinds, upload_kinds
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["pages"], include_in_schema=False)
 FormStr = Annotated[str, Form(max_length=1024)]
-_JSON, _FHIR, _HTML = "application/json", "application/fhir+json", "text/html; charset=utf-8"
-DOWNLOADS: dict[str, dict[str, str]] = {
-    "labs": {"report.json": _JSON, "fhir.json": _FHIR, "report.html": _HTML},
-    "documents": {
-        "result.json": _JSON,
-        "entities.json": _JSON,
-        "fhir.json": _FHIR,
-        "summary.html": _HTML,
-    },
-    "dictation": {
-        "result.json": _JSON,
-        "entities.json": _JSON,
-        "fhir.json": _FHIR,
-        "transcript.json": _JSON,
-        "resume.html": _HTML,
-    },
-}
-"""The result files each pipeline keeps per document (``results/<pipeline>/<id>/<name>``)
-that the report page offers for download."""
+_HTML = "text/html; charset=utf-8"
 CLINICAL_FILES = {"documents": "text.txt", "dictation": "transcript.json"}
 """Where the documents and dictation pipelines keep the text their entity offsets refer to."""
 # A stored HTML result shown inline runs nothing and loads nothing: it is sandboxed (no
 # script, no same-origin access) even though medflow rendered it.
 _SANDBOX_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+STORED_REPORT_PIPELINES = frozenset({"imaging", "records"})
+"""Pipelines whose report page shows their stored HTML report rather than a page of its own."""
+FACTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "imaging": (
+        ("study_uid", "Study"),
+        ("series_uid", "Series"),
+        ("images", "Images analysed"),
+        ("positive_findings", "Positive findings"),
+    ),
+    "records": (
+        ("decision", "Decision"),
+        ("decision_reason", "Reason"),
+        ("records", "Records"),
+        ("rows_curated", "Rows curated"),
+        ("rows_quarantined", "Rows quarantined"),
+        ("anomalies_detected", "Anomalies"),
+    ),
+}
+"""What the report page shows of an imaging or records run (what its steps returned)."""
 _SEVERITY = {"critical": 0, "significant": 1, "noise": 2, "normal": 3}
 
 
@@ -62,12 +66,7 @@ def _report(portal: Portal, doc: DocumentRecord) -> dict[str, Any] | None:
 
 
 def _result_file(portal: Portal, doc: DocumentRecord, name: str) -> bytes | None:
-    try:
-        return portal.platform.services.store.get(
-            RESULTS_BUCKET, f"{doc.pipeline or 'labs'}/{doc.id}/{name}"
-        )
-    except LookupError:
-        return None
+    return result_files.read(portal, doc, name)
 
 
 def _clinical(portal: Portal, doc: DocumentRecord) -> Highlighted | None:
@@ -110,6 +109,8 @@ def home(request: Request, portal: PortalDep, session: PageSession) -> HTMLRespo
         portal.db.audit.record(user.id, "list", "document", user.patient_id or "-")
         return render(portal, request, "patient.html", {"session": session, "items": items})
     tickets = portal.accounts.tickets(limit=30)
+    triggers = portal.platform.settings.triggers
+    labels = {name: kind.label for name, kind in upload_kinds().items()}
     rows = []
     for t in tickets:
         run = (
@@ -117,7 +118,8 @@ def home(request: Request, portal: PortalDep, session: PageSession) -> HTMLRespo
             if t.document_id
             else []
         )
-        rows.append((t, run[0] if run else None))
+        kind = pipeline_of_key(triggers, t.bucket, t.key)
+        rows.append((t, run[0] if run else None, labels.get(kind, kind)))
     failures = portal.platform.runner.list_executions(status="failed", limit=20)
     failures += portal.platform.runner.list_executions(status="quarantined", limit=20)
     notes = portal.db.notifications.list(limit=20)
@@ -147,17 +149,25 @@ def inbox(request: Request, portal: PortalDep, session: PageSession) -> HTMLResp
 def upload_page(
     request: Request, portal: PortalDep, session: PageSession, patient_id: str = ""
 ) -> HTMLResponse:
-    """Pick or create the patient, set the doctor, choose files; the page's script asks the
-    API for signed URLs, PUTs the files and polls their status."""
+    """Pick or create the patient, set the doctor, choose files and what each is (lab report,
+    clinical document, dictation, medical image, records CSV: chosen from the file type where
+    only one fits, else the first that fits, changeable); the page's script asks the API for
+    signed URLs, PUTs the files and polls their status."""
     require_role(session.user, "staff", "admin")
     patients = visible_patients(portal.db, session.user)
     doctors = portal.accounts.list("doctor")
-    return render(
-        portal,
-        request,
-        "upload.html",
-        {"session": session, "patients": patients, "doctors": doctors, "chosen": patient_id},
+    kinds = portal_kinds(
+        portal.platform.registry.names(), portal.platform.settings.storage.max_upload_bytes
     )
+    context = {
+        "session": session,
+        "patients": patients,
+        "doctors": doctors,
+        "chosen": patient_id,
+        "kinds": kinds,
+        "accept": ",".join(sorted({e for k in kinds for e in [*k["extensions"], *k["types"]]})),
+    }
+    return render(portal, request, "upload.html", context)
 
 
 @router.post("/patients")
@@ -249,6 +259,8 @@ def report_page(
     portal.accounts.mark_read(user.id, doc.id)
     portal.db.audit.record(user.id, "read", "document", doc.id)
     downloads = list(DOWNLOADS.get(pipeline, {}))
+    if pipeline in STORED_REPORT_PIPELINES:
+        return _stored_report(request, portal, session, doc)
     if pipeline in CLINICAL_FILES:
         clinical = _clinical(portal, doc)
         has_resume = pipeline == "dictation" and clinical is not None
@@ -274,6 +286,45 @@ def report_page(
         "downloads": downloads,
     }
     return render(portal, request, "report.html", context)
+
+
+def _stored_report(
+    request: Request, portal: Portal, session: PageSession, doc: DocumentRecord
+) -> HTMLResponse:
+    """Imaging and records: the run's status and figures, a link to the stored HTML report
+    (served sandboxed) and the result files that exist."""
+    runs = portal.platform.runner.list_executions(document_id=doc.id, limit=1)
+    run = runs[0] if runs else None
+    pipeline = doc.pipeline or ""
+    facts = [(label, (run.state if run else {}).get(key)) for key, label in FACTS[pipeline]]
+    context = {
+        "session": session,
+        "doc": doc,
+        "run": run,
+        "facts": [(label, value) for label, value in facts if value is not None],
+        "downloads": result_files.available(portal, doc),
+        "has_html": result_files.read(portal, doc, HTML_REPORT[pipeline]) is not None,
+        "study_uid": result_files.study_uid(portal, doc) if pipeline == "imaging" else None,
+    }
+    return render(portal, request, "stored_report.html", context)
+
+
+@router.get("/reports/{document_id}/html", response_class=HTMLResponse)
+def html_report(document_id: str, portal: PortalDep, session: PageSession) -> Response:
+    """The standalone HTML report a pipeline stored for the document (labs report, documents
+    summary, dictation resume, imaging study report, records insight report), shown in the
+    browser sandboxed: it runs no script and loads nothing."""
+    doc = visible(portal, session.user, document_id)
+    name = HTML_REPORT.get(doc.pipeline or "labs")
+    data = result_files.read(portal, doc, name) if name else None
+    if data is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no HTML report for this document yet")
+    portal.db.audit.record(session.user.id, "read-html", "document", doc.id)
+    return Response(
+        data,
+        media_type=_HTML,
+        headers={"Content-Security-Policy": _SANDBOX_CSP, "Cache-Control": "no-store"},
+    )
 
 
 @router.get("/reports/{document_id}/download/{name}")

@@ -18,7 +18,7 @@ from medflow.platform.db.models import utcnow
 from medflow.platform.storage.base import InvalidKeyError
 from medflow.web.deps import PortalDep
 from medflow.web.schemas import Problem, StoredPublic
-from medflow.web.uploads import check_content
+from medflow.web.uploads import HEAD_BYTES, check_content, pipeline_of_key
 
 router = APIRouter(tags=["storage"])
 
@@ -85,11 +85,11 @@ async def put_object(
             )
         chunks.append(chunk)
     data = b"".join(chunks)
-    pipeline = key.split("/", 1)[0]
+    pipeline = pipeline_of_key(portal.platform.settings.triggers, bucket, key)
     try:
         if not data:
             raise InputError(name, "the file is empty (0 bytes)")
-        check_content(name, pipeline, ticket.content_type, data[:16])
+        check_content(name, pipeline, ticket.content_type, data[:HEAD_BYTES])
     except InputError as exc:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(exc)) from exc
     services = portal.platform.services

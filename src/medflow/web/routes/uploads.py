@@ -1,7 +1,7 @@
 """``POST /api/v1/uploads``: a signed URL to PUT one file straight into the raw bucket.
 
-The request is checked (type, size, name, pipeline) before anything is stored; the metadata
-(patient, doctor, uploader) is recorded with the ticket, and the PUT stores exactly that.
+The request is checked (pipeline, type, extension, size, name) before anything is stored; the
+metadata (patient, doctor, uploader) is recorded with the ticket, and the PUT stores exactly that.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, status
 
-from medflow.errors import FileTooLargeError, InputError
+from medflow.errors import FileTooLargeError, InputError, UnsupportedFileError
 from medflow.platform.db.models import utcnow
 from medflow.web.accounts.repository import ticket_meta
 from medflow.web.deps import ApiUser, PortalDep, require_role
 from medflow.web.schemas import Problem, UploadCreate, UploadPublic
-from medflow.web.uploads import check_declared, safe_filename
+from medflow.web.uploads import check_declared, safe_filename, upload_kinds
 
 router = APIRouter(prefix="/api/v1", tags=["uploads"])
 
@@ -27,7 +27,9 @@ router = APIRouter(prefix="/api/v1", tags=["uploads"])
     responses={400: {"model": Problem}, 413: {"model": Problem}, 415: {"model": Problem}},
 )
 def create_upload(body: UploadCreate, user: ApiUser, portal: PortalDep) -> UploadPublic:
-    """Issue a signed upload URL (staff and admins).
+    """Issue a signed upload URL (staff and admins) for one file and the pipeline that is to
+    run on it (``labs`` when the request names none): the pipeline must be registered and
+    accept the file's type, extension and size (``upload_types.yaml``).
 
     Raises:
         HTTPException: 403 for other roles; 415 wrong type; 413 too large; 400 other bad input.
@@ -38,8 +40,12 @@ def create_upload(body: UploadCreate, user: ApiUser, portal: PortalDep) -> Uploa
     rule = next(
         (r for r in settings.triggers if r.bucket == "raw" and r.pipeline == body.pipeline), None
     )
-    if rule is None or body.pipeline not in platform.registry.names():
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"no pipeline {body.pipeline!r}")
+    registered = platform.registry.names()
+    if rule is None or body.pipeline not in registered or body.pipeline not in upload_kinds():
+        known = ", ".join(p for p in upload_kinds() if p in registered)
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, f"no pipeline {body.pipeline!r}; choose one of {known}"
+        )
     try:
         name = safe_filename(body.filename)
         check_declared(
@@ -47,13 +53,10 @@ def create_upload(body: UploadCreate, user: ApiUser, portal: PortalDep) -> Uploa
         )
     except FileTooLargeError as exc:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
+    except UnsupportedFileError as exc:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(exc)) from exc
     except InputError as exc:
-        code = (
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
-            if "not accepted" in str(exc)
-            else status.HTTP_400_BAD_REQUEST
-        )
-        raise HTTPException(code, str(exc)) from exc
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     platform.services.db.patients.upsert(
         body.patient_id,
         name=body.patient_name or None,
