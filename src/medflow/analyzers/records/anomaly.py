@@ -3,8 +3,13 @@
 Univariate: the modified z-score ``0.6745 * (x - median) / MAD`` (Iglewicz & Hoaglin, "How to
 Detect and Handle Outliers", ASQC 1993); when the MAD is 0 the mean absolute deviation times
 1.253314 stands in (the same fallback IBM SPSS uses). Multivariate: scikit-learn's
-IsolationForest (Liu, Ting & Zhou, ICDM 2008), fitted on an even sample of rows and scored in
-slices so memory stays flat. Every anomaly carries a sentence a person can read.
+IsolationForest (Liu, Ting & Zhou, ICDM 2008) on each column's percentile (its empirical CDF,
+learnt from an even sample), so a combination that is rare in the file stands apart whatever the
+columns' units and skew; a row is flagged when its isolation score is far above the file's usual
+scores (a robust z-score over the sample's scores, so the threshold comes from the data), and a
+row a single column already explains is left to the univariate check. Medians, MADs, the
+percentile map and the forest all come from the sample; rows are scored in slices, so memory
+stays flat. Every anomaly carries a sentence a person can read.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class _Scale:
 
 
 def _scales(lf: pl.LazyFrame, columns: list[str]) -> dict[str, _Scale]:
+    """Median and spread per column, from ``lf`` (the caller passes a bounded sample)."""
     med = lf.select([pl.col(c).cast(pl.Float64).median() for c in columns]).collect(
         engine="streaming"
     )
@@ -91,8 +97,32 @@ def _univariate(lf: pl.LazyFrame, scales: dict[str, _Scale], threshold: float) -
     return out
 
 
+def _percentiles(sample: NDArray[np.float64]) -> list[NDArray[np.float64]]:
+    """Per column, the sample's sorted values: the empirical CDF that :func:`_to_cdf` reads."""
+    return [np.sort(sample[:, j]) for j in range(sample.shape[1])]
+
+
+def _to_cdf(x: NDArray[np.float64], sorted_cols: list[NDArray[np.float64]]) -> NDArray[np.float64]:
+    """Each value's share of the sample at or below it (ties get their middle share)."""
+    out = np.empty_like(x)
+    for j, ref in enumerate(sorted_cols):
+        lo = np.searchsorted(ref, x[:, j], side="left")
+        hi = np.searchsorted(ref, x[:, j], side="right")
+        out[:, j] = (lo + hi) / (2.0 * len(ref))
+    return out
+
+
+def _ordinal(p: float) -> str:
+    pct = 100 * p
+    return f"{pct:.1f}th" if 0.5 <= pct < 99.5 else f"{pct:.2f}th"
+
+
 def _multivariate(
-    lf: pl.LazyFrame, n_rows: int, scales: dict[str, _Scale], spec: AnomalySpec
+    lf: pl.LazyFrame,
+    n_rows: int,
+    scales: dict[str, _Scale],
+    spec: AnomalySpec,
+    explained: set[int],
 ) -> list[Outlier]:
     from sklearn.ensemble import IsolationForest
 
@@ -103,36 +133,49 @@ def _multivariate(
     filled = [pl.col(c).cast(pl.Float64).fill_null(scales[c].median) for c in cols]
     step = max(1, n_rows // cfg.sample_rows)
     sample = lf.select(filled).gather_every(step).collect(engine="streaming").to_numpy()
-    centre = np.array([scales[c].median for c in cols])
-    spread = np.array([scales[c].spread / scales[c].factor for c in cols])
-    # Isolation trees split one axis at a time and miss points that break a correlation
-    # (tall and very light). Rotating the robust-scaled data onto its principal axes lets a
-    # split follow the correlation (in the spirit of Hariri et al., "Extended Isolation Forest",
-    # IEEE TKDE 2021); the rotation loses nothing.
-    _, _, axes = np.linalg.svd((sample - centre) / spread, full_matrices=False)
-
-    def features(x: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.asarray(((x - centre) / spread) @ axes.T, dtype=np.float64)
-
+    # Percentiles, not raw values: the forest splits one axis at a time, and on percentiles a
+    # rare pairing (a toddler's age with an adult's weight) is an empty corner of the unit cube
+    # whatever each column's unit, skew or outliers.
+    ref = _percentiles(sample)
+    train = _to_cdf(sample, ref)
     forest = IsolationForest(
-        n_estimators=cfg.n_estimators, contamination=cfg.contamination, random_state=cfg.seed
+        n_estimators=cfg.n_estimators,
+        max_samples=min(cfg.max_samples, len(train)),
+        random_state=cfg.seed,
     )
-    forest.fit(features(sample))
-    out: list[Outlier] = []
+    forest.fit(train)
+    # The threshold comes from the file: how far a row's isolation score stands above the
+    # sample's usual scores, in robust z units (median and MAD of the scores).
+    usual = -forest.score_samples(train)
+    centre = float(np.median(usual))
+    spread = float(np.median(np.abs(usual - centre))) / 0.6745 or float(np.std(usual)) or 1.0
+    cut = centre + cfg.score_threshold * spread
+    cap = int(cfg.contamination * n_rows)
+    found: list[tuple[float, int, str, str]] = []
     for offset in range(0, n_rows, _SLICE):
         part = lf.slice(offset, _SLICE).select(ROW, *filled).collect()
         x = part.select(cols).to_numpy()
-        score = forest.decision_function(features(x))
-        for i in np.flatnonzero(score < 0):
-            z = {
-                c: scales[c].factor * (x[i, j] - scales[c].median) / scales[c].spread
-                for j, c in enumerate(cols)
-            }
-            top = sorted(z, key=lambda c: -abs(z[c]))[:2]
-            parts = ", ".join(f"{c} {x[i, cols.index(c)]:g} (robust z {z[c]:+.1f})" for c in top)
-            reason = f"unusual combination of values: {parts}; isolation score {score[i]:.3f}"
-            out.append(Outlier(int(part[ROW][int(i)]), "multivariate", top[0], reason))
-    return out
+        q = _to_cdf(x, ref)
+        score = -forest.score_samples(q)
+        rows = part[ROW].to_numpy()
+        for i in np.flatnonzero(score > cut):
+            row = int(rows[i])
+            if row in explained:
+                continue
+            far = sorted(range(len(cols)), key=lambda j: -abs(q[i, j] - 0.5))[:3]
+            parts = ", ".join(
+                f"{cols[j]} {x[i, j]:g} ({_ordinal(q[i, j])} percentile)" for j in far
+            )
+            z = (score[i] - centre) / spread
+            reason = (
+                f"unusual combination of values: {parts}; isolation score robust z "
+                f"{z:+.1f} (threshold {cfg.score_threshold:g})"
+            )
+            found.append((float(score[i]), row, cols[far[0]], reason))
+    # ``contamination`` caps the share flagged: past it, only the most isolated rows are kept.
+    if len(found) > cap:
+        found = sorted(found, key=lambda f: -f[0])[: max(cap, 0)]
+    return [Outlier(row, "multivariate", col, reason) for _, row, col, reason in found]
 
 
 def detect_outliers(
@@ -151,9 +194,12 @@ def detect_outliers(
     n_rows = int(lf.select(pl.len()).collect(engine="streaming").item())
     if n_rows == 0 or not columns:
         return [], OutlierSummary()
-    scales = _scales(lf, columns)
+    # Medians and MADs from an even sample once the file is larger than it: an exact median
+    # holds the whole column, an estimate from 100,000 rows is as good for a threshold.
+    step = max(1, n_rows // spec.isolation_forest.sample_rows)
+    scales = _scales(lf.gather_every(step) if step > 1 else lf, columns)
     uni = _univariate(lf, scales, spec.mad_threshold)
-    multi = _multivariate(lf, n_rows, scales, spec)
+    multi = _multivariate(lf, n_rows, scales, spec, {o.row for o in uni})
     per_column: dict[str, int] = {}
     for o in uni:
         per_column[o.column] = per_column.get(o.column, 0) + 1

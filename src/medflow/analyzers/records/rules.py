@@ -134,8 +134,19 @@ class IsolationForestSpec(_Strict):
     """The multivariate outlier detector's settings (scikit-learn IsolationForest)."""
 
     enabled: bool = True
-    contamination: float = Field(default=0.005, gt=0.0, le=0.5)
+    contamination: float = Field(
+        default=0.005,
+        gt=0.0,
+        le=0.5,
+        description="the largest share of rows the detector may flag (a cap, not a quota)",
+    )
+    score_threshold: float = Field(
+        default=4.0,
+        gt=0.0,
+        description="robust z-score of a row's isolation score above which it is flagged",
+    )
     n_estimators: int = Field(default=100, ge=10)
+    max_samples: int = Field(default=4096, ge=64, description="rows per isolation tree")
     sample_rows: int = Field(default=100_000, ge=100)
     seed: int = 0
 

@@ -58,3 +58,46 @@ def test_nothing_to_watch_finds_nothing() -> None:
     found, summary = detect_outliers(_frame().lazy(), [], AnomalySpec())
     assert found == []
     assert summary.rows == 0
+
+
+def _planted_pair(df: pl.DataFrame, row: int, height: float, weight: float) -> pl.DataFrame:
+    hit = pl.col("__row") == row
+    return df.with_columns(
+        pl.when(hit).then(height).otherwise(pl.col("height")).alias("height"),
+        pl.when(hit).then(weight).otherwise(pl.col("weight")).alias("weight"),
+    )
+
+
+def test_a_row_one_column_explains_is_not_reported_again_as_multivariate() -> None:
+    df = _planted_pair(_frame(), 9, 170.0, 400.0)
+    spec = AnomalySpec(isolation_forest=IsolationForestSpec(sample_rows=5000, seed=1))
+    found, _ = detect_outliers(df.lazy(), ["height", "weight"], spec)
+    assert [(o.row, o.kind) for o in found if o.row == 9] == [(9, "outlier")]
+
+
+def test_the_reason_names_the_percentiles_of_the_rare_combination() -> None:
+    df = _planted_pair(_frame(), 5, 196.0, 45.0)
+    spec = AnomalySpec(
+        mad_threshold=6.0, isolation_forest=IsolationForestSpec(sample_rows=5000, seed=1)
+    )
+    found, _ = detect_outliers(df.lazy(), ["height", "weight"], spec)
+    reason = next(o.reason for o in found if o.row == 5 and o.kind == "multivariate")
+    assert "height 196 (99." in reason
+    assert "weight 45 (0." in reason
+    assert "isolation score robust z +" in reason
+
+
+def test_contamination_caps_the_share_flagged_keeping_the_most_isolated() -> None:
+    df = _frame()
+    for row, (h, w) in enumerate([(196.0, 45.0), (150.0, 95.0), (190.0, 60.0)], start=5):
+        df = _planted_pair(df, row, h, w)
+    loose = IsolationForestSpec(sample_rows=5000, seed=1, score_threshold=1.0)
+    capped = loose.model_copy(update={"contamination": 0.001})
+    many, _ = detect_outliers(df.lazy(), ["height", "weight"], AnomalySpec(isolation_forest=loose))
+    few, _ = detect_outliers(df.lazy(), ["height", "weight"], AnomalySpec(isolation_forest=capped))
+    multi_many = [o for o in many if o.kind == "multivariate"]
+    multi_few = [o for o in few if o.kind == "multivariate"]
+    assert len(multi_many) > 2
+    assert len(multi_few) == 2  # 0.1% of 2000 rows
+    assert {o.row for o in multi_few} <= {o.row for o in multi_many}
+    assert 5 in {o.row for o in multi_few}
