@@ -200,3 +200,27 @@ def test_concurrent_puts_leave_one_whole_object(store: ObjectStore) -> None:
         t.join()
     data = store.get("raw", "k")
     assert data in payloads
+
+
+def test_put_file_and_get_file_round_trip_by_path(store: ObjectStore, tmp_path: Path) -> None:
+    src = tmp_path / "big.csv"
+    data = b"a,b\n" + b"1,2\n" * 300_000  # over a megabyte: more than one chunk
+    src.write_bytes(data)
+    events: list[ObjectEvent] = []
+    store.subscribe(events.append)
+    obj = store.put_file("raw", "records/big.csv", src, {"k": "v"}, "text/csv")
+    assert (obj.sha256, obj.size) == (sha256_hex(data), len(data))
+    assert [(e.bucket, e.key, e.sha256) for e in events] == [("raw", "records/big.csv", obj.sha256)]
+    head = store.head("raw", "records/big.csv")
+    assert (head.sha256, head.size, dict(head.metadata)) == (obj.sha256, len(data), {"k": "v"})
+    dest = tmp_path / "copy.csv"
+    got = store.get_file("raw", "records/big.csv", dest)
+    assert dest.read_bytes() == data
+    assert got.sha256 == obj.sha256
+
+
+def test_get_file_of_missing_object_creates_nothing(store: ObjectStore, tmp_path: Path) -> None:
+    dest = tmp_path / "none.csv"
+    with pytest.raises(ObjectNotFoundError):
+        store.get_file("raw", "records/none.csv", dest)
+    assert not dest.exists()

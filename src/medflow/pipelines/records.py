@@ -99,21 +99,23 @@ def check_object(
     prefix = output_prefix(key, sha256)
     with tempfile.TemporaryDirectory(prefix="medflow-records-") as tmp:
         work = Path(tmp)
+        # Objects travel as files (streamed by the store), never as one bytes value: a CSV of
+        # several gigabytes is checked without its size in memory.
         src = work / "in" / PurePosixPath(key).name
         src.parent.mkdir()
-        src.write_bytes(store.get(bucket, key))
+        store.get_file(bucket, key, src)
         refs: dict[str, Path] = {}
         for name, (ref_bucket, ref_key) in config.references.items():
-            refs[name] = work / "refs" / PurePosixPath(ref_key).name
-            refs[name].parent.mkdir(exist_ok=True)
-            refs[name].write_bytes(store.get(ref_bucket, ref_key))
+            refs[name] = work / "refs" / name / PurePosixPath(ref_key).name
+            refs[name].parent.mkdir(parents=True, exist_ok=True)
+            store.get_file(ref_bucket, ref_key, refs[name])
         result = check_file(analyzer, src, work / "out", refs)
         written: dict[str, str] = {}
         for name, path in result.files.items():
             if name not in _DESTINATIONS:
                 continue
             dest_bucket, filename, content_type = _DESTINATIONS[name]
-            store.put(dest_bucket, prefix + filename, path.read_bytes(), content_type=content_type)
+            store.put_file(dest_bucket, prefix + filename, path, content_type=content_type)
             written[name] = f"{dest_bucket}/{prefix}{filename}"
     report = result.report
     if "quarantined_file" in result.files:

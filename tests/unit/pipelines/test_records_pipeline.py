@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,8 @@ from medflow.pipelines.records import (
     output_prefix,
     records_pipeline,
 )
-from medflow.platform.storage.base import sha256_hex
+from medflow.platform.storage.base import StoredObject, sha256_hex
+from medflow.platform.storage.local import LocalObjectStore
 from medflow.platform.storage.memory import MemoryObjectStore
 
 HEADER = (
@@ -136,3 +137,45 @@ def test_platform_checks_a_csv_and_quarantines_a_binary_one(platform: object) ->
         json.loads(store.get(QUARANTINE_BUCKET, k)) for k in keys if k.endswith("reason.json")
     ]
     assert any("NUL bytes" in r.get("message", "") for r in reasons)
+
+
+class _NoWholeObjects(LocalObjectStore):
+    """A folder store that refuses to hand over or take in a large object as one bytes value."""
+
+    limit = 64 * 1024
+
+    def get(self, bucket: str, key: str) -> bytes:
+        data = super().get(bucket, key)
+        assert len(data) <= self.limit, f"{bucket}/{key} read whole ({len(data)} bytes)"
+        return data
+
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        metadata: Mapping[str, str] | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> StoredObject:
+        assert len(data) <= self.limit, f"{bucket}/{key} written whole ({len(data)} bytes)"
+        return super().put(bucket, key, data, metadata, content_type)
+
+
+def test_large_objects_stream_through_files_not_memory(tmp_path: Path) -> None:
+    store = _NoWholeObjects(tmp_path / "objects", b"secret")
+    src = tmp_path / "adm.csv"
+    src.write_bytes(_csv(bad=40, good=2000))
+    assert src.stat().st_size > store.limit
+    obj = store.put_file("raw", "records/adm.csv", src)
+    config = RecordsConfig(options=CheckOptions(anomalies=False))
+    out = check_object(
+        store, "raw", "records/adm.csv", obj.sha256, config, RecordsAnalyzer(options=config.options)
+    )
+    assert out["decision"] == "partial"
+    assert (out["rows_curated"], out["rows_quarantined"]) == (2000, 40)
+    prefix = output_prefix("records/adm.csv", obj.sha256)
+    curated = store.head(CURATED_BUCKET, prefix + "curated.csv")
+    assert curated.size > store.limit
+    dest = tmp_path / "curated.csv"
+    store.get_file(CURATED_BUCKET, prefix + "curated.csv", dest)
+    assert len(dest.read_text().splitlines()) == 1 + 2000

@@ -4,7 +4,7 @@ account per role and helpers to log in and upload through the signed-URL flow.""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from medflow.pipelines.labs import build_pipeline
 from medflow.platform import Platform, Settings
+from medflow.platform.runner import Pipeline
 from medflow.web.accounts import AccountRepository
 from medflow.web.app import create_app
 from medflow.web.security import use_hasher
@@ -43,16 +44,21 @@ def _cheap_password_hashing() -> Iterator[None]:
 
 
 @contextmanager
-def make_portal(tmp_path: Path) -> Iterator[Portal]:
-    """A portal with patients P1 (doctor doc@) and P2 (another doctor) and one user per role."""
+def make_portal(
+    tmp_path: Path,
+    pipelines: Sequence[Pipeline] | None = None,
+    max_upload_bytes: int = 2_000_000,
+) -> Iterator[Portal]:
+    """A portal with patients P1 (doctor doc@) and P2 (another doctor) and one user per role,
+    running ``pipelines`` (the labs pipeline alone by default)."""
     settings = Settings(
         data_dir=tmp_path,
-        storage={"backend": "memory", "max_upload_bytes": 2_000_000},
+        storage={"backend": "memory", "max_upload_bytes": max_upload_bytes},
         notify={"backend": "memory"},
         security={"signing_secret": "test-secret-for-web-unit-tests"},
         web={"base_url": "http://testserver"},
     )
-    platform = Platform(settings, pipelines=[build_pipeline()])
+    platform = Platform(settings, pipelines=list(pipelines or [build_pipeline()]))
     app = create_app(platform, admin_email="admin@example.org", admin_password=PASSWORD)
     accounts: AccountRepository = app.state.portal.accounts
     users = {"admin": accounts.by_email("admin@example.org").id}  # type: ignore[union-attr]
@@ -107,8 +113,10 @@ def upload(
     content_type: str = "application/pdf",
     filename: str = "report.pdf",
     doctor_email: str | None = "doc@example.org",
+    pipeline: str | None = None,
 ) -> str:
-    """Upload through the API as staff (signed URL then PUT); return the document id."""
+    """Upload through the API as staff (signed URL then PUT) for ``pipeline`` (the request
+    names none when None: labs); return the document id."""
     headers = api_token(portal, "staff")
     body: dict[str, object] = {
         "filename": filename,
@@ -116,6 +124,8 @@ def upload(
         "size": len(data),
         "patient_id": patient_id,
     }
+    if pipeline is not None:
+        body["pipeline"] = pipeline
     if doctor_email:
         body["doctor_email"] = doctor_email
     r = portal.client.post("/api/v1/uploads", json=body, headers=headers)

@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, urlencode
 
@@ -198,6 +199,33 @@ class ObjectStore(ABC):
     @abstractmethod
     def _copy(self, bucket: str, key: str, dst_bucket: str, dst_key: str) -> StoredObject:
         """Copy bytes and metadata; no event."""
+
+    def get_file(self, bucket: str, key: str, dest: Path) -> StoredObject:
+        """Write the object's bytes to the local file ``dest``; large objects stream.
+
+        The default reads the object whole; adapters that can stream override it, so a
+        multi-gigabyte object never has to fit in memory.
+
+        Raises:
+            ObjectNotFoundError: no such object (``dest`` is then not created).
+        """
+        obj = self.head(bucket, key)
+        dest.write_bytes(self.get(bucket, key))
+        return obj
+
+    def put_file(
+        self,
+        bucket: str,
+        key: str,
+        src: Path,
+        metadata: Mapping[str, str] | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> StoredObject:
+        """Store the local file ``src`` as :meth:`put` stores bytes; large files stream.
+
+        The default reads the file whole; adapters that can stream override it.
+        """
+        return self.put(bucket, key, src.read_bytes(), metadata, content_type)
 
     def exists(self, bucket: str, key: str) -> bool:
         """Whether an object lies at ``bucket``/``key``."""
