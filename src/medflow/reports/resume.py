@@ -87,6 +87,15 @@ def medical_resume(
     medications: list[dict[str, Any]] = []
     allergies: list[dict[str, Any]] = []
     chief: str | None = None
+    # Onset/duration the extractor linked to a finding (TIME_EXPRESSION entities carry the
+    # entities they date as OVERLAP attributes, by Id); the phrase search below is the fallback.
+    times = {
+        a.id: t.text
+        for t in result.entities
+        if t.category == "TIME_EXPRESSION"
+        for a in t.attributes
+        if a.relationship_type == "OVERLAP"
+    }
     for e in result.entities:
         begin, _end, sentence = _sentence_of(sentences, e.begin)
         if e.category == "MEDICAL_CONDITION":
@@ -97,7 +106,7 @@ def medical_resume(
             item["icd10cm"] = {"code": code.code, "description": code.description} if code else None
             if e.has_trait("SYMPTOM") or e.has_trait("SIGN"):
                 onset = _DURATION.search(sentence)
-                item["onset"] = onset.group() if onset else None
+                item["onset"] = times.get(e.id) or (onset.group() if onset else None)
                 symptoms.append(item)
             else:
                 conditions.append(item)

@@ -20,8 +20,9 @@ from medflow.analyzers.clinical.context import entity_traits
 from medflow.analyzers.clinical.drugs import DrugDictionary
 from medflow.analyzers.clinical.language import check_text, looks_english
 from medflow.analyzers.clinical.lexicon import Lexicon, load_lexicon
-from medflow.analyzers.clinical.phi import PhiDetector
+from medflow.analyzers.clinical.phi import FoundPhi, PhiDetector
 from medflow.analyzers.clinical.pipeline import FoundSection, Structure, build_nlp
+from medflow.analyzers.clinical.timex import LINK_TYPE, FoundTime, TimeFinder, link
 from medflow.domain.clinical import (
     Attribute,
     ClinicalResult,
@@ -37,11 +38,6 @@ MODEL_VERSION = "medflow-clinical-0.1.0"
 CHUNK_CHARS = 50_000
 _PARAGRAPH = re.compile(r"\n\s*\n")
 _DIGIT = re.compile(r"\d")
-_TIME = re.compile(
-    r"\b(?:yesterday|today|tonight|last (?:night|week|month|year)|"
-    r"\d+ (?:days?|weeks?|months?|years?) ago|since (?:yesterday|last \w+))\b",
-    re.I,
-)
 # ICD-10-CM chapters whose short descriptions read like findings in a note (A-R: diseases,
 # symptoms, signs); injuries, external causes and Z encounter codes are left out.
 _ICD_DETECT_CHAPTERS = tuple("ABCDEFGHIJKLMNOPQR")
@@ -95,6 +91,7 @@ class ClinicalExtractor:
         self.rxnorm = RxNormIndex(self.lexicon.rxnorm)
         self.attributes = AttributeFinder(self.lexicon)
         self.phi = PhiDetector(self.lexicon, use_ner_model=use_ner_model)
+        self.times = TimeFinder()
         self._kind: dict[str, str] = {}
         self._lower = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         self._exact = PhraseMatcher(self.nlp.vocab, attr="ORTH")
@@ -156,6 +153,8 @@ class ClinicalExtractor:
         sections: list[SectionSpan] = []
         unmapped: list[FoundAttribute] = []
         carry_section: str | None = None
+        phi = self.phi.find(text)
+        dates = [FoundTime(p.begin, p.end) for p in phi if p.type == "DATE"]
         for offset, chunk in _chunks(text):
             doc = self.nlp.make_doc(chunk)
             targets = self._targets(doc, chunk)
@@ -164,10 +163,11 @@ class ClinicalExtractor:
             found, chunk_sections, chunk_unmapped, carry_section = self._read_doc(
                 doc, targets, modifiers, structure, chunk, offset, carry_section
             )
+            found += self._time_entities(found, structure, chunk, offset, dates)
             raw_entities += found
             sections += chunk_sections
             unmapped += chunk_unmapped
-        raw_entities += self._phi_entities(text)
+        raw_entities += self._phi_entities(phi)
         return self._assemble(text, raw_entities, sections, unmapped)
 
     def traits_for(self, sentence: str, begin: int, end: int) -> tuple[Trait, ...]:
@@ -333,7 +333,56 @@ class ClinicalExtractor:
                 out += [FoundAttribute(a.type, a.begin + offset, a.end + offset) for a in attrs]
         return out
 
-    def _phi_entities(self, text: str) -> list[dict[str, Any]]:
+    def _time_entities(
+        self,
+        found: list[dict[str, Any]],
+        structure: Structure,
+        chunk: str,
+        offset: int,
+        dates: list[FoundTime],
+    ) -> list[dict[str, Any]]:
+        """TIME_EXPRESSION entities of one chunk, each linked to the entities it dates."""
+        end = offset + len(chunk)
+        times = self.times.find(chunk, 0, len(chunk))
+        times += [FoundTime(d.begin - offset, d.end - offset) for d in dates if d.end <= end]
+        taken = [(a.begin - offset, a.end - offset) for f in found for a in f["attrs"]]
+        taken += [(f["begin"] - offset, f["end"] - offset) for f in found]
+        sent_starts = [b for b, _ in structure.sentence_chars]
+        by_sentence: dict[int, list[dict[str, Any]]] = {}
+        for f in sorted(found, key=lambda f: f["begin"]):
+            by_sentence.setdefault(bisect_right(sent_starts, f["begin"] - offset) - 1, []).append(
+                {**f, "begin": f["begin"] - offset, "end": f["end"] - offset}
+            )
+        out: list[dict[str, Any]] = []
+        kept: list[FoundTime] = []
+        # Longest first: "since 2019" wins over the date "2019" inside it.
+        for t in sorted(times, key=lambda t: (t.begin - t.end, t.begin)):
+            if t.begin < 0 or any(t.begin < e and b < t.end for b, e in taken):
+                continue
+            if any(t.begin < k.end and k.begin < t.end for k in kept):
+                continue
+            sentence = by_sentence.get(bisect_right(sent_starts, t.begin) - 1, [])
+            linked = link(t, sentence, chunk)
+            if not linked:
+                continue  # Comprehend reports a time only when it dates an entity
+            kept.append(t)
+            out.append(
+                {
+                    "begin": offset + t.begin,
+                    "end": offset + t.end,
+                    "category": "TIME_EXPRESSION",
+                    "type": LINK_TYPE[linked[0]["type"]],
+                    "traits": (),
+                    "section": None,
+                    "generic": None,
+                    "attrs": [],
+                    "links": [(offset + x["begin"], offset + x["end"]) for x in linked],
+                }
+            )
+        return out
+
+    @staticmethod
+    def _phi_entities(phi: list[FoundPhi]) -> list[dict[str, Any]]:
         return [
             {
                 "begin": p.begin,
@@ -346,7 +395,7 @@ class ClinicalExtractor:
                 "attrs": [],
                 "score": p.score,
             }
-            for p in self.phi.find(text)
+            for p in phi
         ]
 
     def _assemble(
@@ -363,10 +412,15 @@ class ClinicalExtractor:
                     (s.name for s in reversed(sections) if s.begin <= r["begin"]), None
                 )
         next_id = 0
-        entities: list[Entity] = []
+        entities: list[Entity | None] = []
+        deferred: list[tuple[int, int, dict[str, Any]]] = []
         for r in raw:
             entity_id = next_id
             next_id += 1
+            if "links" in r:
+                deferred.append((len(entities), entity_id, r))
+                entities.append(None)
+                continue
             attributes: list[Attribute] = []
             for a in r["attrs"]:
                 attributes.append(
@@ -384,6 +438,32 @@ class ClinicalExtractor:
                 )
                 next_id += 1
             entities.append(self._entity(text, r, entity_id, tuple(attributes)))
+        # A time expression carries the entities it dates as OVERLAP attributes, each with the
+        # Id, offsets and traits of that entity (as Comprehend's DetectEntitiesV2 does).
+        by_span = {
+            (e.begin, e.end): e
+            for e in entities
+            if e is not None and e.category != "PROTECTED_HEALTH_INFORMATION"
+        }
+        for position, entity_id, r in deferred:
+            links = tuple(
+                Attribute(
+                    id=e.id,
+                    type=e.type,
+                    category=e.category,
+                    begin=e.begin,
+                    end=e.end,
+                    text=e.text,
+                    score=e.score,
+                    relationship_type="OVERLAP",
+                    relationship_score=_relationship_score(
+                        r["end"], FoundAttribute(e.type, e.begin, e.end)
+                    ),
+                    traits=e.traits,
+                )
+                for e in (by_span[span] for span in r["links"])
+            )
+            entities[position] = self._entity(text, r, entity_id, links)
         unmapped_attrs = []
         for a in unmapped:
             unmapped_attrs.append(
@@ -400,7 +480,7 @@ class ClinicalExtractor:
             next_id += 1
         return ClinicalResult(
             text_length=len(text),
-            entities=tuple(entities),
+            entities=tuple(e for e in entities if e is not None),
             unmapped_attributes=tuple(unmapped_attrs),
             sections=tuple(sections),
             model_version=MODEL_VERSION,

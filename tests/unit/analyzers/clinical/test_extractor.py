@@ -104,10 +104,15 @@ def test_offsets_are_exact_and_ids_unique(extractor: ClinicalExtractor, gold: li
     for record in gold:
         text = record["text"]
         result = extractor.extract(text)
+        # A time expression's OVERLAP attributes are the entities it dates: same Id as they.
         ids = [e.id for e in result.entities] + [
-            a.id for e in result.entities for a in e.attributes
+            a.id for e in result.entities for a in e.attributes if a.relationship_type != "OVERLAP"
         ]
         assert len(ids) == len(set(ids))
+        by_id = {e.id: e for e in result.entities}
+        for t in result.by_category("TIME_EXPRESSION"):
+            for a in t.attributes:
+                assert (by_id[a.id].begin, by_id[a.id].type) == (a.begin, a.type)
         for e in result.entities:
             assert text[e.begin : e.end] == e.text
             for a in e.attributes:
