@@ -32,7 +32,14 @@ class UploadCreate(_Schema):
     doctor_email: str | None = Field(
         default=None, max_length=320, pattern=_EMAIL, description="The doctor to notify."
     )
-    pipeline: str = Field(default="labs", max_length=64, description="The pipeline to run.")
+    pipeline: str = Field(
+        default="labs",
+        max_length=64,
+        description=(
+            "The pipeline to run: labs (lab report), documents (clinical PDF, DOCX or text), "
+            "dictation (audio), imaging (DICOM) or records (CSV), as registered."
+        ),
+    )
 
 
 class UploadPublic(_Schema):

@@ -34,6 +34,36 @@ class Portal:
     users: dict[str, str]
 
 
+def every_pipeline() -> list[Pipeline]:
+    """Every pipeline medflow has (imaging with its study pipeline), built light: dictation
+    transcribes with the speech test kit's deterministic energy engine (no model loads), the
+    records pipeline skips anomaly detection."""
+    import sys
+
+    from medflow.analyzers.records import CheckOptions
+    from medflow.analyzers.speech import Transcriber
+    from medflow.pipelines.dictation import LazyTranscriber
+    from medflow.pipelines.dictation import build_pipeline as dictation_pipeline
+    from medflow.pipelines.documents import build_pipeline as documents_pipeline
+    from medflow.pipelines.imaging import ImagingConfig, imaging_pipelines
+    from medflow.pipelines.records import RecordsConfig, records_pipeline
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures" / "audio"))
+    from speech_testkit import EnergyEngine
+
+    lazy = LazyTranscriber(lambda: Transcriber(engine=EnergyEngine()))
+    imaging = imaging_pipelines(
+        ImagingConfig(deid_secret=b"web-upload-test-secret-0123456789", provider_email="")
+    )
+    return [
+        build_pipeline(),
+        records_pipeline(RecordsConfig(options=CheckOptions(anomalies=False))),
+        *imaging,
+        documents_pipeline(),
+        dictation_pipeline(lazy),
+    ]
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _cheap_password_hashing() -> Iterator[None]:
     # Production parameters cost ~0.5 s per hash on a busy CI box; the tests check behaviour,

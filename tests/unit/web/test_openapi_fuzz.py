@@ -1,6 +1,6 @@
 """Schemathesis drives every operation of the app's OpenAPI spec in-process (ASGI) with
-generated requests, with a staff token (sees everything) and a patient's: no request may
-produce a server error (5xx)."""
+generated requests, with a staff token (sees everything) and a patient's, on a portal running
+every pipeline: no request may produce a server error (5xx)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from pathlib import Path
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from tests.unit.web.conftest import api_token, make_portal
+from tests.unit.web.conftest import api_token, every_pipeline, make_portal
 
 EXAMPLES_PER_OPERATION = 30
 
 
 def test_no_generated_request_causes_a_server_error(tmp_path: Path) -> None:
-    with make_portal(tmp_path) as portal:
+    with make_portal(tmp_path, every_pipeline()) as portal:
         schema = schemathesis.openapi.from_asgi("/openapi.json", portal.client.app)
         headers = {role: api_token(portal, role) for role in ("staff", "patient")}
         tried: list[str] = []

@@ -18,17 +18,17 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from tests.unit.web.conftest import SAMPLES, Portal, api_token, login, make_portal, upload
+from tests.unit.web.conftest import (
+    SAMPLES,
+    Portal,
+    api_token,
+    every_pipeline,
+    login,
+    make_portal,
+    upload,
+)
 
-from medflow.analyzers.records import CheckOptions
-from medflow.analyzers.speech import Transcriber
-from medflow.pipelines.dictation import LazyTranscriber
-from medflow.pipelines.dictation import build_pipeline as dictation_pipeline
-from medflow.pipelines.documents import build_pipeline as documents_pipeline
-from medflow.pipelines.imaging import ImagingConfig, imaging_pipelines, submit_stable_studies
-from medflow.pipelines.labs import build_pipeline as labs_pipeline
-from medflow.pipelines.records import RecordsConfig, records_pipeline
-from medflow.platform.runner import Pipeline
+from medflow.pipelines.imaging import submit_stable_studies
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 for sub in ("audio", "imaging", "records"):
@@ -36,28 +36,12 @@ for sub in ("audio", "imaging", "records"):
 import generate_admissions  # noqa: E402
 import imaging_fixtures  # noqa: E402
 from make_dictations import speak, tools_available  # noqa: E402
-from speech_testkit import EnergyEngine  # noqa: E402
 
 DOCUMENTS = Path(str(resources.files("medflow.samples").joinpath("documents")))
 needs_speech_tools = pytest.mark.skipif(
     not (tools_available() and shutil.which("ffmpeg") and shutil.which("ffprobe")),
     reason="espeak-ng, sox and ffmpeg make and decode the test dictation",
 )
-
-
-def every_pipeline() -> list[Pipeline]:
-    """The five pipelines (and imaging's study pipeline), light where a model would load."""
-    lazy = LazyTranscriber(lambda: Transcriber(engine=EnergyEngine()))
-    imaging = imaging_pipelines(
-        ImagingConfig(deid_secret=b"web-upload-test-secret-0123456789", provider_email="")
-    )
-    return [
-        labs_pipeline(),
-        records_pipeline(RecordsConfig(options=CheckOptions(anomalies=False))),
-        *imaging,
-        documents_pipeline(),
-        dictation_pipeline(lazy),
-    ]
 
 
 @pytest.fixture(scope="module")
