@@ -1,0 +1,104 @@
+"""Uploads of other kinds than lab reports, end to end in Debian's Chromium (Playwright,
+headless) on a real uvicorn server: staff choose a dictation (the page picks "Dictation" from
+the file type) and a PDF switched from lab report to clinical document; both reach succeeded
+through the real Whisper and clinical pipelines, the dashboard names their kinds and the
+dictation's report shows its transcript with the entities found."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from medflow.pipelines.dictation import build_pipeline as dictation_pipeline
+from medflow.pipelines.documents import build_pipeline as documents_pipeline
+from medflow.pipelines.labs import build_pipeline as labs_pipeline
+from medflow.platform import Platform, Settings
+from medflow.web.accounts import AccountRepository
+from medflow.web.server import serve
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "src" / "medflow" / "samples"
+DICTATION = SAMPLES / "dictation" / "dict01_htn_dm.mp3"
+LETTER = SAMPLES / "labs" / "us-reference-lab.pdf"
+CHROMIUM = Path("/usr/bin/chromium")
+PASSWORD = "correct horse battery"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[str]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = Settings(data_dir=tmp_path, notify={"backend": "memory"}, web={"base_url": base})
+    pipelines = [labs_pipeline(), documents_pipeline(), dictation_pipeline()]
+    stop, started = threading.Event(), threading.Event()
+    with Platform(settings, pipelines=pipelines) as platform:
+        platform.start(inbox=False)
+        accounts = AccountRepository(platform.services.db)
+        accounts.create_user("staff@hospital.test", PASSWORD, "staff", name="Sam Staff")
+        platform.services.db.patients.upsert("MRN-9", name="Dee Kay")
+        thread = threading.Thread(
+            target=serve,
+            args=(platform, "127.0.0.1", port),
+            kwargs={"stop": stop, "started": started},
+        )
+        thread.start()
+        try:
+            assert started.wait(30)
+            yield base
+        finally:
+            stop.set()
+            thread.join(30)
+
+
+def test_staff_upload_a_dictation_and_a_clinical_pdf(site: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base = site
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+        )
+        try:
+            page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+            page.goto(f"{base}/login")
+            page.fill("input[name=email]", "staff@hospital.test")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.goto(f"{base}/upload?patient_id=MRN-9")
+            page.set_input_files("#files", [str(DICTATION), str(LETTER)])
+            kinds = page.locator("#chosen select.file-kind")
+            expect(kinds.nth(0)).to_have_value("dictation")  # from the file type
+            expect(kinds.nth(1)).to_have_value("labs")  # a PDF is a lab report by default...
+            kinds.nth(1).select_option("documents")  # ...unless the uploader says otherwise
+            page.click("#upload-form button[type=submit]")
+            rows = page.locator("#progress tr")
+            expect(rows.nth(1)).to_contain_text("Dictation")
+            expect(rows.nth(2)).to_contain_text("Clinical document")
+            for n in (1, 2):
+                expect(rows.nth(n).locator(".status")).to_contain_text("succeeded", timeout=300_000)
+
+            page.goto(f"{base}/")
+            uploads = page.locator("#uploads")
+            expect(uploads.locator("tr", has_text=DICTATION.name)).to_contain_text("Dictation")
+            expect(uploads.locator("tr", has_text=LETTER.name)).to_contain_text("Clinical document")
+            uploads.locator("tr", has_text=DICTATION.name).locator("a", has_text="report").click()
+            text = page.locator("#clinical-text")
+            expect(text).to_contain_text("metformin")
+            expect(text.locator("mark", has_text="metformin").first).to_be_visible()
+        finally:
+            browser.close()
