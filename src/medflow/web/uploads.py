@@ -224,8 +224,9 @@ def check_declared(filename: str, pipeline: str, content_type: str, size: int, l
         raise EmptyInputError(filename, "the file is empty (0 bytes)")
 
 
-def _printable(part: bytes) -> bool:
-    return all(32 <= b < 127 for b in part)
+def _distinctive(sig: Signature) -> bool:
+    printable = all(32 <= b < 127 for _, part in sig for b in part)
+    return not printable or sum(len(part) for _, part in sig) >= 5
 
 
 def _text_problem(head: bytes) -> str | None:
@@ -233,8 +234,9 @@ def _text_problem(head: bytes) -> str | None:
         return None
     for kind in upload_kinds().values():
         for ct, rule in kind.types.items():
-            # Only signatures no text could start with ("ID3" or "RIFF" could begin a note).
-            binary = [s for s in rule.signatures if any(not _printable(p) for _, p in s)]
+            # Only signatures no plain text starts with: not short printable ones ("ID3" or
+            # "OggS" could begin a note), but "%PDF-" and "RIFF....WAVE" do count.
+            binary = [s for s in rule.signatures if _distinctive(s)]
             if any(all(head[at : at + len(p)] == p for at, p in s) for s in binary):
                 return f"the bytes are a {ct} file, not text"
     if b"\x00" in head:
