@@ -227,7 +227,7 @@ class RecordsAnalyzer:
             raise CsvParseError(src.name, "the file could not be parsed as CSV") from exc
         dupes = None
         if opts.cleaning.drop_duplicates:
-            dupes = duplicate_table(pl.scan_parquet(table)).collect(engine="streaming")
+            dupes = _duplicates(pl.scan_parquet(table))
         deduped = without_duplicates(pl.scan_parquet(table), dupes)
         lookups = self._lookups(deduped, present, references or {}, work_dir)
         late = [c for c in build_checks(rules, present, lookups, today) if c.late]
@@ -301,6 +301,23 @@ class RecordsAnalyzer:
         return Lookups(bad_codes, dup_keys, ref_values)
 
 
+def _parts(table: pl.LazyFrame, column: str, part_rows: int) -> int:
+    rows = int(table.select(pl.col(column).count()).collect(engine="streaming").item())
+    return max(1, -(-rows // part_rows))
+
+
+def _duplicates(table: pl.LazyFrame, part_rows: int = PART_ROWS) -> pl.DataFrame:
+    """Exact duplicate rows (see :func:`duplicate_table`), counted in bounded parts by hash."""
+    parts = _parts(table, HASH, part_rows)
+    found = [
+        duplicate_table(table.filter(pl.col(HASH) % parts == i) if parts > 1 else table).collect(
+            engine="streaming"
+        )
+        for i in range(parts)
+    ]
+    return pl.concat(found)
+
+
 def repeated_hashes(table: pl.LazyFrame, column: str, part_rows: int = PART_ROWS) -> pl.Series:
     """The hashes that occur on more than one row of ``column`` (nulls ignored).
 
@@ -310,8 +327,7 @@ def repeated_hashes(table: pl.LazyFrame, column: str, part_rows: int = PART_ROWS
     whatever the file's length, at the price of one cheap re-read of the hash column per part.
     """
     h = pl.col(column)
-    rows = int(table.select(h.count()).collect(engine="streaming").item())
-    parts = max(1, -(-rows // part_rows))
+    parts = _parts(table, column, part_rows)
     found: list[pl.Series] = []
     for i in range(parts):
         mine = h.is_not_null() if parts == 1 else (h % parts == i)

@@ -59,3 +59,16 @@ def test_repeated_keys_are_found_across_parts(tmp_path: Path) -> None:
     whole = sorted(repeated_hashes(table, "__key_id", part_rows=100).to_list())
     parted = sorted(repeated_hashes(table, "__key_id", part_rows=3).to_list())
     assert whole == parted == [2, 5]
+
+
+def test_exact_duplicates_are_found_across_parts() -> None:
+    from medflow.analyzers.records.analyzer import _duplicates
+    from medflow.analyzers.records.frame import COPIES, FIRST, HASH, ROW
+
+    hashes = [11, 12, 13, 11, 14, 15, 12, 11, 16, 17]
+    table = pl.DataFrame(
+        {ROW: list(range(1, 11)), HASH: hashes}, schema={ROW: pl.Int64, HASH: pl.UInt64}
+    ).lazy()
+    for part_rows in (100, 3):
+        found = _duplicates(table, part_rows).sort(HASH)
+        assert found.select(HASH, FIRST, COPIES).rows() == [(11, 1, 3), (12, 2, 2)]
