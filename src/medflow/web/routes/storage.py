@@ -9,9 +9,12 @@ the object event that starts the pipeline.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 
 from medflow.errors import InputError, SignatureError
 from medflow.platform.db.models import utcnow
@@ -74,26 +77,34 @@ async def put_object(
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE, f"{name}: more than the {ticket.size} bytes declared"
         )
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > ticket.size:
-            raise HTTPException(
-                status.HTTP_413_CONTENT_TOO_LARGE,
-                f"{name}: more than the {ticket.size} bytes declared",
-            )
-        chunks.append(chunk)
-    data = b"".join(chunks)
     pipeline = pipeline_of_key(portal.platform.settings.triggers, bucket, key)
-    try:
-        if not data:
-            raise InputError(name, "the file is empty (0 bytes)")
-        check_content(name, pipeline, ticket.content_type, data[:HEAD_BYTES])
-    except InputError as exc:
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(exc)) from exc
     services = portal.platform.services
-    obj = services.store.put(bucket, key, data, ticket.meta, ticket.content_type)
+    # The body goes to a temporary file, not memory: dictations and images may be large. Its
+    # first bytes are checked before the object is stored.
+    with tempfile.TemporaryDirectory(prefix="medflow-upload-") as tmp:
+        body = Path(tmp) / "body"
+        head = bytearray()
+        total = 0
+        with body.open("wb") as fh:
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > ticket.size:
+                    raise HTTPException(
+                        status.HTTP_413_CONTENT_TOO_LARGE,
+                        f"{name}: more than the {ticket.size} bytes declared",
+                    )
+                if len(head) < HEAD_BYTES:
+                    head += chunk[: HEAD_BYTES - len(head)]
+                fh.write(chunk)
+        try:
+            if total == 0:
+                raise InputError(name, "the file is empty (0 bytes)")
+            check_content(name, pipeline, ticket.content_type, bytes(head))
+        except InputError as exc:
+            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(exc)) from exc
+        obj = await run_in_threadpool(
+            services.store.put_file, bucket, key, body, ticket.meta, ticket.content_type
+        )
     doc, _ = services.db.documents.get_or_create(
         bucket=obj.bucket,
         key=obj.key,
