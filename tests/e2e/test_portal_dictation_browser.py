@@ -1,12 +1,14 @@
 """Uploads of other kinds than lab reports, end to end in Debian's Chromium (Playwright,
 headless) on a real uvicorn server: staff choose a dictation (the page picks "Dictation" from
-the file type) and a PDF switched from lab report to clinical document; both reach succeeded
-through the real Whisper and clinical pipelines, the dashboard names their kinds and the
-dictation's report shows its transcript with the entities found."""
+the file type), a PDF switched from lab report to clinical document and a DICOM file without an
+extension marked as a medical image; all reach succeeded through the real Whisper, clinical and
+imaging pipelines, the dashboard names their kinds and the dictation's report shows its
+transcript with the entities found."""
 
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 
 from medflow.pipelines.dictation import build_pipeline as dictation_pipeline
 from medflow.pipelines.documents import build_pipeline as documents_pipeline
+from medflow.pipelines.imaging import ImagingConfig, imaging_pipelines
 from medflow.pipelines.labs import build_pipeline as labs_pipeline
 from medflow.platform import Platform, Settings
 from medflow.web.accounts import AccountRepository
@@ -42,7 +45,10 @@ def site(tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings(data_dir=tmp_path, notify={"backend": "memory"}, web={"base_url": base})
-    pipelines = [labs_pipeline(), documents_pipeline(), dictation_pipeline()]
+    imaging = imaging_pipelines(
+        ImagingConfig(deid_secret=b"e2e-imaging-secret-0123456789ab", provider_email="")
+    )
+    pipelines = [labs_pipeline(), documents_pipeline(), dictation_pipeline(), *imaging]
     stop, started = threading.Event(), threading.Event()
     with Platform(settings, pipelines=pipelines) as platform:
         platform.start(inbox=False)
@@ -63,10 +69,19 @@ def site(tmp_path: Path) -> Iterator[str]:
             thread.join(30)
 
 
-def test_staff_upload_a_dictation_and_a_clinical_pdf(site: str) -> None:
+def _dicom_named_by_uid(tmp_path: Path) -> Path:
+    sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "imaging"))
+    import imaging_fixtures
+
+    ds = imaging_fixtures.ct_image(seed=5)
+    return imaging_fixtures.save(ds, tmp_path / str(ds.SOPInstanceUID))
+
+
+def test_staff_upload_a_dictation_a_clinical_pdf_and_an_image(site: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     base = site
+    dicom = _dicom_named_by_uid(tmp_path)
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=str(CHROMIUM),
@@ -80,16 +95,20 @@ def test_staff_upload_a_dictation_and_a_clinical_pdf(site: str) -> None:
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit]")
             page.goto(f"{base}/upload?patient_id=MRN-9")
-            page.set_input_files("#files", [str(DICTATION), str(LETTER)])
+            page.set_input_files("#files", [str(DICTATION), str(LETTER), str(dicom)])
             kinds = page.locator("#chosen select.file-kind")
             expect(kinds.nth(0)).to_have_value("dictation")  # from the file type
             expect(kinds.nth(1)).to_have_value("labs")  # a PDF is a lab report by default...
             kinds.nth(1).select_option("documents")  # ...unless the uploader says otherwise
+            # A DICOM file named by its UID has no type the browser knows: staff say what it is.
+            expect(page.locator("#chosen tr").nth(2)).to_contain_text("no kind of upload")
+            kinds.nth(2).select_option("imaging")
             page.click("#upload-form button[type=submit]")
             rows = page.locator("#progress tr")
             expect(rows.nth(1)).to_contain_text("Dictation")
             expect(rows.nth(2)).to_contain_text("Clinical document")
-            for n in (1, 2):
+            expect(rows.nth(3)).to_contain_text("Medical image")
+            for n in (1, 2, 3):
                 expect(rows.nth(n).locator(".status")).to_contain_text("succeeded", timeout=300_000)
 
             page.goto(f"{base}/")

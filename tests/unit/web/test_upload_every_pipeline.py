@@ -218,6 +218,36 @@ def test_the_upload_page_offers_every_registered_kind(portal: Portal) -> None:
     assert next(k for k in table if k["pipeline"] == "dictation")["extensions"][".m4a"]
 
 
+def test_patients_and_doctors_reach_every_kind_of_their_results(
+    portal: Portal, dicom_bytes: bytes, records_csv: bytes
+) -> None:
+    ids = {
+        "scan.dcm": upload(
+            portal,
+            dicom_bytes[:-2] + b"\x00\x00",  # another instance's bytes, the same study
+            filename="scan.dcm",
+            content_type="application/dicom",
+            pipeline="imaging",
+        ),
+        "visits.csv": upload(
+            portal,
+            records_csv + b"\n",
+            filename="visits.csv",
+            content_type="text/csv",
+            pipeline="records",
+        ),
+    }
+    portal.platform.runner.run_pending()
+    login(portal.client, "pat@example.org")
+    home = portal.client.get("/").text
+    for name, doc_id in ids.items():
+        assert f'{name}: <a href="/reports/{doc_id}">see the report</a>' in home
+        assert portal.client.get(f"/reports/{doc_id}").status_code == 200
+    login(portal.client, "doc@example.org")
+    inbox = portal.client.get("/inbox").text
+    assert all(f'href="/reports/{doc_id}"' in inbox for doc_id in ids.values())
+
+
 # -- refused before storage -----------------------------------------------------------------
 
 
