@@ -2,8 +2,9 @@
 
 Pure in the architecture's sense: files in a working folder in, typed results out; no object
 store, no database, no network. Every pass is a Polars streaming query, so memory stays flat as
-files grow (the exceptions are bounded by distinct values: duplicate-row hashes, repeated keys,
-distinct codes). The original file is only read.
+files grow. The whole-file questions (which rows repeat, which keys repeat) work on 64-bit hashes,
+counted in parts of :data:`PART_ROWS` rows split by hash value, so they too hold a bounded amount;
+distinct codes are bounded by the code set. The original file is only read.
 """
 
 from __future__ import annotations
