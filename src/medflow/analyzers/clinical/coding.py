@@ -76,6 +76,20 @@ class Icd10Index:
             for w in words:
                 self._by_word[w].add(code)
 
+    def condition_terms(self) -> dict[str, str]:
+        """Return terms to find conditions by (see ``icd_terms.py``), each also made codable.
+
+        Returns:
+            Normalised term -> ICD-10-CM code: descriptions, inclusion terms and "includes"
+            notes of chapters A-R, filtered by ``data/icd10cm_terms.yaml``.
+        """
+        from medflow.analyzers.clinical.icd_terms import condition_terms
+
+        terms = condition_terms(self._icd)
+        for term, code in terms.items():
+            self._exact.setdefault(term, code)  # "lethargy" codes as R53.83, not by overlap
+        return terms
+
     def short_terms(self, max_words: int = 3) -> dict[str, str]:
         """Return normalised descriptions short enough to appear verbatim in notes.
 

@@ -21,7 +21,13 @@ from medflow.analyzers.clinical.drugs import DrugDictionary
 from medflow.analyzers.clinical.language import check_text, looks_english
 from medflow.analyzers.clinical.lexicon import Lexicon, load_lexicon
 from medflow.analyzers.clinical.phi import FoundPhi, PhiDetector
-from medflow.analyzers.clinical.pipeline import FoundSection, Structure, build_nlp
+from medflow.analyzers.clinical.pipeline import (
+    Compact,
+    FoundSection,
+    Structure,
+    build_nlp,
+    compact,
+)
 from medflow.analyzers.clinical.timex import LINK_TYPE, FoundTime, TimeFinder, link
 from medflow.domain.clinical import (
     Attribute,
@@ -38,15 +44,6 @@ MODEL_VERSION = "medflow-clinical-0.1.0"
 CHUNK_CHARS = 50_000
 _PARAGRAPH = re.compile(r"\n\s*\n")
 _DIGIT = re.compile(r"\d")
-# ICD-10-CM chapters whose short descriptions read like findings in a note (A-R: diseases,
-# symptoms, signs); injuries, external causes and Z encounter codes are left out.
-_ICD_DETECT_CHAPTERS = tuple("ABCDEFGHIJKLMNOPQR")
-_ICD_SKIP_FIRST = frozenset({"other", "contact", "bitten", "open", "personal", "family"})
-# Generic one-word descriptions that are section words or filler in notes, not findings.
-_ICD_SKIP_TERMS = frozenset(
-    {"illness", "disease", "disorder", "syndrome", "condition", "symptoms", "fall", "history"}
-)
-
 _TERM_CATEGORY = {
     "TEST_NAME": "TEST_TREATMENT_PROCEDURE",
     "PROCEDURE_NAME": "TEST_TREATMENT_PROCEDURE",
@@ -95,15 +92,10 @@ class ClinicalExtractor:
         self._kind: dict[str, str] = {}
         self._lower = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         self._exact = PhraseMatcher(self.nlp.vocab, attr="ORTH")
-        icd_terms = {
-            term: code
-            for term, code in self.icd10.short_terms().items()
-            if code.startswith(_ICD_DETECT_CHAPTERS)
-            and term.split()[0] not in _ICD_SKIP_FIRST
-            and term not in _ICD_SKIP_TERMS
-        }
-        for term in icd_terms:
-            self._kind.setdefault(term, "DIAGNOSIS")
+        icd_terms = self.icd10.condition_terms()
+        for term, code in icd_terms.items():
+            # Chapter R holds symptoms and signs; the others diseases.
+            self._kind.setdefault(term, "SYMPTOM" if code.startswith("R") else "DIAGNOSIS")
         self._lower.add("ICD", [self.nlp.make_doc(t) for t in icd_terms])
         lower = [c for c in self.lexicon.conditions if not c.case_sensitive]
         exact = [c for c in self.lexicon.conditions if c.case_sensitive]
@@ -157,8 +149,8 @@ class ClinicalExtractor:
         dates = [FoundTime(p.begin, p.end) for p in phi if p.type == "DATE"]
         for offset, chunk in _chunks(text):
             doc = self.nlp.make_doc(chunk)
-            targets = self._targets(doc, chunk)
             structure = self._analyzer.structure(doc, chunk)
+            targets = self._targets(doc, chunk, structure.compact or compact(doc, chunk))
             modifiers = self._analyzer.context(doc, targets, structure)
             found, chunk_sections, chunk_unmapped, carry_section = self._read_doc(
                 doc, targets, modifiers, structure, chunk, offset, carry_section
@@ -192,12 +184,13 @@ class ClinicalExtractor:
 
     # -- steps ------------------------------------------------------------------------------
 
-    def _targets(self, doc: Any, text: str) -> list[Any]:
+    def _targets(self, doc: Any, text: str, packed: Compact) -> list[Any]:
         from spacy.tokens import Span
         from spacy.util import filter_spans
 
         spans: list[Any] = []
-        for match_id, start, end in [*self._exact(doc), *self._lower(doc)]:
+        for match_id, c_start, c_end in [*self._exact(packed.doc), *self._lower(packed.doc)]:
+            start, end = packed.remap(c_start, c_end)
             label = self.nlp.vocab.strings[match_id]
             if label in ("CONDITION", "ICD"):
                 spans.append(Span(doc, start, end, label="MEDICAL_CONDITION|DX_NAME"))
@@ -211,19 +204,23 @@ class ClinicalExtractor:
                     )
                 )
         words = _lower_words(doc, text)
+        if packed.index is not None:
+            words = [words[i] for i in packed.index]
         lex = self.lexicon
         for m in self.drugs.find(words, self._stop):
             name = " ".join(words[m.start : m.end])
+            start, end = packed.remap(m.start, m.end)
             if (
                 m.end < len(words)
                 and words[m.end] in lex.test_words
                 and (name in lex.test_or_drug or m.generic in lex.test_or_drug)
             ):
                 # "digoxin level", "vancomycin trough": the drug's blood level is a test.
-                spans.append(Span(doc, m.start, m.end + 1, label=f"{_TEST}|TEST_NAME"))
+                end = packed.remap(m.start, m.end + 1)[1]
+                spans.append(Span(doc, start, end, label=f"{_TEST}|TEST_NAME"))
                 continue
             kind = "BRAND_NAME" if m.is_brand else "GENERIC_NAME"
-            span = Span(doc, m.start, m.end, label=f"MEDICATION|{kind}")
+            span = Span(doc, start, end, label=f"MEDICATION|{kind}")
             span.kb_id_ = m.generic
             spans.append(span)
         # Ties (same span) go to test names, then medications: "ferritin" is a lab test even

@@ -53,6 +53,51 @@ class FoundSection:
 
 
 @dataclass(frozen=True)
+class Compact:
+    """A doc's tokens without its whitespace tokens, for matching phrases across extra spaces.
+
+    spaCy keeps a run of spaces or a line break inside a phrase as a token of its own, so
+    "staph   bacteremia" or "rule\nout" (wrapped or PDF-extracted text) would not match the
+    phrases "staph bacteremia" and "rule out". Matchers run on this doc instead and their
+    matches are mapped back to the original tokens, so offsets stay exact.
+
+    Attributes:
+        doc: the doc to match on (the original one when it has no whitespace tokens).
+        index: compact token index -> original token index; None when nothing was dropped.
+    """
+
+    doc: Any
+    index: list[int] | None
+
+    def remap(self, start: int, end: int) -> tuple[int, int]:
+        """Map a compact token span to the original doc's tokens."""
+        if self.index is None:
+            return start, end
+        return self.index[start], self.index[end - 1] + 1
+
+
+def compact(doc: Any, text: str) -> Compact:
+    """Build the doc's compact form (see :class:`Compact`).
+
+    Args:
+        doc: a tokenised spaCy ``Doc``.
+        text: its text.
+
+    Returns:
+        The compact form.
+    """
+    from spacy.attrs import IDX, IS_SPACE, LENGTH
+    from spacy.tokens import Doc
+
+    rows = doc.to_array([IDX, LENGTH, IS_SPACE]).tolist() if len(doc) else []
+    index = [i for i, row in enumerate(rows) if not row[2]]
+    if len(index) == len(rows):
+        return Compact(doc, None)
+    words = [text[rows[i][0] : rows[i][0] + rows[i][1]] for i in index]
+    return Compact(Doc(doc.vocab, words=words, spaces=[True] * len(words)), index)
+
+
+@dataclass(frozen=True)
 class Structure:
     """Sentences and sections of one doc.
 
@@ -61,11 +106,13 @@ class Structure:
         sentence_chars: ``(begin, end)`` character offsets per sentence (the end is where the
             next sentence begins, so it may include trailing spaces).
         sections: sections in order.
+        compact: the doc without whitespace tokens, for the matchers.
     """
 
     sentences: list[tuple[int, int]]
     sentence_chars: list[tuple[int, int]]
     sections: list[FoundSection]
+    compact: Compact | None = None
 
     def sentence_of(self, token: int) -> int:
         """Return the index of the sentence holding a token (bisection over sentence starts)."""
@@ -138,16 +185,20 @@ class RuleMatcher:
             else:
                 raise ValueError(f"rule {rule.literal!r}: regular-expression patterns unsupported")
 
-    def __call__(self, doc: Any) -> list[tuple[Any, int, int]]:
-        """Return ``(rule, start token, end token)`` matches, overlaps pruned, in text order."""
+    def __call__(self, doc: Compact) -> list[tuple[Any, int, int]]:
+        """Return ``(rule, start token, end token)`` matches, overlaps pruned, in text order.
+
+        Args:
+            doc: the compact form of the doc; matches are returned on the original tokens.
+        """
         from medspacy.common.util import prune_overlapping_matches
 
-        matches = list(self._phrases(doc))
+        matches = list(self._phrases(doc.doc))
         if self._patterns is not None:
-            matches += self._patterns(doc)
+            matches += self._patterns(doc.doc)
         strings = self._vocab.strings
         return [
-            (self._rules[int(strings[m])], start, end)
+            (self._rules[int(strings[m])], *doc.remap(start, end))
             for m, start, end in prune_overlapping_matches(matches)
         ]
 
@@ -167,8 +218,13 @@ class DocAnalyzer:
             context_rules: ``ConTextRule`` objects.
             section_rules: ``SectionRule`` objects.
         """
+        from medspacy.context import ConTextRule
+
         self._vocab = nlp.vocab
         self._context = RuleMatcher(nlp, context_rules)
+        # medspaCy's ": no" negates backward ("Fever: no."); before a word it is the "no" of
+        # "Extremities: No clubbing or cyanosis." and negates forward.
+        self._colon_no = ConTextRule(": no", "NEGATED_EXISTENCE", direction="FORWARD")
         self._sections = RuleMatcher(nlp, section_rules)
 
     def structure(self, doc: Any, text: str) -> Structure:
@@ -182,12 +238,13 @@ class DocAnalyzer:
             Its structure.
         """
         found = split_sentences(doc, text)
-        matches = self._sections(doc)
+        packed = compact(doc, text)
+        matches = self._sections(packed)
         sections: list[FoundSection] = []
         for i, (rule, start, end) in enumerate(matches):
             body_end = matches[i + 1][1] if i + 1 < len(matches) else len(doc)
             sections.append(FoundSection(rule.category, start, end, body_end))
-        return Structure(found.sentences, found.sentence_chars, sections)
+        return Structure(found.sentences, found.sentence_chars, sections, packed)
 
     def context(self, doc: Any, targets: list[Any], structure: Structure) -> list[frozenset[str]]:
         """Apply ConText to targets, one sentence at a time.
@@ -211,10 +268,12 @@ class DocAnalyzer:
         # A section header is not a ConText cue: "History:" or "Family History:" says where the
         # text is; the section itself gives the trait (context.py), only where it should.
         headers = [(sec.title_start, sec.title_end) for sec in structure.sections]
-        for rule, start, end in self._context(doc):
+        for rule, start, end in self._context(structure.compact or compact(doc, doc.text)):
             s = structure.sentence_of(start)
             if s not in by_sentence or any(b <= start and end <= e for b, e in headers):
                 continue
+            if rule.literal == ": no" and _word_follows(doc, end, structure.sentences[s][1]):
+                rule = self._colon_no
             scope = _scope(rule, start, end, structure.sentences[s])
             modifiers.setdefault(s, []).append(
                 ConTextModifier(rule, start, end, doc, scope_start=scope[0], scope_end=scope[1])
@@ -229,6 +288,14 @@ class DocAnalyzer:
             for target, modifier in graph.edges:
                 out[index[id(target)]].add(modifier.category)
         return [frozenset(o) for o in out]
+
+
+def _word_follows(doc: Any, end: int, sentence_end: int) -> bool:
+    """Tell whether the first non-space token from ``end`` in the sentence is a word."""
+    for i in range(end, sentence_end):
+        if not doc[i].is_space:
+            return bool(doc[i].is_alpha)
+    return False
 
 
 def _scope(rule: Any, start: int, end: int, sentence: tuple[int, int]) -> tuple[int, int]:

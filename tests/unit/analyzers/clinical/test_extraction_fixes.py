@@ -93,3 +93,16 @@ def test_history_heading_variants(extractor: ClinicalExtractor) -> None:
     assert _get(result, "asthma").has_trait("PAST_HISTORY")  # ConText cue, not the section
     assert _get(result, "Appendicitis").has_trait("PAST_HISTORY")
     assert not _get(result, "Fever").has_trait("PAST_HISTORY")
+
+
+def test_phrases_match_across_extra_spaces_and_line_breaks(extractor: ClinicalExtractor) -> None:
+    text = "Admitted with staph   bacteremia; to rule\nout endocarditis.  Denies chest   pain."
+    result = extractor.extract(text)
+    bacteremia = _get(result, "staph   bacteremia")
+    assert text[bacteremia.begin : bacteremia.end] == "staph   bacteremia"
+    assert _get(result, "chest   pain").has_trait("NEGATION")
+
+
+def test_colon_no_before_a_finding_negates_forward(extractor: ClinicalExtractor) -> None:
+    result = extractor.extract("Extremities: No clubbing or cyanosis.\nFever: no.")
+    assert _negated(result) == {"clubbing": True, "cyanosis": True, "Fever": True}
