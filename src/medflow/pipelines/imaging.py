@@ -4,9 +4,11 @@ is told.
 Two declarations run on any runner:
 
 * ``imaging`` (one execution per uploaded object, started by the ``raw/imaging/`` trigger):
-  ``register`` records the instance's arrival; a file that is not readable DICOM fails
-  permanently and ``quarantine`` moves it to the ``quarantine`` bucket with its reason.
-* ``imaging_study`` (one execution per stable study, started by :class:`StudySweeper`):
+  ``register`` records a DICOM instance's arrival, or processes a PNG/JPEG at once as a study
+  of its own (see :func:`process_image_study`); a file that is neither readable DICOM nor a
+  readable PNG/JPEG, or whose name claims another format than its bytes, fails permanently and
+  ``quarantine`` moves it to the ``quarantine`` bucket with its reason.
+* ``imaging_study`` (one execution per stable DICOM study, started by :class:`StudySweeper`):
   ``deidentify`` -> ``analyze`` -> ``notify`` -> ``mark_done``.
 
 A study is processed once its instances stop arriving for a quiet time (as Orthanc's
@@ -15,8 +17,27 @@ A study is processed once its instances stop arriving for a quiet time (as Ortha
 the quiet time and that are not done for their current number of instances, so a series that
 comes late reopens the study instead of being lost.
 
+PNG and JPEG uploads (a photograph, a screenshot, an export from a viewer) carry no study, series
+or instance UID and nothing says more images belong with them, so each is a one-image study:
+
+* its Study Instance UID is derived from the file's content (:func:`image_study_uid`: ``2.25.``
+  and 128 bits of a hash of the sha256), not from a ``study_id`` or ``accession`` the uploader
+  might give. The same bytes always make the same study (a re-upload rewrites the same results,
+  idempotent), the UID holds nothing about the patient, and an uploaded label (unchecked, and an
+  identifier itself) can never merge unrelated images into one report or make one image's
+  report overwrite another's. Images that belong together should come as DICOM.
+* it is processed at once, inside the ``register`` step, rather than through the quiet-time
+  sweep: the quiet time exists to wait for a study's other series, and a raster has none to
+  wait for, so waiting would only delay the report by the quiet time plus a sweep period.
+  Processing is idempotent (same keys, one notification per study), so the step's retries are
+  safe; it never touches the sweep's markers, so the sweep never processes it a second time.
+
 Buckets: originals stay in ``raw`` (never modified); de-identified copies go to
-``deidentified`` under the new (remapped) UIDs; the report (HTML, JSON, DICOM SR) to ``results``.
+``deidentified`` under the new (remapped) UIDs; the report (HTML, JSON, DICOM SR) to ``results``
+under ``imaging/<Study Instance UID>/``, the key the portal reads, rasters included: their SR
+carries the findings and quality results under the derived study UID and references no source
+image (a raster has no SOP instance to reference), so a PACS can file the model findings of
+every upload the same way.
 """
 
 from __future__ import annotations
@@ -26,16 +47,23 @@ import hmac
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from medflow.analyzers.imaging.analyzer import ImagingAnalyzer
+from medflow.analyzers.imaging.analyzer import BatchResult, ImagingAnalyzer, image_study_uid
 from medflow.analyzers.imaging.deid import Deidentifier
-from medflow.analyzers.imaging.read import ReadLimits, quiet_pydicom, read_dicom
+from medflow.analyzers.imaging.read import (
+    ReadLimits,
+    check_name,
+    quiet_pydicom,
+    read_dicom,
+    read_raster,
+)
 from medflow.domain.imaging import DeidOptions, ImagingReport
-from medflow.platform.notify.base import Message
+from medflow.platform.notify.base import Message, Notifier
 from medflow.platform.runner.base import Runner
 from medflow.platform.runner.context import StepContext
 from medflow.platform.runner.declaration import NO_RETRY, Pipeline, RetryPolicy, Step
@@ -47,6 +75,10 @@ WORK_BUCKET = "work"
 DEID_BUCKET = "deidentified"
 RESULTS_BUCKET = "results"
 STUDIES_PREFIX = "imaging/studies/"
+IMAGES_PREFIX = "imaging/images/"
+"""Work markers of one-image (PNG/JPEG) studies; kept apart from the sweep's ``STUDIES_PREFIX``."""
+RASTER_KINDS = ("png", "jpeg")
+_RASTER_FILES = {"png": (".png", "image/png"), "jpeg": (".jpg", "image/jpeg")}
 
 
 @dataclass(frozen=True)
@@ -86,6 +118,45 @@ def _done_key(study_uid: str) -> str:
     return f"{STUDIES_PREFIX}{study_uid}/done.json"
 
 
+def register_upload(
+    store: ObjectStore, bucket: str, key: str, limits: ReadLimits
+) -> dict[str, str]:
+    """Check what an upload is and register it: a DICOM instance joins its study's markers
+    (:func:`register_instance`); a PNG/JPEG becomes a one-image study (:func:`register_image`).
+
+    Returns:
+        ``{"study_uid", "series_uid", "sop_uid", "kind"}`` (``kind``: dicom, png or jpeg).
+
+    Raises:
+        InputError subclasses: unreadable, too large, or named as another format (quarantine).
+    """
+    data = store.get(bucket, key)
+    name = key.rsplit("/", 1)[-1]
+    kind = check_name(data, name)
+    if kind in RASTER_KINDS:
+        return register_image(data, name, kind, limits)
+    return {**_register_dicom(store, bucket, key, data, limits), "kind": "dicom"}
+
+
+def register_image(data: bytes, name: str, kind: str, limits: ReadLimits) -> dict[str, str]:
+    """Validate a PNG/JPEG by decoding it, and name its one-image study.
+
+    Decoding here, before anything is written, is what turns a truncated file or a
+    decompression bomb (dimensions over the limits, refused from the header before any pixel
+    is decoded) into a quarantine with its reason.
+
+    Returns:
+        ``{"study_uid", "series_uid": "", "sop_uid": "", "kind"}``.
+
+    Raises:
+        ImageTooLargeError: over the file or pixel limits.
+        CorruptFileError: truncated or undecodable.
+    """
+    read_raster(data, name, limits)
+    study = image_study_uid(sha256_hex(data))
+    return {"study_uid": study, "series_uid": "", "sop_uid": "", "kind": kind}
+
+
 def register_instance(
     store: ObjectStore, bucket: str, key: str, limits: ReadLimits
 ) -> dict[str, str]:
@@ -97,7 +168,12 @@ def register_instance(
     Raises:
         InputError subclasses: the object is not a readable DICOM file (quarantine it).
     """
-    data = store.get(bucket, key)
+    return _register_dicom(store, bucket, key, store.get(bucket, key), limits)
+
+
+def _register_dicom(
+    store: ObjectStore, bucket: str, key: str, data: bytes, limits: ReadLimits
+) -> dict[str, str]:
     name = key.rsplit("/", 1)[-1]
     ds = read_dicom(data, name, limits)
     with quiet_pydicom():
@@ -197,14 +273,19 @@ def analyze_study(
     Returns:
         The report and the result keys (under ``results/imaging/<study>/``).
     """
-    import io
-
-    from medflow.reports.imaging_html import render_imaging_html
-
     markers = _markers(store, study_uid)
     batch = analyzer.analyze_many(
         (m["key"].rsplit("/", 1)[-1], store.get(m["bucket"], m["key"])) for m in markers
     )
+    return batch.report, _write_results(store, study_uid, batch)
+
+
+def _write_results(store: ObjectStore, study_uid: str, batch: BatchResult) -> list[str]:
+    """Write report.html, report.json and findings.sr.dcm under ``results/imaging/<study>/``."""
+    import io
+
+    from medflow.reports.imaging_html import render_imaging_html
+
     report = batch.report
     base = f"imaging/{study_uid}/"
     sr = io.BytesIO()
@@ -218,7 +299,7 @@ def analyze_study(
     for name, (data, content_type) in outputs.items():
         store.put(RESULTS_BUCKET, base + name, data, content_type=content_type)
         keys.append(base + name)
-    return report, keys
+    return keys
 
 
 def mark_done(store: ObjectStore, study_uid: str, instances: int) -> None:
@@ -252,6 +333,91 @@ def provider_message_text(report: ImagingReport, study_uid: str) -> tuple[str, s
         lines.append(f"- {name}: not analysed ({reason})")
     lines += ["", "Model findings are decision support, not a diagnosis."]
     return subject, "\n".join(lines)
+
+
+# -- one-image (PNG/JPEG) studies ------------------------------------------------------------
+
+
+def process_image_study(
+    store: ObjectStore,
+    notifier: Notifier,
+    upload: tuple[str, str],
+    registered: dict[str, str],
+    deid: Deidentifier,
+    analyzer: ImagingAnalyzer,
+    provider_email: str = "",
+    document_id: str | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> dict[str, Any]:
+    """De-identify, analyse, report and notify one PNG/JPEG study, at once (see module doc).
+
+    * de-identified copy: pixels only, re-encoded in the same format, metadata chunks and
+      segments gone, burned-in text found by OCR blanked (the de-identifier's options), at
+      ``deidentified/imaging/<remapped study UID>/image.png|.jpg``;
+    * report: the same analysis as a DICOM frame (quality checks, the site's models),
+      ``report.html``, ``report.json`` and ``findings.sr.dcm`` under
+      ``results/imaging/<study UID>/``;
+    * notification: once per study (a retry or a re-upload of the same bytes sends nothing
+      again), to the upload's ``provider_email`` or else ``provider_email``; none when neither.
+
+    Args:
+        store: the object store.
+        notifier: the notifier.
+        upload: ``(bucket, key)`` of the original, which is only read.
+        registered: what :func:`register_image` returned.
+        deid: the de-identifier.
+        analyzer: the analyzer.
+        provider_email: the site's provider address, used when the upload names none.
+        document_id: the upload's document, linked to the notification.
+        progress: called with a fraction and a short message (no patient data).
+
+    Returns:
+        The keys written and counts, for the execution's state.
+
+    Raises:
+        InputError subclasses: the image cannot be read (quarantine it).
+        DependencyMissingError: burned-in text must be checked and Tesseract is missing.
+    """
+    bucket, key = upload
+    study_uid, kind = registered["study_uid"], registered["kind"]
+    name = key.rsplit("/", 1)[-1]
+    report_progress = progress or (lambda _fraction, _message: None)
+    data = store.get(bucket, key)
+    report_progress(0.1, "de-identifying")
+    clean, summary = deid.deidentify_raster(data, name)
+    suffix, content_type = _RASTER_FILES[kind]
+    deid_key = f"imaging/{deid.uids.map(study_uid)}/image{suffix}"
+    store.put(DEID_BUCKET, deid_key, clean, content_type=content_type)
+    report_progress(0.4, "analysing")
+    batch = analyzer.analyze_image_study(data, name, study_uid)
+    result_keys = _write_results(store, study_uid, batch)
+    report_progress(0.9, "notifying")
+    notified_key = f"{IMAGES_PREFIX}{study_uid}/notified.json"
+    if store.exists(WORK_BUCKET, notified_key):
+        notification = json.loads(store.get(WORK_BUCKET, notified_key))["notification_id"]
+    else:
+        to = str(store.head(bucket, key).metadata.get("provider_email", "")) or provider_email
+        notification = None
+        if to:
+            subject, text = provider_message_text(batch.report, study_uid)
+            notification = notifier.send(
+                Message(to=to, subject=subject, text=text, related_document_id=document_id)
+            )
+            store.put(
+                WORK_BUCKET,
+                notified_key,
+                json.dumps({"notification_id": notification}).encode(),
+                content_type="application/json",
+            )
+    report = batch.report
+    return {
+        "deidentified_keys": [deid_key],
+        "masked_regions": len(summary.masked_regions),
+        "result_keys": result_keys,
+        "images": len(report.images),
+        "positive_findings": sum(f.positive for a in report.images for f in a.findings),
+        "notification_id": notification,
+    }
 
 
 # -- the scheduled sweep -------------------------------------------------------------------
@@ -353,7 +519,22 @@ def imaging_pipelines(config: ImagingConfig) -> tuple[Pipeline, Pipeline]:
 
     def register(ctx: StepContext) -> dict[str, Any]:
         event = ctx.object_event
-        return register_instance(ctx.services.store, event.bucket, event.key, config.limits)
+        store = ctx.services.store
+        ids = register_upload(store, event.bucket, event.key, config.limits)
+        if ids["kind"] not in RASTER_KINDS:
+            return dict(ids)  # DICOM: the study is processed when it goes quiet
+        outcome = process_image_study(
+            store,
+            ctx.services.notifier,
+            (event.bucket, event.key),
+            ids,
+            deid,
+            analyzer,
+            config.provider_email,
+            ctx.document_id,
+            ctx.progress,
+        )
+        return {**ids, **outcome}
 
     def quarantine(ctx: StepContext) -> dict[str, Any]:
         event = ctx.object_event
@@ -428,8 +609,10 @@ def imaging_pipelines(config: ImagingConfig) -> tuple[Pipeline, Pipeline]:
 
     instance = Pipeline(
         name=INSTANCE_PIPELINE,
-        version="1",
-        steps=(Step("register", register, RetryPolicy(max_attempts=3)),),
+        version="2",  # 2: PNG/JPEG processed as one-image studies instead of quarantined
+        # A raster's whole study runs in ``register``: the timeout of the study steps, and
+        # the notify step's retries (every part is idempotent).
+        steps=(Step("register", register, RetryPolicy(max_attempts=5, timeout_s=1800.0)),),
         on_failure=Step("quarantine", quarantine, NO_RETRY),
     )
     study = Pipeline(

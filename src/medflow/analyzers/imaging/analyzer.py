@@ -7,11 +7,13 @@ runner (and its ONNX sessions) is built once and passed in.
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from medflow.analyzers.imaging.errors import NotDicomError
 from medflow.analyzers.imaging.metadata import dicom_metadata, group_studies, raster_metadata
 from medflow.analyzers.imaging.models import ModelRunner
 from medflow.analyzers.imaging.quality import assess
@@ -132,6 +134,29 @@ class ImagingAnalyzer:
         )
         return analysis, ds
 
+    def analyze_image_study(self, src: Source, name: str, study_uid: str) -> BatchResult:
+        """Analyse one PNG or JPEG as a study of its own, identified by ``study_uid``.
+
+        A raster carries no DICOM identity, so the caller gives the study one (see
+        :func:`image_study_uid`); it is written into the image's metadata, so the report's
+        study grouping and :meth:`BatchResult.findings_sr` use it. No patient header is known.
+
+        Raises:
+            InputError subclasses: not a PNG/JPEG, truncated, too large (raised, not listed:
+            a one-image study has nothing else to report).
+        """
+        if sniff_kind(src) not in ("png", "jpeg"):
+            raise NotDicomError(name, "not a PNG or JPEG image")
+        analysis, _ = self._analyze(src, name)
+        meta = analysis.metadata.model_copy(update={"study_instance_uid": study_uid})
+        analysis = _with_duplicate_check(analysis.model_copy(update={"metadata": meta}), None)
+        report = ImagingReport(
+            generated_at=datetime.now(UTC),
+            studies=group_studies([meta]),
+            images=(analysis,),
+        )
+        return BatchResult(report=report)
+
     def analyze_many(
         self,
         inputs: Iterable[tuple[str, Source]],
@@ -180,6 +205,14 @@ class ImagingAnalyzer:
             rejected=rejected,
         )
         return BatchResult(report=report, study_headers=headers)
+
+
+def image_study_uid(content_sha256: str) -> str:
+    """The Study Instance UID of a one-image PNG/JPEG study: ``2.25.`` and 128 bits of a hash of
+    the file's content (PS3.5 B.2 form), so the same bytes always make the same study and
+    nothing about the patient or the uploader is in it."""
+    digest = hashlib.sha256(b"medflow-image-study\x00" + content_sha256.encode()).digest()
+    return "2.25." + str(int.from_bytes(digest[:16], "big"))
 
 
 def _with_duplicate_check(analysis: ImageAnalysis, duplicate_of: str | None) -> ImageAnalysis:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from medflow.analyzers.imaging.burned_in import TextFinder, load_rules, mask_boxes
 from medflow.analyzers.imaging.dicomdir import capture_links, rewrite_offsets
 from medflow.analyzers.imaging.profile import Action, load_profile
+from medflow.analyzers.imaging.raster import encode_clean
 from medflow.analyzers.imaging.read import (
     ReadLimits,
     Source,
@@ -209,9 +210,13 @@ class Deidentifier:
         return (rewrite_offsets(data, links) if links else data), summary
 
     def deidentify_raster(self, src: Source, name: str) -> tuple[bytes, DeidSummary]:
-        """A PNG / JPEG copy without its metadata (EXIF, text chunks, ICC) and, unless
-        ``burned_in_text`` is off, with the text OCR finds blanked: a raster has no header saying
-        whether text is burned in, so "flagged" reads every one.
+        """A PNG / JPEG copy without any metadata and, unless ``burned_in_text`` is off, with
+        the text OCR finds blanked: a raster has no header saying whether text is burned in, so
+        "flagged" reads every one.
+
+        Only the pixels are re-encoded (:func:`raster.encode_clean`): no PNG ancillary chunk
+        (tEXt, zTXt, iTXt, eXIf, iCCP, tIME...) and no JPEG APPn (JFIF, Exif, XMP, ICC) or COM
+        segment survives.
 
         Returns:
             The new file in the same format (JPEG re-encoded at quality 95) and the summary.
@@ -219,8 +224,6 @@ class Deidentifier:
         Raises:
             ImageTooLargeError, CorruptFileError: from :func:`read.read_raster`.
         """
-        from PIL import Image
-
         kind = sniff_kind(src)
         frame = read_raster(src, name, self.limits)[0]
         counts = _Counts()
@@ -235,13 +238,7 @@ class Deidentifier:
             )
             if boxes:
                 frame = mask_boxes(frame, boxes, 0)
-        buf = io.BytesIO()
-        # A fresh image from the pixel array carries no EXIF, XMP, text chunks or ICC profile.
-        if kind == "png":
-            Image.fromarray(frame).save(buf, format="PNG")
-        else:
-            Image.fromarray(frame).save(buf, format="JPEG", quality=95)
-        return buf.getvalue(), DeidSummary(
+        return encode_clean(frame, kind), DeidSummary(
             source=name, masked_regions=tuple(counts.regions), ocr_ran=counts.ocr_ran
         )
 

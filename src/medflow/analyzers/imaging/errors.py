@@ -31,6 +31,10 @@ class TruncatedDicomError(CorruptFileError):
     """The file ends early: its header or its pixel data is shorter than it declares."""
 
 
+class MisnamedImageError(UnsupportedFileError):
+    """The name claims one format (``.png``, ``.jpg``, ``.dcm``) and the bytes are another."""
+
+
 class ImageTooLargeError(FileTooLargeError):
     """The header declares more pixel data than the configured limit (refused before decoding)."""
 

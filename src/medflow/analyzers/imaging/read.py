@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from medflow.analyzers.imaging.errors import (
     CodecUnavailableError,
     ImageTooLargeError,
+    MisnamedImageError,
     NoPixelDataError,
     NotDicomError,
     TruncatedDicomError,
@@ -306,8 +307,57 @@ def decode_frames(ds: Dataset, name: str) -> NDArray[Any]:
     return arr
 
 
+_EXTENSION_KINDS = {
+    ".png": "png",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".jpe": "jpeg",
+    ".jfif": "jpeg",
+    ".dcm": "dicom",
+    ".dicom": "dicom",
+}
+"""File name endings that claim a format. Other names (DICOM files named by their UID, or with
+no extension at all) claim nothing and are judged by their bytes alone."""
+_KIND_NAMES = {"png": "a PNG image", "jpeg": "a JPEG image", "dicom": "DICOM"}
+
+
+def check_name(src: Source, name: str) -> str:
+    """The input's kind by its bytes, refusing a name whose extension claims another format.
+
+    A JPEG named ``.png`` (or a PNG named ``.dcm``, or text named ``.jpg``) is refused rather
+    than read by its bytes: the name is what the sender and every later reader go by, so a
+    mismatch is a mislabelled or tampered file the sender should look at.
+
+    Returns:
+        ``"png"``, ``"jpeg"`` or ``"dicom"`` (see :func:`sniff_kind`).
+
+    Raises:
+        MisnamedImageError: the extension claims a different format than the bytes.
+    """
+    kind = sniff_kind(src)
+    suffix = Path(name).suffix.lower()
+    claimed = _EXTENSION_KINDS.get(suffix)
+    if claimed is not None and claimed != kind:
+        if kind == "dicom":  # the default of sniff_kind: no PNG or JPEG signature at all
+            raise MisnamedImageError(
+                name,
+                f"named {suffix} but the bytes are not {_KIND_NAMES[claimed]} (no "
+                f"{claimed.upper()} signature); check the file and send it again",
+            )
+        raise MisnamedImageError(
+            name,
+            f"named {suffix} but the bytes are {_KIND_NAMES[kind]}; "
+            f"rename it .{'jpg' if kind == 'jpeg' else kind} and send it again",
+        )
+    return kind
+
+
 def read_raster(src: Source, name: str, limits: ReadLimits | None = None) -> NDArray[Any]:
     """Decode a PNG or JPEG into (1, rows, columns) grey or (1, rows, columns, 3) RGB uint8/16.
+
+    The dimensions come from the header (PNG IHDR, JPEG SOF) when the file is opened; an image
+    over Pillow's decompression-bomb limit (``Image.MAX_IMAGE_PIXELS`` x 2) or over
+    ``limits.max_pixel_bytes`` is refused there, before any pixel is decoded.
 
     Raises:
         ImageTooLargeError: over the file or pixel limit (checked from the header first).
@@ -321,19 +371,32 @@ def read_raster(src: Source, name: str, limits: ReadLimits | None = None) -> NDA
     if size > limits.max_file_bytes:
         raise ImageTooLargeError(name, f"{size} bytes is over the file limit")
     try:
-        with _open(src) as fh, Image.open(fh) as img:
-            channels = 3 if img.mode not in ("L", "I;16", "I", "1", "P") else 1
-            declared = img.width * img.height * channels * (2 if img.mode.startswith("I") else 1)
-            if declared > limits.max_pixel_bytes:
-                raise ImageTooLargeError(
-                    name, f"{img.width}x{img.height} pixels is over the pixel limit"
-                )
-            if img.mode in ("I;16", "I"):
-                arr = np.asarray(img, dtype=np.uint16)
-            elif channels == 1:
-                arr = np.asarray(img.convert("L"))
-            else:
-                arr = np.asarray(img.convert("RGB"))
-    except (OSError, UnidentifiedImageError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise CorruptFileError(name, f"the image cannot be decoded ({exc})") from exc
+        with warnings.catch_warnings():
+            # Pillow warns between MAX_IMAGE_PIXELS and twice that; our own byte limit decides.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with _open(src) as fh, Image.open(fh) as img:
+                channels = 3 if img.mode not in ("L", "I;16", "I", "1", "P") else 1
+                depth = 2 if img.mode.startswith("I") else 1
+                declared = img.width * img.height * channels * depth
+                if declared > limits.max_pixel_bytes:
+                    raise ImageTooLargeError(
+                        name,
+                        f"the header declares {img.width}x{img.height} pixels ({declared} "
+                        f"bytes), over the {limits.max_pixel_bytes}-byte limit; refused "
+                        "before decoding",
+                    )
+                if img.mode in ("I;16", "I"):
+                    arr = np.asarray(img, dtype=np.uint16)
+                elif channels == 1:
+                    arr = np.asarray(img.convert("L"))
+                else:
+                    arr = np.asarray(img.convert("RGB"))
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(
+            name, f"{_one_line(exc)}; refused before decoding (decompression bomb limit)"
+        ) from exc
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise CorruptFileError(name, f"the image cannot be decoded ({_one_line(exc)})") from exc
     return arr[None, ...]
