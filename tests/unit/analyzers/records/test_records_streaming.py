@@ -72,3 +72,18 @@ def test_exact_duplicates_are_found_across_parts() -> None:
     for part_rows in (100, 3):
         found = _duplicates(table, part_rows).sort(HASH)
         assert found.select(HASH, FIRST, COPIES).rows() == [(11, 1, 3), (12, 2, 2)]
+
+
+def test_a_short_row_alone_is_set_aside_by_the_width_check(tmp_path: Path) -> None:
+    # Polars pads a short row with empty cells without complaint; only the width check can
+    # see it, and must send the file to the exact pass.
+    from medflow.analyzers.records import CheckOptions, RecordsAnalyzer, check_file
+
+    path = write_csv(tmp_path / "short.csv", [*GOOD_ROWS, "E10000009,P1234567,1980-05-01"])
+    result = check_file(
+        RecordsAnalyzer(options=CheckOptions(anomalies=False)), path, tmp_path / "o"
+    )
+    unparsed = pl.read_csv(result.files["unparsed_rows"], infer_schema=False)
+    assert unparsed["row"].to_list() == ["4"]
+    assert "3 fields, the header has 18" in unparsed["reason"][0]
+    assert result.report.records == 4
