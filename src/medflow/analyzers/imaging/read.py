@@ -375,7 +375,7 @@ def read_raster(src: Source, name: str, limits: ReadLimits | None = None) -> NDA
             # Pillow warns between MAX_IMAGE_PIXELS and twice that; our own byte limit decides.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with _open(src) as fh, Image.open(fh) as img:
-                channels = 3 if img.mode not in ("L", "I;16", "I", "1", "P") else 1
+                channels = 3 if img.mode not in ("L", "I;16", "I", "1") else 1
                 depth = 2 if img.mode.startswith("I") else 1
                 declared = img.width * img.height * channels * depth
                 if declared > limits.max_pixel_bytes:
@@ -387,6 +387,10 @@ def read_raster(src: Source, name: str, limits: ReadLimits | None = None) -> NDA
                     )
                 if img.mode in ("I;16", "I"):
                     arr = np.asarray(img, dtype=np.uint16)
+                elif img.mode in ("P", "PA"):  # a palette: grey only when every entry is grey
+                    rgb = np.asarray(img.convert("RGB"))
+                    grey = (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all()
+                    arr = np.ascontiguousarray(rgb[..., 0]) if grey else rgb
                 elif channels == 1:
                     arr = np.asarray(img.convert("L"))
                 else:

@@ -69,6 +69,18 @@ def test_sixteen_bit_png_stays_sixteen_bit_and_lossless() -> None:
     assert np.array_equal(read_raster(data, "x.png")[0], pixels)
 
 
+def test_a_palette_png_keeps_its_colours_and_a_grey_palette_stays_grey() -> None:
+    colour = np.zeros((32, 32, 3), dtype=np.uint8)
+    colour[:, :16] = (200, 30, 30)
+    buf = io.BytesIO()
+    Image.fromarray(colour).convert("P", palette=Image.Palette.ADAPTIVE).save(buf, format="PNG")
+    read = read_raster(buf.getvalue(), "p.png")[0]
+    assert read.shape == (32, 32, 3) and tuple(read[0, 0]) == (200, 30, 30)
+    buf = io.BytesIO()
+    Image.fromarray(rf.phantom(32)).convert("P").save(buf, format="PNG")
+    assert read_raster(buf.getvalue(), "g.png")[0].shape == (32, 32)
+
+
 @pytest.mark.parametrize(
     ("data", "name", "kind"),
     [
