@@ -84,6 +84,10 @@ class DrugDictionary:
         # First words of any name: a token outside this set starts no drug name.
         self._starts = self._first_words | frozenset(v for v in self._names if " " not in v)
 
+    def phrases(self) -> list[str]:
+        """Return the multi-word names (lower case)."""
+        return [v for v in self._names if " " in v]
+
     def __contains__(self, name: str) -> bool:
         return name.lower() in self._names
 

@@ -1,10 +1,13 @@
 """ClinicalExtractor: text in, Comprehend-Medical-shaped entities out, offline.
 
-Steps for each text (paragraph chunks of at most ``CHUNK_CHARS``, offsets kept): tokenise and
-split sentences; find targets (condition lexicon + short ICD-10-CM descriptions, the drug
-dictionary, test/procedure/social terms); resolve overlaps (longest wins); sections and ConText
-(medspaCy); medication and test attributes (``attributes.py``); codes (``coding.py``); PHI
-(``phi.py``). There is no input size limit: long documents are processed whole, chunk by chunk.
+Steps for each text (paragraph chunks of at most ``CHUNK_CHARS``, offsets kept): tokenise;
+sentences and sections (``pipeline.py``); find targets (condition lexicon + ICD-10-CM terms,
+the drug dictionary less ``drug_exclusions.yaml``, test/procedure/social terms; phrases match
+across extra spaces and line breaks); resolve overlaps (longest wins; on a tie test names, then
+medications); ConText (medspaCy rules); medication and test attributes (``attributes.py``);
+time expressions linked to what they date (``timex.py``); codes (``coding.py``); PHI
+(``phi.py``; a date is PHI and, when it dates an entity, also a TIME_EXPRESSION). There is no
+input size limit: long documents are processed whole, chunk by chunk.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from medflow.analyzers.clinical.pipeline import (
     Compact,
     FoundSection,
     Structure,
+    bigrams,
     build_nlp,
     compact,
 )
@@ -106,11 +110,18 @@ class ClinicalExtractor:
         for type_, words in self.lexicon.terms.items():
             self._lower.add(type_, [self.nlp.make_doc(w) for w in words])
         self._stop = frozenset(self.nlp.Defaults.stop_words)
+        phrases = [*icd_terms, *(c.term for c in self.lexicon.conditions)]
+        phrases += [w for words in self.lexicon.terms.values() for w in words]
+        phrases += [*self.drugs.phrases(), *self._analyzer.phrases()]
+        self._joinable = frozenset(pair for p in phrases for pair in bigrams(p.lower().split()))
         acuity = "|".join(
             re.escape(w)
             for w in sorted(self.lexicon.terms.get("ACUITY", ()), key=len, reverse=True)
         )
         self._acuity_before = re.compile(rf"\b({acuity})\s+$", re.I)
+        self._acuity_last = frozenset(
+            w.split()[-1] for w in self.lexicon.terms.get("ACUITY", ()) if w.strip()
+        )
 
     # -- public -----------------------------------------------------------------------------
 
@@ -149,8 +160,10 @@ class ClinicalExtractor:
         dates = [FoundTime(p.begin, p.end) for p in phi if p.type == "DATE"]
         for offset, chunk in _chunks(text):
             doc = self.nlp.make_doc(chunk)
-            structure = self._analyzer.structure(doc, chunk)
-            targets = self._targets(doc, chunk, structure.compact or compact(doc, chunk))
+            structure = self._analyzer.structure(doc, chunk, self._joinable)
+            targets = self._targets(
+                doc, chunk, structure.compact or compact(doc, chunk, self._joinable)
+            )
             modifiers = self._analyzer.context(doc, targets, structure)
             found, chunk_sections, chunk_unmapped, carry_section = self._read_doc(
                 doc, targets, modifiers, structure, chunk, offset, carry_section
@@ -186,23 +199,19 @@ class ClinicalExtractor:
 
     def _targets(self, doc: Any, text: str, packed: Compact) -> list[Any]:
         from spacy.tokens import Span
-        from spacy.util import filter_spans
 
-        spans: list[Any] = []
+        # Candidates as (start, end, label, generic) tuples; Span objects are made only for the
+        # ones kept (a 2 KB note has ~120 phrase matches, half of them inside longer ones).
+        found: list[tuple[int, int, str, str]] = []
+        strings = self.nlp.vocab.strings
         for match_id, c_start, c_end in [*self._exact(packed.doc), *self._lower(packed.doc)]:
             start, end = packed.remap(c_start, c_end)
-            label = self.nlp.vocab.strings[match_id]
+            label = strings[match_id]
             if label in ("CONDITION", "ICD"):
-                spans.append(Span(doc, start, end, label="MEDICAL_CONDITION|DX_NAME"))
+                found.append((start, end, "MEDICAL_CONDITION|DX_NAME", ""))
             else:
-                spans.append(
-                    Span(
-                        doc,
-                        start,
-                        end,
-                        label=f"{_TERM_CATEGORY.get(label, 'MEDICAL_CONDITION')}|{label}",
-                    )
-                )
+                category = _TERM_CATEGORY.get(label, "MEDICAL_CONDITION")
+                found.append((start, end, f"{category}|{label}", ""))
         words = _lower_words(doc, text)
         if packed.index is not None:
             words = [words[i] for i in packed.index]
@@ -217,18 +226,21 @@ class ClinicalExtractor:
             ):
                 # "digoxin level", "vancomycin trough": the drug's blood level is a test.
                 end = packed.remap(m.start, m.end + 1)[1]
-                spans.append(Span(doc, start, end, label=f"{_TEST}|TEST_NAME"))
+                found.append((start, end, f"{_TEST}|TEST_NAME", ""))
                 continue
             kind = "BRAND_NAME" if m.is_brand else "GENERIC_NAME"
-            span = Span(doc, start, end, label=f"MEDICATION|{kind}")
-            span.kb_id_ = m.generic
-            spans.append(span)
+            found.append((start, end, f"MEDICATION|{kind}", m.generic))
         # Ties (same span) go to test names, then medications: "ferritin" is a lab test even
         # if a drug list holds it; "insulin" the drug wins over any same-length other term.
-        spans.sort(key=lambda s: _PRIORITY.get(s.label_, 2))
-        kept = [
-            s for s in filter_spans(spans) if s.label_.split("|")[1] not in _CONDITION_ATTRIBUTES
-        ]
+        found.sort(key=lambda f: _PRIORITY.get(f[2], 2))
+        kept: list[Any] = []
+        for start, end, label, generic in _longest_first(found):
+            if label.split("|")[1] in _CONDITION_ATTRIBUTES:
+                continue
+            span = Span(doc, start, end, label=label)
+            if generic:
+                span.kb_id_ = generic
+            kept.append(span)
         return sorted(kept, key=lambda s: s.start)
 
     def _read_doc(
@@ -306,6 +318,10 @@ class ClinicalExtractor:
         )
 
     def _acuity(self, chunk: str, begin: int) -> list[FoundAttribute]:
+        # Cheap test first: the word just before must end an acuity term ("acute", "severe").
+        before = chunk[max(0, begin - 20) : begin].rstrip()
+        if not before or before.rsplit(None, 1)[-1].lower() not in self._acuity_last:
+            return []
         m = self._acuity_before.search(chunk, max(0, begin - 40), begin)
         return [FoundAttribute("ACUITY", m.start(1), m.end(1))] if m else []
 
@@ -513,6 +529,21 @@ class ClinicalExtractor:
             rxnorm=rx,
             normalized=normalized,
         )
+
+
+def _longest_first(
+    found: list[tuple[int, int, str, str]],
+) -> list[tuple[int, int, str, str]]:
+    """Drop overlapping candidates as ``spacy.util.filter_spans`` does: longest first, then
+    earliest; among equal spans the first in ``found`` (sorts are stable)."""
+    ordered = sorted(found, key=lambda f: (f[1] - f[0], -f[0]), reverse=True)
+    taken: set[int] = set()
+    out = []
+    for f in ordered:
+        if f[0] not in taken and f[1] - 1 not in taken:
+            out.append(f)
+            taken.update(range(f[0], f[1]))
+    return out
 
 
 def _lower_words(doc: Any, text: str) -> list[str]:

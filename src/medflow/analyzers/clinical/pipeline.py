@@ -22,6 +22,7 @@ import os
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from medflow.analyzers.clinical.lexicon import Lexicon
@@ -76,12 +77,21 @@ class Compact:
         return self.index[start], self.index[end - 1] + 1
 
 
-def compact(doc: Any, text: str) -> Compact:
+def bigrams(words: list[str]) -> list[str]:
+    """Return the "word word" pairs of consecutive words."""
+    return [f"{a} {b}" for a, b in pairwise(words)]
+
+
+def compact(doc: Any, text: str, joinable: frozenset[str] | None = None) -> Compact:
     """Build the doc's compact form (see :class:`Compact`).
 
     Args:
         doc: a tokenised spaCy ``Doc``.
         text: its text.
+        joinable: "word word" pairs (lower case) that follow each other in a phrase matched
+            later. A whitespace token matters only between such a pair ("staph   bacteremia");
+            when no whitespace token does ("daily.\nLisinopril"), the doc itself is used and no
+            second doc is built. None: always compact.
 
     Returns:
         The compact form.
@@ -90,9 +100,17 @@ def compact(doc: Any, text: str) -> Compact:
     from spacy.tokens import Doc
 
     rows = doc.to_array([IDX, LENGTH, IS_SPACE]).tolist() if len(doc) else []
-    index = [i for i, row in enumerate(rows) if not row[2]]
-    if len(index) == len(rows):
+    gaps = [i for i in range(1, len(rows) - 1) if rows[i][2]]
+    if joinable is not None:
+        low = text.lower()
+
+        def word(i: int) -> str:
+            return low[rows[i][0] : rows[i][0] + rows[i][1]]
+
+        gaps = [i for i in gaps if f"{word(i - 1)} {word(i + 1)}" in joinable]
+    if not gaps:
         return Compact(doc, None)
+    index = [i for i, row in enumerate(rows) if not row[2]]
     words = [text[rows[i][0] : rows[i][0] + rows[i][1]] for i in index]
     return Compact(Doc(doc.vocab, words=words, spaces=[True] * len(words)), index)
 
@@ -185,6 +203,10 @@ class RuleMatcher:
             else:
                 raise ValueError(f"rule {rule.literal!r}: regular-expression patterns unsupported")
 
+    def phrases(self) -> list[str]:
+        """Return the literal rules' text (lower case)."""
+        return [r.literal.lower() for r in self._rules if r.pattern is None]
+
     def __call__(self, doc: Compact) -> list[tuple[Any, int, int]]:
         """Return ``(rule, start token, end token)`` matches, overlaps pruned, in text order.
 
@@ -222,23 +244,31 @@ class DocAnalyzer:
 
         self._vocab = nlp.vocab
         self._context = RuleMatcher(nlp, context_rules)
+        self._sections = RuleMatcher(nlp, section_rules)
+        #: "word word" pairs of the section and ConText rules (see :func:`compact`).
+        self.joinable = frozenset(pair for p in self.phrases() for pair in bigrams(p.split()))
         # medspaCy's ": no" negates backward ("Fever: no."); before a word it is the "no" of
         # "Extremities: No clubbing or cyanosis." and negates forward.
         self._colon_no = ConTextRule(": no", "NEGATED_EXISTENCE", direction="FORWARD")
-        self._sections = RuleMatcher(nlp, section_rules)
 
-    def structure(self, doc: Any, text: str) -> Structure:
+    def phrases(self) -> list[str]:
+        """Return the section and ConText rules' literal text (lower case)."""
+        return [*self._context.phrases(), *self._sections.phrases()]
+
+    def structure(self, doc: Any, text: str, joinable: frozenset[str] | None = None) -> Structure:
         """Split a doc into sentences and sections.
 
         Args:
             doc: a tokenised spaCy ``Doc``.
             text: its text.
+            joinable: word pairs of every phrase matched on the doc (see :func:`compact`); by
+                default those of the section and ConText rules.
 
         Returns:
             Its structure.
         """
         found = split_sentences(doc, text)
-        packed = compact(doc, text)
+        packed = compact(doc, text, self.joinable if joinable is None else joinable)
         matches = self._sections(packed)
         sections: list[FoundSection] = []
         for i, (rule, start, end) in enumerate(matches):

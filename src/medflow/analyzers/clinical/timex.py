@@ -82,8 +82,14 @@ class TimeFinder:
             rf"admission|surgery|(?:19|20)\d\d)"
         )
         amount = rf"{num}[-\s]*(?:{unit})(?![-\s]+old\b)"
+        # Python's re tries each branch at every position; a class of the characters a time
+        # expression can start with fails most positions at once.
+        starts = {"f", "o", "x", "×", "t", "l", "p", "s", "n"}
+        for key in ("numbers", "relative", "weekdays"):
+            starts |= {w[0] for w in v[key]}
+        first = "".join(sorted(starts | {c.upper() for c in starts}))
         self._pattern = re.compile(
-            r"(?<![\w/])(?:"
+            rf"(?<![\w/])(?=[\d{re.escape(first)}])(?:"
             rf"(?:for|over|x|×)\s*(?:the\s+)?(?:(?:last|past|next)\s+)?{amount}|"
             rf"(?:(?:the\s+)?(?:last|past)\s+)?{amount}(?:\s+ago)?|"
             rf"since\s+{anchor}|"
