@@ -54,6 +54,12 @@ INTS = {"age": (0, 120), "heart_rate": (20, 300), "systolic_bp": (40, 300)}
 FLOATS = {"temperature_c": (25, 45), "weight": (0.3, 500)}
 
 
+def _cpu() -> float:
+    """CPU seconds this process has used, all threads (user + system)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -91,11 +97,17 @@ def run_medflow(path: Path, rows: int) -> dict[str, float]:
     )
     options = CheckOptions(cleaning=CleaningOptions.off(), anomalies=False)
     with tempfile.TemporaryDirectory(prefix="medflow-bench-") as work:
-        start = time.perf_counter()
+        start, cpu0 = time.perf_counter(), _cpu()
         validation = RecordsAnalyzer(rules, options).validate(path, work)
         _, _, failing = rule_stats(validation)
-        seconds = time.perf_counter() - start
-    return {"seconds": seconds, "rows": rows, "failures": failing, "peak_mb": _peak_mb()}
+        seconds, cpu = time.perf_counter() - start, _cpu() - cpu0
+    return {
+        "seconds": seconds,
+        "cpu": cpu,
+        "rows": rows,
+        "failures": failing,
+        "peak_mb": _peak_mb(),
+    }
 
 
 def _pandera_schema(dates: str) -> Any:
@@ -148,15 +160,21 @@ def _pandera(path: Path, rows: int, dates: str) -> dict[str, float]:
     from pandera.errors import SchemaErrors
 
     schema = _pandera_schema(dates)
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), _cpu()
     df = pl.read_csv(path, infer_schema=False)
     try:
         schema.validate(df, lazy=True)
         failures = 0
     except SchemaErrors as exc:
         failures = exc.failure_cases.height
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, "rows": rows, "failures": failures, "peak_mb": _peak_mb()}
+    seconds, cpu = time.perf_counter() - start, _cpu() - cpu0
+    return {
+        "seconds": seconds,
+        "cpu": cpu,
+        "rows": rows,
+        "failures": failures,
+        "peak_mb": _peak_mb(),
+    }
 
 
 def run_pandera(path: Path, rows: int) -> dict[str, float]:
@@ -187,7 +205,7 @@ def run_gx(path: Path, rows: int) -> dict[str, float]:
     import great_expectations.expectations as gxe
     import pandas as pd
 
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), _cpu()
     df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], nrows=rows)
     for c in [*INTS, *FLOATS]:
         df[f"{c}__n"] = pd.to_numeric(df[c], errors="coerce")
@@ -227,8 +245,14 @@ def run_gx(path: Path, rows: int) -> dict[str, float]:
         suite, result_format="SUMMARY"
     )
     failures = sum(int(r.result.get("unexpected_count") or 0) for r in result.results)
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, "rows": len(df), "failures": failures, "peak_mb": _peak_mb()}
+    seconds, cpu = time.perf_counter() - start, _cpu() - cpu0
+    return {
+        "seconds": seconds,
+        "cpu": cpu,
+        "rows": len(df),
+        "failures": failures,
+        "peak_mb": _peak_mb(),
+    }
 
 
 WORKERS = {
@@ -288,7 +312,11 @@ def main() -> None:
     if not a.skip_gx:
         plan.append(("great_expectations", min(a.rows, a.gx_rows)))
     results: dict[str, dict[str, float]] = {}
-    print(f"{'tool':<20}{'rows':>12}{'seconds':>10}{'rows/s':>14}{'peak MB':>10}{'failures':>12}")
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(
+        f"{'tool':<20}{'rows':>12}{'seconds':>10}{'cpu s':>8}{'rows/s':>14}{'peak MB':>10}"
+        f"{'failures':>12}"
+    )
     for tool, rows in plan:
         out = _spawn(tool, path, rows)
         if isinstance(out, str):
@@ -297,7 +325,7 @@ def main() -> None:
         results[tool] = out
         rate = out["rows"] / out["seconds"]
         print(
-            f"{tool:<20}{int(out['rows']):>12,}{out['seconds']:>10.2f}{rate:>14,.0f}"
+            f"{tool:<20}{int(out['rows']):>12,}{out['seconds']:>10.2f}{out['cpu']:>8.1f}{rate:>14,.0f}"
             f"{out['peak_mb']:>10,.0f}{int(out['failures']):>12,}",
             flush=True,
         )
@@ -306,6 +334,13 @@ def main() -> None:
         best = max(others, key=lambda t: others[t])
         ratio = (results["medflow"]["rows"] / results["medflow"]["seconds"]) / others[best]
         print(f"ratio: medflow rows/s / {best} rows/s = {ratio:.2f}x (target >= 5x)")
+        per_row = {t: r["cpu"] / r["rows"] for t, r in results.items()}
+        cpu_ratio = per_row[best] / per_row["medflow"]
+        print(
+            f"cpu: {best} spends {cpu_ratio:.2f}x medflow's CPU time per row "
+            f"(less sensitive to other load on the machine than wall time); "
+            f"load average after: {os.getloadavg()[0]:.2f}"
+        )
     print(
         "failures count differently: medflow counts failing rows; pandera failure cases "
         "(a failed type coercion is one case per column); GX unexpected values per expectation"
