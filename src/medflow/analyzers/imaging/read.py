@@ -352,11 +352,26 @@ def check_name(src: Source, name: str) -> str:
     return kind
 
 
+_EXIF_ORIENTATION = 0x0112
+
+
+def _upright(img: Any) -> Any:
+    """The image as a viewer shows it: EXIF Orientation (CIPA DC-008 4.6.4 A, tag 0x0112;
+    PNG eXIf too) applied to the pixels, since the de-identified copy drops the tag and a
+    rotated or mirrored copy would misplace left and right."""
+    from PIL import ImageOps
+
+    if img.getexif().get(_EXIF_ORIENTATION, 1) in (1, None):
+        return img
+    return ImageOps.exif_transpose(img)
+
+
 def read_raster(src: Source, name: str, limits: ReadLimits | None = None) -> NDArray[Any]:
     """Decode a PNG or JPEG into (1, rows, columns) grey or (1, rows, columns, 3) RGB uint8/16.
 
-    The dimensions come from the header (PNG IHDR, JPEG SOF) when the file is opened; an image
-    over Pillow's decompression-bomb limit (``Image.MAX_IMAGE_PIXELS`` x 2) or over
+    Pixels come upright: an EXIF Orientation is applied (see :func:`_upright`). The dimensions
+    come from the header (PNG IHDR, JPEG SOF) when the file is opened; an image over Pillow's
+    decompression-bomb limit (``Image.MAX_IMAGE_PIXELS`` x 2) or over
     ``limits.max_pixel_bytes`` is refused there, before any pixel is decoded.
 
     Raises:
@@ -385,6 +400,7 @@ def read_raster(src: Source, name: str, limits: ReadLimits | None = None) -> NDA
                         f"bytes), over the {limits.max_pixel_bytes}-byte limit; refused "
                         "before decoding",
                     )
+                img = _upright(img)
                 if img.mode in ("I;16", "I"):
                     arr = np.asarray(img, dtype=np.uint16)
                 elif img.mode in ("P", "PA"):  # a palette: grey only when every entry is grey

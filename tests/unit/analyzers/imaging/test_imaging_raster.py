@@ -81,6 +81,26 @@ def test_a_palette_png_keeps_its_colours_and_a_grey_palette_stays_grey() -> None
     assert read_raster(buf.getvalue(), "g.png")[0].shape == (32, 32)
 
 
+@pytest.mark.parametrize("kind", ["png", "jpeg"])
+def test_exif_orientation_is_applied_before_the_tag_is_dropped(kind: str) -> None:
+    from medflow.analyzers.imaging.deid import Deidentifier
+    from medflow.domain.imaging import DeidOptions
+
+    pixels = np.zeros((40, 80), dtype=np.uint8)
+    pixels[:, :20] = 255  # a bright band on the stored image's left
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format=kind.upper(), exif=exif)
+    upright = read_raster(buf.getvalue(), "r." + kind)[0]
+    assert upright.shape == (80, 40)
+    assert upright[:20].mean() > 200 and upright[-20:].mean() < 50  # the band is now on top
+    deid = Deidentifier(b"orientation-secret-0123456789ab", DeidOptions(burned_in_text="off"))
+    copy, _ = deid.deidentify_raster(buf.getvalue(), "r." + kind)
+    shown = Image.open(io.BytesIO(copy))
+    assert shown.size == (40, 80) and not shown.getexif()
+
+
 @pytest.mark.parametrize(
     ("data", "name", "kind"),
     [
