@@ -162,3 +162,18 @@ def test_a_file_over_the_size_limit_is_refused_and_kept_in_quarantine(
     assert not list((data_dir / "objects" / "raw").rglob("*.pdf"))
     kept = list((data_dir / "objects" / "quarantine").rglob("us-reference-lab.pdf"))
     assert kept and kept[0].read_bytes() == pdf.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("name", "command"),
+    [("chest.dcm", "medflow imaging analyze"), ("admissions.csv", "medflow records check")],
+)
+def test_an_image_or_records_file_is_pointed_to_the_command_that_reads_it(
+    tmp_path: Path, name: str, command: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"not read: refused by its type")
+    done = run_medflow(["analyze", str(path)], tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0
+    assert name in done.stderr and command in done.stderr

@@ -40,6 +40,15 @@ class AnalyzeFormat(StrEnum):
 LAB_SUFFIXES = {".pdf"}
 DOCUMENT_SUFFIXES = {".txt", ".text", ".docx", ".md"}
 AUDIO_SUFFIXES = {".wav", ".mp3", ".m4a", ".ogg", ".oga", ".opus", ".webm", ".flac"}
+#: File types another command handles, and that command (named in the error).
+OTHER_COMMANDS = {
+    ".dcm": "medflow imaging analyze",
+    ".dicom": "medflow imaging analyze",
+    ".png": "medflow imaging analyze",
+    ".jpg": "medflow imaging analyze",
+    ".jpeg": "medflow imaging analyze",
+    ".csv": "medflow records check",
+}
 
 
 class PipelineChoice(StrEnum):
@@ -65,6 +74,8 @@ def pipeline_for(path: Path, choice: PipelineChoice | None = None) -> str:
         return "documents"
     if suffix in AUDIO_SUFFIXES:
         return "dictation"
+    if suffix in OTHER_COMMANDS:
+        fail(f"{path.name}: {suffix} files are analysed by `{OTHER_COMMANDS[suffix]}`, not analyze")
     fail(
         f"{path.name}: unsupported file type {suffix or '(none)'}; expected a lab report PDF, "
         "a clinical document (.txt, .docx; a PDF with --pipeline documents) or a recording "
