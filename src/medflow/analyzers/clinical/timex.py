@@ -34,6 +34,9 @@ LINK_TYPE = {
     "PROCEDURE_NAME": "TIME_TO_PROCEDURE_NAME",
     "TREATMENT_NAME": "TIME_TO_TREATMENT_NAME",
 }
+# Entities that a time expression may date although Comprehend links none to it: when one is
+# the nearest, the time is left unlinked rather than given to a farther condition.
+_BLOCKING = frozenset({"BEHAVIORAL_ENVIRONMENTAL_SOCIAL"})
 # Farthest a linked entity may lie from the time expression, in characters, within a sentence.
 MAX_GAP = 80
 _LIST_GAP = re.compile(r"^(?:\s*(?:,|and|or|&)\s*)+$", re.I)
@@ -123,7 +126,8 @@ def link(time: FoundTime, candidates: list[dict[str, Any]], text: str) -> list[d
     """Choose the entities a time expression belongs to.
 
     The nearest linkable entity of its sentence (before it on a tie), then the entities of the
-    same category listed with it ("cough and fever for 3 days": both).
+    same category listed with it ("cough and fever for 3 days": both); nothing when the nearest
+    entity is a habit ("quit smoking 10 years ago").
 
     Args:
         time: the time expression.
@@ -140,10 +144,13 @@ def link(time: FoundTime, candidates: list[dict[str, Any]], text: str) -> list[d
         b, e = int(c["begin"]), int(c["end"])
         return time.begin - e if e <= time.begin else b - time.end
 
-    near = [c for c in linkable if 0 <= gap(c) <= MAX_GAP]
+    near = [c for c in candidates if 0 <= gap(c) <= MAX_GAP]
+    near = [c for c in near if c["type"] in LINK_TYPE or c["category"] in _BLOCKING]
     if not near:
         return []
     best = min(near, key=lambda c: (gap(c), c["begin"] > time.begin))
+    if best["type"] not in LINK_TYPE:
+        return []  # "quit smoking 10 years ago": it dates the habit, which Comprehend won't link
     chosen = [best]
     at = linkable.index(best)
     step = -1 if best["end"] <= time.begin else 1

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
+
+import jsonschema
 
 from medflow.analyzers.clinical import ClinicalExtractor, to_comprehend
 from medflow.domain.clinical import ClinicalResult
@@ -35,6 +39,7 @@ def test_durations_onsets_and_relative_times_date_their_findings(
 
 def test_a_time_that_dates_no_entity_is_not_reported(extractor: ClinicalExtractor) -> None:
     assert not _times(extractor.extract("Yesterday, the patient walked the dog."))
+    assert not _times(extractor.extract("She has COPD and quit smoking 10 years ago."))
     result = extractor.extract("Yesterday, the patient took 200 mg of ibuprofen.")
     assert _times(result) == {"Yesterday": ("TIME_TO_MEDICATION_NAME", ["ibuprofen"])}
 
@@ -80,6 +85,20 @@ def test_comprehend_shape_links_by_id_with_overlap(extractor: ClinicalExtractor)
         "OVERLAP",
     )
     assert attr["BeginOffset"] == pain["BeginOffset"]
+    schema = Path(__file__).resolve().parents[4] / "tests/fixtures/clinical/comprehend_schema.json"
+    jsonschema.validate(out, json.loads(schema.read_text(encoding="utf-8")))
+
+
+def test_gold_notes_give_linked_time_expressions(
+    extractor: ClinicalExtractor, gold: list[dict[str, Any]]
+) -> None:
+    times = [
+        t
+        for record in gold
+        for t in extractor.extract(record["text"]).by_category("TIME_EXPRESSION")
+    ]
+    assert len(times) >= 5
+    assert all(t.attributes and t.type.startswith("TIME_TO_") for t in times)
 
 
 def test_medical_resume_takes_each_symptoms_own_onset(extractor: ClinicalExtractor) -> None:
