@@ -79,6 +79,11 @@ def _alternation(words: list[str]) -> str:
     return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
 
+def _first_chars(words: list[str]) -> str:
+    chars = {c for w in words if w for c in (w[0].lower(), w[0].upper())}
+    return "(?=[" + "".join(re.escape(c) for c in sorted(chars)) + "])"
+
+
 class AttributeFinder:
     """Compiled attribute patterns for one lexicon."""
 
@@ -97,9 +102,14 @@ class AttributeFinder:
         self._amount = re.compile(rf"(?<![\w/]){_NUM}\s*(?:{units})(?![\w/])", re.I)
         self._count = re.compile(rf"\b{_WORD_NUM}\s*(?:{counts})\b", re.I)
         freq = [*lexicon.frequency]
-        self._freq = re.compile(rf"(?<!\w)(?:{_alternation(freq)})(?!\w)", re.I)
-        self._route = re.compile(rf"(?<!\w)(?:{_alternation(list(lexicon.route))})(?!\w)", re.I)
-        self._form = re.compile(rf"\b(?:{_alternation(list(lexicon.forms))})\b", re.I)
+        routes, forms = list(lexicon.route), list(lexicon.forms)
+        # A first-character lookahead fails most positions before the long case-insensitive
+        # alternations are tried (Python's re tries every branch at every position).
+        self._freq = re.compile(rf"(?<!\w){_first_chars(freq)}(?:{_alternation(freq)})(?!\w)", re.I)
+        self._route = re.compile(
+            rf"(?<!\w){_first_chars(routes)}(?:{_alternation(routes)})(?!\w)", re.I
+        )
+        self._form = re.compile(rf"\b{_first_chars(forms)}(?:{_alternation(forms)})\b", re.I)
 
     @staticmethod
     def window_end(text: str, begin: int, limit: int) -> int:
@@ -153,10 +163,11 @@ class AttributeFinder:
             taken.append((b, e))
             found.append(FoundAttribute(kind, b, e))
 
-        for m in self._rate.finditer(text, begin, end):
-            add("RATE", m.start(), m.end())
-        for m in self._strength_conc.finditer(text, begin, end):
-            add("STRENGTH", m.start(), m.end())
+        if "/" in text[begin:end]:  # a rate ("5 mg/hr") or a concentration ("10 mg/mL")
+            for m in self._rate.finditer(text, begin, end):
+                add("RATE", m.start(), m.end())
+            for m in self._strength_conc.finditer(text, begin, end):
+                add("STRENGTH", m.start(), m.end())
         counts = list(self._count.finditer(text, begin, end))
         for m in counts:
             add("DOSAGE", m.start(), m.end())
