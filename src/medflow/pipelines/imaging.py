@@ -30,8 +30,9 @@ or instance UID and nothing says more images belong with them, so each is a one-
   sweep: the quiet time exists to wait for a study's other series, and a raster has none to
   wait for, so waiting would only delay the report by the quiet time plus a sweep period.
   It runs inside ``register`` because a declaration is one step list for every upload: steps
-  of their own would also run, empty, for every DICOM instance. Processing is idempotent (same keys, one notification per study), so the step's retries are
-  safe; it never touches the sweep's markers, so the sweep never processes it a second time.
+  of their own would also run, empty, for every DICOM instance. Processing is idempotent
+  (same keys, one notification per study), so the step's retries are safe; it never touches
+  the sweep's markers, so the sweep never processes it a second time.
 
 Buckets: originals stay in ``raw`` (never modified); de-identified copies go to
 ``deidentified`` under the new (remapped) UIDs; the report (HTML, JSON, DICOM SR) to ``results``
