@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from medflow.analyzers.speech import Transcriber
 from medflow.pipelines.dictation import LazyTranscriber, build_pipeline, result_key
 from medflow.platform import Platform, Settings
 from medflow.platform.db.health_records import health_record_repository
@@ -123,10 +124,17 @@ def test_a_file_that_is_not_audio_is_quarantined(platform: Platform) -> None:
     assert "notes.mp3" in reason["reason"]
 
 
-def test_registering_the_pipelines_loads_no_speech_model(tmp_path: Path) -> None:
-    from medflow.pipelines import default_pipelines
-    from medflow.pipelines.dictation import shared_transcriber
+def test_registering_the_pipelines_loads_no_speech_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medflow.pipelines import default_pipelines, dictation
 
+    def no_model() -> Transcriber:
+        raise AssertionError("the speech model was loaded while registering pipelines")
+
+    # A fresh process-wide transcriber: an earlier test in this process may have loaded the
+    # real one by running a dictation.
+    monkeypatch.setattr(dictation, "_shared", LazyTranscriber(no_model))
     names = {p.name for p in default_pipelines(Settings(data_dir=tmp_path))}
     assert {"documents", "dictation"} <= names
-    assert not shared_transcriber().loaded, "the model loads when a dictation first runs"
+    assert not dictation.shared_transcriber().loaded, "the model loads when a dictation first runs"
