@@ -9,7 +9,10 @@ before OCR: on the noisy generated scans that fixed misread values ("3:75" for 3
 4). A 3x3 median filter did almost as well on noisy pages but thinned decimal points away
 (1.1 read as 11), most visibly on clean pages, which are left as rendered. Tesseract's
 OpenMP threads are limited to one (``OMP_THREAD_LIMIT``): on a shared 2-core machine a page took
-7.5 s with the default threads and 2.3 s with one.
+7.5 s with the default threads and 2.3 s with one. The limit is set in the Tesseract child's
+environment only: set in this process's own environment, it was read by the OpenMP runtime that
+CTranslate2 (the speech engine) loads later in the same process, whose decode then hung with
+its two threads capped at one (``medflow demo`` and ``medflow serve`` run both).
 
 Tesseract still confuses a decimal point with a colon, reads the caret of ``x10^9/L`` as a 4,
 ``I`` as ``l`` and scatters quote marks from noise; a few unambiguous fixes are applied to each
@@ -20,17 +23,23 @@ which can change a correctly read number.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
+import shlex
 import shutil
+import subprocess
+import tempfile
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from medflow.analyzers.labs.words import Line, PageText, Word
-from medflow.errors import DependencyMissingError
+from medflow.errors import AnalyzerError, DependencyMissingError
 
 if TYPE_CHECKING:
     import pypdfium2
@@ -89,9 +98,7 @@ class TesseractOcr:
                 "ocr",
                 "the tesseract binary (apt install tesseract-ocr)",
             )
-        # Tesseract reads this variable in the child process pytesseract starts.
-        os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-        self._tess: Any = pytesseract
+        self._cmd = str(pytesseract.pytesseract.tesseract_cmd)
         self.despeckle = despeckle
         self.dpi = dpi
         self.config = config
@@ -111,10 +118,45 @@ class TesseractOcr:
         image = page.render(scale=self.dpi / 72, grayscale=True).to_pil()
         if self.despeckle and speckle_share(image) > SPECKLE_SHARE:
             image = remove_specks(image)
-        data = self._tess.image_to_data(
-            image, lang=self.lang, config=self.config, output_type=self._tess.Output.DICT
-        )
+        data = self.image_to_data(image)
         return PageText(number, width, height, lines_from_data(data, self.dpi), ocr=True)
+
+    def image_to_data(self, image: Any, timeout_s: float = 300.0) -> dict[str, list[str]]:
+        """Tesseract's word table (TSV) for a PIL image, as columns (pytesseract's DICT shape).
+
+        Tesseract runs as a child process with ``OMP_THREAD_LIMIT=1`` in its own environment.
+
+        Raises:
+            AnalyzerError: Tesseract failed or ran past ``timeout_s``.
+        """
+        with tempfile.TemporaryDirectory(prefix="medflow-ocr-") as tmp:
+            png = Path(tmp) / "page.png"
+            image.save(png)
+            cmd = [self._cmd, str(png), "stdout", "-l", self.lang, *shlex.split(self.config)]
+            env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+            try:
+                done = subprocess.run(
+                    [*cmd, "tsv"], capture_output=True, env=env, timeout=timeout_s, check=False
+                )
+            except subprocess.TimeoutExpired as exc:
+                raise AnalyzerError(f"tesseract ran past {timeout_s:.0f} s on one page") from exc
+        if done.returncode != 0:
+            reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise AnalyzerError(f"tesseract failed: {reason[-1] if reason else done.returncode}")
+        return parse_tsv(done.stdout.decode("utf-8", "replace"))
+
+
+def parse_tsv(text: str) -> dict[str, list[str]]:
+    """Tesseract's TSV output as columns keyed by its header (``text``, ``conf``, ``left``...)."""
+    rows = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
+    header = next(rows, [])
+    columns: dict[str, list[str]] = {name: [] for name in header}
+    for row in rows:
+        if len(row) < len(header):  # a structural row with an empty text column
+            row = [*row, *[""] * (len(header) - len(row))]
+        for name, value in zip(header, row, strict=False):
+            columns[name].append(value)
+    return columns
 
 
 def lines_from_data(data: dict[str, list[Any]], dpi: int) -> list[Line]:

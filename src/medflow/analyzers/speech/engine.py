@@ -8,7 +8,8 @@ A larger CTranslate2 Whisper model is used instead when its folder is given.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -54,6 +55,20 @@ class SpeechEngine(Protocol):
     def count_tokens(self, text: str) -> int:
         """How many model tokens ``text`` costs as a hint."""
         ...
+
+
+def usable_threads(wanted: int, environ: Mapping[str, str] | None = None) -> int:
+    """``wanted`` capped by ``OMP_THREAD_LIMIT`` when the environment sets one.
+
+    Measured here: with ``OMP_THREAD_LIMIT=1`` in the environment, CTranslate2 asked for two
+    intra-op threads hung in its first decode; asked for one, it ran normally.
+    """
+    env = os.environ if environ is None else environ
+    try:
+        limit = int(env.get("OMP_THREAD_LIMIT", "0"))
+    except ValueError:
+        limit = 0
+    return max(1, min(wanted, limit)) if limit > 0 else max(1, wanted)
 
 
 def bundled_model_path() -> Path:
@@ -117,8 +132,9 @@ class WhisperEngine:
         self.hint_style = hint_style
         self.language = language
         self.timestamp_tokens = timestamp_tokens
+        self.cpu_threads = usable_threads(cpu_threads)
         self._model: WhisperModel = WhisperModel(
-            str(path), device="cpu", compute_type=compute_type, cpu_threads=cpu_threads
+            str(path), device="cpu", compute_type=compute_type, cpu_threads=self.cpu_threads
         )
 
     def count_tokens(self, text: str) -> int:

@@ -117,3 +117,40 @@ def test_scanned_page_values_are_read() -> None:
     want = [(t["name"], t["value_text"]) for t in truth["rows"]]
     hits = sum(1 for pair in want if pair in got)
     assert hits >= 0.9 * len(want)
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr not installed")
+def test_tesseract_reads_a_page_with_one_thread_without_touching_this_process_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # OMP_THREAD_LIMIT in this process would cap the speech engine's OpenMP threads too (the
+    # dictation decode hung after a scanned lab report in the same process).
+    from PIL import Image, ImageDraw, ImageFont
+
+    monkeypatch.delenv("OMP_THREAD_LIMIT", raising=False)
+    seen: list[dict[str, str]] = []
+    real_run = ocr.subprocess.run
+
+    def spy(cmd: list[str], **kwargs: object) -> object:
+        seen.append(dict(kwargs["env"]))  # type: ignore[call-overload]
+        return real_run(cmd, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(ocr.subprocess, "run", spy)
+    image = Image.new("L", (900, 160), 255)
+    font = ImageFont.load_default(size=48)
+    ImageDraw.Draw(image).text((30, 50), "Sodium 140 mmol/L", fill=0, font=font)
+    data = TesseractOcr().image_to_data(image)
+    assert [t for t in data["text"] if t.strip()] == ["Sodium", "140", "mmol/L"]
+    assert seen and seen[0]["OMP_THREAD_LIMIT"] == "1"
+    assert "OMP_THREAD_LIMIT" not in __import__("os").environ
+
+
+def test_tesseract_tsv_rows_with_an_empty_text_column_are_padded() -> None:
+    tsv = (
+        "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
+        "1\t1\t0\t0\t0\t0\t0\t0\t900\t160\t-1\n"
+        "5\t1\t1\t1\t1\t1\t30\t50\t160\t40\t96.5\tSodium\n"
+    )
+    data = ocr.parse_tsv(tsv)
+    assert data["text"] == ["", "Sodium"]
+    assert data["conf"] == ["-1", "96.5"]

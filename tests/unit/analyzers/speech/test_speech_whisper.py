@@ -11,7 +11,7 @@ import pytest
 from speech_testkit import needs_tools
 
 from medflow.analyzers.speech import Transcriber, WhisperEngine, bundled_model_path, decode
-from medflow.analyzers.speech.engine import is_hallucination, join_word_pieces
+from medflow.analyzers.speech.engine import is_hallucination, join_word_pieces, usable_threads
 from medflow.domain.speech import Segment, Word
 from medflow.errors import ConfigError, DependencyMissingError
 
@@ -119,3 +119,12 @@ def test_word_pieces_split_at_hyphens_and_dots_are_joined_into_one_word() -> Non
 def test_a_leading_punctuation_word_with_nothing_before_it_is_kept() -> None:
     words = join_word_pieces([Word(text="-5", start=0.0, end=0.2, confidence=0.7)])
     assert [w.text for w in words] == ["-5"]
+
+
+def test_threads_are_capped_by_an_openmp_thread_limit_in_the_environment() -> None:
+    # CTranslate2 asked for more threads than OMP_THREAD_LIMIT allows hung in its first decode.
+    assert usable_threads(2, {"OMP_THREAD_LIMIT": "1"}) == 1
+    assert usable_threads(2, {"OMP_THREAD_LIMIT": "8"}) == 2
+    assert usable_threads(2, {}) == 2
+    assert usable_threads(2, {"OMP_THREAD_LIMIT": "lots"}) == 2
+    assert usable_threads(0, {}) == 1
