@@ -5,7 +5,6 @@ offsets, negated ones marked. Screenshots go to docs/screenshots/."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,26 +17,23 @@ from medflow.pipelines.documents import build_pipeline
 from medflow.platform import Platform, Settings
 from medflow.web.accounts import AccountRepository
 from medflow.web.server import serve
+from tests.e2e.browser_kit import (
+    CHROMIUM,
+    PASSWORD,
+    ROOT,
+    SHOTS,
+    free_port,
+    launch_chromium,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 NOTE = ROOT / "src" / "medflow" / "samples" / "documents" / "discharge-summary.txt"
-SHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-PASSWORD = "correct horse battery"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[tuple[str, AccountRepository]]:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed")
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings(
         data_dir=tmp_path,
@@ -103,11 +99,7 @@ def test_admin_page_and_documents_report(site: tuple[str, AccountRepository]) ->
     doc = _analyse_note(base, accounts.issue_api_token(staff.id, "e2e"))
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
+        browser = launch_chromium(p)
         try:
             page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
             page.goto(f"{base}/login")

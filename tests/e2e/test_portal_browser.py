@@ -6,7 +6,6 @@ pages go to docs/screenshots/."""
 from __future__ import annotations
 
 import re
-import socket
 import sys
 import threading
 import time
@@ -24,21 +23,18 @@ from medflow.pipelines.labs import build_pipeline
 from medflow.platform import Platform, Settings
 from medflow.web.accounts import AccountRepository
 from medflow.web.server import serve
+from tests.e2e.browser_kit import (
+    CHROMIUM,
+    PASSWORD,
+    ROOT,
+    SHOTS,
+    free_port,
+    launch_chromium,
+)
 
 pytestmark = pytest.mark.service("smtp")
 
-ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "src" / "medflow" / "samples" / "labs" / "india-lab.pdf"
-SHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-PASSWORD = "correct horse battery"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _wait_for_mail(smtp: SmtpServer, to: str, timeout: float = 60) -> EmailMessage:
@@ -64,7 +60,7 @@ def site(tmp_path: Path) -> Iterator[tuple[str, SmtpServer, AccountRepository]]:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed")
     smtp = SmtpServer().start()
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings(
         data_dir=tmp_path,
@@ -104,16 +100,7 @@ def test_upload_to_doctor_to_patient(site: tuple[str, SmtpServer, AccountReposit
     base, smtp, accounts = site
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-gpu",
-            ],
-        )
+        browser = launch_chromium(p)
         try:
             # Staff: log in, create the patient, upload the PDF, watch it finish.
             staff = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()

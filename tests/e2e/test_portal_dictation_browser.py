@@ -7,7 +7,6 @@ transcript with the entities found."""
 
 from __future__ import annotations
 
-import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -22,27 +21,24 @@ from medflow.pipelines.labs import build_pipeline as labs_pipeline
 from medflow.platform import Platform, Settings
 from medflow.web.accounts import AccountRepository
 from medflow.web.server import serve
+from tests.e2e.browser_kit import (
+    CHROMIUM,
+    PASSWORD,
+    ROOT,
+    free_port,
+    launch_chromium,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "src" / "medflow" / "samples"
 DICTATION = SAMPLES / "dictation" / "dict01_htn_dm.mp3"
 LETTER = SAMPLES / "labs" / "us-reference-lab.pdf"
-CHROMIUM = Path("/usr/bin/chromium")
-PASSWORD = "correct horse battery"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[str]:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed")
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings(data_dir=tmp_path, notify={"backend": "memory"}, web={"base_url": base})
     imaging = imaging_pipelines(
@@ -83,11 +79,7 @@ def test_staff_upload_a_dictation_a_clinical_pdf_and_an_image(site: str, tmp_pat
     base = site
     dicom = _dicom_named_by_uid(tmp_path)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
+        browser = launch_chromium(p)
         try:
             page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
             page.goto(f"{base}/login")

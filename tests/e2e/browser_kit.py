@@ -1,0 +1,35 @@
+"""What the portal browser tests share: Debian's Chromium launched as this project requires,
+where screenshots go, a free loopback port and the test accounts' password."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+PASSWORD = "correct horse battery"
+#: Headless Debian Chromium, no sandbox (containers), and no traffic of its own.
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-gpu",
+)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's ``chromium`` through Playwright (its own browser download fails here)."""
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)
+    )
