@@ -18,6 +18,8 @@ def test_demo_runs_every_pipeline_and_says_where_the_results_are(tmp_path: Path)
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
     assert f"All demo results are under {data}" in out
+    assert "Portal: http://127.0.0.1:8000" in out
+    assert f"medflow serve --data-dir {data}" in out
     # labs: five readable reports analysed, one broken file quarantined with its reason
     assert len(list((data / "objects" / "results" / "labs").glob("*/fhir.json"))) == 6
     reasons = list((data / "objects" / "quarantine").rglob("truncated.pdf.reason.json"))

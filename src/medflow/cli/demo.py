@@ -170,4 +170,12 @@ def run_demo(data_dir: str) -> int:
         f"[bold]All demo results are under {root}[/bold]  "
         f"(medflow status --data-dir {root}; emails in {root}/outbox/)"
     )
+    base_url = Settings(data_dir=root).web.base_url
+    out_console.print(
+        f"[bold]Portal:[/bold] {base_url}  -- start it on these results with\n"
+        f"  MEDFLOW_WEB__ADMIN_EMAIL=admin@example.org MEDFLOW_WEB__ADMIN_PASSWORD='<choose one>' "
+        f"medflow serve --data-dir {root}\n"
+        "  then log in as that admin and create staff, doctor and patient accounts "
+        "(Accounts page, or medflow admin create-user)."
+    )
     return 0
