@@ -14,6 +14,12 @@ Objects written under the ``results`` bucket, ``dictation/<document id>/``: ``tr
 (text, segments, words with timings and confidence), ``result.json``, ``entities.json``
 (Comprehend shape), ``fhir.json`` (FHIR R4 Bundle), ``resume.json`` and ``resume.html``.
 
+Vocabulary hints, first that applies: the upload's ``vocabulary`` metadata (comma-separated);
+else the medications, conditions and allergies in the patient's earlier health records (a
+returning patient's lists name what is likely to be said: measured in benchmarks/dictation.py,
+passing the words a clip really contains took the bundled dictations from 23.6 % to 12.0 % WER);
+else the bundled list of the most prescribed drugs.
+
 The speech model is loaded once per process, and only when the first dictation runs: building
 the pipeline list (``medflow serve``, the web app) costs nothing.
 """
@@ -23,7 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from medflow.pipelines.common import (
@@ -36,6 +42,7 @@ from medflow.platform.runner import Pipeline, RetryPolicy, Step, StepContext
 
 if TYPE_CHECKING:
     from medflow.analyzers.speech import Transcriber
+    from medflow.platform.db.health_records import HealthRecord
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +123,53 @@ def _vocabulary(meta: dict[str, str]) -> list[str] | None:
     return terms or None
 
 
+#: The most terms a patient's earlier records contribute as hints (the transcriber's token
+#: budget trims further).
+PATIENT_TERMS = 24
+
+
+def patient_vocabulary(records: Sequence[HealthRecord], document_id: str) -> list[str]:
+    """Hint terms from a patient's earlier health records: newest record first, its medications,
+    allergies, then conditions, each once; negated findings and ``document_id``'s own record
+    (a re-run of this recording) left out.
+
+    Args:
+        records: the patient's health records (any order).
+        document_id: the recording being transcribed.
+
+    Returns:
+        At most :data:`PATIENT_TERMS` terms.
+    """
+    terms: dict[str, str] = {}
+    earlier = [r for r in records if r.document_id != document_id]
+    for record in sorted(earlier, key=lambda r: r.created_at, reverse=True):
+        resume = record.resume
+        found = [m.get("name") for m in resume.get("medications", []) if not m.get("negated")]
+        found += [a.get("substance") for a in resume.get("allergies", [])]
+        found += [c.get("text") for c in resume.get("conditions", []) if not c.get("negated")]
+        for term in found:
+            if isinstance(term, str) and term.strip():
+                terms.setdefault(term.strip().lower(), term.strip())
+    return list(terms.values())[:PATIENT_TERMS]
+
+
+def _hint_terms(ctx: StepContext, document_id: str) -> tuple[list[str] | None, str]:
+    """(terms, where they came from) for this recording; None: the bundled prior."""
+    meta = dict(ctx.object_event.metadata)
+    given = _vocabulary(meta)
+    if given:
+        return given, "upload"
+    patient_id = meta.get("patient_id")
+    if patient_id:
+        from medflow.platform.db.health_records import health_record_repository
+
+        records = health_record_repository(ctx.services.db).list_by_patient(patient_id)
+        history = patient_vocabulary(records, document_id)
+        if history:
+            return history, "patient records"
+    return None, "bundled"
+
+
 def make_transcribe_step(lazy: LazyTranscriber) -> Callable[[StepContext], dict[str, Any]]:
     """The transcribe step, using ``lazy``'s transcriber."""
 
@@ -127,10 +181,11 @@ def make_transcribe_step(lazy: LazyTranscriber) -> Callable[[StepContext], dict[
         data, filename = read_original(ctx)
         ctx.progress(0.0, "loading the speech model")
         transcriber = lazy.get()
+        vocabulary, hints_from = _hint_terms(ctx, document_id)
         transcript = transcriber.transcribe(
             data,
             filename,
-            vocabulary=_vocabulary(dict(ctx.object_event.metadata)),
+            vocabulary=vocabulary,
             on_progress=lambda fraction, message: ctx.progress(0.7 * fraction, message),
         )
         key = _put_json(ctx, document_id, "transcript.json", to_json(transcript))
@@ -145,6 +200,7 @@ def make_transcribe_step(lazy: LazyTranscriber) -> Callable[[StepContext], dict[
             "duration_s": round(transcript.duration_s, 3),
             "words": len(transcript.words),
             "mean_confidence": round(transcript.mean_confidence, 3),
+            "hints_from": hints_from,
         }
 
     return transcribe_step
