@@ -33,3 +33,6 @@ def test_demo_runs_every_pipeline_and_says_where_the_results_are(tmp_path: Path)
     # imaging: de-identified copies and a report per study
     assert len(list((data / "objects" / "deidentified" / "imaging").rglob("*.dcm"))) == 5
     assert list((data / "objects" / "results" / "imaging").rglob("findings.sr.dcm"))
+    png_copies = list((data / "objects" / "deidentified" / "imaging").rglob("*.png"))
+    assert len(png_copies) == 1
+    assert b"Jane" not in png_copies[0].read_bytes()  # the sample's metadata names Jane Doe

@@ -103,7 +103,8 @@ def run_records_demo(data_dir: Path) -> None:
 
 
 def run_imaging_demo(data_dir: Path) -> None:
-    """The imaging pipelines on pydicom's bundled files and pydicom-data's chest radiograph."""
+    """The imaging pipelines on pydicom's bundled files, pydicom-data's chest radiograph and a
+    PNG whose metadata names a patient."""
     from pydicom.data import get_testdata_file
 
     from medflow.cli.imaging import DEMO_SAMPLES, _table
@@ -113,7 +114,9 @@ def run_imaging_demo(data_dir: Path) -> None:
     from medflow.platform import Platform
 
     settings = Settings(data_dir=data_dir, imaging={"provider_email": "radiology@clinic.example"})
-    out_console.print(Rule("imaging: DICOM -> de-identified copy, checks, report, provider told"))
+    out_console.print(
+        Rule("imaging: DICOM, PNG -> de-identified copy, checks, report, provider told")
+    )
     with Platform(settings, pipelines=default_pipelines(settings)) as platform:
         for name in DEMO_SAMPLES:
             found = get_testdata_file(name)
@@ -125,10 +128,21 @@ def run_imaging_demo(data_dir: Path) -> None:
             rec = platform.runner.wait(eid, timeout=600)
             if rec.status != "succeeded":
                 out_console.print(f"[red]quarantined:[/red] {failure_reason(rec)}")
-        # The scheduled sweep would find these studies quiet after the quiet time; sweep now.
-        sweeper = StudySweeper(platform.services.store, platform.runner, quiet_s=0.0)
         store = platform.services.store
         reports: list[ImagingReport] = []
+        # A PNG with patient data in its metadata: a one-image study, processed at once.
+        png = resources.files("medflow.samples").joinpath("imaging", "chest_phantom_meta.png")
+        eid = platform.ingest(
+            png.read_bytes(), "chest_phantom_meta.png", "imaging", {}, "image/png"
+        )
+        rec = platform.runner.wait(eid, timeout=600)
+        if rec.status == "succeeded":
+            key = f"imaging/{rec.state['study_uid']}/report.json"
+            reports.append(ImagingReport.model_validate_json(store.get("results", key)))
+        else:
+            out_console.print(f"[red]quarantined:[/red] {failure_reason(rec)}")
+        # The scheduled sweep would find these studies quiet after the quiet time; sweep now.
+        sweeper = StudySweeper(store, platform.runner, quiet_s=0.0)
         for eid in sweeper.sweep_once():
             rec = platform.runner.wait(eid, timeout=600)
             parts = str(rec.event.get("key", "")).split("/")  # imaging/studies/<uid>/ready-N
