@@ -153,16 +153,9 @@ class LocalObjectStore(ObjectStore):
             content_type=content_type,
             created_at=datetime.now(UTC),
         )
-        sidecar = {
-            "sha256": obj.sha256,
-            "size": obj.size,
-            "metadata": dict(obj.metadata),
-            "content_type": content_type,
-            "created_at": obj.created_at.isoformat(),
-        }
         try:
             self._atomic_write(path, data)
-            self._atomic_write(meta_path, json.dumps(sidecar).encode())
+            self._sidecar(meta_path, obj)
         except (IsADirectoryError, NotADirectoryError) as exc:
             raise StorageError(f"{bucket}/{key}: a key cannot be both object and folder") from exc
         except OSError as exc:
