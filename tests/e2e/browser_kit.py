@@ -33,3 +33,13 @@ def launch_chromium(playwright: Any) -> Any:
     return playwright.chromium.launch(
         executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)
     )
+
+
+def log_in(browser: Any, base: str, email: str, password: str = PASSWORD) -> Any:
+    """A new browser context's page, logged in to the portal at ``base`` as ``email``."""
+    page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+    page.goto(f"{base}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    return page

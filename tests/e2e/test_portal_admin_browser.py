@@ -24,6 +24,7 @@ from tests.e2e.browser_kit import (
     SHOTS,
     free_port,
     launch_chromium,
+    log_in,
 )
 
 NOTE = ROOT / "src" / "medflow" / "samples" / "documents" / "discharge-summary.txt"
@@ -101,11 +102,7 @@ def test_admin_page_and_documents_report(site: tuple[str, AccountRepository]) ->
     with sync_playwright() as p:
         browser = launch_chromium(p)
         try:
-            page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
-            page.goto(f"{base}/login")
-            page.fill("input[name=email]", "admin@hospital.test")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
+            page = log_in(browser, base, "admin@hospital.test")
             page.goto(f"{base}/admin/users")
             form = page.locator("#create-user")
             form.locator("input[name=email]").fill("dr.osei@hospital.test")

@@ -30,6 +30,7 @@ from tests.e2e.browser_kit import (
     SHOTS,
     free_port,
     launch_chromium,
+    log_in,
 )
 
 pytestmark = pytest.mark.service("smtp")
@@ -144,11 +145,7 @@ def test_upload_to_doctor_to_patient(site: tuple[str, SmtpServer, AccountReposit
             assert "Platelet" not in anonymous.text
 
             # The doctor logs in and sees the critical value first.
-            doctor = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
-            doctor.goto(f"{base}/login")
-            doctor.fill("input[name=email]", "dr.rao@hospital.test")
-            doctor.fill("input[name=password]", PASSWORD)
-            doctor.click("button[type=submit]")
+            doctor = log_in(browser, base, "dr.rao@hospital.test")
             expect(doctor.locator("#inbox tr.crit").first).to_contain_text("critical")
             doctor.screenshot(path=str(SHOTS / "doctor-inbox.png"))
             doctor.goto(link.group(0))  # the link in the email works once logged in

@@ -27,6 +27,7 @@ from tests.e2e.browser_kit import (
     ROOT,
     free_port,
     launch_chromium,
+    log_in,
 )
 
 SAMPLES = ROOT / "src" / "medflow" / "samples"
@@ -81,11 +82,7 @@ def test_staff_upload_a_dictation_a_clinical_pdf_and_an_image(site: str, tmp_pat
     with sync_playwright() as p:
         browser = launch_chromium(p)
         try:
-            page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
-            page.goto(f"{base}/login")
-            page.fill("input[name=email]", "staff@hospital.test")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
+            page = log_in(browser, base, "staff@hospital.test")
             page.goto(f"{base}/upload?patient_id=MRN-9")
             page.set_input_files("#files", [str(DICTATION), str(LETTER), str(dicom)])
             kinds = page.locator("#chosen select.file-kind")

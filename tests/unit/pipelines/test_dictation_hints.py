@@ -104,6 +104,19 @@ def tones(tmp_path: Path) -> bytes:
     return out.read_bytes()
 
 
+def _seed_earlier_visit(platform: Platform) -> None:
+    """P-7's earlier dictation, as the record step would have stored it."""
+    health_record_repository(platform.services.db).upsert(
+        "doc-earlier",
+        "P-7",
+        kind="dictation",
+        title="visit",
+        transcript="",
+        resume=EARLIER_RESUME,
+        html_key="",
+    )
+
+
 def _hints_of_run(
     platform: Platform, engine: EnergyEngine, data: bytes, meta: dict[str, str]
 ) -> tuple[str, ...]:
@@ -118,15 +131,7 @@ def _hints_of_run(
 def test_a_returning_patient_s_recording_is_hinted_with_their_earlier_lists(
     platform: Platform, engine: EnergyEngine, tones: bytes
 ) -> None:
-    health_record_repository(platform.services.db).upsert(
-        "doc-earlier",
-        "P-7",
-        kind="dictation",
-        title="visit",
-        transcript="",
-        resume=EARLIER_RESUME,
-        html_key="",
-    )
+    _seed_earlier_visit(platform)
     hints = _hints_of_run(platform, engine, tones, {"patient_id": "P-7"})
     assert hints[:4] == ("dabigatran", "metoprolol", "penicillin", "atrial fibrillation")
     assert "warfarin" not in hints and "stroke" not in hints
@@ -139,14 +144,6 @@ def test_a_returning_patient_s_recording_is_hinted_with_their_earlier_lists(
 def test_the_upload_s_own_vocabulary_wins_over_the_patient_s_records(
     platform: Platform, engine: EnergyEngine, tones: bytes
 ) -> None:
-    health_record_repository(platform.services.db).upsert(
-        "doc-earlier",
-        "P-7",
-        kind="dictation",
-        title="visit",
-        transcript="",
-        resume=EARLIER_RESUME,
-        html_key="",
-    )
+    _seed_earlier_visit(platform)
     meta = {"patient_id": "P-7", "vocabulary": "sacubitril, valsartan"}
     assert _hints_of_run(platform, engine, tones, meta) == ("sacubitril", "valsartan")
