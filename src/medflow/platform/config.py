@@ -77,8 +77,10 @@ class DatabaseSettings(_Group):
 class RunnerSettings(_Group):
     """How pipelines run (the ``Runner`` adapter)."""
 
-    backend: Literal["threads", "celery"] = Field(
-        default="threads", description="threads: in this process, durable in the database."
+    backend: Literal["threads", "celery", "stepfunctions"] = Field(
+        default="threads",
+        description="threads: in this process, durable in the database; stepfunctions: AWS "
+        "Step Functions state machines (aws.state_machines) run the steps.",
     )
     workers: int = Field(default=2, ge=1, le=64, description="Worker threads.")
     lease_s: float = Field(
@@ -101,8 +103,9 @@ class RunnerSettings(_Group):
 class NotifySettings(_Group):
     """How people are told (the ``Notifier`` adapter)."""
 
-    backend: Literal["outbox", "smtp", "memory"] = Field(
-        default="outbox", description="outbox: .eml files in <data_dir>/outbox; smtp: a server."
+    backend: Literal["outbox", "smtp", "memory", "ses"] = Field(
+        default="outbox",
+        description="outbox: .eml files in <data_dir>/outbox; smtp: a server; ses: Amazon SES.",
     )
     from_address: str = Field(
         default="medflow@localhost", description="The From: address of every message."
@@ -241,6 +244,24 @@ class WebSettings(_Group):
         return self
 
 
+class AwsSettings(_Group):
+    """The AWS deployment (set by the CDK app on every function; see README "Deploy to AWS")."""
+
+    state_machines: dict[str, str] = Field(
+        default_factory=dict,
+        description="Pipeline name -> Step Functions state machine ARN (runner stepfunctions).",
+    )
+    database_secret_arn: str | None = Field(
+        default=None,
+        description="Secrets Manager secret of the RDS database (host, port, username, "
+        "password, dbname); read at start when database.url is not set.",
+    )
+    signing_secret_arn: str | None = Field(
+        default=None,
+        description="Secrets Manager secret holding security.signing_secret, read at start.",
+    )
+
+
 LEGACY_ENV = {
     "MEDFLOW_ADMIN_EMAIL": ("web", "admin_email"),
     "MEDFLOW_ADMIN_PASSWORD": ("web", "admin_password"),
@@ -306,6 +327,7 @@ class Settings(BaseSettings):
     llm: LlmSettings = Field(default_factory=LlmSettings)
     imaging: ImagingSettings = Field(default_factory=ImagingSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    aws: AwsSettings = Field(default_factory=AwsSettings)
     triggers: list[TriggerRule] = Field(
         default_factory=_default_triggers, description="Bucket prefix -> pipeline rules."
     )

@@ -71,6 +71,10 @@ def build_notifier(settings: Settings, db: Database) -> Notifier:
         return SmtpNotifier(db, settings.notify, settings.notify.smtp_ca_file)
     if backend == "memory":
         return MemoryNotifier(db, settings.notify)
+    if backend == "ses":
+        from medflow.platform.notify.ses import SesNotifier
+
+        return SesNotifier(db, settings.notify)
     raise _not_yet("notify", backend)
 
 
@@ -101,6 +105,10 @@ def build_runner(services: Services, registry: PipelineRegistry) -> Runner:
     backend = services.settings.runner.backend
     if backend == "threads":
         return ThreadRunner(services, registry, services.settings.runner)
+    if backend == "stepfunctions":
+        from medflow.platform.runner.stepfunctions import StepFunctionsRunner
+
+        return StepFunctionsRunner(services, registry)
     raise _not_yet("runner", backend)
 
 
