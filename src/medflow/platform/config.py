@@ -44,7 +44,9 @@ class StorageSettings(_Group):
     """Where originals and results are kept (the ``ObjectStore`` adapter)."""
 
     backend: Literal["local", "memory", "s3"] = Field(
-        default="local", description="local: folders on disk; memory: tests only; s3: reserved."
+        default="local",
+        description="local: folders on disk; memory: tests only; s3: S3 or any S3-compatible "
+        "store (needs the s3 extra).",
     )
     root: Path | None = Field(
         default=None, description="Folder holding the buckets; default <data_dir>/objects."
@@ -55,8 +57,57 @@ class StorageSettings(_Group):
     signed_url_ttl_s: int = Field(
         default=900, gt=0, le=7 * 24 * 3600, description="Default life of a signed URL, seconds."
     )
+    buckets: tuple[str, ...] = Field(
+        default=("raw", "results", "quarantine", "curated", "insights", "deidentified", "work"),
+        description="Logical buckets the pipelines write; the s3 backend checks each at start.",
+    )
     s3_endpoint_url: str | None = Field(
-        default=None, description="S3-compatible endpoint (reserved for the s3 backend)."
+        default=None,
+        description="S3-compatible endpoint (MinIO, Ceph, moto); none: AWS S3 of s3_region.",
+    )
+    s3_region: str = Field(default="us-east-1", description="S3 region (signing and AWS).")
+    s3_bucket_prefix: str = Field(
+        default="medflow-",
+        max_length=40,
+        description="Physical bucket name = this prefix + the logical name (medflow-raw).",
+    )
+    s3_buckets: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per logical bucket, a physical name that overrides the prefix rule (JSON: "
+        '{"raw": "acme-prod-raw"}).',
+    )
+    s3_access_key_id: str | None = Field(
+        default=None, description="Access key; none: boto3's credential chain (role, env, file)."
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="Secret key matching s3_access_key_id."
+    )
+    s3_sse: Literal["none", "AES256", "aws:kms"] = Field(
+        default="none",
+        description="Server-side encryption asked on every write: none (the bucket's default), "
+        "AES256 (SSE-S3) or aws:kms (SSE-KMS with s3_kms_key_id).",
+    )
+    s3_kms_key_id: str | None = Field(default=None, description="KMS key for aws:kms.")
+    s3_multipart_threshold_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=5 * 1024 * 1024,
+        description="put_file/copy switch to multipart uploads above this size.",
+    )
+    s3_multipart_chunk_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=5 * 1024 * 1024, description="Multipart part size."
+    )
+    s3_max_pool_connections: int = Field(
+        default=20, ge=1, le=500, description="HTTP connections kept to the endpoint."
+    )
+    s3_create_buckets: bool = Field(
+        default=False,
+        description="Create missing buckets at start (development); otherwise a missing bucket "
+        "stops the start with an error naming it.",
+    )
+    s3_events_queue_url: str | None = Field(
+        default=None,
+        description="SQS queue receiving the raw bucket's S3 event notifications: objects other "
+        "systems drop there start pipelines, like the inbox folder.",
     )
 
 
