@@ -25,7 +25,7 @@ from typing import Any
 
 from medflow.aws.asl import PERMANENT_ERROR, RETRYABLE_ERROR
 from medflow.errors import PipelineError, StepTimeoutError, TransientError
-from medflow.platform.db import ExecutionRecord
+from medflow.platform.db import ExecutionRecord, LeaseLostError, RecordNotFoundError
 from medflow.platform.runner.context import Services, StepContext
 from medflow.platform.runner.declaration import Pipeline, Step
 from medflow.platform.runner.registry import PipelineRegistry
@@ -103,6 +103,15 @@ class StepTask:
         return self.retry_count + 1
 
 
+def _acquire(services: Services, task: StepTask) -> ExecutionRecord:
+    """The execution, held by this Step Functions run. Another run holding it (a retry
+    started while this one still ran) is permanent for this run and changes nothing."""
+    try:
+        return services.db.executions.acquire(task.execution_id, task.owner)
+    except (LeaseLostError, RecordNotFoundError) as exc:
+        raise PermanentStepError(_error_json(task.step, exc)) from exc
+
+
 def _context(
     services: Services,
     pipeline: Pipeline,
@@ -150,7 +159,7 @@ def run_step(services: Services, registry: PipelineRegistry, task: StepTask) -> 
     except (LookupError, ValueError) as exc:
         raise PermanentStepError(_error_json(task.step, exc)) from exc
     executions = services.db.executions
-    rec = executions.acquire(task.execution_id, task.owner)
+    rec = _acquire(services, task)
     out = {"execution_id": rec.id, "step": task.step}
     if rec.done:
         return {**out, "status": rec.status}
@@ -246,7 +255,7 @@ def run_failure(services: Services, registry: PipelineRegistry, task: StepTask) 
     except LookupError as exc:
         raise PermanentStepError(_error_json(task.step, exc)) from exc
     executions = services.db.executions
-    rec = executions.acquire(task.execution_id, task.owner)
+    rec = _acquire(services, task)
     if rec.done:
         return {"execution_id": rec.id, "status": rec.status}
     n = len(pipeline.steps)
