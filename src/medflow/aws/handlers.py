@@ -18,38 +18,30 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import unquote_plus
 
 from medflow.aws.runtime import runtime
 from medflow.aws.steps import StepTask, run_failure, run_step
 from medflow.errors import TransientError
+from medflow.platform.storage.s3_events import records_of
 
 log = logging.getLogger("medflow.aws")
 logging.getLogger().setLevel(logging.INFO)
 
 
-def s3_records(event: Mapping[str, Any]) -> Iterator[tuple[str | None, str, str]]:
-    """``(sqs message id or None, bucket, key)`` for every S3 record in ``event``.
+def s3_records(event: Mapping[str, Any]) -> Iterator[tuple[str | None, str, str, str]]:
+    """``(sqs message id or None, event name, bucket, key)`` for every S3 record in ``event``.
 
-    Accepts an S3 event notification, an SQS batch of them (the message body is the S3 event),
-    and skips S3's ``s3:TestEvent``. Keys arrive URL-encoded (spaces as ``+``) and are decoded.
+    Accepts an SQS batch of S3 event notifications (what the CDK app wires: S3 -> SQS ->
+    this function) and a bare S3 event (S3 -> Lambda). S3's ``s3:TestEvent`` gives nothing.
     """
     for record in event.get("Records", []):
         if record.get("eventSource") == "aws:sqs":
-            body = json.loads(record.get("body") or "{}")
-            for inner in body.get("Records", []):
-                yield from _one(record.get("messageId"), inner)
+            message_id = record.get("messageId")
+            for name, bucket, key in records_of(record.get("body") or "{}"):
+                yield message_id, name, bucket, key
         else:
-            yield from _one(None, record)
-
-
-def _one(
-    message_id: str | None, record: Mapping[str, Any]
-) -> Iterator[tuple[str | None, str, str]]:
-    if not str(record.get("eventName", "")).startswith("ObjectCreated"):
-        return
-    s3 = record.get("s3", {})
-    yield message_id, s3["bucket"]["name"], unquote_plus(s3["object"]["key"])
+            for name, bucket, key in records_of(json.dumps({"Records": [record]})):
+                yield None, name, bucket, key
 
 
 def ingest(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
@@ -63,9 +55,9 @@ def ingest(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
     rt = runtime()
     executions: list[str] = []
     failures: list[dict[str, str]] = []
-    for message_id, bucket, key in s3_records(event):
+    for message_id, name, bucket, key in s3_records(event):
         try:
-            execution_id = rt.ingest(bucket, key)
+            execution_id = rt.ingest(name, bucket, key)
         except TransientError:
             log.exception("object %s/%s: not submitted; will be redelivered", bucket, key)
             if message_id is None:

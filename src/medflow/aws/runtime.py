@@ -77,18 +77,6 @@ def settings_from_environment(secrets_client: Any | None = None) -> Settings:
         raise ConfigError(f"invalid configuration: {exc}") from exc
 
 
-def logical_bucket(settings: Settings, physical: str) -> str | None:
-    """The medflow bucket (``raw``) an S3 bucket name stands for, or None."""
-    storage = settings.storage
-    for logical, name in storage.s3_buckets.items():
-        if name == physical:
-            return logical
-    prefix = storage.s3_bucket_prefix
-    if physical.startswith(prefix) and physical[len(prefix) :] in storage.buckets:
-        return physical[len(prefix) :]
-    return None
-
-
 @dataclass(frozen=True)
 class Runtime:
     """What a handler needs: the adapters, the pipelines, the runner and the triggers."""
@@ -98,16 +86,27 @@ class Runtime:
     runner: Runner
     triggers: TriggerTable
 
-    def ingest(self, physical_bucket: str, key: str) -> str | None:
+    def ingest(self, event_name: str, physical_bucket: str, key: str) -> str | None:
         """Submit an object S3 reported to the pipeline its trigger names.
 
+        Copies (quarantine moves, hash write-backs), the S3 store's metadata sidecars and
+        objects of buckets that are not medflow's start nothing, as with the queue consumer
+        of the at-scale deployment (:mod:`medflow.platform.storage.s3_events`).
+
         Returns:
-            The execution id, or None when no trigger matches (the object is left alone).
+            The execution id, or None when the object starts nothing (it is left alone).
+
+        Raises:
+            TransientError: S3, the database or Step Functions failed in a way worth retrying.
         """
-        settings = self.services.settings
-        bucket = logical_bucket(settings, physical_bucket)
-        if bucket is None:
-            log.warning("event from bucket %s, which is not one of medflow's", physical_bucket)
+        from medflow.platform.storage.s3 import SIDECAR_PREFIX, S3ObjectStore
+
+        if not event_name.startswith("ObjectCreated:") or event_name == "ObjectCreated:Copy":
+            return None
+        store = self.services.store
+        bucket = store.logical(physical_bucket) if isinstance(store, S3ObjectStore) else None
+        if bucket is None or key.startswith(SIDECAR_PREFIX):
+            log.info("event for %s/%s: not a medflow object; ignored", physical_bucket, key)
             return None
         pipeline = self.triggers.match(bucket, key)
         if pipeline is None or pipeline not in self.registry:

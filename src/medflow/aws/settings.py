@@ -47,6 +47,12 @@ class Access:
     delete: tuple[str, ...] = ()
     email: bool = False
 
+    @property
+    def buckets(self) -> list[str]:
+        """Every bucket named, in :data:`BUCKETS` order."""
+        named = {*self.read, *self.write, *self.delete}
+        return [b for b in BUCKETS if b in named]
+
     def __post_init__(self) -> None:
         unknown = {*self.read, *self.write, *self.delete} - set(BUCKETS)
         if unknown:

@@ -161,7 +161,7 @@ class MedflowStack(cdk.Stack):
             encryption=s3.BucketEncryption.S3_MANAGED,  # log delivery cannot use a KMS key
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365))],
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
@@ -295,9 +295,10 @@ class MedflowStack(cdk.Stack):
             bucket = self.buckets[name]
             objects = [bucket.arn_for_objects("*")]
             actions: list[str] = []
+            # ListBucket: list() and the store's start check (HeadBucket) on every bucket named.
+            statements.append((f"List{_resource_id(name)}", LIST_ACTIONS, [bucket.bucket_arn]))
             if name in access.read:
                 actions += READ_ACTIONS
-                statements.append((f"List{_resource_id(name)}", LIST_ACTIONS, [bucket.bucket_arn]))
             if name in access.write:
                 actions += WRITE_ACTIONS
             if name in access.delete:
@@ -307,6 +308,8 @@ class MedflowStack(cdk.Stack):
             role.grant_principal.add_to_principal_policy(
                 iam.PolicyStatement(sid=sid, actions=list(acts), resources=resources)
             )
+        if not access.buckets:
+            return
         key_actions = ["kms:Decrypt"]
         if access.write:
             key_actions.append("kms:GenerateDataKey")
@@ -335,7 +338,10 @@ class MedflowStack(cdk.Stack):
 
     # -- compute ----------------------------------------------------------------------------
 
-    def _environment(self) -> dict[str, str]:
+    def _environment(self, access: Access) -> dict[str, str]:
+        """The settings of a function or task, as ``MEDFLOW_*`` variables. ``storage.buckets``
+        lists only the buckets ``access`` names: the S3 store checks those at start, and a
+        function may not even see the others."""
         d = self.deploy
         env = {
             "MEDFLOW_ENVIRONMENT": "production",
@@ -345,6 +351,7 @@ class MedflowStack(cdk.Stack):
             "MEDFLOW_STORAGE__S3_BUCKETS": self.to_json_string(
                 {name: b.bucket_name for name, b in self.buckets.items()}
             ),
+            "MEDFLOW_STORAGE__BUCKETS": json.dumps(access.buckets),
             "MEDFLOW_RUNNER__BACKEND": "stepfunctions",
             "MEDFLOW_NOTIFY__BACKEND": "ses" if d.email_sender else "memory",
             "MEDFLOW_AWS__DATABASE_SECRET_ARN": self.db_secret.secret_arn,
@@ -366,7 +373,6 @@ class MedflowStack(cdk.Stack):
             exclude=ASSET_EXCLUDES,
             platform=ecr_assets.Platform.LINUX_AMD64,
         )
-        self.function_env = self._environment()
         self.step_functions: dict[str, lambda_.Function] = {}
         for p in self.pipelines:
             profile = self.profiles[p.name]
@@ -394,10 +400,7 @@ class MedflowStack(cdk.Stack):
             Profile(Access(), memory_mb=1024),
             300,
             "brings the database schema to the newest migration",
-            platform=False,
         )
-        self.db_secret.grant_read(self.migrate_function)
-        self.signing_secret.grant_read(self.migrate_function)
         triggers.Trigger(
             self,
             "MigrateOnDeploy",
@@ -429,8 +432,6 @@ class MedflowStack(cdk.Stack):
         profile: Profile,
         timeout_s: int,
         description: str,
-        *,
-        platform: bool = True,
     ) -> lambda_.DockerImageFunction:
         fn = lambda_.DockerImageFunction(
             self,
@@ -442,15 +443,14 @@ class MedflowStack(cdk.Stack):
             memory_size=profile.memory_mb,
             ephemeral_storage_size=cdk.Size.mebibytes(profile.tmp_mb),
             timeout=cdk.Duration.seconds(timeout_s),
-            environment=self.function_env,
+            environment=self._environment(profile.access),
             vpc=self.vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             security_groups=[self.app_sg],
             log_group=self._log_group(construct_id),
             architecture=lambda_.Architecture.X86_64,
         )
-        if platform:
-            self.grant_platform(fn)
+        self.grant_platform(fn)
         return fn
 
     def _task_definition(self, p: Pipeline) -> ecs.FargateTaskDefinition:
@@ -467,7 +467,7 @@ class MedflowStack(cdk.Stack):
             CONTAINER,
             image=ecs.ContainerImage.from_docker_image_asset(self.image),
             entry_point=["python", "-m", "medflow.aws.task"],
-            environment=self.function_env,
+            environment=self._environment(profile.access),
             logging=ecs.LogDrivers.aws_logs(
                 stream_prefix=p.name, log_group=self._log_group(f"{rid}Task")
             ),
@@ -668,7 +668,12 @@ class MedflowStack(cdk.Stack):
                 "the portal has no certificate (set domain_name with hosted_zone_id and "
                 "hosted_zone_name, or certificate_arn): it is served over plain HTTP",
             )
-        env = {**self.function_env, "MEDFLOW_AWS__STATE_MACHINES": self.env_state_machines}
+        access = Access(
+            read=("raw", "results", "quarantine", "curated", "insights", "deidentified"),
+            write=("raw",),
+            email=True,
+        )
+        env = {**self._environment(access), "MEDFLOW_AWS__STATE_MACHINES": self.env_state_machines}
         service = ecs_patterns.ApplicationLoadBalancedFargateService(
             self,
             "Portal",
@@ -703,13 +708,7 @@ class MedflowStack(cdk.Stack):
         role = service.task_definition.task_role
         # Signed uploads are PUT by browsers with the portal's credentials: raw write;
         # every result the pages show: read.
-        self.grant_buckets(
-            role,
-            Access(
-                read=("raw", "results", "quarantine", "curated", "insights", "deidentified"),
-                write=("raw",),
-            ),
-        )
+        self.grant_buckets(role, access)
         self.grant_email(role)
         self.grant_platform(role)
         self._start_permission(role, [p.name for p in self.pipelines])
