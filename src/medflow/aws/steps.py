@@ -26,10 +26,14 @@ from typing import Any
 from medflow.aws.asl import PERMANENT_ERROR, RETRYABLE_ERROR
 from medflow.errors import PipelineError, StepTimeoutError, TransientError
 from medflow.platform.db import ExecutionRecord, LeaseLostError, RecordNotFoundError
-from medflow.platform.runner.context import Services, StepContext
-from medflow.platform.runner.declaration import Pipeline, Step
+from medflow.platform.runner.context import Services
 from medflow.platform.runner.registry import PipelineRegistry
-from medflow.platform.runner.threads import call_with_timeout, describe_error, merge_state
+from medflow.platform.runner.threads import (
+    call_with_timeout,
+    describe_error,
+    merge_state,
+    step_context,
+)
 
 log = logging.getLogger(__name__)
 
@@ -112,36 +116,6 @@ def _acquire(services: Services, task: StepTask) -> ExecutionRecord:
         raise PermanentStepError(_error_json(task.step, exc)) from exc
 
 
-def _context(
-    services: Services,
-    pipeline: Pipeline,
-    rec: ExecutionRecord,
-    step: Step,
-    idx: int,
-    state: Mapping[str, Any],
-    attempt: int,
-) -> StepContext:
-    n = len(pipeline.steps)
-    executions = services.db.executions
-
-    def on_progress(fraction: float, message: str) -> None:
-        executions.set_progress(
-            rec.id, (min(idx, n - 1) + max(0.0, min(1.0, fraction))) / n, message
-        )
-
-    return StepContext(
-        execution_id=rec.id,
-        document_id=rec.document_id,
-        pipeline=pipeline.name,
-        step=step.name,
-        event=rec.event,
-        state=dict(state),
-        services=services,
-        attempt=attempt,
-        _on_progress=on_progress,
-    )
-
-
 def run_step(services: Services, registry: PipelineRegistry, task: StepTask) -> dict[str, Any]:
     """Run ``task.step`` of the execution, record it, and move the cursor on.
 
@@ -173,7 +147,7 @@ def run_step(services: Services, registry: PipelineRegistry, task: StepTask) -> 
     run_id = executions.start_step(rec.id, task.owner, step.name, task.attempt)
     began = time.monotonic()
     try:
-        ctx = _context(services, pipeline, rec, step, idx, rec.state, task.attempt)
+        ctx = step_context(services, pipeline, rec, step, idx, rec.state, task.attempt)
         state = merge_state(rec.state, call_with_timeout(step, ctx), step.name)
     except _RETRYABLE as exc:
         executions.end_step(
@@ -268,7 +242,7 @@ def run_failure(services: Services, registry: PipelineRegistry, task: StepTask) 
     if fstep is not None:
         run_id = executions.start_step(rec.id, task.owner, fstep.name, task.attempt)
         try:
-            ctx = _context(
+            ctx = step_context(
                 services, pipeline, rec, fstep, rec.next_step, failed_state, task.attempt
             )
             final_state = merge_state(failed_state, call_with_timeout(fstep, ctx), fstep.name)

@@ -100,6 +100,38 @@ def merge_state(
     return merged
 
 
+def step_context(
+    services: Services,
+    pipeline: Pipeline,
+    rec: ExecutionRecord,
+    step: Step,
+    idx: int,
+    state: Mapping[str, Any],
+    attempt: int,
+) -> StepContext:
+    """What step ``idx`` of ``rec`` receives; its progress is stored on the execution as the
+    fraction of the whole pipeline."""
+    n = len(pipeline.steps)
+    executions = services.db.executions
+
+    def on_progress(fraction: float, message: str) -> None:
+        executions.set_progress(
+            rec.id, (min(idx, n - 1) + max(0.0, min(1.0, fraction))) / n, message
+        )
+
+    return StepContext(
+        execution_id=rec.id,
+        document_id=rec.document_id,
+        pipeline=pipeline.name,
+        step=step.name,
+        event=rec.event,
+        state=dict(state),
+        services=services,
+        attempt=attempt,
+        _on_progress=on_progress,
+    )
+
+
 class ThreadRunner(Runner):
     """Runs pipelines on worker threads, durable in the database.
 
@@ -280,25 +312,7 @@ class ThreadRunner(Runner):
         state: Mapping[str, Any],
         attempt: int,
     ) -> StepContext:
-        n = len(pipeline.steps)
-        executions = self.services.db.executions
-
-        def on_progress(fraction: float, message: str) -> None:
-            executions.set_progress(
-                rec.id, (min(idx, n - 1) + max(0.0, min(1.0, fraction))) / n, message
-            )
-
-        return StepContext(
-            execution_id=rec.id,
-            document_id=rec.document_id,
-            pipeline=pipeline.name,
-            step=step.name,
-            event=rec.event,
-            state=dict(state),
-            services=self.services,
-            attempt=attempt,
-            _on_progress=on_progress,
-        )
+        return step_context(self.services, pipeline, rec, step, idx, state, attempt)
 
     def _run_steps(self, pipeline: Pipeline, rec: ExecutionRecord, owner: str) -> None:
         executions = self.services.db.executions
