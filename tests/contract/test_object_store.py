@@ -26,12 +26,18 @@ from medflow.platform.storage import (
 SECRET = b"contract-secret"
 
 
-@pytest.fixture(params=["local", "memory"])
+@pytest.fixture(params=["local", "memory", pytest.param("s3", marks=pytest.mark.service("s3"))])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStore]:
     if request.param == "local":
         yield LocalObjectStore(tmp_path / "objects", SECRET)
-    else:
+    elif request.param == "memory":
         yield MemoryObjectStore(SECRET)
+    else:
+        from tests.s3_server import s3_store
+
+        yield s3_store(
+            request.getfixturevalue("s3_endpoint"), SECRET, buckets=("raw", "results", "quarantine")
+        )
 
 
 def _url_parts(url: str) -> tuple[str, str, dict[str, str]]:

@@ -190,12 +190,14 @@ def demo(
 def _register() -> None:
     """Attach the sub-command groups that each capability provides."""
     from medflow.cli.admin import admin_app
+    from medflow.cli.aws import aws_app
     from medflow.cli.imaging import imaging_app
     from medflow.cli.records import records_app
 
     app.add_typer(records_app, name="records")
     app.add_typer(imaging_app, name="imaging")
     app.add_typer(admin_app, name="admin")
+    app.add_typer(aws_app, name="aws")
 
 
 _register()

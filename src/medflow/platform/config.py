@@ -44,7 +44,9 @@ class StorageSettings(_Group):
     """Where originals and results are kept (the ``ObjectStore`` adapter)."""
 
     backend: Literal["local", "memory", "s3"] = Field(
-        default="local", description="local: folders on disk; memory: tests only; s3: reserved."
+        default="local",
+        description="local: folders on disk; memory: tests only; s3: S3 or any S3-compatible "
+        "store (needs the s3 extra).",
     )
     root: Path | None = Field(
         default=None, description="Folder holding the buckets; default <data_dir>/objects."
@@ -55,8 +57,57 @@ class StorageSettings(_Group):
     signed_url_ttl_s: int = Field(
         default=900, gt=0, le=7 * 24 * 3600, description="Default life of a signed URL, seconds."
     )
+    buckets: tuple[str, ...] = Field(
+        default=("raw", "results", "quarantine", "curated", "insights", "deidentified", "work"),
+        description="Logical buckets the pipelines write; the s3 backend checks each at start.",
+    )
     s3_endpoint_url: str | None = Field(
-        default=None, description="S3-compatible endpoint (reserved for the s3 backend)."
+        default=None,
+        description="S3-compatible endpoint (MinIO, Ceph, moto); none: AWS S3 of s3_region.",
+    )
+    s3_region: str = Field(default="us-east-1", description="S3 region (signing and AWS).")
+    s3_bucket_prefix: str = Field(
+        default="medflow-",
+        max_length=40,
+        description="Physical bucket name = this prefix + the logical name (medflow-raw).",
+    )
+    s3_buckets: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per logical bucket, a physical name that overrides the prefix rule (JSON: "
+        '{"raw": "acme-prod-raw"}).',
+    )
+    s3_access_key_id: str | None = Field(
+        default=None, description="Access key; none: boto3's credential chain (role, env, file)."
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="Secret key matching s3_access_key_id."
+    )
+    s3_sse: Literal["none", "AES256", "aws:kms"] = Field(
+        default="none",
+        description="Server-side encryption asked on every write: none (the bucket's default), "
+        "AES256 (SSE-S3) or aws:kms (SSE-KMS with s3_kms_key_id).",
+    )
+    s3_kms_key_id: str | None = Field(default=None, description="KMS key for aws:kms.")
+    s3_multipart_threshold_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=5 * 1024 * 1024,
+        description="put_file/copy switch to multipart uploads above this size.",
+    )
+    s3_multipart_chunk_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=5 * 1024 * 1024, description="Multipart part size."
+    )
+    s3_max_pool_connections: int = Field(
+        default=20, ge=1, le=500, description="HTTP connections kept to the endpoint."
+    )
+    s3_create_buckets: bool = Field(
+        default=False,
+        description="Create missing buckets at start (development); otherwise a missing bucket "
+        "stops the start with an error naming it.",
+    )
+    s3_events_queue_url: str | None = Field(
+        default=None,
+        description="SQS queue receiving the raw bucket's S3 event notifications: objects other "
+        "systems drop there start pipelines, like the inbox folder.",
     )
 
 
@@ -77,8 +128,10 @@ class DatabaseSettings(_Group):
 class RunnerSettings(_Group):
     """How pipelines run (the ``Runner`` adapter)."""
 
-    backend: Literal["threads", "celery"] = Field(
-        default="threads", description="threads: in this process, durable in the database."
+    backend: Literal["threads", "celery", "stepfunctions"] = Field(
+        default="threads",
+        description="threads: in this process, durable in the database; stepfunctions: AWS "
+        "Step Functions state machines (aws.state_machines) run the steps.",
     )
     workers: int = Field(default=2, ge=1, le=64, description="Worker threads.")
     lease_s: float = Field(
@@ -101,8 +154,9 @@ class RunnerSettings(_Group):
 class NotifySettings(_Group):
     """How people are told (the ``Notifier`` adapter)."""
 
-    backend: Literal["outbox", "smtp", "memory"] = Field(
-        default="outbox", description="outbox: .eml files in <data_dir>/outbox; smtp: a server."
+    backend: Literal["outbox", "smtp", "memory", "ses"] = Field(
+        default="outbox",
+        description="outbox: .eml files in <data_dir>/outbox; smtp: a server; ses: Amazon SES.",
     )
     from_address: str = Field(
         default="medflow@localhost", description="The From: address of every message."
@@ -241,6 +295,24 @@ class WebSettings(_Group):
         return self
 
 
+class AwsSettings(_Group):
+    """The AWS deployment (set by the CDK app on every function; see README "Deploy to AWS")."""
+
+    state_machines: dict[str, str] = Field(
+        default_factory=dict,
+        description="Pipeline name -> Step Functions state machine ARN (runner stepfunctions).",
+    )
+    database_secret_arn: str | None = Field(
+        default=None,
+        description="Secrets Manager secret of the RDS database (host, port, username, "
+        "password, dbname); read at start when database.url is not set.",
+    )
+    signing_secret_arn: str | None = Field(
+        default=None,
+        description="Secrets Manager secret holding security.signing_secret, read at start.",
+    )
+
+
 LEGACY_ENV = {
     "MEDFLOW_ADMIN_EMAIL": ("web", "admin_email"),
     "MEDFLOW_ADMIN_PASSWORD": ("web", "admin_password"),
@@ -306,6 +378,7 @@ class Settings(BaseSettings):
     llm: LlmSettings = Field(default_factory=LlmSettings)
     imaging: ImagingSettings = Field(default_factory=ImagingSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    aws: AwsSettings = Field(default_factory=AwsSettings)
     triggers: list[TriggerRule] = Field(
         default_factory=_default_triggers, description="Bucket prefix -> pipeline rules."
     )

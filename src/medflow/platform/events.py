@@ -47,10 +47,11 @@ class TriggerTable:
         return None
 
 
-def connect_triggers(store: ObjectStore, runner: Runner, table: TriggerTable) -> Callable[[], None]:
-    """Submit every object put where a trigger matches; returns the unsubscribe function.
+def trigger_handler(runner: Runner, table: TriggerTable) -> Callable[[ObjectEvent], None]:
+    """A callback that submits an object event to the pipeline its trigger names.
 
-    Objects matching a pipeline the runner does not know are logged and left in place.
+    Copies never start a pipeline; objects matching a pipeline the runner does not know are
+    logged and left in place. Submission errors propagate (a queue consumer keeps the event).
     """
 
     def on_event(event: ObjectEvent) -> None:
@@ -69,7 +70,12 @@ def connect_triggers(store: ObjectStore, runner: Runner, table: TriggerTable) ->
             return
         runner.submit(name, event)
 
-    return store.subscribe(on_event)
+    return on_event
+
+
+def connect_triggers(store: ObjectStore, runner: Runner, table: TriggerTable) -> Callable[[], None]:
+    """Submit every object put where a trigger matches; returns the unsubscribe function."""
+    return store.subscribe(trigger_handler(runner, table))
 
 
 def safe_name(filename: str) -> str:

@@ -16,12 +16,23 @@ import signal
 import threading
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from medflow.errors import ConfigError, EmptyInputError, FileTooLargeError
+from medflow.errors import (
+    ConfigError,
+    DependencyMissingError,
+    EmptyInputError,
+    FileTooLargeError,
+)
 from medflow.platform.config import Settings, get_settings, signing_secret
 from medflow.platform.db import Database
-from medflow.platform.events import InboxWatcher, TriggerTable, connect_triggers, inbox_key
+from medflow.platform.events import (
+    InboxWatcher,
+    TriggerTable,
+    connect_triggers,
+    inbox_key,
+    trigger_handler,
+)
 from medflow.platform.notify import MemoryNotifier, Notifier, OutboxNotifier, SmtpNotifier
 from medflow.platform.runner.base import Runner
 from medflow.platform.runner.context import Services
@@ -34,6 +45,9 @@ from medflow.platform.storage import (
     ObjectEvent,
     ObjectStore,
 )
+
+if TYPE_CHECKING:
+    from medflow.platform.storage.s3_events import S3EventQueue
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +62,12 @@ def _not_yet(what: str, name: str) -> ConfigError:
 
 
 def build_store(settings: Settings) -> ObjectStore:
-    """The object store named by ``settings.storage.backend``.
+    """The object store named by ``settings.storage.backend``, checked (S3: the endpoint
+    answers and every bucket exists).
 
     Raises:
-        ConfigError: a backend that does not exist yet.
+        ConfigError: a bad setting, named in the message.
+        DependencyMissingError: the backend's extra is not installed.
     """
     backend = settings.storage.backend
     secret = signing_secret(settings)
@@ -59,6 +75,14 @@ def build_store(settings: Settings) -> ObjectStore:
         return LocalObjectStore(settings.storage_root, secret, settings.web.base_url)
     if backend == "memory":
         return MemoryObjectStore(secret, settings.web.base_url)
+    if backend == "s3":
+        try:
+            from medflow.platform.storage.s3 import S3ObjectStore
+        except ImportError as exc:
+            raise DependencyMissingError("storage.backend = s3", "s3", "boto3") from exc
+        store = S3ObjectStore(settings.storage, secret, settings.web.base_url)
+        store.check()
+        return store
     raise _not_yet("storage", backend)
 
 
@@ -71,6 +95,10 @@ def build_notifier(settings: Settings, db: Database) -> Notifier:
         return SmtpNotifier(db, settings.notify, settings.notify.smtp_ca_file)
     if backend == "memory":
         return MemoryNotifier(db, settings.notify)
+    if backend == "ses":
+        from medflow.platform.notify.ses import SesNotifier
+
+        return SesNotifier(db, settings.notify)
     raise _not_yet("notify", backend)
 
 
@@ -101,6 +129,10 @@ def build_runner(services: Services, registry: PipelineRegistry) -> Runner:
     backend = services.settings.runner.backend
     if backend == "threads":
         return ThreadRunner(services, registry, services.settings.runner)
+    if backend == "stepfunctions":
+        from medflow.platform.runner.stepfunctions import StepFunctionsRunner
+
+        return StepFunctionsRunner(services, registry)
     raise _not_yet("runner", backend)
 
 
@@ -137,8 +169,22 @@ class Platform:
             folders=[r.prefix.strip("/") for r in self.settings.triggers if r.bucket == "raw"],
             poll_s=self.settings.runner.inbox_poll_s,
         )
+        self.s3_events = self._s3_events()
         self._maint_stop = threading.Event()
         self._maint: threading.Thread | None = None
+
+    def _s3_events(self) -> S3EventQueue | None:
+        """The SQS consumer of the raw bucket's S3 notifications, when one is configured."""
+        url = self.settings.storage.s3_events_queue_url
+        if url is None:
+            return None
+        from medflow.platform.storage.s3 import S3ObjectStore
+        from medflow.platform.storage.s3_events import S3EventQueue
+
+        store = self.services.store
+        if not isinstance(store, S3ObjectStore):
+            raise ConfigError("storage.s3_events_queue_url is set but storage.backend is not s3")
+        return S3EventQueue(store, url, trigger_handler(self.runner, self.triggers))
 
     def register(self, pipeline: Pipeline) -> Pipeline:
         """Register one more pipeline."""
@@ -181,6 +227,8 @@ class Platform:
         self.runner.start()
         if inbox:
             self.inbox.start()
+        if self.s3_events is not None:
+            self.s3_events.start()
         if self._maint is None or not self._maint.is_alive():
             self._maint_stop.clear()
             self._maint = threading.Thread(
@@ -219,6 +267,8 @@ class Platform:
     def stop(self, timeout: float = 30.0) -> None:
         """Stop everything started by :meth:`start`."""
         self.inbox.stop()
+        if self.s3_events is not None:
+            self.s3_events.stop()
         self._maint_stop.set()
         if self._maint is not None:
             self._maint.join(5.0)

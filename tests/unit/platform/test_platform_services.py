@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -73,14 +74,31 @@ def test_smtp_backend_is_chosen_by_configuration(tmp_path: Path) -> None:
     services.close()
 
 
-@pytest.mark.parametrize(
-    ("group", "value"), [("storage", {"backend": "s3"}), ("runner", {"backend": "celery"})]
-)
-def test_reserved_backends_say_not_installed_yet(
-    tmp_path: Path, group: str, value: dict[str, str]
+def test_s3_backend_with_nothing_at_the_endpoint_names_the_setting(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    storage = {
+        "backend": "s3",
+        "s3_endpoint_url": f"http://127.0.0.1:{port}",
+        "s3_access_key_id": "k",
+        "s3_secret_access_key": "s",
+    }
+    with pytest.raises(ConfigError, match=r"^storage\.s3_endpoint_url: cannot reach"):
+        Platform(Settings(data_dir=tmp_path, storage=storage))
+
+
+def test_s3_backend_without_credentials_names_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(ConfigError, match="not installed yet"):
-        Platform(Settings(data_dir=tmp_path, **{group: value}))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    storage = {"backend": "s3", "s3_endpoint_url": "http://127.0.0.1:9"}
+    with pytest.raises(ConfigError, match=r"^storage\.s3_access_key_id: no S3 credentials"):
+        Platform(Settings(data_dir=tmp_path, storage=storage))
 
 
 def test_ingest_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:

@@ -188,6 +188,43 @@ class ExecutionRepository:
             )
             return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
+    def acquire(self, execution_id: str, owner: str) -> ExecutionRecord:
+        """Hold one named execution for ``owner``, for orchestrators that decide what runs
+        (a Step Functions execution owns its medflow execution from first step to last).
+
+        A pending execution becomes ``running`` under ``owner``; one ``owner`` already holds
+        is returned as it is (a retried or repeated task). A finished one is returned
+        unchanged: the caller sees ``done`` and does nothing.
+
+        Raises:
+            RecordNotFoundError: no such execution.
+            LeaseLostError: another owner holds it.
+        """
+        with self._db.transaction() as s:
+            now = utcnow()
+            mine = and_(_E.c.status == "running", _E.c.lease_owner == owner)
+            conn = s.connection()
+            taken = conn.execute(
+                update(_E)
+                .where(_E.c.id == execution_id, _E.c.status == "pending")
+                .values(
+                    status="running",
+                    lease_owner=owner,
+                    heartbeat_at=now,
+                    started_at=func.coalesce(_E.c.started_at, now),
+                )
+            ).rowcount
+            if not taken:
+                conn.execute(
+                    update(_E).where(_E.c.id == execution_id, mine).values(heartbeat_at=now)
+                )
+            row = s.get(ExecutionRow, execution_id, populate_existing=True)
+            if row is None:
+                raise RecordNotFoundError(f"no execution {execution_id}")
+            if row.status == "running" and row.lease_owner != owner:
+                raise LeaseLostError(f"execution {execution_id} is held by another worker")
+            return ExecutionRecord.from_row(row)
+
     # -- step runs --------------------------------------------------------------------------
 
     @staticmethod

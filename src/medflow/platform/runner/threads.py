@@ -45,7 +45,8 @@ class StepOutputError(TypeError):
     """A step returned something that is not a JSON-serialisable mapping."""
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
+    """``Type: message``, cut to what a database column and a log line hold."""
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
@@ -83,7 +84,10 @@ def call_with_timeout(step: Step, ctx: StepContext) -> Mapping[str, Any] | None:
     return outcome[0]
 
 
-def _merge(state: Mapping[str, Any], out: Mapping[str, Any] | None, step: str) -> dict[str, Any]:
+def merge_state(
+    state: Mapping[str, Any], out: Mapping[str, Any] | None, step: str
+) -> dict[str, Any]:
+    """The state after a step returned ``out``; raises StepOutputError if JSON cannot hold it."""
     if out is None:
         return dict(state)
     if not isinstance(out, Mapping):
@@ -94,6 +98,38 @@ def _merge(state: Mapping[str, Any], out: Mapping[str, Any] | None, step: str) -
     except (TypeError, ValueError) as exc:
         raise StepOutputError(f"step {step!r} returned a value JSON cannot hold: {exc}") from exc
     return merged
+
+
+def step_context(
+    services: Services,
+    pipeline: Pipeline,
+    rec: ExecutionRecord,
+    step: Step,
+    idx: int,
+    state: Mapping[str, Any],
+    attempt: int,
+) -> StepContext:
+    """What step ``idx`` of ``rec`` receives; its progress is stored on the execution as the
+    fraction of the whole pipeline."""
+    n = len(pipeline.steps)
+    executions = services.db.executions
+
+    def on_progress(fraction: float, message: str) -> None:
+        executions.set_progress(
+            rec.id, (min(idx, n - 1) + max(0.0, min(1.0, fraction))) / n, message
+        )
+
+    return StepContext(
+        execution_id=rec.id,
+        document_id=rec.document_id,
+        pipeline=pipeline.name,
+        step=step.name,
+        event=rec.event,
+        state=dict(state),
+        services=services,
+        attempt=attempt,
+        _on_progress=on_progress,
+    )
 
 
 class ThreadRunner(Runner):
@@ -133,41 +169,9 @@ class ThreadRunner(Runner):
 
     def submit(self, pipeline: str, event: ObjectEvent | Mapping[str, Any]) -> str:
         """See :meth:`Runner.submit`."""
-        p = self.registry.get(pipeline)
-        ev = event if isinstance(event, ObjectEvent) else ObjectEvent.from_dict(event)
-        db = self.services.db
-        meta = dict(ev.metadata)
-        try:
-            content_type = self.services.store.head(ev.bucket, ev.key).content_type
-        except LookupError:
-            content_type = ""
-        rec, created = db.executions.submit(
-            sha256=ev.sha256,
-            pipeline=p.name,
-            pipeline_version=p.version,
-            event=ev.to_dict(),
-            document={
-                "bucket": ev.bucket,
-                "key": ev.key,
-                "size": ev.size,
-                "filename": meta.get("filename", ""),
-                "content_type": content_type or "application/octet-stream",
-                "pipeline": p.name,
-                "patient_id": meta.get("patient_id") or None,
-                "meta": meta,
-            },
-        )
+        rec, created = self.record_submission(pipeline, event)
         if created:
-            log.info("execution %s submitted: %s for document %s", rec.id, p.name, rec.document_id)
             self._wake.set()
-        else:
-            log.info(
-                "document %s already submitted to %s %s as execution %s; not processed again",
-                rec.document_id,
-                p.name,
-                p.version,
-                rec.id,
-            )
         return rec.id
 
     @property
@@ -308,25 +312,7 @@ class ThreadRunner(Runner):
         state: Mapping[str, Any],
         attempt: int,
     ) -> StepContext:
-        n = len(pipeline.steps)
-        executions = self.services.db.executions
-
-        def on_progress(fraction: float, message: str) -> None:
-            executions.set_progress(
-                rec.id, (min(idx, n - 1) + max(0.0, min(1.0, fraction))) / n, message
-            )
-
-        return StepContext(
-            execution_id=rec.id,
-            document_id=rec.document_id,
-            pipeline=pipeline.name,
-            step=step.name,
-            event=rec.event,
-            state=dict(state),
-            services=self.services,
-            attempt=attempt,
-            _on_progress=on_progress,
-        )
+        return step_context(self.services, pipeline, rec, step, idx, state, attempt)
 
     def _run_steps(self, pipeline: Pipeline, rec: ExecutionRecord, owner: str) -> None:
         executions = self.services.db.executions
@@ -342,14 +328,14 @@ class ThreadRunner(Runner):
             began = time.monotonic()
             try:
                 ctx = self._context(pipeline, rec, step, idx, state, attempt)
-                new_state = _merge(state, call_with_timeout(step, ctx), step.name)
+                new_state = merge_state(state, call_with_timeout(step, ctx), step.name)
             except LeaseLostError:
                 raise
             except _RETRYABLE as exc:
                 took = time.monotonic() - began
                 if attempt < step.retry.max_attempts:
                     delay = step.retry.delay(attempt, self._rng)
-                    executions.retry_later(rec.id, owner, run_id, delay, _describe(exc), took)
+                    executions.retry_later(rec.id, owner, run_id, delay, describe_error(exc), took)
                     log.info(
                         "execution %s: step %s try %d failed (%s); retry in %.2f s",
                         rec.id,
@@ -395,7 +381,7 @@ class ThreadRunner(Runner):
         state: Mapping[str, Any],
     ) -> None:
         executions = self.services.db.executions
-        text = _describe(exc)
+        text = describe_error(exc)
         executions.fail_step(rec.id, owner, run_id, text)
         # The log names the error type only: messages may carry file names given by users.
         log.warning(
@@ -414,19 +400,19 @@ class ThreadRunner(Runner):
                     out = call_with_timeout(
                         fstep, self._context(pipeline, rec, fstep, idx, failed, attempt)
                     )
-                    merged = _merge(failed, out, fstep.name)
+                    merged = merge_state(failed, out, fstep.name)
                 except LeaseLostError:
                     raise
                 except _RETRYABLE as exc2:
-                    executions.end_step(rec.id, owner, frun, "retrying", _describe(exc2))
+                    executions.end_step(rec.id, owner, frun, "retrying", describe_error(exc2))
                     if attempt < fstep.retry.max_attempts and not self._stop.is_set():
                         time.sleep(fstep.retry.delay(attempt, self._rng))
                         continue
-                    final_error = f"{text}; {fstep.name} failed too: {_describe(exc2)}"
+                    final_error = f"{text}; {fstep.name} failed too: {describe_error(exc2)}"
                     break
                 except Exception as exc2:
-                    executions.fail_step(rec.id, owner, frun, _describe(exc2))
-                    final_error = f"{text}; {fstep.name} failed too: {_describe(exc2)}"
+                    executions.fail_step(rec.id, owner, frun, describe_error(exc2))
+                    final_error = f"{text}; {fstep.name} failed too: {describe_error(exc2)}"
                     break
                 executions.complete_step(rec.id, owner, frun, idx, merged, rec.progress)
                 failed = merged
