@@ -45,6 +45,7 @@ class NumberWords:
     ordinals: Mapping[str, int] = field(default_factory=dict)
     article_one: frozenset[str] = frozenset()
     connectors: frozenset[str] = frozenset()
+    connector_after: str = "hundreds"
     decimal: frozenset[str] = frozenset()
     years: bool = False
 
@@ -54,6 +55,13 @@ class NumberWords:
             if word in table:
                 return table[word]
         return None
+
+    def joins(self, group: int) -> bool:
+        """Whether a connector may follow ``group``: after tens in Spanish ("treinta y
+        cinco"), after hundreds or thousands in English ("one hundred and five")."""
+        if self.connector_after == "tens":
+            return 20 <= group % 100 <= 90 and group % 10 == 0
+        return group > 0 and group % 100 == 0
 
     def is_number_word(self, word: str) -> bool:
         """Whether ``word`` can be part of a spelled number."""
@@ -111,9 +119,9 @@ def parse_number(tokens: Sequence[str], i: int, words: NumberWords) -> tuple[int
             last_scale = words.scales[word]
             group, found = 0, True
             j += 1
-        elif word in words.connectors and found:
+        elif word in words.connectors and found and words.joins(total + group):
             nxt = words.additive(following)
-            if nxt is None or not _fits(group, nxt) or word in words.ordinals:
+            if nxt is None or not _fits(group, nxt):
                 break
             j += 1
         else:
@@ -148,6 +156,7 @@ def _rules_from(raw: Mapping[str, Any]) -> LanguageRules:
         ordinals=dict(raw.get("ordinals") or {}),
         article_one=frozenset(raw.get("article_one") or ()),
         connectors=frozenset(raw.get("connectors") or ()),
+        connector_after=str(raw.get("connector_after") or "hundreds"),
         decimal=frozenset(raw.get("decimal") or ()),
         years=bool(raw.get("years")),
     )
@@ -285,6 +294,13 @@ class TextNormalizer:
             if token.isdigit():
                 out.append(str(int(token)))
                 i += 1
+                # "30 y 4" (Whisper's Spanish for "treinta y cuatro"): tens, connector, unit.
+                if i + 1 < len(tokens) and tokens[i] in words.connectors:
+                    unit = _unit_value(tokens[i + 1], words)
+                    tens = int(token)
+                    if unit is not None and tens < 100 and words.joins(tens):
+                        out[-1] = str(tens + unit)
+                        i += 2
                 continue
             parsed = parse_number(tokens, i, words) if words.is_number_word(token) else None
             if parsed is None:
@@ -321,6 +337,12 @@ class TextNormalizer:
         if parsed is None or not 10 <= parsed[0] <= 99 or tokens[i] in words.ordinals:
             return None
         return parsed
+
+
+def _unit_value(token: str, words: NumberWords) -> int | None:
+    """1..9 written as a digit or a unit word; None otherwise."""
+    value = int(token) if token.isdigit() else words.units.get(token)
+    return value if value is not None and 1 <= value <= 9 else None
 
 
 @lru_cache(maxsize=16)

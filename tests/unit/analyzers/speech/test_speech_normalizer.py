@@ -129,6 +129,14 @@ def test_spanish_numbers_and_units() -> None:
     assert es("¿Dolor torácico? No.") == ["dolor", "torácico", "no"]
     assert es("hipertensión y diabetes") == ["hipertensión", "y", "diabetes"]  # "y" not a number
     assert es("el 50 % de") == es("el cincuenta por ciento de")
+    # Whisper writes "treinta y cuatro" as "30 y 4" or "34"; "dos y tres" stays two numbers.
+    assert es("mujer de 30 y 4 años") == ["mujer", "de", "34", "años"]
+    assert es("mujer de treinta y cuatro años") == ["mujer", "de", "34", "años"]
+    assert es("dos y tres") == ["2", "y", "3"]
+    assert es("ciento y cinco") == ["100", "y", "5"]
+    # English joins with "and" only after hundreds: "one hundred and five" is 105.
+    assert normalize_words("between 20 and 5") == ["between", "20", "and", "5"]
+    assert normalize_words("twenty and five") == ["20", "and", "5"]
 
 
 def test_accents_are_words_in_spanish() -> None:
