@@ -72,6 +72,7 @@ def test_a_spanish_recording_keeps_its_transcript_and_says_why_no_entities(
     assert resume["language"] == "es" and resume["notes"] == [note]
     page = store.get("results", result_key(doc, "resume.html")).decode()
     assert "English only" in page and 'lang="es"' in page
+    assert "None recorded" not in page, "nothing was looked for, so nothing is 'not recorded'"
     assert rec.state["language"] == "es" and rec.state["entities"] == 0
 
 
