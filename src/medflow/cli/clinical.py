@@ -17,8 +17,15 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from medflow.cli.common import EXIT_FAILED, err_console, fail, out_console, quiet_logging
-from medflow.errors import InputError, MedflowError
+from medflow.cli.common import (
+    EXIT_FAILED,
+    err_console,
+    fail,
+    load_settings,
+    out_console,
+    quiet_logging,
+)
+from medflow.errors import ConfigError, InputError, MedflowError
 
 if TYPE_CHECKING:
     from medflow.domain.clinical import ClinicalResult, Entity
@@ -129,16 +136,29 @@ def extract(
 
 
 def run_transcription(
-    data: bytes, filename: str, vocabulary: list[str] | None, model: Path | None
+    data: bytes,
+    filename: str,
+    vocabulary: list[str] | None,
+    model: str | Path | None = None,
+    language: str = "auto",
+    models_dir: Path = Path("medflow-data/models"),
 ) -> Transcript:
-    """Transcribe with a progress bar on stderr (the shared bundled model unless ``model``).
+    """Transcribe with a progress bar on stderr.
+
+    Args:
+        data: the recording's bytes.
+        filename: its name, for messages.
+        vocabulary: terms to favour, or None for the bundled list.
+        model: ``tiny.en`` (default, bundled), ``base`` (the speech-base extra) or a folder.
+        language: ``auto`` or an ISO 639-1 code.
+        models_dir: where packaged models are joined.
 
     Raises:
         InputError: not audio, corrupt, silent, too short or too long.
-        MedflowError: the speech extra or ffmpeg is missing, or ``model`` is not a model.
+        MedflowError: the speech extra or ffmpeg is missing, the model is unknown, damaged or
+            cannot transcribe ``language``.
     """
-    from medflow.analyzers.speech import Transcriber, WhisperEngine
-    from medflow.pipelines.dictation import shared_transcriber
+    from medflow.pipelines.dictation import transcriber_for
 
     with Progress(
         TextColumn("{task.description}"),
@@ -150,12 +170,8 @@ def run_transcription(
         disable=not err_console.is_terminal,  # no bar (nor its blank line) in logs and pipes
     ) as progress:
         task = progress.add_task("loading the speech model", total=1.0)
-        transcriber = (
-            Transcriber(engine=WhisperEngine(str(model)))
-            if model is not None
-            else shared_transcriber().get()
-        )
-        return transcriber.transcribe(
+        lazy = transcriber_for(str(model or "tiny.en"), language, models_dir)
+        return lazy.get().transcribe(
             data,
             filename,
             vocabulary=vocabulary,
@@ -173,18 +189,41 @@ def transcribe(
         str | None, typer.Option(help="Comma-separated terms to favour (drug names ...).")
     ] = None,
     model: Annotated[
-        Path | None, typer.Option(help="A larger CTranslate2 Whisper model folder.")
+        str | None,
+        typer.Option(
+            help="tiny.en (bundled, English only), base (multilingual: the speech-base extra) "
+            "or a CTranslate2 Whisper model folder. Default: the dictation.model setting."
+        ),
+    ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            help="auto (detected; English for tiny.en) or an ISO 639-1 code (en, es, pt, hi "
+            "...). Default: the dictation.language setting."
+        ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
 ) -> None:
     """Transcribe a dictation offline (Whisper tiny.en bundled, medical vocabulary hints)."""
+    from medflow.analyzers.speech.errors import LanguageNotSupportedError, ModelIntegrityError
+
     quiet_logging(verbose)
     data = _read(audio)
+    settings = load_settings()
+    chosen = model or settings.dictation.model
+    # The language setting goes with the model setting; a model named here starts from auto.
+    spoken = language or (settings.dictation.language if model is None else "auto")
     terms = [t.strip() for t in (vocabulary or "").split(",") if t.strip()] or None
     try:
-        transcript = run_transcription(data, audio.name, terms, model)
+        transcript = run_transcription(
+            data, audio.name, terms, chosen, spoken, settings.speech_models_dir
+        )
     except InputError as exc:
         fail(str(exc))
+    except ModelIntegrityError as exc:
+        fail(str(exc), EXIT_FAILED)
+    except (LanguageNotSupportedError, ConfigError) as exc:
+        fail(str(exc))  # the options asked for what cannot be done: bad input
     except MedflowError as exc:
         fail(str(exc), EXIT_FAILED)
     for warning in transcript.warnings:
@@ -192,6 +231,11 @@ def transcribe(
     if output_format is TranscribeFormat.JSON:
         from medflow.analyzers.speech import to_json
 
-        print(json.dumps(to_json(transcript), indent=2))
+        payload = to_json(transcript)
+        if transcript.language != "en":
+            from medflow.pipelines.dictation import non_english_note
+
+            payload["notes"] = [non_english_note(transcript.language)]
+        print(json.dumps(payload, indent=2))
     else:
         print(transcript.text)

@@ -2,7 +2,7 @@
 
 Table format: the entities table (documents and dictations), the transcript (dictations) and
 where the results were written. ``json``: the Comprehend-shaped entities (documents) or
-``{"transcript", "resume", "entities"}`` (dictations). ``fhir``: the stored FHIR R4 Bundle.
+``{"transcript", "resume", "entities", "notes"}`` (dictations). ``fhir``: the stored FHIR R4 Bundle.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from medflow.cli.clinical import entities_table
-from medflow.cli.common import out_console
+from medflow.cli.common import err_console, out_console
 from medflow.domain.clinical import ClinicalResult
 from medflow.platform.config import Settings
 from medflow.platform.storage import ObjectStore
@@ -51,6 +51,8 @@ class ClinicalOutput:
             out_console.print(f"[bold]{self.filename}[/bold] transcript:", highlight=False)
             out_console.print(transcript["text"], markup=False, highlight=False)
             out_console.print(entities_table(result, self.filename))
+            for warning in result.warnings:
+                err_console.print(f"medflow: {self.filename}: {warning}", markup=False)
             out_console.print(
                 f"[dim]document {self.document_id}: medical resume in "
                 f"{folder}{self.document_id}/resume.html; health record stored[/dim]"
@@ -67,10 +69,12 @@ class ClinicalOutput:
         if output_format == "fhir":
             return self._get("fhir.json")
         if self.pipeline == "dictation":
+            resume = self._get("resume.json")
             return {
                 "transcript": self._get("transcript.json"),
-                "resume": self._get("resume.json"),
+                "resume": resume,
                 "entities": self._get("entities.json"),
+                "notes": resume.get("notes", []),  # e.g. why a Spanish recording has no entities
             }
         return self._get("entities.json")
 

@@ -62,6 +62,8 @@ class Transcript(BaseModel):
     Attributes:
         text: the whole text, segments joined by single spaces.
         language: ISO 639-1 code of the language transcribed (``"en"`` for English-only models).
+        language_probability: how sure the model was of a language it detected; None when the
+            language was set (or the model knows only English).
         duration_s: duration of the decoded audio in seconds.
         words: every word of every segment, in time order.
         segments: the segments in time order.
@@ -76,6 +78,7 @@ class Transcript(BaseModel):
 
     text: str
     language: str = "en"
+    language_probability: float | None = Field(default=None, ge=0.0, le=1.0)
     duration_s: float = Field(ge=0.0)
     words: tuple[Word, ...] = ()
     segments: tuple[Segment, ...] = ()

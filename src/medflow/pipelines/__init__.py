@@ -12,6 +12,7 @@ def default_pipelines(settings: Settings) -> list[Pipeline]:
     Heavy analyzers are imported lazily by their steps, so building the list is cheap.
     """
     from medflow.pipelines.dictation import build_pipeline as dictation
+    from medflow.pipelines.dictation import settings_transcriber
     from medflow.pipelines.documents import build_pipeline as documents
     from medflow.pipelines.labs import build_pipeline as labs
     from medflow.pipelines.records import records_pipeline
@@ -21,7 +22,7 @@ def default_pipelines(settings: Settings) -> list[Pipeline]:
         records_pipeline(),
         *imaging_from_settings(settings),
         documents(),
-        dictation(),
+        dictation(settings_transcriber(settings)),
     ]
 
 

@@ -21,7 +21,10 @@ passing the words a clip really contains took the bundled dictations from 23.6 %
 else the bundled list of the most prescribed drugs.
 
 The speech model is loaded once per process, and only when the first dictation runs: building
-the pipeline list (``medflow serve``, the web app) costs nothing.
+the pipeline list (``medflow serve``, the web app) costs nothing. Which model and language come
+from the ``dictation`` settings (``model``: tiny.en, base or a folder; ``language``: auto or a
+code). Entities are extracted from English transcripts only: a recording in another language
+keeps its transcript and gets a resume that says, in words, why it lists nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medflow.pipelines.common import (
@@ -42,6 +46,7 @@ from medflow.platform.runner import Pipeline, RetryPolicy, Step, StepContext
 
 if TYPE_CHECKING:
     from medflow.analyzers.speech import Transcriber
+    from medflow.platform.config import Settings
     from medflow.platform.db.health_records import HealthRecord
 
 log = logging.getLogger(__name__)
@@ -89,11 +94,58 @@ class LazyTranscriber:
 
 
 _shared = LazyTranscriber()
+_by_choice: dict[tuple[str, str, str], LazyTranscriber] = {}
+_choice_lock = threading.Lock()
 
 
 def shared_transcriber() -> LazyTranscriber:
     """The process's lazily-loaded default transcriber (shared by the pipeline and the CLI)."""
     return _shared
+
+
+def transcriber_for(model: str, language: str, models_dir: Path) -> LazyTranscriber:
+    """The process's lazily-loaded transcriber for a model and language choice.
+
+    tiny.en with no language set is :func:`shared_transcriber`; every other choice gets one
+    transcriber per process too, so a model is loaded once however many pipelines use it.
+
+    Args:
+        model: ``tiny.en``, ``base`` or a CTranslate2 model folder.
+        language: ``auto`` or an ISO 639-1 code.
+        models_dir: where packaged models are joined.
+    """
+    if model == "tiny.en" and language in ("auto", "en"):
+        return _shared
+    key = (model, language, str(models_dir))
+    with _choice_lock:
+        if key not in _by_choice:
+
+            def factory() -> Transcriber:
+                from medflow.analyzers.speech import Transcriber
+                from medflow.analyzers.speech.engine import whisper_engine
+
+                engine = whisper_engine(model, models_dir, language=language, cpu_threads=2)
+                return Transcriber(engine=engine)
+
+            _by_choice[key] = LazyTranscriber(factory)
+        return _by_choice[key]
+
+
+def settings_transcriber(settings: Settings) -> LazyTranscriber:
+    """The transcriber the ``dictation`` settings choose (see :func:`transcriber_for`)."""
+    group = settings.dictation
+    return transcriber_for(group.model, group.language, settings.speech_models_dir)
+
+
+def non_english_note(language: str) -> str:
+    """Why a transcript in ``language`` (not English) has no clinical entities, in words."""
+    from medflow.analyzers.speech.models import language_name
+
+    return (
+        f"the recording was transcribed in {language_name(language)} ({language}); clinical "
+        "entities are extracted from English only, so none were extracted (the transcript is "
+        "kept as spoken)"
+    )
 
 
 def result_key(document_id: str, name: str) -> str:
@@ -212,13 +264,23 @@ def extract_step(ctx: StepContext) -> dict[str, Any]:
     A transcript with no clinical entity still makes a (sparse) record: the recording was
     valid speech, and the clinician may want its transcript on file.
     """
-    from medflow.analyzers.clinical import to_comprehend
+    from medflow.analyzers.clinical import MODEL_VERSION, to_comprehend
+    from medflow.domain.clinical import ClinicalResult
     from medflow.pipelines.documents import clinical_extractor
 
     document_id = require_document(ctx)
     ctx.progress(0.75, "finding clinical entities")
     transcript = _get_json(ctx, document_id, "transcript.json")
-    result = clinical_extractor().extract(transcript["text"], original_filename(ctx))
+    language = str(transcript.get("language") or "en")
+    if language == "en":
+        result = clinical_extractor().extract(transcript["text"], original_filename(ctx))
+    else:
+        result = ClinicalResult(
+            text_length=len(transcript["text"]),
+            language_supported=False,
+            warnings=(non_english_note(language),),
+            model_version=MODEL_VERSION,
+        )
     ctx.services.store.put(
         RESULTS_BUCKET,
         result_key(document_id, "result.json"),
@@ -227,7 +289,11 @@ def extract_step(ctx: StepContext) -> dict[str, Any]:
         "application/json",
     )
     _put_json(ctx, document_id, "entities.json", to_comprehend(result))
-    return {"entities": len(result.entities), "warnings": list(result.warnings)}
+    return {
+        "entities": len(result.entities),
+        "language": language,
+        "warnings": list(result.warnings),
+    }
 
 
 def record_step(ctx: StepContext) -> dict[str, Any]:
@@ -246,7 +312,12 @@ def record_step(ctx: StepContext) -> dict[str, Any]:
         ctx.services.store.get(RESULTS_BUCKET, result_key(document_id, "result.json"))
     )
     patient = {"id": patient_id, "name": meta.get("patient_name", "")}
-    resume = medical_resume(result, transcript["text"], patient)
+    language = str(transcript.get("language") or "en")
+    resume = {
+        **medical_resume(result, transcript["text"], patient),
+        "language": language,
+        "notes": list(result.warnings),
+    }
     _put_json(ctx, document_id, "resume.json", resume)
     _put_json(
         ctx, document_id, "fhir.json", clinical_bundle(result, patient_id, transcript["text"])
@@ -254,6 +325,7 @@ def record_step(ctx: StepContext) -> dict[str, Any]:
     words = transcript["words"]
     page_transcript = {
         "text": transcript["text"],
+        "language": language,
         "duration_s": transcript["duration_s"],
         "mean_confidence": sum(w["confidence"] for w in words) / len(words) if words else 0.0,
         "low_confidence": [w["text"] for w in words if w["confidence"] < LOW_CONFIDENCE],

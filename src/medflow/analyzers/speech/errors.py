@@ -6,8 +6,11 @@ carries transcript text, so a message can be logged without leaking patient data
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from medflow.errors import (
     AnalyzerError,
+    ConfigError,
     CorruptFileError,
     EmptyInputError,
     FileTooLargeError,
@@ -44,3 +47,23 @@ class ToolMissingError(AnalyzerError, FileNotFoundError):
             f"audio decoding needs the {tool} program, which is not on the PATH: "
             "install ffmpeg (Debian/Ubuntu: apt install ffmpeg)"
         )
+
+
+class ModelIntegrityError(ConfigError):
+    """A speech model file on disk is not the one the catalogue names (missing, wrong size,
+    wrong sha256): it is never loaded.
+
+    Attributes:
+        path: the file.
+        reason: what is wrong with it, and what to do.
+    """
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"speech model file {path} {reason}")
+
+
+class LanguageNotSupportedError(ConfigError):
+    """The chosen speech model cannot transcribe the language asked for (an English-only
+    model asked for Spanish), or the language code is unknown."""

@@ -14,13 +14,14 @@ def to_json(transcript: Transcript) -> dict[str, Any]:
         transcript: the transcript to render.
 
     Returns:
-        ``{"text", "language", "duration_s", "engine", "model", "chunks", "vocabulary_hints",
-        "warnings", "segments": [{"text", "start", "end"}],
+        ``{"text", "language", "language_probability", "duration_s", "engine", "model",
+        "chunks", "vocabulary_hints", "warnings", "segments": [{"text", "start", "end"}],
         "words": [{"text", "start", "end", "confidence"}]}``.
     """
     return {
         "text": transcript.text,
         "language": transcript.language,
+        "language_probability": transcript.language_probability,
         "duration_s": round(transcript.duration_s, 3),
         "engine": transcript.engine,
         "model": transcript.model,

@@ -20,6 +20,7 @@ from medflow.analyzers.speech.audio import (
 )
 from medflow.analyzers.speech.engine import SpeechEngine, WhisperEngine
 from medflow.analyzers.speech.errors import SilentAudioError
+from medflow.analyzers.speech.models import language_name
 from medflow.analyzers.speech.vocabulary import (
     DEFAULT_HINT_TOKENS,
     VocabularyIndex,
@@ -40,6 +41,9 @@ ProgressCallback = Callable[[float, str], None]
 #: draft+prior 22.9 % with an extra greedy pass, draft alone 28.7 %, no hints 33.7 %; the
 #: sound-alike search finds too few misheard names to pay for its pass, so ``prior`` is default.
 HintMode = Literal["draft", "prior", "draft+prior"]
+
+#: Below this probability a detected language is reported as a warning on the transcript.
+LOW_LANGUAGE_PROBABILITY = 0.5
 
 _DRAFT_SHARE = 0.3  # share of a window's progress given to the draft pass (it is ~2x faster)
 
@@ -109,6 +113,7 @@ class Transcriber:
         used_hints: dict[str, None] = {}
         warnings: list[str] = []
         windows = silent = 0
+        language, probability = self.engine.language, None
         with AudioSource(audio, filename, self.limits) as src:
             total = src.declared_s
             report(0.0, "decoding audio")
@@ -135,14 +140,23 @@ class Transcriber:
                     silent += 1
                     tick(1.0)
                     continue
-                hints = self._hints(window, explicit, tick)
+                if language is None:  # a multilingual model: judged on the first speech heard
+                    language, probability = self.engine.detect_language(window.samples)
+                    if probability < LOW_LANGUAGE_PROBABILITY:
+                        warnings.append(
+                            f"language detected as {language_name(language)} ({language}) with "
+                            f"probability {probability:.2f} only; set the language if it is wrong"
+                        )
+                hints = self._hints(window, explicit, tick, language)
                 used_hints.update(dict.fromkeys(hints))
                 first = _DRAFT_SHARE if self._index is not None else 0.0
 
                 def on_segment(t: float, _w: AudioWindow = window, _f: float = first) -> None:
                     tick(_f + (1.0 - _f) * t / max(_w.duration_s, 1e-9))
 
-                found = self.engine.transcribe(window.samples, hints=hints, on_segment=on_segment)
+                found = self.engine.transcribe(
+                    window.samples, hints=hints, on_segment=on_segment, language=language
+                )
                 segments.extend(_shift(s, window.offset_s) for s in found)
             duration = src.decoded_s
         if silent == windows:
@@ -156,7 +170,8 @@ class Transcriber:
         logger.info("transcribed %.0f s in %d windows, %d words", duration, windows, len(words))
         return Transcript(
             text=" ".join(s.text for s in segments if s.text),
-            language=getattr(self.engine, "language", "en"),
+            language=language or "en",
+            language_probability=None if probability is None else round(probability, 3),
             duration_s=duration,
             words=tuple(words),
             segments=tuple(segments),
@@ -168,15 +183,26 @@ class Transcriber:
         )
 
     def _hints(
-        self, window: AudioWindow, explicit: tuple[str, ...], tick: Callable[[float], None]
+        self,
+        window: AudioWindow,
+        explicit: tuple[str, ...],
+        tick: Callable[[float], None],
+        language: str,
     ) -> tuple[str, ...]:
-        """Explicit terms first, then lexicon terms the draft sounds like, then the prior."""
+        """Explicit terms first, then lexicon terms the draft sounds like, then the prior.
+
+        The bundled lexicon is English (US prescribing names): a recording in another language
+        gets only the caller's own terms.
+        """
+        if language != "en":
+            return budget_terms(explicit, self.hint_tokens, self.engine.count_tokens)
         matched: list[str] = []
         if self._index is not None:
             draft = self.engine.transcribe(
                 window.samples,
                 draft=True,
                 on_segment=lambda t: tick(_DRAFT_SHARE * t / max(window.duration_s, 1e-9)),
+                language=language,
             )
             matched = [m.term for m in self._index.find(" ".join(s.text for s in draft))]
         # A caller's own terms replace the generic prior: measured on the bundled dictations,

@@ -155,3 +155,44 @@ def test_three_hour_recording_is_transcribed_in_ten_minute_windows(
     assert progress == sorted(progress)
     assert progress[-1] == 1.0
     assert len(progress) > 18
+
+
+def test_a_multilingual_engine_detects_the_language_once_and_keeps_it(
+    sox_audio: MakeAudio,
+) -> None:
+    engine = EnergyEngine(language=None, detects=("es", 0.91))
+    transcriber = Transcriber(engine, window_s=15.0, lexicon=["metformin", "apixaban"])
+    result = transcriber.transcribe(sox_audio("b.wav", BEEPS), "b.wav")
+    assert (result.language, result.language_probability) == ("es", 0.91)
+    assert engine.detections == 1, "judged once, on the first window with sound"
+    assert result.chunks >= 4 and set(engine.languages) == {"es"}
+    # The bundled lexicon is English: a Spanish recording gets no prior hints...
+    assert all(hints == () for _draft, hints, _s in engine.calls)
+    # ...but the caller's own terms are still sent.
+    transcriber.transcribe(sox_audio("b.wav", BEEPS), "b.wav", vocabulary=["metformina"])
+    assert engine.calls[-1][1] == ("metformina",)
+    assert to_json(result)["language"] == "es"
+    assert not result.warnings
+
+
+def test_an_unsure_language_detection_is_a_warning(sox_audio: MakeAudio) -> None:
+    engine = EnergyEngine(language=None, detects=("la", 0.43))
+    result = Transcriber(engine, lexicon=()).transcribe(sox_audio("b.wav", BEEPS), "b.wav")
+    assert result.language == "la"
+    assert any("Latin (la) with probability 0.43" in w for w in result.warnings)
+
+
+def test_an_english_only_engine_is_never_asked_to_detect(
+    sox_audio: MakeAudio, energy_engine: EnergyEngine
+) -> None:
+    result = Transcriber(energy_engine).transcribe(sox_audio("b.wav", BEEPS), "b.wav")
+    assert (result.language, result.language_probability) == ("en", None)
+    assert energy_engine.detections == 0
+    assert energy_engine.calls[-1][1], "English recordings keep the bundled prior"
+
+
+def test_a_language_set_on_the_engine_is_used_without_detection(sox_audio: MakeAudio) -> None:
+    engine = EnergyEngine(language="es")
+    result = Transcriber(engine, lexicon=()).transcribe(sox_audio("b.wav", BEEPS), "b.wav")
+    assert (result.language, result.language_probability) == ("es", None)
+    assert engine.detections == 0 and set(engine.languages) == {"es"}
