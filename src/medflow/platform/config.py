@@ -123,6 +123,21 @@ class DatabaseSettings(_Group):
     busy_timeout_ms: int = Field(
         default=10_000, ge=0, description="SQLite: how long a writer waits for a lock."
     )
+    pool_size: int = Field(
+        default=5, ge=1, le=200, description="PostgreSQL: connections kept open per process."
+    )
+    max_overflow: int = Field(
+        default=10, ge=0, le=500, description="PostgreSQL: extra connections allowed under load."
+    )
+    pool_timeout_s: float = Field(
+        default=30.0, gt=0, description="PostgreSQL: wait for a free pooled connection."
+    )
+    pool_recycle_s: int = Field(
+        default=1800, gt=0, description="PostgreSQL: replace connections older than this."
+    )
+    connect_timeout_s: int = Field(
+        default=10, ge=1, description="PostgreSQL: how long one connection attempt may take."
+    )
 
 
 class RunnerSettings(_Group):

@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from medflow.errors import (
     ConfigError,
+    DatabaseError,
     DependencyMissingError,
     EmptyInputError,
     FileTooLargeError,
 )
 from medflow.platform.config import Settings, get_settings, signing_secret
 from medflow.platform.db import Database
+from medflow.platform.db.database import PoolOptions
 from medflow.platform.events import (
     InboxWatcher,
     TriggerTable,
@@ -98,21 +100,43 @@ def build_notifier(settings: Settings, db: Database) -> Notifier:
     raise _not_yet("notify", backend)
 
 
+def open_database(settings: Settings) -> Database:
+    """The database of ``settings.database``, migrated.
+
+    Raises:
+        ConfigError: it cannot be opened or migrated; the message names ``database.url``.
+    """
+    group = settings.database
+    pool = PoolOptions(
+        size=group.pool_size,
+        max_overflow=group.max_overflow,
+        timeout_s=group.pool_timeout_s,
+        recycle_s=group.pool_recycle_s,
+        connect_timeout_s=group.connect_timeout_s,
+    )
+    try:
+        return Database(
+            settings.database_url,
+            echo=group.echo,
+            busy_timeout_ms=group.busy_timeout_ms,
+            pool=pool,
+        )
+    except DatabaseError as exc:
+        raise ConfigError(f"database.url: {exc}") from exc
+
+
 def build_services(settings: Settings | None = None) -> Services:
     """Store, database (migrated) and notifier for ``settings`` (default :func:`get_settings`).
 
     Raises:
-        ConfigError: a backend that does not exist yet.
-        DatabaseError: the database cannot be opened or migrated.
+        ConfigError: a bad setting (named in the message), a database that cannot be opened
+            or migrated (``database.url``), a backend that does not exist.
+        DependencyMissingError: a configured backend's extra is not installed.
     """
     settings = settings or get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = build_store(settings)
-    db = Database(
-        settings.database_url,
-        echo=settings.database.echo,
-        busy_timeout_ms=settings.database.busy_timeout_ms,
-    )
+    db = open_database(settings)
     return Services(settings=settings, store=store, db=db, notifier=build_notifier(settings, db))
 
 
