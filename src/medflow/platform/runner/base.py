@@ -7,6 +7,7 @@ queries work the same whoever ran the steps, and passes ``tests/contract/test_ru
 from __future__ import annotations
 
 import builtins
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -17,6 +18,8 @@ from medflow.platform.db import ExecutionRecord
 from medflow.platform.runner.context import Services
 from medflow.platform.runner.registry import PipelineRegistry
 from medflow.platform.storage import ObjectEvent
+
+log = logging.getLogger(__name__)
 
 
 class Runner(ABC):
@@ -42,6 +45,50 @@ class Runner(ABC):
             UnknownPipelineError: no such pipeline.
             ValueError: the event lacks bucket, key, sha256 or size.
         """
+
+    def _record_submission(
+        self, pipeline: str, event: ObjectEvent | Mapping[str, Any]
+    ) -> tuple[ExecutionRecord, bool]:
+        """The database half of :meth:`submit`, the same for every runner: the document and a
+        pending execution, or the existing execution for these bytes and pipeline version.
+
+        Returns:
+            The execution and whether it was created now.
+        """
+        p = self.registry.get(pipeline)
+        ev = event if isinstance(event, ObjectEvent) else ObjectEvent.from_dict(event)
+        meta = dict(ev.metadata)
+        try:
+            content_type = self.services.store.head(ev.bucket, ev.key).content_type
+        except LookupError:
+            content_type = ""
+        rec, created = self.services.db.executions.submit(
+            sha256=ev.sha256,
+            pipeline=p.name,
+            pipeline_version=p.version,
+            event=ev.to_dict(),
+            document={
+                "bucket": ev.bucket,
+                "key": ev.key,
+                "size": ev.size,
+                "filename": meta.get("filename", ""),
+                "content_type": content_type or "application/octet-stream",
+                "pipeline": p.name,
+                "patient_id": meta.get("patient_id") or None,
+                "meta": meta,
+            },
+        )
+        if created:
+            log.info("execution %s submitted: %s for document %s", rec.id, p.name, rec.document_id)
+        else:
+            log.info(
+                "document %s already submitted to %s %s as execution %s; not processed again",
+                rec.document_id,
+                p.name,
+                p.version,
+                rec.id,
+            )
+        return rec, created
 
     @abstractmethod
     def run_pending(self, limit: int | None = None) -> int:

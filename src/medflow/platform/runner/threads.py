@@ -16,7 +16,6 @@ such a step, or when it fails too).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -27,73 +26,24 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from medflow.errors import DatabaseError, StepTimeoutError, TransientError
+from medflow.errors import DatabaseError
 from medflow.platform.config import RunnerSettings
 from medflow.platform.db import ExecutionRecord, LeaseLostError
 from medflow.platform.runner.base import Runner
-from medflow.platform.runner.context import Services, StepContext
-from medflow.platform.runner.declaration import Pipeline, Step
+from medflow.platform.runner.context import Services
+from medflow.platform.runner.declaration import Pipeline
 from medflow.platform.runner.registry import PipelineRegistry
+from medflow.platform.runner.steps import (
+    LeaseKeeper,
+    StepExecutor,
+    StepOutputError,
+    call_with_timeout,
+)
 from medflow.platform.storage import ObjectEvent
 
 log = logging.getLogger(__name__)
 
-_RETRYABLE = (TransientError, StepTimeoutError)
-
-
-class StepOutputError(TypeError):
-    """A step returned something that is not a JSON-serialisable mapping."""
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:2000]
-
-
-def call_with_timeout(step: Step, ctx: StepContext) -> Mapping[str, Any] | None:
-    """Run ``step.fn(ctx)``, giving up after ``step.retry.timeout_s``.
-
-    Python cannot kill a thread: a step that overruns keeps running in its daemon thread and its
-    result is discarded (steps are idempotent, so a late finish does no harm).
-
-    Raises:
-        StepTimeoutError: the step overran.
-        Exception: whatever the step raised.
-    """
-    timeout = step.retry.timeout_s
-    if timeout is None:
-        return step.fn(ctx)
-    outcome: list[Mapping[str, Any] | None] = []
-    failure: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            outcome.append(step.fn(ctx))
-        except BaseException as exc:
-            failure.append(exc)
-
-    t = threading.Thread(target=target, name=f"step-{step.name}", daemon=True)
-    t.start()
-    t.join(timeout)
-    if t.is_alive():
-        raise StepTimeoutError(
-            f"step {step.name!r} of execution {ctx.execution_id} ran past {timeout:g} s"
-        )
-    if failure:
-        raise failure[0]
-    return outcome[0]
-
-
-def _merge(state: Mapping[str, Any], out: Mapping[str, Any] | None, step: str) -> dict[str, Any]:
-    if out is None:
-        return dict(state)
-    if not isinstance(out, Mapping):
-        raise StepOutputError(f"step {step!r} returned {type(out).__name__}, not a mapping")
-    merged = {**state, **out}
-    try:
-        json.dumps(merged)
-    except (TypeError, ValueError) as exc:
-        raise StepOutputError(f"step {step!r} returned a value JSON cannot hold: {exc}") from exc
-    return merged
+__all__ = ["StepOutputError", "ThreadRunner", "call_with_timeout"]
 
 
 class ThreadRunner(Runner):
@@ -123,51 +73,17 @@ class ThreadRunner(Runner):
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._workers: list[threading.Thread] = []
-        self._held: dict[str, str] = {}
-        self._held_lock = threading.Lock()
-        self._hb_stop = threading.Event()
-        self._hb_thread: threading.Thread | None = None
+        self._leases = LeaseKeeper(services, self.settings.heartbeat_s)
         self._lifecycle = threading.Lock()
+        self._steps = StepExecutor(services, self._rng, self._stop)
 
     # -- the port ---------------------------------------------------------------------------
 
     def submit(self, pipeline: str, event: ObjectEvent | Mapping[str, Any]) -> str:
         """See :meth:`Runner.submit`."""
-        p = self.registry.get(pipeline)
-        ev = event if isinstance(event, ObjectEvent) else ObjectEvent.from_dict(event)
-        db = self.services.db
-        meta = dict(ev.metadata)
-        try:
-            content_type = self.services.store.head(ev.bucket, ev.key).content_type
-        except LookupError:
-            content_type = ""
-        rec, created = db.executions.submit(
-            sha256=ev.sha256,
-            pipeline=p.name,
-            pipeline_version=p.version,
-            event=ev.to_dict(),
-            document={
-                "bucket": ev.bucket,
-                "key": ev.key,
-                "size": ev.size,
-                "filename": meta.get("filename", ""),
-                "content_type": content_type or "application/octet-stream",
-                "pipeline": p.name,
-                "patient_id": meta.get("patient_id") or None,
-                "meta": meta,
-            },
-        )
+        rec, created = self._record_submission(pipeline, event)
         if created:
-            log.info("execution %s submitted: %s for document %s", rec.id, p.name, rec.document_id)
             self._wake.set()
-        else:
-            log.info(
-                "document %s already submitted to %s %s as execution %s; not processed again",
-                rec.document_id,
-                p.name,
-                p.version,
-                rec.id,
-            )
         return rec.id
 
     @property
@@ -181,7 +97,7 @@ class ThreadRunner(Runner):
             if self.running:
                 return
             self._stop.clear()
-            self._start_heartbeat()
+            self._leases.start()
             self._workers = [
                 threading.Thread(
                     target=self._worker, args=(f"{self.owner}/w{i}",), name=f"medflow-worker-{i}"
@@ -201,7 +117,7 @@ class ThreadRunner(Runner):
             for t in self._workers:
                 t.join(max(0.0, deadline - time.monotonic()))
             self._workers = [t for t in self._workers if t.is_alive()]
-            self._stop_heartbeat()
+            self._leases.stop()
             log.info("runner %s stopped", self.owner)
 
     def run_pending(self, limit: int | None = None) -> int:
@@ -217,12 +133,12 @@ class ThreadRunner(Runner):
                 if rec is None:
                     break
                 # Leases need renewing only while something is held.
-                started_hb = started_hb or self._start_heartbeat()
+                started_hb = started_hb or self._leases.start()
                 self._execute(rec, owner)
                 done += 1
         finally:
             if started_hb and not self.running:
-                self._stop_heartbeat()
+                self._leases.stop()
         return done
 
     # -- workers and leases -----------------------------------------------------------------
@@ -245,41 +161,10 @@ class ThreadRunner(Runner):
                 # A bug must not kill the worker; the job's lease lapses and it is retried.
                 log.exception("worker %s: unexpected error on execution %s", owner, rec.id)
 
-    def _start_heartbeat(self) -> bool:
-        if self._hb_thread is not None and self._hb_thread.is_alive():
-            return False
-        self._hb_stop.clear()
-        self._hb_thread = threading.Thread(
-            target=self._heartbeat, name="medflow-heartbeat", daemon=True
-        )
-        self._hb_thread.start()
-        return True
-
-    def _stop_heartbeat(self) -> None:
-        self._hb_stop.set()
-        if self._hb_thread is not None:
-            self._hb_thread.join(5.0)
-            self._hb_thread = None
-
-    def _heartbeat(self) -> None:
-        while not self._hb_stop.wait(self.settings.heartbeat_s):
-            with self._held_lock:
-                held = list(self._held.items())
-            for execution_id, owner in held:
-                try:
-                    renewed = self.services.db.executions.heartbeat(execution_id, owner)
-                    with self._held_lock:
-                        still_held = self._held.get(execution_id) == owner
-                    if not renewed and still_held:
-                        log.warning("execution %s: lease lost by %s", execution_id, owner)
-                except DatabaseError:
-                    log.exception("execution %s: heartbeat failed", execution_id)
-
     # -- running one execution --------------------------------------------------------------
 
     def _execute(self, rec: ExecutionRecord, owner: str) -> None:
-        with self._held_lock:
-            self._held[rec.id] = owner
+        self._leases.hold(rec.id, owner)
         try:
             pipeline = self.registry.get(rec.pipeline)
             if pipeline.version != rec.pipeline_version:
@@ -296,37 +181,7 @@ class ThreadRunner(Runner):
         except DatabaseError:
             log.exception("execution %s: database failure; the lease will lapse", rec.id)
         finally:
-            with self._held_lock:
-                self._held.pop(rec.id, None)
-
-    def _context(
-        self,
-        pipeline: Pipeline,
-        rec: ExecutionRecord,
-        step: Step,
-        idx: int,
-        state: Mapping[str, Any],
-        attempt: int,
-    ) -> StepContext:
-        n = len(pipeline.steps)
-        executions = self.services.db.executions
-
-        def on_progress(fraction: float, message: str) -> None:
-            executions.set_progress(
-                rec.id, (min(idx, n - 1) + max(0.0, min(1.0, fraction))) / n, message
-            )
-
-        return StepContext(
-            execution_id=rec.id,
-            document_id=rec.document_id,
-            pipeline=pipeline.name,
-            step=step.name,
-            event=rec.event,
-            state=dict(state),
-            services=self.services,
-            attempt=attempt,
-            _on_progress=on_progress,
-        )
+            self._leases.release(rec.id)
 
     def _run_steps(self, pipeline: Pipeline, rec: ExecutionRecord, owner: str) -> None:
         executions = self.services.db.executions
@@ -339,38 +194,22 @@ class ThreadRunner(Runner):
             step = pipeline.steps[idx]
             if run_id is None:
                 run_id = executions.start_step(rec.id, owner, step.name, attempt)
-            began = time.monotonic()
-            try:
-                ctx = self._context(pipeline, rec, step, idx, state, attempt)
-                new_state = _merge(state, call_with_timeout(step, ctx), step.name)
-            except LeaseLostError:
-                raise
-            except _RETRYABLE as exc:
-                took = time.monotonic() - began
-                if attempt < step.retry.max_attempts:
-                    delay = step.retry.delay(attempt, self._rng)
-                    executions.retry_later(rec.id, owner, run_id, delay, _describe(exc), took)
-                    log.info(
-                        "execution %s: step %s try %d failed (%s); retry in %.2f s",
-                        rec.id,
-                        step.name,
-                        attempt,
-                        type(exc).__name__,
-                        delay,
-                    )
-                    return
-                self._fail(pipeline, rec, owner, run_id, step, idx, exc, state)
+            outcome = self._steps.try_step(pipeline, rec, owner, idx, state, attempt, run_id)
+            if outcome.kind != "ok":
                 return
-            except Exception as exc:
-                self._fail(pipeline, rec, owner, run_id, step, idx, exc, state)
-                return
-            took = time.monotonic() - began
             following = pipeline.steps[idx + 1].name if idx + 1 < n else None
             # Closing this step, saving the state and opening the next: one transaction.
             run_id = executions.advance(
-                rec.id, owner, run_id, idx + 1, new_state, (idx + 1) / n, took, following
+                rec.id,
+                owner,
+                run_id,
+                idx + 1,
+                outcome.state,
+                (idx + 1) / n,
+                outcome.took_s,
+                following,
             )
-            state = new_state
+            state = outcome.state
             idx += 1
             attempt = 1
         executions.finish(
@@ -382,70 +221,3 @@ class ThreadRunner(Runner):
             document_id=rec.document_id,
         )
         log.info("execution %s succeeded", rec.id)
-
-    def _fail(
-        self,
-        pipeline: Pipeline,
-        rec: ExecutionRecord,
-        owner: str,
-        run_id: int,
-        step: Step,
-        idx: int,
-        exc: BaseException,
-        state: Mapping[str, Any],
-    ) -> None:
-        executions = self.services.db.executions
-        text = _describe(exc)
-        executions.fail_step(rec.id, owner, run_id, text)
-        # The log names the error type only: messages may carry file names given by users.
-        log.warning(
-            "execution %s: step %s failed permanently (%s)", rec.id, step.name, type(exc).__name__
-        )
-        failed = {
-            **state,
-            "error": {"step": step.name, "type": type(exc).__name__, "message": str(exc)},
-        }
-        final_status, final_error = "failed", text
-        if pipeline.on_failure is not None:
-            fstep = pipeline.on_failure
-            for attempt in range(1, fstep.retry.max_attempts + 1):
-                frun = executions.start_step(rec.id, owner, fstep.name, attempt)
-                try:
-                    out = call_with_timeout(
-                        fstep, self._context(pipeline, rec, fstep, idx, failed, attempt)
-                    )
-                    merged = _merge(failed, out, fstep.name)
-                except LeaseLostError:
-                    raise
-                except _RETRYABLE as exc2:
-                    executions.end_step(rec.id, owner, frun, "retrying", _describe(exc2))
-                    if attempt < fstep.retry.max_attempts and not self._stop.is_set():
-                        time.sleep(fstep.retry.delay(attempt, self._rng))
-                        continue
-                    final_error = f"{text}; {fstep.name} failed too: {_describe(exc2)}"
-                    break
-                except Exception as exc2:
-                    executions.fail_step(rec.id, owner, frun, _describe(exc2))
-                    final_error = f"{text}; {fstep.name} failed too: {_describe(exc2)}"
-                    break
-                executions.complete_step(rec.id, owner, frun, idx, merged, rec.progress)
-                failed = merged
-                final_status = "quarantined"
-                break
-        executions.finish(
-            rec.id,
-            owner,
-            final_status,
-            error=final_error,
-            state=failed,
-            document_status=final_status,
-            document_id=rec.document_id,
-        )
-        if rec.document_id is not None:
-            self.services.db.audit.record(
-                "runner",
-                final_status,
-                "document",
-                rec.document_id,
-                {"execution": rec.id, "step": step.name, "error_type": type(exc).__name__},
-            )
