@@ -144,9 +144,53 @@ class RunnerSettings(_Group):
     """How pipelines run (the ``Runner`` adapter)."""
 
     backend: Literal["threads", "celery"] = Field(
-        default="threads", description="threads: in this process, durable in the database."
+        default="threads",
+        description="threads: in this process, durable in the database; celery: Celery workers "
+        "(`medflow worker`) on RabbitMQ or Redis (needs the celery extra).",
     )
-    workers: int = Field(default=2, ge=1, le=64, description="Worker threads.")
+    workers: int = Field(
+        default=2, ge=1, le=64, description="Worker threads (celery: `medflow worker` processes)."
+    )
+    broker_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672//",
+        description="celery: the broker (amqp://user:pass@host:5672/vhost or redis://host:6379/0).",
+    )
+    broker_heartbeat_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="celery: AMQP heartbeat; a silent broker connection is dropped and "
+        "reconnected after about twice this (0: off).",
+    )
+    queue: str = Field(
+        default="medflow",
+        min_length=1,
+        max_length=200,
+        description="celery: the queue steps are published to, unless routes names another.",
+    )
+    routes: dict[str, str] = Field(
+        default_factory=dict,
+        description="celery: pipeline -> queue, so some workers take only some pipelines (JSON: "
+        '{"dictation": "speech"}; `medflow worker --queues speech`).',
+    )
+    sweep_s: float = Field(
+        default=5.0, gt=0, description="celery: how often `medflow serve` looks for owed tasks."
+    )
+    dispatch_grace_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="celery: a due step with no task published this long gets one (a publish "
+        "lost to a crash or a broker outage).",
+    )
+    redispatch_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="celery: a published task not taken this long is published again.",
+    )
+    max_interruptions: int = Field(
+        default=3,
+        ge=1,
+        description="celery: a step whose worker was lost this many times fails permanently.",
+    )
     lease_s: float = Field(
         default=30.0, gt=0, description="A claimed job whose heartbeat is older is taken over."
     )

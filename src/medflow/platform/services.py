@@ -5,8 +5,9 @@
 * :class:`Platform` wires services, pipelines, runner, triggers, inbox watcher and the notifier
   retry loop together: what ``medflow serve`` and the web app start and stop.
 
-Adapters reserved for later (``s3``, ``celery``) fail with a clear :class:`ConfigError` until
-they exist; the configuration names them already so deployments can be written now.
+The at-scale adapters (``s3``, ``postgresql``, ``celery``) import their drivers only when
+configured, and are checked as they are built: a wrong endpoint, bucket, database URL or broker
+stops the start with a :class:`ConfigError` naming the setting.
 """
 
 from __future__ import annotations
@@ -141,14 +142,26 @@ def build_services(settings: Settings | None = None) -> Services:
 
 
 def build_runner(services: Services, registry: PipelineRegistry) -> Runner:
-    """The runner named by ``settings.runner.backend``.
+    """The runner named by ``settings.runner.backend``; Celery's broker is checked.
 
     Raises:
-        ConfigError: a backend that does not exist yet.
+        ConfigError: a bad setting, named in the message (``runner.broker_url``).
+        DependencyMissingError: the celery extra is not installed.
     """
-    backend = services.settings.runner.backend
+    settings = services.settings
+    backend = settings.runner.backend
     if backend == "threads":
-        return ThreadRunner(services, registry, services.settings.runner)
+        return ThreadRunner(services, registry, settings.runner)
+    if backend == "celery":
+        try:
+            from medflow.platform.runner.celery import CeleryRunner
+        except ImportError as exc:
+            raise DependencyMissingError("runner.backend = celery", "celery", "celery") from exc
+        runner = CeleryRunner(
+            services, registry, settings.runner, services_factory=lambda: build_services(settings)
+        )
+        runner.check()
+        return runner
     raise _not_yet("runner", backend)
 
 

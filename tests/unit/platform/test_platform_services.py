@@ -202,3 +202,12 @@ def test_a_wrong_database_url_names_the_setting(tmp_path: Path, url: str, says: 
     with pytest.raises(ConfigError, match=rf"^database\.url: .*{says}") as caught:
         build_services(settings)
     assert "pw" not in str(caught.value)  # the password is masked
+
+
+def test_celery_runner_with_no_broker_names_the_setting(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    runner = {"backend": "celery", "broker_url": f"amqp://guest:guest@127.0.0.1:{port}//"}
+    with pytest.raises(ConfigError, match=r"^runner\.broker_url: cannot reach the broker"):
+        Platform(Settings(data_dir=tmp_path, runner=runner))
