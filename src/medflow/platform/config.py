@@ -211,8 +211,10 @@ class RunnerSettings(_Group):
 class NotifySettings(_Group):
     """How people are told (the ``Notifier`` adapter)."""
 
-    backend: Literal["outbox", "smtp", "memory"] = Field(
-        default="outbox", description="outbox: .eml files in <data_dir>/outbox; smtp: a server."
+    backend: Literal["outbox", "smtp", "webhook", "memory"] = Field(
+        default="outbox",
+        description="outbox: .eml files in <data_dir>/outbox; smtp: a server; webhook: a signed "
+        "JSON POST per message to webhook_url.",
     )
     from_address: str = Field(
         default="medflow@localhost", description="The From: address of every message."
@@ -227,6 +229,13 @@ class NotifySettings(_Group):
     smtp_password: SecretStr | None = Field(default=None, description="SMTP AUTH password.")
     smtp_ca_file: Path | None = Field(
         default=None, description="Extra CA bundle to trust (a private relay's certificate)."
+    )
+    webhook_url: str | None = Field(
+        default=None, description="webhook: the endpoint each message is POSTed to (https)."
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="webhook: HMAC-SHA256 key of the Medflow-Signature header receivers check.",
     )
     timeout_s: float = Field(default=20.0, gt=0, description="Socket timeout for one send.")
     max_attempts: int = Field(default=5, ge=1, description="Sends tried before giving up.")
@@ -444,6 +453,7 @@ class Settings(BaseSettings):
         named = {
             "security.signing_secret": self.security.signing_secret,
             "notify.smtp_password": self.notify.smtp_password,
+            "notify.webhook_secret": self.notify.webhook_secret,
             "llm.api_key": self.llm.api_key,
             "web.admin_password": self.web.admin_password,
         }

@@ -36,7 +36,13 @@ from medflow.platform.events import (
     inbox_key,
     trigger_handler,
 )
-from medflow.platform.notify import MemoryNotifier, Notifier, OutboxNotifier, SmtpNotifier
+from medflow.platform.notify import (
+    MemoryNotifier,
+    Notifier,
+    OutboxNotifier,
+    SmtpNotifier,
+    WebhookNotifier,
+)
 from medflow.platform.runner.base import Runner
 from medflow.platform.runner.context import Services
 from medflow.platform.runner.declaration import Pipeline
@@ -96,6 +102,12 @@ def build_notifier(settings: Settings, db: Database) -> Notifier:
         return OutboxNotifier(db, settings.notify, settings.outbox_dir)
     if backend == "smtp":
         return SmtpNotifier(db, settings.notify, settings.notify.smtp_ca_file)
+    if backend == "webhook":
+        group = settings.notify
+        if not group.webhook_url or group.webhook_secret is None:
+            missing = "notify.webhook_url" if not group.webhook_url else "notify.webhook_secret"
+            raise ConfigError(f"{missing}: the webhook notifier needs it set")
+        return WebhookNotifier(db, group)
     if backend == "memory":
         return MemoryNotifier(db, settings.notify)
     raise _not_yet("notify", backend)
