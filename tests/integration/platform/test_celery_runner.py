@@ -231,3 +231,30 @@ def test_a_broker_that_cannot_be_used_is_named_at_start(
     with pytest.raises(ConfigError, match=r"^runner\.broker_url: cannot reach the broker") as e:
         runner.check(timeout_s=2.0)
     assert "secretpw" not in str(e.value)
+
+
+@pytest.mark.service("redis")
+def test_redis_is_accepted_as_the_broker(services: Services) -> None:
+    counting = Counting()
+    queue = f"it-redis-{uuid.uuid4().hex[:8]}"
+    # Database 15 with a key prefix of this test's own: nothing else's keys are touched.
+    runner = _runner(services, "redis://127.0.0.1:6379/15", queue)
+    runner.app.conf.broker_transport_options = {
+        **runner.app.conf.broker_transport_options,
+        "global_keyprefix": f"{queue}:",
+    }
+    runner.registry.register(counting.pipeline())
+    try:
+        runner.check(timeout_s=2.0)
+    except ConfigError as exc:
+        pytest.skip(f"Redis not reachable: {exc}")
+    with _worker(runner):
+        rec = _finished(runner, runner.submit("labs", _event(services)))
+    assert rec.status == "succeeded"
+    assert counting.calls == Counter({"parse": 1, "store": 1})
+    import redis
+
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/15")
+    leftovers = list(client.scan_iter(f"{queue}:*"))
+    if leftovers:
+        client.delete(*leftovers)
