@@ -42,9 +42,6 @@ sys.path.insert(0, str(ROOT))
 
 from tests.fixtures.scale.corpus import Doc, Mix, mixed_corpus  # noqa: E402
 
-PG_ADMIN = os.environ.get(
-    "MEDFLOW_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 NOOP_STEPS = 4
 
 
@@ -76,20 +73,11 @@ def worker_main() -> None:
     sys.exit(run_worker(runner, concurrency=1, pool="prefork"))
 
 
-@contextmanager
-def database() -> Iterator[str]:
-    from sqlalchemy import create_engine, text
+def database() -> Any:
+    """A fresh PostgreSQL database, dropped afterwards (the contract suites' helper)."""
+    from tests.contract.backends import postgres_database
 
-    name = f"medflow_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return contextmanager(postgres_database)()
 
 
 @contextmanager

@@ -353,6 +353,11 @@ class ExecutionRepository:
             )
             self._end_run(s, step_run_id, "succeeded", None, duration_s)
 
+    def release(self, execution_id: str, owner: str) -> None:
+        """Give a claimed execution back untouched (claimable at once by any worker)."""
+        with self._db.transaction() as s:
+            self._update_owned(s, execution_id, owner, lease_owner=None, heartbeat_at=None)
+
     def mark_dispatched(self, execution_id: str, step: int, dispatched: bool = True) -> None:
         """Record that a task message for step ``step`` was published (or, with
         ``dispatched=False``, that the publish failed and a message is still owed)."""

@@ -285,7 +285,6 @@ class CeleryRunner(Runner):
         """See :meth:`Runner.run_pending`: claims due executions and runs them to the end in
         the calling thread (no worker needed; the CLI and scripts use it)."""
         owner = self._owner("inline")
-        started = False
         done = 0
         while limit is None or done < limit:
             rec = self.services.db.executions.claim(
@@ -293,7 +292,8 @@ class CeleryRunner(Runner):
             )
             if rec is None:
                 break
-            started = started or self._leases.start()
+            # Left running afterwards: a worker in this process may hold leases too.
+            self._leases.start()
             while rec is not None:
                 following = self._run_claimed(rec, owner, publish=False)
                 rec = (
@@ -304,8 +304,6 @@ class CeleryRunner(Runner):
                     else None
                 )
             done += 1
-        if started:
-            self._leases.stop()
         return done
 
     def check(self, timeout_s: float = 5.0) -> None:
@@ -343,23 +341,26 @@ class CeleryRunner(Runner):
             again after the holder's lease), ``held`` (a live worker has it), ``unknown``.
         """
         executions = self.services.db.executions
-        rec = executions.peek(execution_id)
-        if rec is None or rec.done or rec.next_step != step:
-            return "stale" if rec is not None else "unknown"
-        if rec.pipeline not in self.registry:
-            log.error("execution %s: pipeline %s is not registered here", rec.id, rec.pipeline)
-            return "unknown"
         owner = self._owner(task_id)
+        # Claim first: the usual message is the one to run, and a miss costs one more read.
         claimed = executions.claim_one(execution_id, owner, self.settings.lease_s, step)
         if claimed is None:
             return self._not_claimed(execution_id, step, looked)
+        if claimed.pipeline not in self.registry:
+            log.error(
+                "execution %s: pipeline %s is not registered here", claimed.id, claimed.pipeline
+            )
+            executions.release(claimed.id, owner)
+            return "unknown"
         self._leases.start()
         self._run_claimed(claimed, owner, publish=True)
         return "ran"
 
     def _not_claimed(self, execution_id: str, step: int, looked: int) -> str:
         rec = self.services.db.executions.peek(execution_id)
-        if rec is None or rec.done or rec.next_step != step or looked >= 3:
+        if rec is None:
+            return "unknown"
+        if rec.done or rec.next_step != step or looked >= 3:
             return "stale"
         now = utcnow()
         if rec.status == "pending" and rec.next_run_at > now:
@@ -405,7 +406,8 @@ class CeleryRunner(Runner):
         step = pipeline.steps[idx]
         attempt = rec.attempt + 1
         run_id = executions.start_step(rec.id, owner, step.name, attempt)
-        lost = executions.abandoned_count(rec.id, step.name)
+        # Only a step tried before (attempt > 1) can have lost a worker.
+        lost = executions.abandoned_count(rec.id, step.name) if attempt > 1 else 0
         if lost >= self.settings.max_interruptions:
             exc = StepInterruptedError(
                 f"step {step.name!r} of execution {rec.id} lost its worker {lost} times"
