@@ -462,8 +462,15 @@ def run_worker(
         loglevel: Celery's log level.
         hostname: the worker's node name; default ``medflow@<host>:<pid>``.
     """
+    import warnings
+
     from celery.signals import worker_init, worker_process_init
 
+    # Celery warns on every connection loss that it may cancel late-acked tasks in 6.0; not
+    # cancelling them is this runner's deliberate choice (see make_celery_app).
+    warnings.filterwarnings(
+        "ignore", message=r"(?s).*worker_cancel_long_running_tasks_on_connection_loss"
+    )
     if pool == "prefork":
 
         def before_fork(**_: Any) -> None:

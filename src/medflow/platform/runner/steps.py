@@ -334,6 +334,10 @@ class LeaseKeeper:
                     with self._lock:
                         still_held = self._held.get(execution_id) == owner
                     if not renewed and still_held:
-                        log.warning("execution %s: lease lost by %s", execution_id, owner)
+                        # Not renewed because it was just handed over or finished (the
+                        # keeper had not yet been told) is normal; another owner is not.
+                        now = self.services.db.executions.peek(execution_id)
+                        if now is not None and now.lease_owner not in (None, owner):
+                            log.warning("execution %s: lease lost by %s", execution_id, owner)
                 except DatabaseError:
                     log.exception("execution %s: heartbeat failed", execution_id)
