@@ -23,3 +23,12 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     database = open_database(request.param, tmp_path, request)
     yield database
     database.close()
+
+
+@pytest.fixture(scope="session")
+def broker_url() -> Iterator[str]:
+    """A RabbitMQ virtual host of this session's own, deleted afterwards."""
+    from tests.rabbitmq import rabbitmq_vhost
+
+    with rabbitmq_vhost() as url:
+        yield url

@@ -284,3 +284,88 @@ def test_notification_idempotency_key_returns_the_first(db: Database) -> None:
     assert again.id == first.id
     assert other.id != first.id
     assert len(db.notifications.list()) == 2
+
+
+def test_two_processes_claiming_together_never_share_an_execution(db: Database) -> None:
+    ids = {
+        db.executions.submit(sha256=f"{i:064x}", pipeline="labs", pipeline_version="1", event={})[
+            0
+        ].id
+        for i in range(30)
+    }
+    other = Database(db.url)  # a second engine: its own connection pool, like another process
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def worker(database: Database, name: str) -> None:
+        while (rec := database.executions.claim(name, lease_s=60)) is not None:
+            with lock:
+                claimed.append(rec.id)
+
+    threads = [
+        threading.Thread(target=worker, args=(database, f"{n}-{i}"))
+        for n, database in (("a", db), ("b", other))
+        for i in range(3)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    other.close()
+    assert sorted(claimed) == sorted(ids)
+
+
+def test_claim_one_takes_only_the_named_step_of_a_due_execution(db: Database) -> None:
+    e, _ = db.executions.submit(sha256="e" * 64, pipeline="labs", pipeline_version="1", event={})
+    assert db.executions.claim_one(e.id, "w1", 60, step=1) is None  # a late or early message
+    rec = db.executions.claim_one(e.id, "w1", 60, step=0)
+    assert rec is not None
+    assert (rec.status, rec.lease_owner) == ("running", "w1")
+    assert db.executions.claim_one(e.id, "w2", 60, step=0) is None  # held by a live worker
+    run = db.executions.start_step(e.id, "w1", "parse", 1)
+    db.executions.handover(e.id, "w1", run, 1, {"rows": 2}, 0.5, 0.01)
+    assert not db.executions.heartbeat(e.id, "w1")  # the lease was given up
+    with pytest.raises(LeaseLostError):
+        db.executions.start_step(e.id, "w1", "store", 1)
+    assert db.executions.claim_one(e.id, "w2", 60, step=0) is None  # that step is done
+    taken = db.executions.claim_one(e.id, "w2", 60, step=1)
+    assert taken is not None
+    assert (taken.state, taken.next_step, taken.lease_owner) == ({"rows": 2}, 1, "w2")
+    assert [s.status for s in db.executions.get(e.id).steps] == ["succeeded"]
+    assert db.executions.claim_one("no-such-id", "w2", 60, step=0) is None
+
+
+def test_dead_owner_is_taken_over_by_claim_one_and_its_try_abandoned(db: Database) -> None:
+    e, _ = db.executions.submit(sha256="f" * 64, pipeline="labs", pipeline_version="1", event={})
+    db.executions.claim_one(e.id, "dead", 60, step=0)
+    db.executions.start_step(e.id, "dead", "parse", 1)
+    assert db.executions.claim_one(e.id, "alive", 60, step=0) is None
+    assert db.executions.claim_one(e.id, "alive", 0.0, step=0) is not None
+    assert db.executions.abandoned_count(e.id, "parse") == 1
+    assert db.executions.abandoned_count(e.id, "store") == 0
+
+
+def test_executions_owing_a_message_are_taken_for_dispatch_once(db: Database) -> None:
+    fresh, _ = db.executions.submit(
+        sha256="1" * 64, pipeline="labs", pipeline_version="1", event={}
+    )
+    sent, _ = db.executions.submit(sha256="2" * 64, pipeline="labs", pipeline_version="1", event={})
+    dead, _ = db.executions.submit(sha256="3" * 64, pipeline="labs", pipeline_version="1", event={})
+    db.executions.mark_dispatched(sent.id, 0)
+    db.executions.mark_dispatched(dead.id, 0)
+    db.executions.claim_one(dead.id, "dead", 60, step=0)
+    owed = db.executions.take_for_dispatch(lease_s=60, grace_s=0, redispatch_s=3600)
+    assert [(d.execution_id, d.pipeline, d.next_step) for d in owed] == [(fresh.id, "labs", 0)]
+    assert db.executions.take_for_dispatch(lease_s=60, grace_s=0, redispatch_s=3600) == []
+    # A worker that stopped renewing its lease owes its step again.
+    lapsed = db.executions.take_for_dispatch(lease_s=0, grace_s=0, redispatch_s=3600)
+    assert [d.execution_id for d in lapsed] == [dead.id]
+    # A publish that failed is owed again at once.
+    db.executions.mark_dispatched(fresh.id, 0, dispatched=False)
+    again = db.executions.take_for_dispatch(lease_s=60, grace_s=0, redispatch_s=3600)
+    assert [d.execution_id for d in again] == [fresh.id]
+    # A retry scheduled for later owes nothing until it is due.
+    db.executions.claim_one(fresh.id, "w", 60, step=0)
+    run = db.executions.start_step(fresh.id, "w", "parse", 1)
+    db.executions.retry_later(fresh.id, "w", run, delay_s=3600, error="busy")
+    assert db.executions.take_for_dispatch(lease_s=60, grace_s=0, redispatch_s=3600) == []

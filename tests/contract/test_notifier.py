@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from medflow.platform.config import NotifySettings
 from medflow.platform.db import Database
@@ -24,20 +25,28 @@ from medflow.platform.notify import (
     Notifier,
     OutboxNotifier,
     SmtpNotifier,
+    WebhookNotifier,
     parse_email,
 )
 
 from .smtp_server import SmtpServer
+from .webhook_server import WebhookServer
 
 
 @dataclass
 class Harness:
     notifier: Notifier
     delivered: Callable[[], list[EmailMessage]]
+    channel: str = "email"  # what the notifications table records as the channel
 
 
 @pytest.fixture(
-    params=["memory", "outbox", pytest.param("smtp", marks=pytest.mark.service("smtp"))]
+    params=[
+        "memory",
+        "outbox",
+        pytest.param("smtp", marks=pytest.mark.service("smtp")),
+        "webhook",
+    ]
 )
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     db = Database(f"sqlite:///{tmp_path / 'n.db'}")
@@ -53,6 +62,13 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
                 parse_email(p.read_text()) for p in sorted((tmp_path / "outbox").glob("*.eml"))
             ],
         )
+    elif request.param == "webhook":
+        hook = WebhookServer(b"hook-secret").start()
+        hook_settings = settings.model_copy(
+            update={"webhook_url": hook.url, "webhook_secret": SecretStr("hook-secret")}
+        )
+        yield Harness(WebhookNotifier(db, hook_settings), hook.messages, "webhook")
+        hook.stop()
     else:
         server = SmtpServer().start()
         smtp_settings = settings.model_copy(
@@ -89,7 +105,7 @@ def test_send_delivers_text_and_html_alternatives(harness: Harness) -> None:
         "sent",
         1,
         "doctor@hospital.test",
-        "email",
+        harness.channel,
     )
     assert rec.sent_at is not None
 
@@ -143,3 +159,31 @@ def test_same_idempotency_key_sends_once(harness: Harness) -> None:
     second = harness.notifier.send(keyed)
     assert second == first
     assert len(harness.delivered()) == 1
+
+
+def test_a_message_whose_sender_died_before_delivering_is_sent_by_the_retry_pass(
+    harness: Harness,
+) -> None:
+    from medflow.platform.notify import build_email
+
+    db = harness.notifier.db
+    keyed = Message(
+        to="doctor@hospital.test", subject="Results", text="t", idempotency_key="labs:d9:doctor"
+    )
+    # Stored, then the process died before handing it over.
+    mime = build_email(keyed, "medflow@hospital.test")
+    rec, _ = db.notifications.create(
+        channel="email",
+        recipient=keyed.to,
+        subject=keyed.subject,
+        payload=mime.as_string(),
+        idempotency_key=keyed.idempotency_key,
+    )
+    assert harness.notifier.send(keyed) == rec.id  # the step's rerun: not sent twice
+    assert harness.delivered() == []
+    assert harness.notifier.retry_failed() == 0  # too recent: its sender may still be at it
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert harness.notifier.retry_failed(now=later) == 1
+    assert harness.notifier.retry_failed(now=later) == 0
+    assert len(harness.delivered()) == 1
+    assert harness.notifier.get(rec.id).status == "sent"

@@ -1,7 +1,8 @@
 """Contract suite of the Runner port: every adapter runs the same declarations the same way.
 
 Runs each test with the runner driven inline (``wait`` does the work) and with background
-workers, on SQLite and PostgreSQL. A CeleryRunner joins by adding a parameter to ``runner``.
+workers, on SQLite and PostgreSQL, for the thread runner and the Celery runner (a real RabbitMQ
+broker on a vhost of its own and a real Celery worker consuming it: see ``celery_worker.py``).
 """
 
 from __future__ import annotations
@@ -42,9 +43,25 @@ def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture(params=DB_BACKENDS)
+RUNNERS = [
+    *(
+        pytest.param(("threads", db.values[0]), id=f"threads-{db.id}", marks=db.marks)
+        for db in DB_BACKENDS
+    ),
+    # Celery on PostgreSQL, the pairing it is deployed in (the database half of the contract is
+    # proven on SQLite by the thread runner; Celery + SQLite shares every code path below).
+    pytest.param(
+        ("celery", "postgres"),
+        id="celery-postgres",
+        marks=[pytest.mark.service("postgres"), pytest.mark.service("rabbitmq")],
+    ),
+]
+
+
+@pytest.fixture(params=RUNNERS)
 def runner(request: pytest.FixtureRequest, tmp_path: Path, mode: str) -> Iterator[Runner]:
-    db = open_database(request.param, tmp_path, request)
+    kind, backend = request.param
+    db = open_database(backend, tmp_path, request)
     settings = Settings(data_dir=tmp_path)
     services = Services(
         settings=settings,
@@ -53,11 +70,17 @@ def runner(request: pytest.FixtureRequest, tmp_path: Path, mode: str) -> Iterato
         notifier=MemoryNotifier(db, settings.notify),
     )
     rs = RunnerSettings(workers=2, poll_s=0.02, heartbeat_s=0.2, lease_s=5.0)
-    r = ThreadRunner(services, PipelineRegistry(), rs)
-    if mode == "workers":
-        r.start()
-    yield r
-    r.stop(timeout=10)
+    if kind == "threads":
+        r: Runner = ThreadRunner(services, PipelineRegistry(), rs)
+        if mode == "workers":
+            r.start()
+        yield r
+        r.stop(timeout=10)
+    else:
+        from .celery_worker import celery_runner
+
+        with celery_runner(services, rs, request.getfixturevalue("broker_url"), mode) as r:
+            yield r
     db.close()
 
 

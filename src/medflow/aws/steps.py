@@ -28,11 +28,13 @@ from medflow.errors import PipelineError, StepTimeoutError, TransientError
 from medflow.platform.db import ExecutionRecord, LeaseLostError, RecordNotFoundError
 from medflow.platform.runner.context import Services
 from medflow.platform.runner.registry import PipelineRegistry
-from medflow.platform.runner.threads import (
+from medflow.platform.runner.steps import (
     call_with_timeout,
-    describe_error,
     merge_state,
     step_context,
+)
+from medflow.platform.runner.steps import (
+    describe as describe_error,
 )
 
 log = logging.getLogger(__name__)

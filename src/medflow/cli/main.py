@@ -16,6 +16,7 @@ from rich.table import Table
 from medflow.cli.clinical import extract, transcribe
 from medflow.cli.common import EXIT_BAD_INPUT, fail, load_settings, out_console, quiet_logging
 from medflow.cli.labs import analyze
+from medflow.cli.worker import worker
 
 if TYPE_CHECKING:
     from medflow.pipelines.imaging import StudySweeper
@@ -30,6 +31,7 @@ app = typer.Typer(
 app.command("analyze")(analyze)
 app.command("extract")(extract)
 app.command("transcribe")(transcribe)
+app.command("worker")(worker)
 
 
 def _imaging_sweeper(platform: Platform) -> StudySweeper | None:

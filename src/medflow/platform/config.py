@@ -123,6 +123,21 @@ class DatabaseSettings(_Group):
     busy_timeout_ms: int = Field(
         default=10_000, ge=0, description="SQLite: how long a writer waits for a lock."
     )
+    pool_size: int = Field(
+        default=5, ge=1, le=200, description="PostgreSQL: connections kept open per process."
+    )
+    max_overflow: int = Field(
+        default=10, ge=0, le=500, description="PostgreSQL: extra connections allowed under load."
+    )
+    pool_timeout_s: float = Field(
+        default=30.0, gt=0, description="PostgreSQL: wait for a free pooled connection."
+    )
+    pool_recycle_s: int = Field(
+        default=1800, gt=0, description="PostgreSQL: replace connections older than this."
+    )
+    connect_timeout_s: int = Field(
+        default=10, ge=1, description="PostgreSQL: how long one connection attempt may take."
+    )
 
 
 class RunnerSettings(_Group):
@@ -130,10 +145,53 @@ class RunnerSettings(_Group):
 
     backend: Literal["threads", "celery", "stepfunctions"] = Field(
         default="threads",
-        description="threads: in this process, durable in the database; stepfunctions: AWS "
+        description="threads: in this process, durable in the database; celery: Celery workers "
+        "(`medflow worker`) on RabbitMQ or Redis (needs the celery extra); stepfunctions: AWS "
         "Step Functions state machines (aws.state_machines) run the steps.",
     )
-    workers: int = Field(default=2, ge=1, le=64, description="Worker threads.")
+    workers: int = Field(
+        default=2, ge=1, le=64, description="Worker threads (celery: `medflow worker` processes)."
+    )
+    broker_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672//",
+        description="celery: the broker (amqp://user:pass@host:5672/vhost or redis://host:6379/0).",
+    )
+    broker_heartbeat_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="celery: AMQP heartbeat; a silent broker connection is dropped and "
+        "reconnected after about twice this (0: off).",
+    )
+    queue: str = Field(
+        default="medflow",
+        min_length=1,
+        max_length=200,
+        description="celery: the queue steps are published to, unless routes names another.",
+    )
+    routes: dict[str, str] = Field(
+        default_factory=dict,
+        description="celery: pipeline -> queue, so some workers take only some pipelines (JSON: "
+        '{"dictation": "speech"}; `medflow worker --queues speech`).',
+    )
+    sweep_s: float = Field(
+        default=5.0, gt=0, description="celery: how often `medflow serve` looks for owed tasks."
+    )
+    dispatch_grace_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="celery: a due step with no task published this long gets one (a publish "
+        "lost to a crash or a broker outage).",
+    )
+    redispatch_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="celery: a published task not taken this long is published again.",
+    )
+    max_interruptions: int = Field(
+        default=3,
+        ge=1,
+        description="celery: a step whose worker was lost this many times fails permanently.",
+    )
     lease_s: float = Field(
         default=30.0, gt=0, description="A claimed job whose heartbeat is older is taken over."
     )
@@ -154,9 +212,10 @@ class RunnerSettings(_Group):
 class NotifySettings(_Group):
     """How people are told (the ``Notifier`` adapter)."""
 
-    backend: Literal["outbox", "smtp", "memory", "ses"] = Field(
+    backend: Literal["outbox", "smtp", "webhook", "memory", "ses"] = Field(
         default="outbox",
-        description="outbox: .eml files in <data_dir>/outbox; smtp: a server; ses: Amazon SES.",
+        description="outbox: .eml files in <data_dir>/outbox; smtp: a server; webhook: a signed "
+        "JSON POST per message to webhook_url; ses: Amazon SES.",
     )
     from_address: str = Field(
         default="medflow@localhost", description="The From: address of every message."
@@ -171,6 +230,13 @@ class NotifySettings(_Group):
     smtp_password: SecretStr | None = Field(default=None, description="SMTP AUTH password.")
     smtp_ca_file: Path | None = Field(
         default=None, description="Extra CA bundle to trust (a private relay's certificate)."
+    )
+    webhook_url: str | None = Field(
+        default=None, description="webhook: the endpoint each message is POSTed to (https)."
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="webhook: HMAC-SHA256 key of the Medflow-Signature header receivers check.",
     )
     timeout_s: float = Field(default=20.0, gt=0, description="Socket timeout for one send.")
     max_attempts: int = Field(default=5, ge=1, description="Sends tried before giving up.")
@@ -437,6 +503,7 @@ class Settings(BaseSettings):
         named = {
             "security.signing_secret": self.security.signing_secret,
             "notify.smtp_password": self.notify.smtp_password,
+            "notify.webhook_secret": self.notify.webhook_secret,
             "llm.api_key": self.llm.api_key,
             "web.admin_password": self.web.admin_password,
         }

@@ -5,8 +5,9 @@
 * :class:`Platform` wires services, pipelines, runner, triggers, inbox watcher and the notifier
   retry loop together: what ``medflow serve`` and the web app start and stop.
 
-Adapters reserved for later (``s3``, ``celery``) fail with a clear :class:`ConfigError` until
-they exist; the configuration names them already so deployments can be written now.
+The at-scale adapters (``s3``, ``postgresql``, ``celery``) import their drivers only when
+configured, and are checked as they are built: a wrong endpoint, bucket, database URL or broker
+stops the start with a :class:`ConfigError` naming the setting.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from medflow.errors import (
     ConfigError,
+    DatabaseError,
     DependencyMissingError,
     EmptyInputError,
     FileTooLargeError,
 )
 from medflow.platform.config import Settings, get_settings, signing_secret
 from medflow.platform.db import Database
+from medflow.platform.db.database import PoolOptions
 from medflow.platform.events import (
     InboxWatcher,
     TriggerTable,
@@ -33,7 +36,13 @@ from medflow.platform.events import (
     inbox_key,
     trigger_handler,
 )
-from medflow.platform.notify import MemoryNotifier, Notifier, OutboxNotifier, SmtpNotifier
+from medflow.platform.notify import (
+    MemoryNotifier,
+    Notifier,
+    OutboxNotifier,
+    SmtpNotifier,
+    WebhookNotifier,
+)
 from medflow.platform.runner.base import Runner
 from medflow.platform.runner.context import Services
 from medflow.platform.runner.declaration import Pipeline
@@ -93,6 +102,12 @@ def build_notifier(settings: Settings, db: Database) -> Notifier:
         return OutboxNotifier(db, settings.notify, settings.outbox_dir)
     if backend == "smtp":
         return SmtpNotifier(db, settings.notify, settings.notify.smtp_ca_file)
+    if backend == "webhook":
+        group = settings.notify
+        if not group.webhook_url or group.webhook_secret is None:
+            missing = "notify.webhook_url" if not group.webhook_url else "notify.webhook_secret"
+            raise ConfigError(f"{missing}: the webhook notifier needs it set")
+        return WebhookNotifier(db, group)
     if backend == "memory":
         return MemoryNotifier(db, settings.notify)
     if backend == "ses":
@@ -102,33 +117,67 @@ def build_notifier(settings: Settings, db: Database) -> Notifier:
     raise _not_yet("notify", backend)
 
 
+def open_database(settings: Settings) -> Database:
+    """The database of ``settings.database``, migrated.
+
+    Raises:
+        ConfigError: it cannot be opened or migrated; the message names ``database.url``.
+    """
+    group = settings.database
+    pool = PoolOptions(
+        size=group.pool_size,
+        max_overflow=group.max_overflow,
+        timeout_s=group.pool_timeout_s,
+        recycle_s=group.pool_recycle_s,
+        connect_timeout_s=group.connect_timeout_s,
+    )
+    try:
+        return Database(
+            settings.database_url,
+            echo=group.echo,
+            busy_timeout_ms=group.busy_timeout_ms,
+            pool=pool,
+        )
+    except DatabaseError as exc:
+        raise ConfigError(f"database.url: {exc}") from exc
+
+
 def build_services(settings: Settings | None = None) -> Services:
     """Store, database (migrated) and notifier for ``settings`` (default :func:`get_settings`).
 
     Raises:
-        ConfigError: a backend that does not exist yet.
-        DatabaseError: the database cannot be opened or migrated.
+        ConfigError: a bad setting (named in the message), a database that cannot be opened
+            or migrated (``database.url``), a backend that does not exist.
+        DependencyMissingError: a configured backend's extra is not installed.
     """
     settings = settings or get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = build_store(settings)
-    db = Database(
-        settings.database_url,
-        echo=settings.database.echo,
-        busy_timeout_ms=settings.database.busy_timeout_ms,
-    )
+    db = open_database(settings)
     return Services(settings=settings, store=store, db=db, notifier=build_notifier(settings, db))
 
 
 def build_runner(services: Services, registry: PipelineRegistry) -> Runner:
-    """The runner named by ``settings.runner.backend``.
+    """The runner named by ``settings.runner.backend``; Celery's broker is checked.
 
     Raises:
-        ConfigError: a backend that does not exist yet.
+        ConfigError: a bad setting, named in the message (``runner.broker_url``).
+        DependencyMissingError: the celery extra is not installed.
     """
-    backend = services.settings.runner.backend
+    settings = services.settings
+    backend = settings.runner.backend
     if backend == "threads":
-        return ThreadRunner(services, registry, services.settings.runner)
+        return ThreadRunner(services, registry, settings.runner)
+    if backend == "celery":
+        try:
+            from medflow.platform.runner.celery import CeleryRunner
+        except ImportError as exc:
+            raise DependencyMissingError("runner.backend = celery", "celery", "celery") from exc
+        runner = CeleryRunner(
+            services, registry, settings.runner, services_factory=lambda: build_services(settings)
+        )
+        runner.check()
+        return runner
     if backend == "stepfunctions":
         from medflow.platform.runner.stepfunctions import StepFunctionsRunner
 

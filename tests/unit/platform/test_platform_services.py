@@ -184,3 +184,30 @@ def test_quarantine_is_audited(tmp_path: Path) -> None:
         [entry] = platform.services.db.audit.list(object_id=rec.document_id)
         assert (entry.actor, entry.action) == ("runner", "quarantined")
         assert entry.detail == {"execution": rec.id, "step": "parse", "error_type": "ValueError"}
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgres://u@127.0.0.1/x", "is not a database URL SQLAlchemy reads"),
+        ("nonsense", "is not a database URL SQLAlchemy reads"),
+        ("postgresql+psycopg://u:pw@127.0.0.1:{port}/x", "cannot open the database"),
+    ],
+)
+def test_a_wrong_database_url_names_the_setting(tmp_path: Path, url: str, says: str) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = Settings(data_dir=tmp_path, database={"url": url.format(port=port)})
+    with pytest.raises(ConfigError, match=rf"^database\.url: .*{says}") as caught:
+        build_services(settings)
+    assert "pw" not in str(caught.value)  # the password is masked
+
+
+def test_celery_runner_with_no_broker_names_the_setting(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    runner = {"backend": "celery", "broker_url": f"amqp://guest:guest@127.0.0.1:{port}//"}
+    with pytest.raises(ConfigError, match=r"^runner\.broker_url: cannot reach the broker"):
+        Platform(Settings(data_dir=tmp_path, runner=runner))

@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from medflow.errors import DatabaseError
@@ -32,8 +33,31 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_MIGRATION_LOCK = 0x6D6564666C6F77  # "medflow": the advisory lock key migrations hold
+
+
+@dataclass(frozen=True)
+class PoolOptions:
+    """Connection pool of a server database (PostgreSQL); SQLite opens a file per thread.
+
+    Attributes:
+        size: connections kept open per process.
+        max_overflow: extra connections allowed under load, closed when returned.
+        timeout_s: how long a thread waits for a free connection before failing.
+        recycle_s: connections older than this are replaced (proxies and firewalls drop
+            idle ones).
+        connect_timeout_s: how long one connection attempt may take.
+    """
+
+    size: int = 5
+    max_overflow: int = 10
+    timeout_s: float = 30.0
+    recycle_s: int = 1800
+    connect_timeout_s: int = 10
+
+
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 """The newest migration; a test checks it against the migrations folder. A database already at
 this revision is opened without importing Alembic (which costs about a second)."""
 
@@ -77,7 +101,13 @@ class Database:
     """
 
     def __init__(
-        self, url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000, migrate: bool = True
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        busy_timeout_ms: int = 10_000,
+        migrate: bool = True,
+        pool: PoolOptions | None = None,
     ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
@@ -90,8 +120,28 @@ class Database:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs: dict[str, Any] = {"echo": echo, "future": True}
         if not self.is_sqlite:
-            kwargs["pool_pre_ping"] = True
-        self.engine = create_engine(url, **kwargs)
+            opts = pool or PoolOptions()
+            kwargs.update(
+                pool_pre_ping=True,  # a connection the server dropped (restart) is replaced
+                pool_size=opts.size,
+                max_overflow=opts.max_overflow,
+                pool_timeout=opts.timeout_s,
+                pool_recycle=opts.recycle_s,
+            )
+            if url.startswith("postgresql"):
+                kwargs["connect_args"] = {"connect_timeout": opts.connect_timeout_s}
+        try:
+            self.engine = create_engine(url, **kwargs)
+        except ImportError as exc:
+            raise DatabaseError(
+                f"no driver for {self.safe_url}: install the postgres extra "
+                f"(pip install 'medflow[postgres]') ({exc})"
+            ) from exc
+        except ArgumentError as exc:
+            raise DatabaseError(
+                f"{self.safe_url} is not a database URL SQLAlchemy reads ({exc}); use "
+                "sqlite:///path/medflow.db or postgresql+psycopg://user@host:5432/db"
+            ) from exc
         if self.is_sqlite:
             _sqlite_pragmas(self.engine, busy_timeout_ms)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -107,6 +157,14 @@ class Database:
         self.notifications = NotificationRepository(self)
         self.audit = AuditRepository(self)
 
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password masked, for messages and logs."""
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except ArgumentError:
+            return "the configured URL"
+
     def revision(self) -> str | None:
         """The schema revision the database is at (None: never migrated).
 
@@ -120,7 +178,8 @@ class Database:
                 value = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
                 return None if value is None else str(value)
         except SQLAlchemyError as exc:
-            raise DatabaseError(f"cannot open the database: {exc}") from exc
+            reason = getattr(exc, "orig", None) or exc
+            raise DatabaseError(f"cannot open the database {self.safe_url}: {reason}") from exc
 
     def alembic_config(self) -> Config:
         """An Alembic config pointing at the migrations shipped in the package."""
@@ -142,6 +201,10 @@ class Database:
         cfg = self.alembic_config()
         try:
             with self.engine.begin() as conn:
+                if not self.is_sqlite and conn.dialect.name == "postgresql":
+                    # Workers starting together on a new database: one migrates, the others
+                    # wait here and then find it done (SQLite serialises on its file lock).
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
         except SQLAlchemyError as exc:

@@ -9,6 +9,7 @@ are single conditional ``UPDATE`` statements, atomic on SQLite and PostgreSQL al
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -31,6 +32,15 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from medflow.platform.db.database import Database
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """An execution that owes a task message for its step ``next_step``."""
+
+    execution_id: str
+    pipeline: str
+    next_step: int
 
 
 class ExecutionRepository:
@@ -128,39 +138,78 @@ class ExecutionRepository:
         ``abandoned``. Returns None when nothing is due.
         """
         with self._db.transaction() as s:
-            conn = s.connection()
-            candidates = conn.execute(
+            query = (
                 select(_E.c.id, _E.c.status, _E.c.started_at)
                 .where(self._claimable(lease_s, pipelines))
                 .order_by(_E.c.next_run_at, _E.c.created_at)
-                .limit(8)
-            ).all()
-            for execution_id, previous, started_at in candidates:
-                now = utcnow()
-                values: dict[str, Any] = {
-                    "status": "running",
-                    "lease_owner": owner,
-                    "heartbeat_at": now,
-                }
-                if started_at is None:
-                    values["started_at"] = now
-                result = conn.execute(
-                    update(_E)
-                    .where(_E.c.id == execution_id, self._claimable(lease_s, pipelines))
-                    .values(**values)
-                )
-                if result.rowcount != 1:
-                    continue  # another worker was quicker
-                if previous == "running":
-                    conn.execute(
-                        update(_R)
-                        .where(_R.c.execution_id == execution_id, _R.c.status == "running")
-                        .values(status="abandoned", error="worker lost its lease", finished_at=now)
-                    )
-                row = s.get(ExecutionRow, execution_id, populate_existing=True)
-                assert row is not None
-                return ExecutionRecord.from_row(row)
+            )
+            if self._db.is_sqlite:
+                # SQLite has one writer at a time (BEGIN IMMEDIATE): no row can be contended.
+                query = query.limit(8)
+            else:
+                # PostgreSQL: the queue idiom. Rows another worker is claiming right now are
+                # skipped instead of waited on, so workers never queue behind each other.
+                query = query.limit(1).with_for_update(skip_locked=True)
+            for execution_id, previous, started_at in s.connection().execute(query).all():
+                rec = self._take(s, execution_id, previous, started_at, owner, lease_s, pipelines)
+                if rec is not None:
+                    return rec
         return None
+
+    def _take(
+        self,
+        s: Session,
+        execution_id: str,
+        previous: str,
+        started_at: Any,
+        owner: str,
+        lease_s: float,
+        pipelines: Collection[str] | None,
+        extra: ColumnElement[bool] | None = None,
+    ) -> ExecutionRecord | None:
+        """Claim one execution with a conditional UPDATE; None if it is no longer claimable."""
+        conn = s.connection()
+        now = utcnow()
+        values: dict[str, Any] = {"status": "running", "lease_owner": owner, "heartbeat_at": now}
+        if started_at is None:
+            values["started_at"] = now
+        cond = and_(_E.c.id == execution_id, self._claimable(lease_s, pipelines))
+        if extra is not None:
+            cond = and_(cond, extra)
+        if conn.execute(update(_E).where(cond).values(**values)).rowcount != 1:
+            return None  # another worker was quicker
+        if previous == "running":
+            conn.execute(
+                update(_R)
+                .where(_R.c.execution_id == execution_id, _R.c.status == "running")
+                .values(status="abandoned", error="worker lost its lease", finished_at=now)
+            )
+        row = s.get(ExecutionRow, execution_id, populate_existing=True)
+        assert row is not None
+        return ExecutionRecord.from_row(row)
+
+    def claim_one(
+        self, execution_id: str, owner: str, lease_s: float, step: int
+    ) -> ExecutionRecord | None:
+        """Take one named execution if it is due and still at step index ``step``.
+
+        What a queue-driven worker does with a task message: the message names the execution
+        and step; a duplicate or late message finds the execution moved on (or held by a live
+        worker) and gets None. Running step runs of a dead previous owner become
+        ``abandoned``, as in :meth:`claim`.
+        """
+        with self._db.transaction() as s:
+            found = (
+                s.connection()
+                .execute(select(_E.c.status, _E.c.started_at).where(_E.c.id == execution_id))
+                .first()
+            )
+            if found is None:
+                return None
+            previous, started_at = found
+            return self._take(
+                s, execution_id, previous, started_at, owner, lease_s, None, _E.c.next_step == step
+            )
 
     def _update_owned(self, s: Session, execution_id: str, owner: str, **values: Any) -> None:
         """One conditional UPDATE: applies only while ``owner`` holds the running execution."""
@@ -310,6 +359,119 @@ class ExecutionRepository:
             self._end_run(s, step_run_id, "succeeded", None, duration_s)
             return self._insert_run(s, execution_id, start, 1) if start is not None else None
 
+    def handover(
+        self,
+        execution_id: str,
+        owner: str,
+        step_run_id: int,
+        next_step: int,
+        state: Mapping[str, Any],
+        progress: float,
+        duration_s: float | None,
+    ) -> None:
+        """In one transaction: the try succeeded, the state is saved, and the lease is given
+        up so that any worker may take step ``next_step`` (a queue-driven runner: each step is
+        its own task). The execution stays ``running``; with no heartbeat it is claimable at
+        once, and it owes a task message (``dispatched_at`` cleared).
+        """
+        with self._db.transaction() as s:
+            self._update_owned(
+                s,
+                execution_id,
+                owner,
+                state=dict(state),
+                next_step=next_step,
+                attempt=0,
+                progress=progress,
+                lease_owner=None,
+                heartbeat_at=None,
+                next_run_at=utcnow(),
+                dispatched_at=None,
+            )
+            self._end_run(s, step_run_id, "succeeded", None, duration_s)
+
+    def release(self, execution_id: str, owner: str) -> None:
+        """Give a claimed execution back untouched (claimable at once by any worker)."""
+        with self._db.transaction() as s:
+            self._update_owned(s, execution_id, owner, lease_owner=None, heartbeat_at=None)
+
+    def mark_dispatched(self, execution_id: str, step: int, dispatched: bool = True) -> None:
+        """Record that a task message for step ``step`` was published (or, with
+        ``dispatched=False``, that the publish failed and a message is still owed)."""
+        with self._db.transaction() as s:
+            s.connection().execute(
+                update(_E)
+                .where(_E.c.id == execution_id, _E.c.next_step == step)
+                .values(dispatched_at=utcnow() if dispatched else None)
+            )
+
+    def take_for_dispatch(
+        self,
+        *,
+        lease_s: float,
+        grace_s: float,
+        redispatch_s: float,
+        pipelines: Collection[str] | None = None,
+        limit: int = 100,
+    ) -> list[Dispatch]:
+        """Executions that owe a task message, each marked dispatched now (the caller
+        publishes, and calls :meth:`mark_dispatched` with False if that fails).
+
+        Owed: no message was recorded as published for ``grace_s`` after the execution became
+        due; a running execution whose worker stopped renewing its lease; or a message
+        published ``redispatch_s`` ago for an execution still not taken (a lost message).
+        Rows other sweepers hold are skipped (PostgreSQL ``FOR UPDATE SKIP LOCKED``).
+        """
+        now = utcnow()
+        grace = now - timedelta(seconds=grace_s)
+        lapsed = now - timedelta(seconds=lease_s)
+        stale = now - timedelta(seconds=redispatch_s)
+        waiting = or_(
+            _E.c.status == "pending",
+            and_(_E.c.status == "running", _E.c.heartbeat_at.is_(None)),
+        )
+        owed = or_(
+            and_(waiting, _E.c.dispatched_at.is_(None), _E.c.next_run_at <= grace),
+            and_(waiting, _E.c.dispatched_at < stale, _E.c.next_run_at <= stale),
+            and_(
+                _E.c.status == "running",
+                _E.c.heartbeat_at < lapsed,
+                or_(_E.c.dispatched_at.is_(None), _E.c.dispatched_at < lapsed),
+            ),
+        )
+        if pipelines is not None:
+            owed = and_(owed, _E.c.pipeline.in_(list(pipelines)))
+        query = (
+            select(_E.c.id, _E.c.pipeline, _E.c.next_step)
+            .where(owed)
+            .order_by(_E.c.next_run_at)
+            .limit(limit)
+        )
+        if not self._db.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        with self._db.transaction() as s:
+            conn = s.connection()
+            rows = conn.execute(query).all()
+            if rows:
+                conn.execute(
+                    update(_E).where(_E.c.id.in_([r[0] for r in rows])).values(dispatched_at=now)
+                )
+        return [Dispatch(str(i), str(p), int(n)) for i, p, n in rows]
+
+    def peek(self, execution_id: str) -> ExecutionRecord | None:
+        """The execution without its step runs, or None (one cheap query)."""
+        with self._db.reading() as s:
+            row = s.get(ExecutionRow, execution_id)
+            return None if row is None else ExecutionRecord.from_row(row)
+
+    def abandoned_count(self, execution_id: str, step: str) -> int:
+        """How many tries of ``step`` were cut off by a lost worker."""
+        q = select(func.count()).where(
+            _R.c.execution_id == execution_id, _R.c.step == step, _R.c.status == "abandoned"
+        )
+        with self._db.reading() as s:
+            return int(s.connection().execute(q).scalar_one())
+
     def retry_later(
         self,
         execution_id: str,
@@ -329,6 +491,7 @@ class ExecutionRepository:
                 lease_owner=None,
                 error=error,
                 next_run_at=utcnow() + timedelta(seconds=delay_s),
+                dispatched_at=None,
             )
             self._end_run(s, step_run_id, "retrying", error, duration_s)
 
@@ -424,6 +587,7 @@ class ExecutionRepository:
             row.attempt = 0
             row.finished_at = None
             row.next_run_at = utcnow()
+            row.dispatched_at = None
             row.state = {k: v for k, v in row.state.items() if k != "error"}
             if from_step is not None:
                 row.next_step = from_step

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from medflow.platform.db.errors import RecordNotFoundError
 from medflow.platform.db.models import NotificationRow, utcnow
@@ -95,24 +95,46 @@ class NotificationRepository:
             row.last_error = error[:2000]
             row.next_attempt_at = next_attempt_at
 
-    def claim_due(self, now: datetime | None = None, limit: int = 50) -> list[NotificationRecord]:
-        """Failed notifications whose retry time has come, each claimed (set back to queued)."""
+    def claim_due(
+        self,
+        now: datetime | None = None,
+        limit: int = 50,
+        stale_before: datetime | None = None,
+    ) -> list[NotificationRecord]:
+        """Notifications to send now, each claimed so that no other process sends it too.
+
+        Due: failed ones whose retry time has come (set back to ``queued``); with
+        ``stale_before``, also ones ``queued`` (stored, or claimed for a retry) before that
+        time and never marked since: their sender died between storing and delivering them (a
+        worker killed mid-step; the step's rerun finds the idempotency key taken and leaves
+        the delivery to this).
+        """
         now = now or utcnow()
         claimed = []
+        row_t = NotificationRow
         with self._db.transaction() as s:
-            q = (
-                select(NotificationRow)
-                .where(NotificationRow.status == "failed")
-                .where(NotificationRow.next_attempt_at.is_not(None))
-                .where(NotificationRow.next_attempt_at <= now)
-                .order_by(NotificationRow.next_attempt_at)
-                .limit(limit)
+            failed = and_(
+                row_t.status == "failed",
+                row_t.next_attempt_at.is_not(None),
+                row_t.next_attempt_at <= now,
             )
+            due = failed
+            stale = None
+            if stale_before is not None:
+                # For a queued row, next_attempt_at marks a retry claimed by this method.
+                stale = and_(
+                    row_t.status == "queued",
+                    row_t.created_at < stale_before,
+                    or_(row_t.next_attempt_at.is_(None), row_t.next_attempt_at < stale_before),
+                )
+                due = or_(failed, stale)
+            q = select(NotificationRow).where(due).order_by(row_t.created_at).limit(limit)
             for row in list(s.scalars(q)):
+                cond = failed if row.status == "failed" or stale is None else stale
                 result = s.execute(
                     update(NotificationRow)
-                    .where(NotificationRow.id == row.id, NotificationRow.status == "failed")
-                    .values(status="queued")
+                    .where(row_t.id == row.id, cond)
+                    .values(status="queued", next_attempt_at=now)
                     .execution_options(synchronize_session=False)
                 )
                 if result.rowcount == 1:  # type: ignore[attr-defined]

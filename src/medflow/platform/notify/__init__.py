@@ -1,4 +1,4 @@
-"""The notifier port and its adapters (outbox folder, SMTP, memory)."""
+"""The notifier port and its adapters (outbox folder, SMTP, webhook, memory)."""
 
 from medflow.platform.notify.base import (
     Attachment,
@@ -11,6 +11,7 @@ from medflow.platform.notify.base import (
 from medflow.platform.notify.memory import MemoryNotifier
 from medflow.platform.notify.outbox import OutboxNotifier
 from medflow.platform.notify.smtp import SmtpNotifier
+from medflow.platform.notify.webhook import WebhookNotifier, verify_signature
 
 __all__ = [
     "Attachment",
@@ -20,6 +21,8 @@ __all__ = [
     "Notifier",
     "OutboxNotifier",
     "SmtpNotifier",
+    "WebhookNotifier",
     "build_email",
     "parse_email",
+    "verify_signature",
 ]

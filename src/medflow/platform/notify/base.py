@@ -182,14 +182,19 @@ class Notifier(ABC):
             log.info("notification %s sent via %s", notification_id, type(self).__name__)
 
     def retry_failed(self, now: datetime | None = None) -> int:
-        """Send again every failed notification whose retry time has come.
+        """Send again every failed notification whose retry time has come, and every one
+        left queued by a sender that died before delivering it.
 
-        Called periodically by the serve loop (and by the runner's idle loop).
+        Called periodically by the serve loop.
 
         Returns:
             How many were tried.
         """
-        due = self.db.notifications.claim_due(now)
+        now = now or utcnow()
+        # A send is over within a few socket timeouts: one still queued after that was cut
+        # off by its process dying, and is delivered here.
+        stale = now - timedelta(seconds=3 * self.settings.timeout_s)
+        due = self.db.notifications.claim_due(now, stale_before=stale)
         for rec in due:
             self._attempt(rec.id, parse_email(rec.payload), attempts_before=rec.attempts)
         return len(due)
