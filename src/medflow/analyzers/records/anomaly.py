@@ -74,6 +74,56 @@ def _scales(lf: pl.LazyFrame, columns: list[str]) -> dict[str, _Scale]:
     return out
 
 
+@dataclass(frozen=True)
+class _Fence:
+    low: float
+    high: float
+
+
+def _fences(lf: pl.LazyFrame, columns: list[str], k: float) -> dict[str, _Fence]:
+    """Per column, ``[q1 - k x span, q99 + k x span]`` with span = q99 - q1 (from a sample).
+
+    A subgroup of at least 1% of rows (newborns' breathing rates among adults') lies inside
+    the 1st-99th percentile span, so it is never an outlier; a value as far again beyond the
+    span is.
+    """
+    qs = lf.select(
+        [pl.col(c).cast(pl.Float64).quantile(0.01).alias(f"lo{i}") for i, c in enumerate(columns)]
+        + [pl.col(c).cast(pl.Float64).quantile(0.99).alias(f"hi{i}") for i, c in enumerate(columns)]
+    ).collect(engine="streaming")
+    out: dict[str, _Fence] = {}
+    for i, c in enumerate(columns):
+        lo, hi = qs[f"lo{i}"][0], qs[f"hi{i}"][0]
+        if lo is None or hi is None or hi <= lo:
+            continue
+        span = float(hi) - float(lo)
+        out[c] = _Fence(float(lo) - k * span, float(hi) + k * span)
+    return out
+
+
+def _tails(lf: pl.LazyFrame, fences: dict[str, _Fence]) -> list[Outlier]:
+    if not fences:
+        return []
+
+    def outside(c: str, f: _Fence) -> pl.Expr:
+        v = pl.col(c).cast(pl.Float64)
+        return (v < f.low) | (v > f.high)
+
+    hit = pl.any_horizontal([outside(c, f) for c, f in fences.items()])
+    found = lf.filter(hit.fill_null(False)).select(ROW, *fences).collect(engine="streaming")
+    out: list[Outlier] = []
+    for rec in found.iter_rows(named=True):
+        for c, f in fences.items():
+            x = rec[c]
+            if x is not None and (x < f.low or x > f.high):
+                reason = (
+                    f"{c} {x:g} is far outside the file's usual values "
+                    f"(expected {f.low:.4g} to {f.high:.4g})"
+                )
+                out.append(Outlier(int(rec[ROW]), "outlier", c, reason))
+    return out
+
+
 def _z(c: str, s: _Scale) -> pl.Expr:
     return s.factor * (pl.col(c).cast(pl.Float64) - s.median) / s.spread
 
@@ -197,8 +247,12 @@ def detect_outliers(
     # Medians and MADs from an even sample once the file is larger than it: an exact median
     # holds the whole column, an estimate from 100,000 rows is as good for a threshold.
     step = max(1, n_rows // spec.isolation_forest.sample_rows)
-    scales = _scales(lf.gather_every(step) if step > 1 else lf, columns)
-    uni = _univariate(lf, scales, spec.mad_threshold)
+    sample = lf.gather_every(step) if step > 1 else lf
+    scales = _scales(sample, columns)
+    if spec.univariate == "quantile":
+        uni = _tails(lf, _fences(sample, list(scales), spec.tail_span))
+    else:
+        uni = _univariate(lf, scales, spec.mad_threshold)
     multi = _multivariate(lf, n_rows, scales, spec, {o.row for o in uni})
     per_column: dict[str, int] = {}
     for o in uni:

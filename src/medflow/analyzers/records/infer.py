@@ -127,8 +127,48 @@ def _id_shape(cells: pl.Series) -> str | None:
     return "^" + "".join(parts) + "$"
 
 
+def _letters(v: str) -> str:
+    return re.sub(r"[^a-z]", "", v.lower())
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance (small strings: category values)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def near_miss(value: str, frequent: list[str]) -> str | None:
+    """The frequent value ``value`` looks like a misspelling of, if any.
+
+    Letters only, case ignored: ``Cardiolgy`` is a miss of ``cardiology`` (one edit), ``Ward 2``
+    is not a miss of ``Ward 1`` (digits differ, letters equal: a second ward, not a typo).
+    """
+    v = _letters(value)
+    if len(v) < 4:
+        return None
+    for f in frequent:
+        g = _letters(f)
+        if v == g:
+            return None if value.lower() == f.lower() else f
+        limit = 1 if max(len(v), len(g)) < 9 else 2
+        if abs(len(v) - len(g)) <= limit and _edits(v, g) <= limit:
+            return f
+    return None
+
+
 def _categories(s: pl.Series) -> list[str] | None:
-    """The allowed values of a categorical column (frequent values only), or None."""
+    """The allowed values of a categorical column, or None when it is not one.
+
+    Allowed: values frequent enough (at least 3 and 0.1% of cells), matched without regard to
+    case, plus rare values unlike any frequent one (a real but rare category); a rare value
+    that is a frequent one misspelt is left out, so it fails. A column whose rare values are
+    more than 0.5% of its cells, or with more than 40 frequent values, is not a category.
+    """
     cells = _cells(s)
     n = cells.len()
     if n < 30:
@@ -141,12 +181,14 @@ def _categories(s: pl.Series) -> list[str] | None:
     )
     threshold = max(_FREQUENT_MIN, int(_FREQUENT_SHARE * n))
     frequent = counts.filter(pl.col("n") >= threshold)
-    rare = n - int(frequent["n"].sum())
+    rare = counts.filter(pl.col("n") < threshold)
     if frequent.height == 0 or frequent.height > _MAX_CATEGORIES:
         return None
-    if rare > _RARE_TAIL * n or counts.height > n // 2:
+    if int(rare["n"].sum()) > _RARE_TAIL * n or counts.height > n // 2:
         return None
-    return sorted(frequent["spelling"].to_list())
+    allowed = frequent["spelling"].to_list()
+    keep = [v for v in rare["spelling"].to_list() if near_miss(v, allowed) is None]
+    return sorted(allowed + keep)
 
 
 def _number_spec(rec: Recognised, p: Profile, nums: pl.Series) -> dict[str, Any]:
@@ -172,8 +214,6 @@ def _number_spec(rec: Recognised, p: Profile, nums: pl.Series) -> dict[str, Any]
         if rec.meaning == "age":
             spec["min"], spec["max"] = int(spec.get("min", 0)), int(spec.get("max", 125))
         return spec
-    if rec.meaning == "value":
-        return spec  # results of different tests share the column: no single range
     lo, hi = _fences(nums)
     if lo is not None and hi is not None:
         if kind == "integer":
@@ -219,9 +259,11 @@ def _column_spec(rec: Recognised, s: pl.Series, rows: int) -> dict[str, Any]:
             spec.update(allowed=allowed, ignore_case=True)
         return spec
     numeric_meanings = (*VITALS, "age", "money", "number", "value")
+    if m == "value":
+        # Results of many tests share the column, numbers beside text ("positive", "<0.5",
+        # "Never smoked"): neither one type nor one range fits them all.
+        return spec
     if m in numeric_meanings and p.numeric >= (0.5 if m != "number" else 0.9):
-        if m == "value" and p.numeric < 0.95:
-            return spec  # text results beside numbers (Synthea observations): kept as text
         return _number_spec(rec, p, _numbers(s))
     if m in ("category", "text"):
         allowed = _categories(s)
@@ -402,7 +444,7 @@ def infer_from_sample(
         "unique": unique,
         "cross_field": _dedupe(cross),
         "decision": {"max_failure_rate": _INFERRED_FAILURE_RATE},
-        "anomalies": {"columns": watched, "mad_threshold": 6.0},
+        "anomalies": {"columns": watched, "univariate": "quantile"},
     }
     return Inference(rules_from_dict(data, source), found, rows)
 

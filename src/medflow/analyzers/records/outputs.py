@@ -360,7 +360,11 @@ def _check(
         if opts.anomalies:
             watched = [
                 c
-                for c in (rules.anomalies.columns or rules.numeric_columns())
+                for c in (
+                    rules.numeric_columns()
+                    if rules.anomalies.columns is None
+                    else rules.anomalies.columns
+                )
                 if c in v.columns.names
             ]
             outliers, summary = detect_outliers(pl.scan_parquet(rows), watched, rules.anomalies)

@@ -182,13 +182,21 @@ class AnomalySpec(_Strict):
 
     Attributes:
         columns: numeric columns to watch (default: every integer/float column).
+        univariate: ``mad`` (robust z-score, suits one population) or ``quantile`` (fences a
+            span beyond the 1st-99th percentiles; suits files mixing newborns and adults).
         mad_threshold: a robust z-score (0.6745 * |x - median| / MAD, Iglewicz & Hoaglin 1993)
             above this flags the cell.
         isolation_forest: the multivariate detector.
     """
 
     columns: tuple[str, ...] | None = None
+    univariate: Literal["mad", "quantile"] = "mad"
     mad_threshold: float = Field(default=5.0, gt=0)
+    tail_span: float = Field(
+        default=1.0,
+        gt=0,
+        description="quantile method: how many 1st-99th percentile spans beyond them is far",
+    )
     isolation_forest: IsolationForestSpec = IsolationForestSpec()
 
 
