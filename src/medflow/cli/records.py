@@ -151,11 +151,12 @@ def demo(
     import json
     from importlib import resources
 
-    from medflow.analyzers.records import RecordsAnalyzer, check_file
+    from medflow.analyzers.records import RecordsAnalyzer, builtin_rules, check_file
 
     samples = resources.files("medflow.analyzers.records").joinpath("data", "samples")
+    # The sample's seeded problems are written against the built-in admissions rules.
     with resources.as_file(samples.joinpath("admissions_sample.csv")) as src:
-        result = check_file(RecordsAnalyzer(), src, out)
+        result = check_file(RecordsAnalyzer(builtin_rules("admissions")), src, out)
     truth = json.loads(samples.joinpath("admissions_sample.truth.json").read_text("utf-8"))
     _print_report(result)
     seeded = {int(r) for r in truth["violations"]}

@@ -63,7 +63,8 @@ _FENCE = 10.0
 _INFERRED_FAILURE_RATE = 0.5
 _PHONE = r"^\+?[0-9 ().\-/]{7,25}(?:\s*(?:x|ext\.?)\s*[0-9]{1,6})?$"
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-_EVENTS = ("admission_date", "discharge_date", "visit_date", "observation_date", "date_of_death")
+_RULE_FITS = 0.2
+"""A candidate cross-field rule is kept when at most this share of sample rows break it."""
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,10 @@ def _fences(nums: pl.Series) -> tuple[float | None, float | None]:
     if span <= 0:
         return None, None
     low = q01 - _FENCE * span
+    # A column almost never negative (under 0.5% of cells) is never negative: those cells
+    # are errors, not a tail.
     share_negative = float((nums < 0).sum()) / nums.len()
-    if share_negative < 0.001:
+    if share_negative < 0.005:
         low = 0.0
     return low, q99 + _FENCE * span
 
@@ -154,7 +157,8 @@ def near_miss(value: str, frequent: list[str]) -> str | None:
     for f in frequent:
         g = _letters(f)
         if v == g:
-            return None if value.lower() == f.lower() else f
+            digits = re.sub(r"[^0-9]", "", value) == re.sub(r"[^0-9]", "", f)
+            return f if digits and value.lower() != f.lower() else None
         limit = 1 if max(len(v), len(g)) < 9 else 2
         if abs(len(v) - len(g)) <= limit and _edits(v, g) <= limit:
             return f
@@ -287,27 +291,32 @@ def _unit_column_spec(rec: Recognised, target: Recognised) -> dict[str, Any] | N
 def _date_order_by_values(
     sample: pl.DataFrame, cols: dict[str, str], found: list[Recognised]
 ) -> list[dict[str, Any]]:
-    """Start/end pairs among dates the names did not explain, read from the values."""
-    generic = [r for r in found if r.meaning == "date"]
+    """Start/end pairs the names did not explain, read from the values: two dates of one row
+    where one is on or before the other in nearly every row, days or weeks apart."""
+    known_pair = {"admission_date", "discharge_date"}
+    dates = [r for r in found if r.meaning in DATE_MEANINGS and r.meaning not in _NOT_EVENTS]
     rules: list[dict[str, Any]] = []
-    for i, a in enumerate(generic):
-        for b in generic[i + 1 :]:
+    for i, a in enumerate(dates):
+        for b in dates[i + 1 :]:
+            if "date" not in (a.meaning, b.meaning) or {a.meaning, b.meaning} == known_pair:
+                continue
             da, db = _as_dates(sample[cols[a.column]]), _as_dates(sample[cols[b.column]])
             both = da.is_not_null() & db.is_not_null()
             if int(both.sum()) < 30:
                 continue
-            x, y = da.filter(both), db.filter(both)
-            gap = (y - x).dt.total_days()
+            gap = (db.filter(both) - da.filter(both)).dt.total_days()
             before = float((gap >= 0).sum()) / gap.len()
             after = float((gap <= 0).sum()) / gap.len()
-            med = float(gap.abs().median() or 0.0)  # type: ignore[arg-type]
-            if med > 366:
+            if float(gap.abs().median() or 0.0) > 366:  # type: ignore[arg-type]
                 continue
             if before >= 0.97 and after < 0.9:
-                rules.append(_order(a.column, b.column, "by values"))
+                rules.append(_order(a.column, b.column))
             elif after >= 0.97 and before < 0.9:
-                rules.append(_order(b.column, a.column, "by values"))
+                rules.append(_order(b.column, a.column))
     return rules
+
+
+_NOT_EVENTS = ("date_of_birth", "date_of_death")
 
 
 def _as_dates(s: pl.Series) -> pl.Series:
@@ -319,8 +328,96 @@ def _as_dates(s: pl.Series) -> pl.Series:
     )["d"]
 
 
-def _order(first: str, then: str, why: str = "") -> dict[str, Any]:
-    return {"id": f"{first}_not_after_{then}", "rule": "date_order", "first": first, "then": then}
+def _order(first: str, then: str, rule_id: str | None = None) -> dict[str, Any]:
+    return {
+        "id": rule_id or f"{first}_not_after_{then}",
+        "rule": "date_order",
+        "first": first,
+        "then": then,
+    }
+
+
+def _as_numbers(s: pl.Series) -> pl.Series:
+    """The cells as numbers, row for row (missing where a cell is not one)."""
+    frame = pl.DataFrame({"t": s.cast(pl.String).str.strip_chars()})
+    return frame.select(plain_number(pl.col("t")).cast(pl.Float64, strict=False))["t"]
+
+
+def _failure_share(sample: pl.DataFrame, cols: dict[str, str], rule: dict[str, Any]) -> float:
+    """How many of the sample's rows (where the rule applies) break a candidate rule."""
+    kind = rule["rule"]
+    if kind == "date_order":
+        a, b = _as_dates(sample[cols[rule["first"]]]), _as_dates(sample[cols[rule["then"]]])
+        both = a.is_not_null() & b.is_not_null()
+        bad = both & (a > b)
+    elif kind == "number_order":
+        lo, hi = _as_numbers(sample[cols[rule["lower"]]]), _as_numbers(sample[cols[rule["higher"]]])
+        both = lo.is_not_null() & hi.is_not_null()
+        bad = both & (lo >= hi)
+    else:
+        age = _as_numbers(sample[cols[rule["age"]]])
+        dob, at = _as_dates(sample[cols[rule["dob"]]]), _as_dates(sample[cols[rule["at"]]])
+        both = age.is_not_null() & dob.is_not_null() & at.is_not_null()
+        years = pl.DataFrame({"d": dob, "a": at}).select(
+            (pl.col("a").dt.year() - pl.col("d").dt.year()).cast(pl.Int64)
+            - (
+                pl.col("a").dt.month().cast(pl.Int32) * 100 + pl.col("a").dt.day().cast(pl.Int32)
+                < pl.col("d").dt.month().cast(pl.Int32) * 100 + pl.col("d").dt.day().cast(pl.Int32)
+            ).cast(pl.Int64)
+        )["a"]
+        bad = both & ((age - years).abs() > rule["tolerance_years"])
+    n = int(both.sum())
+    return float(bad.sum()) / n if n else 0.0
+
+
+def _cross_rules(
+    sample: pl.DataFrame,
+    cols: dict[str, str],
+    columns: dict[str, Any],
+    found: list[Recognised],
+) -> list[dict[str, Any]]:
+    """The generic healthcare rules that fit the columns present, kept only where the sample
+    mostly obeys them (a rule most rows break describes a misread column, not the file)."""
+    meaning_of = {c: spec.get("meaning") for c, spec in columns.items()}
+    first_of = {m: c for c, m in reversed(list(meaning_of.items()))}
+    typed_dates = [c for c, s in columns.items() if s.get("type") in ("date", "datetime")]
+    numeric = {c for c, s in columns.items() if s.get("type") in ("integer", "float")}
+    cross: list[dict[str, Any]] = []
+    adm, dis = first_of.get("admission_date"), first_of.get("discharge_date")
+    if adm in typed_dates and dis in typed_dates:
+        cross.append(_order(str(adm), str(dis), "admission_not_after_discharge"))
+    cross += [
+        r
+        for r in _date_order_by_values(sample, cols, found)
+        if {r["first"], r["then"]} <= set(typed_dates)
+    ]
+    dob = first_of.get("date_of_birth")
+    if dob in typed_dates:
+        # Nothing recorded about a person happens before their birth.
+        cross += [_order(str(dob), c, f"birth_not_after_{c}") for c in typed_dates if c != dob]
+        age = first_of.get("age")
+        starts = [r["first"] for r in cross if r["first"] != dob]
+        events = [first_of.get(e) for e in ("admission_date", "visit_date", "observation_date")]
+        for at in [*(e for e in events if e in typed_dates), *starts, *typed_dates]:
+            if age not in numeric or at == dob or meaning_of.get(at) in _NOT_EVENTS:
+                continue
+            rule = {
+                "id": "age_matches_birth_date",
+                "rule": "age_from_dob",
+                "age": age,
+                "dob": dob,
+                "at": at,
+                "tolerance_years": 1,
+            }
+            if _failure_share(sample, cols, rule) <= _RULE_FITS:
+                cross.append(rule)
+                break
+    sbp, dbp = first_of.get("systolic_bp"), first_of.get("diastolic_bp")
+    if sbp in numeric and dbp in numeric:
+        cross.append(
+            {"id": "diastolic_below_systolic", "rule": "number_order", "lower": dbp, "higher": sbp}
+        )
+    return [r for r in _dedupe(cross) if _failure_share(sample, cols, r) <= _RULE_FITS]
 
 
 def _birth_by_values(
@@ -378,56 +475,7 @@ def infer_from_sample(
         else:
             spec = _column_spec(rec, sample[cols[rec.column]], rows)
         columns[rec.column] = spec
-    meaning_of = {c: spec.get("meaning") for c, spec in columns.items()}
-    first_of = {m: c for c, m in reversed(list(meaning_of.items()))}
-    cross: list[dict[str, Any]] = []
-    dated = {"date", "datetime"}
-    typed_dates = {c for c, s in columns.items() if s.get("type") in dated}
-    adm, dis = first_of.get("admission_date"), first_of.get("discharge_date")
-    if adm in typed_dates and dis in typed_dates:
-        cross.append(
-            {"id": "admission_not_after_discharge", "rule": "date_order", "first": adm, "then": dis}
-        )
-    dob = first_of.get("date_of_birth")
-    if dob in typed_dates:
-        for event in _EVENTS:
-            c = first_of.get(event)
-            if c in typed_dates:
-                cross.append(
-                    {"id": f"birth_not_after_{c}", "rule": "date_order", "first": dob, "then": c}
-                )
-        age, at = (
-            first_of.get("age"),
-            next(
-                (
-                    first_of[e]
-                    for e in ("admission_date", "visit_date", "observation_date")
-                    if first_of.get(e) in typed_dates
-                ),
-                None,
-            ),
-        )
-        if age is not None and at is not None and columns[age].get("type") in ("integer", "float"):
-            cross.append(
-                {
-                    "id": "age_matches_birth_date",
-                    "rule": "age_from_dob",
-                    "age": age,
-                    "dob": dob,
-                    "at": at,
-                    "tolerance_years": 1,
-                }
-            )
-    cross += [
-        r
-        for r in _date_order_by_values(sample, cols, found)
-        if {r["first"], r["then"]} <= typed_dates
-    ]
-    sbp, dbp = first_of.get("systolic_bp"), first_of.get("diastolic_bp")
-    if sbp and dbp and all(columns[c].get("type") in ("integer", "float") for c in (sbp, dbp)):
-        cross.append(
-            {"id": "diastolic_below_systolic", "rule": "number_order", "lower": dbp, "higher": sbp}
-        )
+    cross = _cross_rules(sample, cols, columns, found)
     unique = _unique_keys(sample, cols, found)
     watched = [
         c
