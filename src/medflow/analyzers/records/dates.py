@@ -164,7 +164,7 @@ def decide(values: Iterable[str], allowed: Sequence[str] = DEFAULT_FORMATS) -> D
             open_values = [v for v, b in zip(vals, both, strict=True) if b]
             if open_values:
                 ambiguous[fam] = tuple(sorted(open_values))
-                examples[fam] = open_values[0]
+                examples[fam] = min(open_values)
             continue
         formats += [f for f in readings[only.index(best)] if f not in formats]
     return DateDecision(tuple(formats), ambiguous, examples)
@@ -179,6 +179,7 @@ def scan_decisions(
     lf: pl.LazyFrame,
     columns: Mapping[str, str],
     allowed: Sequence[str] = DEFAULT_FORMATS,
+    head_rows: int = 2000,
 ) -> dict[str, DateDecision]:
     """Decide every date column's formats in one pass over ``lf``.
 
@@ -186,27 +187,36 @@ def scan_decisions(
         lf: the file as read (text).
         columns: normalised name -> column in ``lf``.
         allowed: the rule set's allowed formats.
+        head_rows: rows read first to see which columns carry times of day.
 
-    Distinct values are few (a century of birth dates is under 40,000), so this holds little;
-    times of day are cut off first, so timestamp columns do not make every value distinct.
+    Distinct values are few (a century of birth dates is under 40,000), so this holds little.
+    Times of day are cut off first in columns whose first rows carry them, so timestamp columns
+    do not make every value distinct; one pass reads every column's distinct values.
     """
     if not columns:
         return {}
     names = list(columns)
     text = {n: pl.col(columns[n]).str.strip_chars() for n in names}
-    has_time = [
-        text[n].str.contains(":", literal=True).any().alias(f"t{i}") for i, n in enumerate(names)
+    head = lf.head(head_rows).select(
+        [text[n].str.contains(":", literal=True).any().alias(n) for n in names]
+    )
+    timed = head.collect().row(0, named=True)
+    parts = [
+        (text[n].str.replace(TIME_PATTERN, "").str.strip_chars() if timed[n] else text[n])
+        .unique()
+        .implode()
+        .alias(n)
+        for n in names
     ]
-    timed = lf.select(has_time).collect(engine="streaming").row(0)
-    queries = []
-    for i, n in enumerate(names):
-        part = text[n].str.replace(TIME_PATTERN, "").str.strip_chars() if timed[i] else text[n]
-        queries.append(lf.select(part.alias("v")).unique().drop_nulls())
-    found = pl.collect_all(queries, engine="streaming")
+    found = lf.select(parts).collect(engine="streaming").row(0, named=True)
     out: dict[str, DateDecision] = {}
-    for i, (n, frame) in enumerate(zip(names, found, strict=True)):
-        d = decide(frame["v"].to_list(), allowed)
-        out[n] = DateDecision(d.formats, d.ambiguous, d.examples, with_time=bool(timed[i]))
+    for n in names:
+        values = [v for v in found[n] if v is not None]
+        late_times = not timed[n] and any(":" in v for v in values)
+        if late_times:
+            values = list({date_part(v) for v in values})
+        d = decide(values, allowed)
+        out[n] = DateDecision(d.formats, d.ambiguous, d.examples, with_time=timed[n] or late_times)
     return out
 
 

@@ -376,27 +376,38 @@ def _cross_rules(
     columns: dict[str, Any],
     found: list[Recognised],
 ) -> list[dict[str, Any]]:
-    """The generic healthcare rules that fit the columns present, kept only where the sample
-    mostly obeys them (a rule most rows break describes a misread column, not the file)."""
+    """The generic healthcare rules that fit the columns present.
+
+    Rules between columns recognised by name always apply. Rules that rest on a guess (a date
+    column recognised only by its values, the date an age was measured at) are kept only where
+    the sample mostly obeys them: a guessed rule most rows break describes a misread column,
+    not the file.
+    """
     meaning_of = {c: spec.get("meaning") for c, spec in columns.items()}
     first_of = {m: c for c, m in reversed(list(meaning_of.items()))}
     typed_dates = [c for c, s in columns.items() if s.get("type") in ("date", "datetime")]
     numeric = {c for c, s in columns.items() if s.get("type") in ("integer", "float")}
     cross: list[dict[str, Any]] = []
+    guessed: list[dict[str, Any]] = []
     adm, dis = first_of.get("admission_date"), first_of.get("discharge_date")
     if adm in typed_dates and dis in typed_dates:
         cross.append(_order(str(adm), str(dis), "admission_not_after_discharge"))
-    cross += [
+    guessed += [
         r
         for r in _date_order_by_values(sample, cols, found)
         if {r["first"], r["then"]} <= set(typed_dates)
     ]
     dob = first_of.get("date_of_birth")
+    by_name = {r.column for r in found if r.evidence != "values"}
     if dob in typed_dates:
         # Nothing recorded about a person happens before their birth.
-        cross += [_order(str(dob), c, f"birth_not_after_{c}") for c in typed_dates if c != dob]
+        for c in typed_dates:
+            if c != dob:
+                rule = _order(str(dob), c, f"birth_not_after_{c}")
+                named = {dob, c} <= by_name and meaning_of.get(c) != "date"
+                (cross if named else guessed).append(rule)
         age = first_of.get("age")
-        starts = [r["first"] for r in cross if r["first"] != dob]
+        starts = [r["first"] for r in cross + guessed if r["first"] != dob]
         events = [first_of.get(e) for e in ("admission_date", "visit_date", "observation_date")]
         for at in [*(e for e in events if e in typed_dates), *starts, *typed_dates]:
             if age not in numeric or at == dob or meaning_of.get(at) in _NOT_EVENTS:
@@ -410,14 +421,15 @@ def _cross_rules(
                 "tolerance_years": 1,
             }
             if _failure_share(sample, cols, rule) <= _RULE_FITS:
-                cross.append(rule)
+                guessed.append(rule)
                 break
     sbp, dbp = first_of.get("systolic_bp"), first_of.get("diastolic_bp")
     if sbp in numeric and dbp in numeric:
         cross.append(
             {"id": "diastolic_below_systolic", "rule": "number_order", "lower": dbp, "higher": sbp}
         )
-    return [r for r in _dedupe(cross) if _failure_share(sample, cols, r) <= _RULE_FITS]
+    kept = [r for r in guessed if _failure_share(sample, cols, r) <= _RULE_FITS]
+    return _dedupe(cross + kept)
 
 
 def _birth_by_values(
