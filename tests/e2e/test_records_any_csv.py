@@ -8,32 +8,18 @@ column recognition, with impossibilities planted in 3% of rows. No rule file is 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from tests.e2e.conftest import run_medflow
+from tests.fixtures.records import generate_hospital as gen
 
 pytestmark = pytest.mark.e2e
 
-_GENERATOR = Path(__file__).parents[1] / "fixtures" / "records" / "generate_hospital.py"
-
-
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("generate_hospital", _GENERATOR)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["generate_hospital"] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_planted_impossibilities_are_quarantined_and_clean_rows_are_not(tmp_path: Path) -> None:
-    gen = _generator()
     assert "verbose" in gen.HELD_OUT
     src = tmp_path / "stays_export.csv"
     truth = gen.generate(4000, 2024, src, "verbose")

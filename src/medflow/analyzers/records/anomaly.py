@@ -242,12 +242,11 @@ class ForestScorer:
     def scores(self, q: NDArray[np.float64]) -> NDArray[np.float64]:
         """Anomaly scores; rows that cannot reach the threshold get 0."""
         x = np.ascontiguousarray(q, dtype=np.float32)
-        estimate = self._depths(x, range(self.k)) * (self.n / self.k)
-        maybe = np.flatnonzero(estimate < self.depth_cut + self.margin)
+        first = self._depths(x, range(self.k))
+        maybe = np.flatnonzero(first * (self.n / self.k) < self.depth_cut + self.margin)
         out = np.zeros(len(x), dtype=np.float64)
         if len(maybe):
-            sub = x[maybe]
-            summed = self._depths(sub, range(self.k)) + self._depths(sub, range(self.k, self.n))
+            summed = first[maybe] + self._depths(x[maybe], range(self.k, self.n))
             out[maybe] = 2.0 ** (-summed / self.norm)
         return out
 

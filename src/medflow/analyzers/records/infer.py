@@ -277,7 +277,8 @@ def _column_spec(rec: Recognised, s: pl.Series, rows: int) -> dict[str, Any]:
     return spec
 
 
-def _unit_column_spec(rec: Recognised, target: Recognised) -> dict[str, Any] | None:
+def _unit_column_spec(target: Recognised) -> dict[str, Any] | None:
+    """A vital's unit column: the spellings of its quantity's units (units.yaml) are allowed."""
     q = quantity(target.meaning)
     if q is None:
         return None
@@ -481,7 +482,7 @@ def infer_from_sample(
     targets = {r.unit_column: r for r in found if r.unit_column}
     for rec in found:
         if rec.column in targets:
-            spec = _unit_column_spec(rec, targets[rec.column])
+            spec = _unit_column_spec(targets[rec.column])
             if spec is None:
                 spec = _column_spec(rec, sample[cols[rec.column]], rows)
         else:

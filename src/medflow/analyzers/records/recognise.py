@@ -390,28 +390,23 @@ def _by_values(p: Profile) -> str:
     return "text"
 
 
+_SHAPE_OF = {"icd10cm": "icd10", "loinc": "loinc", "snomedct": "snomed", "email": "email"}
+
+
 def _fits(meaning: str, p: Profile) -> bool:
-    """Do the values agree with what the name says?"""
+    """Do the values agree with what the name says (at least half of them)?"""
     if p.n == 0:
         return True
     if meaning in _EXPECTS_NUMBER:
         return p.numeric >= 0.5 and p.leading_zero == 0
     if meaning in DATE_MEANINGS:
         return p.dated >= 0.5
-    if meaning == "icd10cm":
-        return p.shapes["icd10"] >= 0.5
-    if meaning == "loinc":
-        return p.shapes["loinc"] >= 0.5
-    if meaning == "snomedct":
-        return p.shapes["snomed"] >= 0.5
+    if meaning in _SHAPE_OF:
+        return p.shapes[_SHAPE_OF[meaning]] >= 0.5
     if meaning == "sex":
         return p.sex >= 0.5
-    if meaning == "email":
-        return p.shapes["email"] >= 0.5
     if meaning == "unit":
         return p.units >= 0.5
-    if meaning == "value":
-        return True
     return True
 
 

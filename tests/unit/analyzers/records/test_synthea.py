@@ -4,8 +4,6 @@ value formats) pass a check without a rule file with no false alarm."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -14,22 +12,11 @@ import pytest
 
 from medflow.analyzers.records import CheckOptions, Decision, RecordsAnalyzer, check_file
 
-_GENERATOR = Path(__file__).parents[3] / "fixtures" / "records" / "generate_synthea.py"
-
-
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("generate_synthea", _GENERATOR)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["generate_synthea"] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
-def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def export(tmp_path_factory: pytest.TempPathFactory, synthea: ModuleType) -> Path:
     out = tmp_path_factory.mktemp("synthea")
-    _generator().generate(80, 17, out)
+    synthea.generate(80, 17, out)
     return out
 
 
