@@ -1,4 +1,4 @@
-"""Records checks, same checks on the same file: medflow vs pandera (polars) vs Great Expectations.
+"""Records checks at scale: read floor, medflow, pandera (polars), Great Expectations, anomalies.
 
 The checks: types (integer, float, ISO date), ranges, allowed values, the date-order rule
 (admission <= discharge) and uniqueness of the encounter id, over an admissions CSV made by
@@ -17,8 +17,19 @@ own subprocess, so its peak memory (ru_maxrss) is its own; each reads the CSV it
   expectation suite; on at most ``--gx-rows`` rows (pandas holds the whole frame as Python
   strings: 10M rows would need > 15 GB), reported as rows/s on that many rows.
 
+* floor: reading just the checked columns with Polars (``pl.read_csv(columns=...)``, all text,
+  both cores) and nothing else: no check can be faster than its own read.
+* medflow_clean: the same checks with cleaning on (each date column's format decided from all
+  its values, trimming, duplicates): what ``medflow records check`` does before writing.
+* anomalies: the anomaly pass (median/MAD + IsolationForest) on the rows that passed the rules
+  (the file's rows less its injected violations, typed), scored in parallel slices with the
+  few-trees screen (``anomalies``) and, as the baseline, every row by the whole forest
+  (``anomalies_full``); precision and recall on the generator's planted outliers for both.
+
 Usage: ``python benchmarks/records_speed.py [--rows 10000000] [--gx-rows 1000000]``.
-Prints rows/s per tool, peak memory, and the ratio of medflow to the fastest other tool.
+Prints rows/s, wall and CPU seconds per tool, peak memory, the ratio of medflow to the read
+floor, CPU per row against pandera, and the anomaly pass beside its baseline. CPU seconds are
+less sensitive to other load on the machine than wall time: both are printed, with the load.
 """
 
 from __future__ import annotations
@@ -64,7 +75,29 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_medflow(path: Path, rows: int) -> dict[str, float]:
+CHECKED = [
+    "encounter_id",
+    "sex",
+    "admission_type",
+    "department",
+    "admission_date",
+    "discharge_date",
+    *INTS,
+    *FLOATS,
+]
+
+
+def run_floor(path: Path, rows: int) -> dict[str, float]:
+    """The read floor: the checked columns read with Polars as text, nothing checked."""
+    import polars as pl
+
+    start, cpu0 = time.perf_counter(), _cpu()
+    height = pl.read_csv(path, columns=CHECKED, infer_schema=False).height
+    seconds, cpu = time.perf_counter() - start, _cpu() - cpu0
+    return {"seconds": seconds, "cpu": cpu, "rows": height, "failures": 0, "peak_mb": _peak_mb()}
+
+
+def run_medflow(path: Path, rows: int, clean: bool = False) -> dict[str, float]:
     """medflow: validate (every rule flagged per row) and count failures per rule."""
     from medflow.analyzers.records import CheckOptions, CleaningOptions, RecordsAnalyzer
     from medflow.analyzers.records.outputs import rule_stats
@@ -95,7 +128,8 @@ def run_medflow(path: Path, rows: int) -> dict[str, float]:
             ],
         }
     )
-    options = CheckOptions(cleaning=CleaningOptions.off(), anomalies=False)
+    cleaning = CleaningOptions() if clean else CleaningOptions.off()
+    options = CheckOptions(cleaning=cleaning, anomalies=False)
     with tempfile.TemporaryDirectory(prefix="medflow-bench-") as work:
         start, cpu0 = time.perf_counter(), _cpu()
         validation = RecordsAnalyzer(rules, options).validate(path, work)
@@ -255,8 +289,65 @@ def run_gx(path: Path, rows: int) -> dict[str, float]:
     }
 
 
+def run_medflow_clean(path: Path, rows: int) -> dict[str, float]:
+    """medflow with cleaning on (dates decided per column, trimming, duplicates)."""
+    return run_medflow(path, rows, clean=True)
+
+
+def _anomalies(path: Path, rows: int, full: bool) -> dict[str, float]:
+    import polars as pl
+
+    from medflow.analyzers.records import anomaly, builtin_rules
+
+    rules = builtin_rules("admissions")
+    cols = list(rules.anomalies.columns or ())
+    truth = json.loads(path.with_suffix(".truth.json").read_text(encoding="utf-8"))
+    bad = [int(r) for r in truth["violations"]]
+    typed = path.with_suffix(".passed.parquet")
+    if not typed.exists():
+        # The rows that passed the rules, typed: what the check hands the detector.
+        lf = pl.scan_csv(path, infer_schema=False).with_row_index(anomaly.ROW, offset=1)
+        lf.with_columns(pl.col(anomaly.ROW).cast(pl.Int64)).filter(
+            ~pl.col(anomaly.ROW).is_in(bad)
+        ).select(
+            anomaly.ROW, *[pl.col(c).str.strip_chars().cast(pl.Float64, strict=False) for c in cols]
+        ).sink_parquet(typed)
+    anomaly._FULL_SCORING = full
+    start, cpu0 = time.perf_counter(), _cpu()
+    found, _ = anomaly.detect_outliers(pl.scan_parquet(typed), cols, rules.anomalies)
+    seconds, cpu = time.perf_counter() - start, _cpu() - cpu0
+    flagged = {o.row for o in found}
+    planted = {int(r) for r in truth["outliers"]}
+    tp = len(flagged & planted)
+    digest = hash(tuple(sorted(flagged))) & 0xFFFFFFFF
+    return {
+        "seconds": seconds,
+        "cpu": cpu,
+        "rows": rows - len(bad),
+        "failures": len(flagged),
+        "peak_mb": _peak_mb(),
+        "precision": tp / len(flagged) if flagged else 1.0,
+        "recall": tp / len(planted) if planted else 1.0,
+        "digest": digest,
+    }
+
+
+def run_anomalies(path: Path, rows: int) -> dict[str, float]:
+    """The anomaly pass as medflow runs it: parallel slices, few-trees screen."""
+    return _anomalies(path, rows, full=False)
+
+
+def run_anomalies_full(path: Path, rows: int) -> dict[str, float]:
+    """Baseline: every row scored by the whole forest."""
+    return _anomalies(path, rows, full=True)
+
+
 WORKERS = {
+    "floor": run_floor,
     "medflow": run_medflow,
+    "medflow_clean": run_medflow_clean,
+    "anomalies": run_anomalies,
+    "anomalies_full": run_anomalies_full,
     "pandera": run_pandera,
     "pandera_coerce": run_pandera_coerce,
     "great_expectations": run_gx,
@@ -279,6 +370,7 @@ def main() -> None:
     ap.add_argument("--gx-rows", type=int, default=1_000_000)
     ap.add_argument("--data", type=Path, default=ROOT / ".bench" / "records")
     ap.add_argument("--skip-gx", action="store_true")
+    ap.add_argument("--skip-anomalies", action="store_true")
     ap.add_argument("--worker", choices=sorted(WORKERS))
     ap.add_argument("--file", type=Path)
     a = ap.parse_args()
@@ -308,9 +400,11 @@ def main() -> None:
         f"records_speed: {a.rows:,} rows, {size_mb:,.0f} MB; checks: types, ranges, allowed "
         "values, admission <= discharge, unique encounter_id"
     )
-    plan = [("medflow", a.rows), ("pandera", a.rows), ("pandera_coerce", a.rows)]
+    plan = [(t, a.rows) for t in ("floor", "medflow", "medflow_clean", "pandera", "pandera_coerce")]
     if not a.skip_gx:
         plan.append(("great_expectations", min(a.rows, a.gx_rows)))
+    if not a.skip_anomalies:
+        plan += [("anomalies", a.rows), ("anomalies_full", a.rows)]
     results: dict[str, dict[str, float]] = {}
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(
@@ -324,23 +418,58 @@ def main() -> None:
             continue
         results[tool] = out
         rate = out["rows"] / out["seconds"]
+        extra = ""
+        if "precision" in out:
+            extra = f"  precision {out['precision']:.3f} recall {out['recall']:.3f}"
         print(
-            f"{tool:<20}{int(out['rows']):>12,}{out['seconds']:>10.2f}{out['cpu']:>8.1f}{rate:>14,.0f}"
-            f"{out['peak_mb']:>10,.0f}{int(out['failures']):>12,}",
+            f"{tool:<20}{int(out['rows']):>12,}{out['seconds']:>10.2f}{out['cpu']:>8.1f}"
+            f"{rate:>14,.0f}{out['peak_mb']:>10,.0f}{int(out['failures']):>12,}{extra}",
             flush=True,
         )
-    others = {t: r["rows"] / r["seconds"] for t, r in results.items() if t != "medflow"}
-    if "medflow" in results and others:
-        best = max(others, key=lambda t: others[t])
-        ratio = (results["medflow"]["rows"] / results["medflow"]["seconds"]) / others[best]
-        print(f"ratio: medflow rows/s / {best} rows/s = {ratio:.2f}x (target >= 5x)")
-        per_row = {t: r["cpu"] / r["rows"] for t, r in results.items()}
-        cpu_ratio = per_row[best] / per_row["medflow"]
+    _summary(results)
+
+
+def _summary(results: dict[str, dict[str, float]]) -> None:
+    """The figures the issue asks for, each beside its target."""
+    med, floor = results.get("medflow"), results.get("floor")
+    if med and floor:
         print(
-            f"cpu: {best} spends {cpu_ratio:.2f}x medflow's CPU time per row "
-            f"(less sensitive to other load on the machine than wall time); "
-            f"load average after: {os.getloadavg()[0]:.2f}"
+            f"floor ratio: medflow {med['seconds']:.2f} s / read floor {floor['seconds']:.2f} s = "
+            f"{med['seconds'] / floor['seconds']:.2f}x wall, "
+            f"{med['cpu'] / floor['cpu']:.2f}x CPU (target within 2x)"
         )
+        clean = results.get("medflow_clean")
+        if clean:
+            print(
+                f"  with cleaning on: {clean['seconds'] / floor['seconds']:.2f}x wall, "
+                f"{clean['cpu'] / floor['cpu']:.2f}x CPU"
+            )
+    others = {t: r for t, r in results.items() if t.startswith("pandera")}
+    if med and others:
+        best = min(others, key=lambda t: others[t]["cpu"] / others[t]["rows"])
+        per_row = others[best]["cpu"] / others[best]["rows"]
+        ratio = per_row / (med["cpu"] / med["rows"])
+        wall = (others[best]["seconds"] / others[best]["rows"]) / (med["seconds"] / med["rows"])
+        print(
+            f"cpu per row: {best} spends {ratio:.2f}x medflow's CPU per row (target >= 3x); "
+            f"wall {wall:.2f}x"
+        )
+    if med:
+        print(f"peak memory: medflow {med['peak_mb']:,.0f} MB (target <= 1,024 MB)")
+    fast, full = results.get("anomalies"), results.get("anomalies_full")
+    if fast:
+        print(
+            f"anomaly pass: {fast['seconds']:.1f} s wall, {fast['cpu']:.1f} s CPU (target <= 30 s)"
+        )
+    if fast and full:
+        same = "the same rows" if fast["digest"] == full["digest"] else "DIFFERENT rows"
+        print(
+            f"  baseline (every row, whole forest): {full['seconds']:.1f} s wall, "
+            f"{full['cpu']:.1f} s CPU; {full['seconds'] / fast['seconds']:.1f}x faster; "
+            f"flags {same}: precision {fast['precision']:.3f} vs {full['precision']:.3f}, "
+            f"recall {fast['recall']:.3f} vs {full['recall']:.3f}"
+        )
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
     print(
         "failures count differently: medflow counts failing rows; pandera failure cases "
         "(a failed type coercion is one case per column); GX unexpected values per expectation"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from medflow.errors import ConfigError, InputError
@@ -51,7 +52,12 @@ def _references(items: list[str]) -> dict[str, Path]:
 def check(
     file: Annotated[Path, typer.Argument(help="The CSV to check (never modified).")],
     rules: Annotated[
-        Path | None, typer.Option("--rules", help="A rule-set YAML (default: built-in admissions).")
+        Path | None,
+        typer.Option(
+            "--rules",
+            help="A rule-set YAML (default: recognise the columns and infer the rules; they are "
+            "written to OUT/rules.inferred.yaml to edit and pass back here).",
+        ),
     ] = None,
     out: Annotated[
         Path | None,
@@ -77,7 +83,6 @@ def check(
         CleaningOptions,
         ReadLimits,
         RecordsAnalyzer,
-        builtin_rules,
         check_file,
         load_rules,
     )
@@ -85,7 +90,7 @@ def check(
     if not file.is_file():
         raise _fail(f"{file.name}: no such file")
     try:
-        rule_set = load_rules(rules) if rules is not None else builtin_rules("admissions")
+        rule_set = load_rules(rules) if rules is not None else None
         limits = ReadLimits(max_bytes=max_bytes) if max_bytes else ReadLimits()
         options = CheckOptions(
             cleaning=CleaningOptions.off() if no_clean else CleaningOptions(),
@@ -102,7 +107,18 @@ def check(
     _print_report(result)
 
 
+def _print_recognised(result: CheckResult) -> None:
+    r = result.report
+    if not r.recognised_columns:
+        return
+    table = Table("column", "recognised as", "unit", "how", title="columns recognised")
+    for c in r.recognised_columns:
+        table.add_row(escape(c.column), c.meaning, escape(c.unit), escape(c.how))
+    _out.print(table)
+
+
 def _print_report(result: CheckResult) -> None:
+    _print_recognised(result)
     r = result.report
     table = Table(title=f"{r.file} — {r.dataset} rules v{r.rules_version}", show_header=False)
     table.add_row("decision", f"[{_DECISION_STYLE[r.decision.value]}]{r.decision.value}[/]")
@@ -113,7 +129,16 @@ def _print_report(result: CheckResult) -> None:
         "outliers", f"{r.outliers.univariate} univariate, {r.outliers.multivariate} multivariate"
     )
     table.add_row("fields flagged", ", ".join(r.fields_flagged[:8]) or "none")
+    if r.missing_columns:
+        table.add_row("columns absent", ", ".join(r.missing_columns))
+    changed = sum(v for k, v in r.cleaning.items() if k != "column_names_normalised")
+    table.add_row("cells cleaned", f"{changed:,} (samples in report.json)")
     _out.print(table)
+    if r.rules_file:
+        _out.print(
+            f"rules inferred from the file: {result.out_dir / r.rules_file} "
+            "(edit and pass back with --rules)"
+        )
     _out.print(f"outputs in {result.out_dir}")
 
 
@@ -126,11 +151,12 @@ def demo(
     import json
     from importlib import resources
 
-    from medflow.analyzers.records import RecordsAnalyzer, check_file
+    from medflow.analyzers.records import RecordsAnalyzer, builtin_rules, check_file
 
     samples = resources.files("medflow.analyzers.records").joinpath("data", "samples")
+    # The sample's seeded problems are written against the built-in admissions rules.
     with resources.as_file(samples.joinpath("admissions_sample.csv")) as src:
-        result = check_file(RecordsAnalyzer(), src, out)
+        result = check_file(RecordsAnalyzer(builtin_rules("admissions")), src, out)
     truth = json.loads(samples.joinpath("admissions_sample.truth.json").read_text("utf-8"))
     _print_report(result)
     seeded = {int(r) for r in truth["violations"]}

@@ -100,7 +100,7 @@ def test_demo_checks_the_bundled_sample_and_finds_every_seeded_violation(
 ) -> None:
     result = runner.invoke(records_app, ["demo", "--out", str(tmp_path / "demo")])
     assert result.exit_code == 0, result.output
-    assert "seeded rule violations: 31 of 31 rows quarantined; 0 others" in " ".join(
+    assert "seeded rule violations: 32 of 32 rows quarantined; 0 others" in " ".join(
         result.output.split()
     )
     assert (tmp_path / "demo" / "report.html").is_file()
@@ -127,3 +127,72 @@ def test_ref_option_feeds_reference_rules(runner: CliRunner, tmp_path: Path) -> 
     bad = runner.invoke(records_app, [*args, "--ref", "patients"])
     assert bad.exit_code == 2
     assert "expected DATASET=FILE" in bad.stderr
+
+
+def test_a_reference_rule_without_its_file_is_an_error_not_a_silent_skip(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    rules = tmp_path / "enc.yaml"
+    rules.write_text(
+        "dataset: enc\ncolumns:\n  encounter_id: {}\n  patient_id: {}\n"
+        "references:\n  - {id: patient_known, column: patient_id, dataset: patients,"
+        " ref_column: patient_id}\n",
+        encoding="utf-8",
+    )
+    src = tmp_path / "enc.csv"
+    src.write_text("encounter_id,patient_id\nE1,P1\n", encoding="utf-8")
+    result = runner.invoke(
+        records_app, ["check", str(src), "--rules", str(rules), "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1
+    assert "rule 'patient_known'" in lines[0]
+    assert "--ref patients=FILE" in lines[0]
+
+
+def test_check_without_rules_prints_the_recognised_columns_and_writes_the_rules(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    src = tmp_path / "adm.csv"
+    rows = [
+        f"{i:06d},{'F' if i % 2 else 'M'},1970-01-{1 + i % 28:02d},2020-03-{1 + i % 20:02d},"
+        f"2020-03-{5 + i % 20:02d},I10,{70 + i % 30},{115 + i % 30}"
+        for i in range(60)
+    ]
+    rows.append("000999,F,1970-01-01,2020-03-09,2020-03-02,I10,72,400")
+    header = "Pt Number,Sex,DOB,Admit Dt,Disch Dt,Dx,Pulse,SBP"
+    src.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(records_app, ["check", str(src), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    for column, meaning in [
+        ("Pt Number", "patient_id"),
+        ("DOB", "date_of_birth"),
+        ("Admit Dt", "admission_date"),
+        ("Disch Dt", "discharge_date"),
+        ("Dx", "icd10cm"),
+        ("Pulse", "heart_rate"),
+        ("SBP", "systolic_bp"),
+    ]:
+        assert f"{column} │ {meaning}" in text, column
+    assert (out / "rules.inferred.yaml").is_file()
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["rules_inferred"] is True
+    assert report["rows_quarantined"] == 1
+    # The written rules pass back with --rules and give the same result.
+    again = runner.invoke(
+        records_app,
+        [
+            "check",
+            str(src),
+            "--rules",
+            str(out / "rules.inferred.yaml"),
+            "--out",
+            str(tmp_path / "o2"),
+        ],
+    )
+    assert again.exit_code == 0, again.output
+    second = json.loads((tmp_path / "o2" / "report.json").read_text(encoding="utf-8"))
+    assert second["rule_counts"] == report["rule_counts"]

@@ -67,7 +67,7 @@ def test_outputs_land_in_their_buckets_under_a_content_prefix() -> None:
             io.StringIO(store.get(QUARANTINE_BUCKET, prefix + "quarantined_rows.csv").decode())
         )
     )
-    assert rows[0]["rules"] == "admission_before_discharge"
+    assert rows[0]["rules"] == "admission_not_after_discharge"
     report = json.loads(store.get(INSIGHTS_BUCKET, prefix + "report.json"))
     assert report["file"] == "adm.csv"
     assert store.get("raw", "records/adm.csv") == data
@@ -93,13 +93,14 @@ def test_running_twice_rewrites_the_same_keys() -> None:
 
 def test_a_file_over_the_failure_rate_is_copied_whole_to_quarantine() -> None:
     store = MemoryObjectStore()
-    data = _csv(bad=5, good=5)
+    # Rules inferred from the file quarantine it whole above a 50% failure rate.
+    data = _csv(bad=6, good=4)
     out = _run(store, data)
     prefix = output_prefix("records/adm.csv", sha256_hex(data))
     assert out["decision"] == "quarantined"
     assert store.get(QUARANTINE_BUCKET, prefix + "adm.csv") == data
     reason = json.loads(store.get(QUARANTINE_BUCKET, prefix + "reason.json"))
-    assert "failure rate 50.0%" in reason["reason"]
+    assert "failure rate 60.0%" in reason["reason"]
     assert not store.list(CURATED_BUCKET)
     assert store.exists("raw", "records/adm.csv")
 

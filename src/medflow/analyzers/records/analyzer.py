@@ -27,9 +27,10 @@ from medflow.analyzers.records.checks import (
     late_columns,
     unique_keys,
 )
-from medflow.analyzers.records.clean import CleaningOptions, normalise_names
-from medflow.analyzers.records.codes import invalid_icd10cm, invalid_loinc
-from medflow.analyzers.records.errors import CsvEncodingError, CsvParseError
+from medflow.analyzers.records.clean import ROW_STEPS, CleaningOptions, normalise_names
+from medflow.analyzers.records.codes import invalid_codes
+from medflow.analyzers.records.dates import DateDecision, fixed, scan_decisions
+from medflow.analyzers.records.errors import CsvEncodingError, CsvParseError, RuleCannotRunError
 from medflow.analyzers.records.frame import (
     COPIES,
     COUNT,
@@ -42,6 +43,7 @@ from medflow.analyzers.records.frame import (
     flagged_frame,
     without_duplicates,
 )
+from medflow.analyzers.records.infer import Inference, infer
 from medflow.analyzers.records.ingest import (
     SOURCE_ROW,
     PreparedCsv,
@@ -49,7 +51,7 @@ from medflow.analyzers.records.ingest import (
     inspect_csv,
     prepare_csv,
 )
-from medflow.analyzers.records.rules import CodeSystem, RuleSet, builtin_rules
+from medflow.analyzers.records.rules import ColumnType, RuleSet
 
 PART_ROWS = 2_000_000
 """Rows per part when repeated keys are counted (see :func:`repeated_hashes`)."""
@@ -86,8 +88,10 @@ class Validation:
         prepared: the UTF-8 file that was read and the ragged records set aside.
         records: data rows in the file (ragged rows included).
         duplicates_removed: exact duplicate rows dropped.
-        missing_columns / extra_columns: the schema comparison with the rule set.
+        missing_columns / extra_columns: the schema comparison with the rule set (missing:
+            every declared column absent from the file; only required ones are fatal).
         names_normalised: header names that cleaning renamed.
+        dates: per date column, the formats decided for it.
     """
 
     table: Path
@@ -103,6 +107,8 @@ class Validation:
     delimiter: str = ","
     reject_extra: bool = False
     duplicates: pl.DataFrame | None = None
+    dates: dict[str, DateDecision] = field(default_factory=dict)
+    missing_required: list[str] = field(default_factory=list)
 
     def flags(self) -> pl.LazyFrame:
         """Row numbers, every rule's flag and cleaning counts; exact duplicates removed."""
@@ -147,13 +153,45 @@ class RecordsAnalyzer:
     """Validates, cleans and scores one CSV against a rule set.
 
     Args:
-        rules: the dataset's rule set (default: the built-in ``admissions`` rules).
+        rules: the dataset's rule set; None (the default) recognises each file's columns by
+            meaning and infers its rules (see :mod:`.infer`), per file.
         options: cleaning, limits, anomaly detection.
     """
 
     def __init__(self, rules: RuleSet | None = None, options: CheckOptions | None = None) -> None:
-        self.rules = rules or builtin_rules("admissions")
+        self._rules = rules
         self.options = options or CheckOptions()
+        self.inference: Inference | None = None
+
+    @property
+    def rules(self) -> RuleSet:
+        """The rule set this analyzer checks with.
+
+        Raises:
+            RuntimeError: the analyzer infers rules per file and has not been bound to one
+                (see :meth:`for_file`).
+        """
+        if self._rules is None:
+            raise RuntimeError("this analyzer infers its rules per file: call for_file first")
+        return self._rules
+
+    @property
+    def infers(self) -> bool:
+        """Whether rules are inferred per file (no rule set was given)."""
+        return self._rules is None
+
+    def for_file(self, path: str | Path, work: str | Path) -> RecordsAnalyzer:
+        """This analyzer, or, when it infers, a copy bound to the rules inferred for ``path``.
+
+        Raises:
+            InputError: the file cannot be read as a CSV.
+        """
+        if self._rules is not None:
+            return self
+        inference = infer(path, Path(work) / "infer", limits=self.options.limits)
+        bound = RecordsAnalyzer(inference.rules, self.options)
+        bound.inference = inference
+        return bound
 
     def validate(
         self, path: str | Path, work: str | Path, references: Mapping[str, Path] | None = None
@@ -169,6 +207,9 @@ class RecordsAnalyzer:
             InputError: subclasses from :mod:`medflow.analyzers.records.errors` for files that
                 cannot be read (empty, binary, too large, undecodable, broken quoting).
         """
+        if self.infers:
+            return self.for_file(path, work).validate(path, work, references)
+        _references_present(self.rules, references or {})
         return self._validate(Path(path), Path(work), references, exact=False)
 
     def _validate(
@@ -199,18 +240,21 @@ class RecordsAnalyzer:
         extra = [c for c in names if c not in rules.columns]
         today = opts.today or dt.date.today()
         present = set(names)
-        local = [c for c in build_checks(rules, present, Lookups.empty(), today) if not c.late]
         table = work_dir / "flags.parquet"
-        # The first pass writes only what the counts and the late rules need: row numbers, rule
-        # flags, cleaning counts, the row hash and the text of key/code columns. Values are
-        # re-derived from the CSV when outputs are written, which is cheaper than a full copy.
-        keep = [ROW, *(c.flag for c in local), *count_columns()]
-        keep += [f"{TEXT}{c}" for c in late_columns(rules, present)]
-        keep += [key_column(k) for k in unique_keys(rules, present)]
-        if opts.cleaning.drop_duplicates:
-            keep.append(HASH)
         try:
-            self.frame(prepared, cols, local).select(keep).sink_parquet(
+            dates = self._date_decisions(base, cols)
+            local = [
+                c for c in build_checks(rules, present, Lookups.empty(), today, dates) if not c.late
+            ]
+            # The first pass writes only what the counts and the late rules need: row numbers,
+            # rule flags, cleaning counts, the row hash and the text of key/code columns. Values
+            # are re-derived from the CSV when outputs are written, cheaper than a full copy.
+            keep = [ROW, *(c.flag for c in local), *count_columns()]
+            keep += [f"{TEXT}{c}" for c in late_columns(rules, present)]
+            keep += [key_column(k) for k in unique_keys(rules, present)]
+            if opts.cleaning.drop_duplicates:
+                keep.append(HASH)
+            self.frame(prepared, cols, local, dates=dates).select(keep).sink_parquet(
                 table, compression="lz4", engine="streaming"
             )
         except pl.exceptions.ComputeError as exc:
@@ -231,7 +275,7 @@ class RecordsAnalyzer:
             dupes = _duplicates(pl.scan_parquet(table))
         deduped = without_duplicates(pl.scan_parquet(table), dupes)
         lookups = self._lookups(deduped, present, references or {}, work_dir)
-        late = [c for c in build_checks(rules, present, lookups, today) if c.late]
+        late = [c for c in build_checks(rules, present, lookups, today, dates) if c.late]
         removed = 0 if dupes is None else int((dupes[COPIES] - 1).sum())
         kept = int(pl.scan_parquet(table).select(pl.len()).collect().item()) - removed
         return Validation(
@@ -248,7 +292,27 @@ class RecordsAnalyzer:
             delimiter=fmt.delimiter,
             reject_extra=rules.decision.extra_columns == "reject",
             duplicates=dupes,
+            dates=dates,
+            missing_required=[c for c in missing if rules.columns[c].required],
         )
+
+    def _date_decisions(self, base: pl.LazyFrame, cols: Columns) -> dict[str, DateDecision]:
+        """Each date column's formats: pinned by the rules, or decided from all its values."""
+        rules, opts = self.rules, self.options
+        raw_of = dict(zip(cols.names, cols.raw, strict=True))
+        dated = [c for c in rules.date_columns() if c in raw_of]
+        out: dict[str, DateDecision] = {}
+        open_cols: dict[str, str] = {}
+        for c in dated:
+            spec = rules.columns[c]
+            if not opts.cleaning.dates:
+                out[c] = fixed("%Y-%m-%d", spec.type is ColumnType.DATETIME)
+            elif spec.date_format is not None:
+                out[c] = fixed(spec.date_format, spec.type is ColumnType.DATETIME)
+            else:
+                open_cols[c] = raw_of[c]
+        out.update(scan_decisions(base, open_cols, rules.date_formats))
+        return out
 
     def frame(
         self,
@@ -256,6 +320,8 @@ class RecordsAnalyzer:
         cols: Columns,
         checks: list[RuleCheck],
         rows: pl.Expr | None = None,
+        *,
+        dates: Mapping[str, DateDecision] | None = None,
     ) -> pl.LazyFrame:
         """The file as a lazy frame: raw cells, cleaned text, typed values, one flag per check.
 
@@ -265,13 +331,14 @@ class RecordsAnalyzer:
             checks: the rules whose flags to add.
             rows: a predicate on the row number, applied straight after reading, so cleaning
                 and rules run only on the rows asked for.
+            dates: per date column, how its dates are read (:attr:`Validation.dates`).
         """
         opts = self.options
         base = _scan(prepared)
         if rows is not None:
             base = base.filter(rows)
         stage1 = cleaned_frame(base, cols, self.rules, opts.cleaning)
-        return flagged_frame(stage1, cols, self.rules, opts.cleaning, checks)
+        return flagged_frame(stage1, cols, self.rules, opts.cleaning, checks, dates)
 
     def _lookups(
         self,
@@ -289,8 +356,8 @@ class RecordsAnalyzer:
         for c, found in zip(code_cols, results, strict=True):
             values = found.to_series().to_list()
             system = rules.columns[c].code
-            bad = invalid_icd10cm(values) if system is CodeSystem.ICD10CM else invalid_loinc(values)
-            bad_codes[c] = sorted(bad)
+            assert system is not None
+            bad_codes[c] = sorted(invalid_codes(system.value, values))
         dup_keys = {
             key_name(k): repeated_hashes(table, key_column(k)) for k in unique_keys(rules, present)
         }
@@ -300,6 +367,17 @@ class RecordsAnalyzer:
             if r.dataset in references
         }
         return Lookups(bad_codes, dup_keys, ref_values)
+
+
+def _references_present(rules: RuleSet, references: Mapping[str, Path]) -> None:
+    """A reference rule without its file cannot run: say so instead of skipping it."""
+    for r in rules.references:
+        if r.dataset not in references:
+            raise RuleCannotRunError(
+                rules.dataset,
+                f"rule {r.id!r} checks {r.column} against the {r.dataset!r} file, which was not "
+                f"given: pass --ref {r.dataset}=FILE",
+            )
 
 
 def _parts(table: pl.LazyFrame, column: str, part_rows: int) -> int:
@@ -347,7 +425,7 @@ def repeated_hashes(table: pl.LazyFrame, column: str, part_rows: int = PART_ROWS
 
 def cleaning_counts(validation: Validation) -> dict[str, int]:
     """Changes made by each cleaning step, from the flagged table."""
-    cols = ["whitespace_trimmed", "sex_codes_unified", "dates_to_iso", "units_normalised"]
+    cols = list(ROW_STEPS)
     sums = validation.flags().select([pl.col(f"{COUNT}{c}").sum().alias(c) for c in cols])
     out = {k: int(v[0] or 0) for k, v in sums.collect().to_dict(as_series=False).items()}
     out["column_names_normalised"] = validation.names_normalised

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from medflow.analyzers.records.dates import DateDecision, ambiguous_mask
 from medflow.analyzers.records.rules import (
     AgeFromDobRule,
     ColumnSpec,
     ColumnType,
     DateOrderRule,
+    NumberOrderRule,
     RuleSet,
 )
 
@@ -127,8 +129,27 @@ def _fmt(v: float | dt.date) -> str:
     return v.isoformat() if isinstance(v, dt.date) else f"{v:g}"
 
 
-def column_checks(name: str, spec: ColumnSpec, lookups: Lookups, today: dt.date) -> list[RuleCheck]:
-    """The single-column rules of one declared column."""
+_TYPE_WORDS = {
+    ColumnType.INTEGER: "a whole number",
+    ColumnType.FLOAT: "a number",
+    ColumnType.DATE: "a date",
+    ColumnType.DATETIME: "a date and time",
+}
+
+
+def column_checks(
+    name: str,
+    spec: ColumnSpec,
+    lookups: Lookups,
+    today: dt.date,
+    decision: DateDecision | None = None,
+) -> list[RuleCheck]:
+    """The single-column rules of one declared column.
+
+    Args:
+        decision: for a date column, how its dates are read: values whose day/month order is
+            undecided are left as written, not failed.
+    """
     text, value = pl.col(f"{TEXT}{name}"), pl.col(name)
     present = text.is_not_null()
     shown = text.str.slice(0, 40)
@@ -138,12 +159,16 @@ def column_checks(name: str, spec: ColumnSpec, lookups: Lookups, today: dt.date)
             RuleCheck(f"{name}.required", (name,), text.is_null(), pl.lit(f"{name} is missing"))
         )
     if spec.type is not ColumnType.STRING:
+        word = _TYPE_WORDS[spec.type]
+        if decision is not None and spec.type in (ColumnType.DATE, ColumnType.DATETIME):
+            fmts = " or ".join(decision.formats)
+            word += f" in the column's format ({fmts})"
         out.append(
             RuleCheck(
                 f"{name}.type",
                 (name,),
-                present & value.is_null(),
-                say(f"{name} '", shown, f"' is not a valid {spec.type.value}"),
+                present & value.is_null() & ~ambiguous_mask(text, decision),
+                say(f"{name} '", shown, f"' is not {word}"),
             )
         )
     if spec.regex is not None:
@@ -157,15 +182,23 @@ def column_checks(name: str, spec: ColumnSpec, lookups: Lookups, today: dt.date)
         )
     if spec.allowed is not None:
         allowed = ", ".join(spec.allowed)
+        if spec.ignore_case:
+            known = text.str.to_lowercase().is_in([v.lower() for v in spec.allowed])
+            allowed += " (any case)"
+        else:
+            known = text.is_in(list(spec.allowed))
         out.append(
             RuleCheck(
                 f"{name}.allowed",
                 (name,),
-                present & ~text.is_in(list(spec.allowed)),
+                present & ~known,
                 say(f"{name} '", shown, f"' is not one of: {allowed}"),
             )
         )
     lo, hi = _bound(spec.min, today), _bound(spec.max, today)
+    if spec.type is ColumnType.DATETIME:
+        # Date bounds hold for the whole day: a timestamp at 10:00 today is not in the future.
+        value = value.dt.date()
     if lo is not None or hi is not None:
         too_low = value < lo if lo is not None else pl.lit(False)
         too_high = value > hi if hi is not None else pl.lit(False)
@@ -187,11 +220,22 @@ def column_checks(name: str, spec: ColumnSpec, lookups: Lookups, today: dt.date)
                 f"{name}.code",
                 (name,),
                 present & text.is_in(bad),
-                say(f"{name} '", shown, f"' is not a valid {spec.code.value.upper()} code"),
+                say(f"{name} '", shown, f"' is not a valid {_CODE_NAMES[spec.code.value]} code"),
                 late=True,
             )
         )
     return out
+
+
+_CODE_NAMES = {"icd10cm": "ICD-10-CM", "loinc": "LOINC", "snomedct": "SNOMED CT"}
+
+
+def _comparable(rules: RuleSet, a: str, b: str) -> tuple[pl.Expr, pl.Expr]:
+    """Two date/time columns ready to compare: as timestamps when both have times, else days."""
+    both_timed = all(rules.columns[c].type is ColumnType.DATETIME for c in (a, b))
+    if both_timed:
+        return pl.col(a), pl.col(b)
+    return pl.col(a).cast(pl.Date), pl.col(b).cast(pl.Date)
 
 
 def _whole_years(dob: pl.Expr, at: pl.Expr) -> pl.Expr:
@@ -204,13 +248,18 @@ def _whole_years(dob: pl.Expr, at: pl.Expr) -> pl.Expr:
 
 
 def build_checks(
-    rules: RuleSet, present: set[str], lookups: Lookups, today: dt.date
+    rules: RuleSet,
+    present: set[str],
+    lookups: Lookups,
+    today: dt.date,
+    dates: Mapping[str, DateDecision] | None = None,
 ) -> list[RuleCheck]:
     """Every rule of the rule set whose columns are in the file, as :class:`RuleCheck`s."""
+    dates = dates or {}
     checks: list[RuleCheck] = []
     for name, spec in rules.columns.items():
         if name in present:
-            checks += column_checks(name, spec, lookups, today)
+            checks += column_checks(name, spec, lookups, today, dates.get(name))
     for key in rules.unique:
         if not set(key) <= present:
             continue
@@ -228,13 +277,23 @@ def build_checks(
         )
     for rule in rules.cross_field:
         if isinstance(rule, DateOrderRule) and {rule.first, rule.then} <= present:
-            a, b = pl.col(rule.first), pl.col(rule.then)
+            a, b = _comparable(rules, rule.first, rule.then)
             checks.append(
                 RuleCheck(
                     rule.id,
                     (rule.then, rule.first),
                     (a > b).fill_null(False),
                     say(f"{rule.first} ", a, f" is after {rule.then} ", b),
+                )
+            )
+        elif isinstance(rule, NumberOrderRule) and {rule.lower, rule.higher} <= present:
+            lo, hi = pl.col(rule.lower), pl.col(rule.higher)
+            checks.append(
+                RuleCheck(
+                    rule.id,
+                    (rule.lower, rule.higher),
+                    (lo >= hi).fill_null(False),
+                    say(f"{rule.lower} ", lo, f" is not below {rule.higher} ", hi),
                 )
             )
         elif isinstance(rule, AgeFromDobRule) and {rule.age, rule.dob, rule.at} <= present:

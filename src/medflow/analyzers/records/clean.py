@@ -18,18 +18,29 @@ from typing import Any
 import polars as pl
 import yaml
 
-from medflow.analyzers.records.rules import ColumnSpec, ColumnType, RuleSet
+from medflow.analyzers.records.dates import (
+    ISO_DATE,
+    DateDecision,
+    parse_dates,
+    parse_datetime,
+    split_time,
+)
+from medflow.analyzers.records.rules import ColumnSpec, ColumnType
 
 _PACKAGE = "medflow.analyzers.records"
-ISO_DATE = "%Y-%m-%d"
 CLEANING_STEPS = (
     "column_names_normalised",
     "whitespace_trimmed",
     "dates_to_iso",
     "sex_codes_unified",
+    "categories_unified",
+    "missing_markers_read",
+    "numbers_normalised",
     "units_normalised",
     "duplicate_rows_removed",
 )
+ROW_STEPS = CLEANING_STEPS[1:-1]
+"""The steps counted per row (names and duplicates are counted per file)."""
 
 
 @dataclass(frozen=True)
@@ -39,8 +50,11 @@ class CleaningOptions:
     Attributes:
         normalise_names: ``" Admission Date"`` -> ``admission_date``.
         trim: strip surrounding whitespace; a cell left empty becomes missing.
-        dates: parse the rule set's other date formats and write ISO 8601.
-        sex_codes: unify sex/gender codes in columns declared ``normalize: sex``.
+        dates: read each date column in its own format (decided once per column) and write
+            ISO 8601; off, only ISO 8601 dates are read.
+        sex_codes: unify sex/gender codes in columns declared ``normalize: sex``; with it,
+            allowed values declared ``ignore_case`` take their listed spelling and numbers
+            declared ``normalize: number`` lose currency signs and thousands separators.
         units: convert declared unit columns to their target unit.
         drop_duplicates: remove exact duplicate rows (all cells equal), keeping the first.
     """
@@ -106,19 +120,61 @@ def _changed(before: pl.Expr, after: pl.Expr) -> pl.Expr:
     return before.ne_missing(after)
 
 
+MISSING_MARKERS = ("NA", "N/A", "n/a", "na", "NULL", "null", "None", "NaN", "nan", "#N/A", "-", "?")
+"""Cells that mean "no value" in common exports (R, Excel, SQL dumps, pandas). Read as missing
+only in typed columns (numbers, dates): in a text column ``NA`` may be a value (sodium, a
+region)."""
+
+
 def cleaned_text(
     raw: pl.Expr, spec: ColumnSpec | None, opts: CleaningOptions, trimmed: pl.Expr | None = None
 ) -> pl.Expr:
-    """The cell as cleaned text: trimmed (empty -> missing) and sex codes unified.
+    """The cell as cleaned text: trimmed (empty -> missing), sex codes and categories unified.
 
     Args:
         trimmed: the cell already trimmed (a column), when trimming is on, so it is not redone.
     """
     text = (raw.str.strip_chars() if trimmed is None else trimmed) if opts.trim else raw
     text = pl.when(text.str.len_bytes() == 0).then(None).otherwise(text)
+    if _reads_markers(spec, opts):
+        text = pl.when(text.is_in(MISSING_MARKERS)).then(None).otherwise(text)
     if spec is not None and spec.normalize == "sex" and opts.sex_codes:
         text = _lookup(text.str.to_lowercase(), sex_code_map(), text)
+    elif spec is not None and spec.ignore_case and spec.allowed and opts.sex_codes:
+        canonical = {v.lower(): v for v in spec.allowed}
+        text = _lookup(text.str.to_lowercase(), canonical, text)
     return text
+
+
+def _reads_markers(spec: ColumnSpec | None, opts: CleaningOptions) -> bool:
+    # A marker means "no value" wherever the column's values have a form (a type, a code, a
+    # pattern, a list) that the marker is not part of; in free text it may be a value.
+    if not opts.trim or spec is None:
+        return False
+    if spec.type is not ColumnType.STRING or spec.code is not None:
+        return True
+    if spec.regex is not None:
+        return not any(re.fullmatch(spec.regex, m) for m in MISSING_MARKERS)
+    allowed = {v.lower() for v in spec.allowed or ()}
+    return bool(allowed) and not allowed & {m.lower() for m in MISSING_MARKERS}
+
+
+def marker_read(
+    raw: pl.Expr, spec: ColumnSpec, opts: CleaningOptions, trimmed: pl.Expr | None = None
+) -> pl.Expr | None:
+    """Whether the cell was a missing-value marker read as missing (None: never in this column)."""
+    if not _reads_markers(spec, opts):
+        return None
+    trimmed = raw.str.strip_chars() if trimmed is None else trimmed
+    return trimmed.is_in(MISSING_MARKERS)
+
+
+def category_changed(
+    raw: pl.Expr, spec: ColumnSpec, opts: CleaningOptions, trimmed: pl.Expr | None = None
+) -> pl.Expr:
+    """Whether an ``ignore_case`` category took its listed spelling."""
+    trimmed = (raw.str.strip_chars() if trimmed is None else trimmed) if opts.trim else raw
+    return _changed(trimmed, cleaned_text(raw, spec, opts, trimmed))
 
 
 def _lookup(key: pl.Expr, table: dict[str, Any], default: pl.Expr | None) -> pl.Expr:
@@ -164,23 +220,18 @@ def parse_iso_date(text: pl.Expr) -> pl.Expr:
     return text.str.to_date(ISO_DATE, strict=False, cache=False)
 
 
-def parse_date(
-    text: pl.Expr, formats: tuple[str, ...], opts: CleaningOptions, iso: pl.Expr | None = None
-) -> pl.Expr:
-    """The cell as a date: ISO 8601 always; the rule set's other formats when cleaning dates.
+_THOUSANDS = r"^[-+]?[$€£¥]?\s*[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*%?$"
+_DECORATION = r"^[$€£¥]\s*|\s*%$"
 
-    Args:
-        iso: the ISO parse already computed (a column), so it is not parsed once per format.
+
+def plain_number(text: pl.Expr) -> pl.Expr:
+    """``$1,234.50`` -> ``1234.50``, ``95%`` -> ``95``: the number a person reads.
+
+    Commas are removed only from a number grouped in thousands (``1,234,567.89``), so a decimal
+    comma (``1,5``) is never read as a thousands separator.
     """
-    iso = parse_iso_date(text) if iso is None else iso
-    if not opts.dates:
-        return iso
-    # Polars evaluates every branch on every row, so the other formats read a copy of the text
-    # with the ISO dates already blanked: parsing a missing value costs nothing, and a file
-    # written in ISO 8601 pays for one parse, not one per format.
-    rest = pl.when(iso.is_null()).then(text)
-    others = [rest.str.to_date(f, strict=False, cache=False) for f in formats if f != ISO_DATE]
-    return pl.coalesce(iso, *others) if others else iso
+    grouped = pl.when(text.str.contains(_THOUSANDS)).then(text.str.replace_all(",", ""))
+    return grouped.otherwise(text).str.replace_all(_DECORATION, "")
 
 
 def parse_number(text: pl.Expr, kind: ColumnType) -> pl.Expr:
@@ -209,17 +260,28 @@ def unit_factors(unit_text: pl.Expr, quantity: str, to: str) -> tuple[pl.Expr, p
 def typed_value(
     text: pl.Expr,
     spec: ColumnSpec,
-    rules: RuleSet,
     opts: CleaningOptions,
+    decision: DateDecision | None = None,
     iso: pl.Expr | None = None,
 ) -> pl.Expr:
     """The cleaned text parsed to the declared type (missing when it does not parse).
 
     Args:
-        iso: for a date column, its ISO parse already computed (see :func:`parse_date`).
+        decision: for a date column, how the column's dates are read (see :mod:`.dates`);
+            none means ISO 8601 only.
+        iso: for a date column without times, its ISO parse already computed.
     """
+    decision = decision or DateDecision()
+    if spec.type is ColumnType.DATETIME:
+        return parse_datetime(text, decision)
     if spec.type is ColumnType.DATE:
-        return parse_date(text, rules.date_formats, opts, iso)
+        if decision.with_time:
+            day, _ = split_time(text)
+            # A date column's cells may carry a time (an export's midnight); the date is read.
+            return parse_dates(day, decision)
+        return parse_dates(text, decision, iso)
     if spec.type in (ColumnType.INTEGER, ColumnType.FLOAT):
+        if spec.normalize == "number" and opts.sex_codes:
+            text = plain_number(text)
         return parse_number(text, spec.type)
     return text

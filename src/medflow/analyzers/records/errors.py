@@ -47,3 +47,7 @@ class RuleSetError(ConfigError):
         self.source = source
         self.reason = reason
         super().__init__(f"{source}: {reason}")
+
+
+class RuleCannotRunError(RuleSetError):
+    """A rule cannot run on this check (a reference rule whose file was not given)."""

@@ -2,7 +2,9 @@
 
 The output folder receives ``curated.csv`` and ``curated.parquet`` (typed, cleaned),
 ``quarantined_rows.csv`` (original cells, 1-based ``row``, ``reasons``), ``unparsed_rows.csv``
-(records of the wrong width, raw), ``anomalies.csv``, ``report.json`` and ``report.html``. A file
+(records of the wrong width, raw), ``duplicate_rows.csv`` (removed duplicates and the row each
+repeats), ``anomalies.csv``, ``report.json`` and ``report.html``; when the rules were inferred,
+``rules.inferred.yaml`` too, for a person to edit and pass back with ``--rules``. A file
 quarantined whole is copied byte for byte to ``quarantine/`` and no curated file is written.
 """
 
@@ -25,14 +27,21 @@ from medflow.analyzers.records.analyzer import (
 )
 from medflow.analyzers.records.anomaly import Outlier, detect_outliers
 from medflow.analyzers.records.checks import TEXT
-from medflow.analyzers.records.frame import FIRST, HASH, RAW, ROW
+from medflow.analyzers.records.clean import MISSING_MARKERS
+from medflow.analyzers.records.dates import describe_all
+from medflow.analyzers.records.frame import FIRST, HASH, RAW, ROW, count_columns
 from medflow.analyzers.records.html import render_html
+from medflow.analyzers.records.infer import describe
 from medflow.analyzers.records.report import (
+    CellChange,
     Decision,
+    DuplicateRow,
     InsightReport,
     OutlierSummary,
+    RecognisedColumn,
     SampleAnomaly,
 )
+from medflow.analyzers.records.rules import ColumnSpec, ColumnType, dump_rules
 
 
 @dataclass(frozen=True)
@@ -55,10 +64,12 @@ def _any_fail(v: Validation) -> pl.Expr:
     return pl.any_horizontal([pl.col(c.flag) for c in v.checks])
 
 
-def _excluded_rows(v: Validation) -> tuple[pl.Series, pl.Series]:
-    """Row numbers of failing rows, and of exact duplicates removed by cleaning."""
+def _excluded_rows(v: Validation) -> tuple[pl.Series, pl.DataFrame]:
+    """Row numbers of failing rows, and the exact duplicates removed (row, duplicate_of)."""
     failing = v.flags().filter(_any_fail(v)).select(ROW).collect(engine="streaming").to_series()
-    removed = pl.Series(ROW, [], dtype=pl.Int64)
+    removed = pl.DataFrame(
+        {"row": pl.Series([], dtype=pl.Int64), "duplicate_of": pl.Series([], dtype=pl.Int64)}
+    )
     if v.duplicates is not None and v.duplicates.height:
         firsts = v.duplicates.lazy().select(HASH, FIRST)
         removed = (
@@ -66,9 +77,9 @@ def _excluded_rows(v: Validation) -> tuple[pl.Series, pl.Series]:
             .select(ROW, HASH)
             .join(firsts, on=HASH, how="inner")
             .filter(pl.col(ROW) != pl.col(FIRST))
-            .select(ROW)
+            .select(pl.col(ROW).alias("row"), pl.col(FIRST).cast(pl.Int64).alias("duplicate_of"))
+            .sort("row")
             .collect(engine="streaming")
-            .to_series()
         )
     return failing, removed
 
@@ -77,7 +88,7 @@ def _write_quarantine(
     analyzer: RecordsAnalyzer, v: Validation, failing: pl.Series, dest: Path
 ) -> None:
     wanted = pl.col(ROW).is_in(failing.implode())
-    lf = analyzer.frame(v.prepared, v.columns, v.checks, wanted)
+    lf = analyzer.frame(v.prepared, v.columns, v.checks, wanted, dates=v.dates)
     # Messages read the cell as written (trimmed), which is what a person fixes at the source.
     lf = lf.with_columns(
         [pl.col(f"{RAW}{n}").str.strip_chars().alias(f"{TEXT}{n}") for n in v.columns.names]
@@ -100,20 +111,132 @@ def _write_quarantine(
 
 
 def _write_curated(
-    analyzer: RecordsAnalyzer, v: Validation, excluded: pl.Series, work: Path, out_dir: Path
+    analyzer: RecordsAnalyzer,
+    v: Validation,
+    excluded: pl.Series,
+    work: Path,
+    out_dir: Path,
+    sampled: pl.Series,
 ) -> tuple[Path, Path, Path]:
-    """Curated rows, typed: a work copy with row numbers (for the detector) and the outputs."""
+    """Curated rows, typed: a work copy with row numbers (for the detector) and the outputs.
+
+    The work copy also keeps the original cells of the ``sampled`` rows (null elsewhere), so
+    the report's before/after samples need no other pass over the file.
+    """
     rows, parquet, csv_path = (
         work / "curated_rows.parquet",
         out_dir / "curated.parquet",
         out_dir / "curated.csv",
     )
     names = list(v.columns.names)
-    frame = analyzer.frame(v.prepared, v.columns, [], ~pl.col(ROW).is_in(excluded.implode()))
-    frame.select(ROW, *names).sink_parquet(rows, compression="lz4", engine="streaming")
+    frame = analyzer.frame(
+        v.prepared, v.columns, [], ~pl.col(ROW).is_in(excluded.implode()), dates=v.dates
+    )
+    keep = pl.col(ROW).is_in(sampled.implode())
+    originals = [pl.when(keep).then(pl.col(f"{RAW}{n}")).alias(f"{RAW}{n}") for n in names]
+    frame.select(ROW, *names, *originals).sink_parquet(rows, compression="lz4", engine="streaming")
     pl.scan_parquet(rows).select(names).sink_parquet(parquet, engine="streaming")
     pl.scan_parquet(rows).select(names).sink_csv(csv_path, engine="streaming")
     return rows, csv_path, parquet
+
+
+def _sample_rows(v: Validation, excluded: pl.Series, size: int) -> pl.Series:
+    """Up to ``size`` curated rows per cleaning step that changed something in them."""
+    flags = v.flags().filter(~pl.col(ROW).is_in(excluded.implode()))
+    found: list[pl.Series] = []
+    for c in count_columns():
+        got = flags.filter(pl.col(c) > 0).select(ROW).head(size).collect(engine="streaming")
+        found.append(got.to_series())
+    return pl.concat(found).unique() if found else pl.Series(ROW, [], dtype=pl.Int64)
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _step(
+    spec: ColumnSpec | None, before: str, after: str, unit_columns: set[str], name: str
+) -> str:
+    """Which cleaning step turned ``before`` into ``after``."""
+    if before.strip() == after:
+        return "whitespace_trimmed"
+    if after == "" and before.strip() in MISSING_MARKERS:
+        return "missing_markers_read"
+    if spec is None:
+        return "whitespace_trimmed"
+    if spec.type in (ColumnType.DATE, ColumnType.DATETIME):
+        return "dates_to_iso"
+    if spec.normalize == "sex":
+        return "sex_codes_unified"
+    if spec.unit is not None or name in unit_columns:
+        return "units_normalised"
+    if spec.normalize == "number":
+        return "numbers_normalised"
+    return "categories_unified"
+
+
+def _cleaning_samples(
+    analyzer: RecordsAnalyzer, v: Validation, rows_path: Path, size: int
+) -> list[CellChange]:
+    """Changed cells, before and after, up to ``size`` per step, from the sampled rows."""
+    rules = analyzer.rules
+    names = list(v.columns.names)
+    unit_columns = {s.unit.column for s in rules.columns.values() if s.unit is not None}
+    frame = (
+        pl.scan_parquet(rows_path)
+        .filter(
+            pl.col(f"{RAW}{names[0]}").is_not_null()
+            | pl.any_horizontal([pl.col(f"{RAW}{n}").is_not_null() for n in names])
+        )
+        .collect()
+    )
+    out: dict[str, list[CellChange]] = {}
+    for rec in frame.sort(ROW).iter_rows(named=True):
+        for n in names:
+            raw = rec[f"{RAW}{n}"]
+            before = "" if raw is None else str(raw)
+            spec = rules.columns.get(n)
+            after_value = rec[n]
+            after = _shown(after_value)
+            numeric = spec is not None and spec.type in (ColumnType.INTEGER, ColumnType.FLOAT)
+            if numeric and after_value is not None and spec is not None:
+                try:
+                    same = float(before.strip()) == float(after_value)
+                except ValueError:
+                    same = False
+                if same:
+                    continue
+            if before == after or (before.strip() == "" and after == ""):
+                continue
+            step = _step(spec, before, after, unit_columns, n)
+            bucket = out.setdefault(step, [])
+            if len(bucket) < size:
+                bucket.append(
+                    CellChange(row=rec[ROW], column=n, step=step, before=before, after=after)
+                )
+    return [c for step in sorted(out) for c in out[step]]
+
+
+def _rules_text(analyzer: RecordsAnalyzer, src: Path) -> str:
+    """The inferred rule set as YAML, headed by what each column was recognised as."""
+    assert analyzer.inference is not None
+    lines = [
+        f"# Rules inferred by medflow from {src.name}: edit them and pass them back with",
+        f"#   medflow records check {src.name} --rules rules.inferred.yaml",
+        "# Columns recognised (column: meaning, unit, how):",
+    ]
+    for d in describe(analyzer.inference.columns):
+        unit = f", {d['unit']}" if d["unit"] else ""
+        lines.append(f"#   {d['column']}: {d['meaning']}{unit} ({d['how']})")
+    return "\n".join(lines) + "\n" + dump_rules(analyzer.rules)
 
 
 def _write_anomalies(outliers: list[Outlier], dest: Path) -> None:
@@ -162,15 +285,16 @@ def check_file(
     out.mkdir(parents=True, exist_ok=True)
     work = out / ".work"
     try:
-        return _check(analyzer, src, out, work, references)
+        return _check(analyzer.for_file(src, work), src, out, work, references)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def _decide(v: Validation, failing: int, rules_rate: float) -> tuple[Decision, str]:
-    if v.missing_columns:
-        return Decision.QUARANTINED, "schema mismatch: missing columns " + ", ".join(
-            v.missing_columns
+    # Only a required column's absence is fatal; optional ones are reported (missing_columns).
+    if v.missing_required:
+        return Decision.QUARANTINED, "schema mismatch: missing required columns " + ", ".join(
+            v.missing_required
         )
     if v.extra_columns and v.reject_extra:
         return Decision.QUARANTINED, "schema mismatch: undeclared columns " + ", ".join(
@@ -195,11 +319,21 @@ def _check(
 ) -> CheckResult:
     rules, opts = analyzer.rules, analyzer.options
     v = analyzer.validate(src, work, references)
+    inferred_rules: Path | None = None
+    if analyzer.inference is not None:
+        inferred_rules = out / "rules.inferred.yaml"
+        inferred_rules.write_text(_rules_text(analyzer, src), encoding="utf-8")
+    files: dict[str, Path] = {}
+    if inferred_rules is not None:
+        files["rules_inferred"] = inferred_rules
     counts, per_column, failing_rows = rule_stats(v)
     failing = failing_rows + v.prepared.ragged_rows
     decision, why = _decide(v, failing, rules.decision.max_failure_rate)
-    files: dict[str, Path] = {}
-    failing_ids, removed_ids = _excluded_rows(v)
+    failing_ids, removed = _excluded_rows(v)
+    removed_ids = removed["row"].alias(ROW)
+    if removed.height:
+        files["duplicate_rows"] = out / "duplicate_rows.csv"
+        removed.write_csv(files["duplicate_rows"])
     files["quarantined_rows"] = out / "quarantined_rows.csv"
     _write_quarantine(analyzer, v, failing_ids, files["quarantined_rows"])
     samples = _samples(files["quarantined_rows"], opts.sample_size)
@@ -213,16 +347,24 @@ def _check(
         ]
     outliers: list[Outlier] = []
     summary = OutlierSummary()
+    changes: list[CellChange] = []
     if decision is Decision.QUARANTINED:
         files["quarantined_file"] = copy_original(src, out / "quarantine")
     else:
+        excluded = pl.concat([failing_ids, removed_ids])
+        sampled = _sample_rows(v, excluded, opts.sample_size)
         rows, files["curated_csv"], files["curated_parquet"] = _write_curated(
-            analyzer, v, pl.concat([failing_ids, removed_ids]), work, out
+            analyzer, v, excluded, work, out, sampled
         )
+        changes = _cleaning_samples(analyzer, v, rows, opts.sample_size)
         if opts.anomalies:
             watched = [
                 c
-                for c in (rules.anomalies.columns or rules.numeric_columns())
+                for c in (
+                    rules.numeric_columns()
+                    if rules.anomalies.columns is None
+                    else rules.anomalies.columns
+                )
                 if c in v.columns.names
             ]
             outliers, summary = detect_outliers(pl.scan_parquet(rows), watched, rules.anomalies)
@@ -263,6 +405,17 @@ def _check(
         delimiter=v.delimiter,
         missing_columns=v.missing_columns,
         extra_columns=v.extra_columns,
+        cleaning_samples=changes,
+        duplicate_rows=[
+            DuplicateRow(row=r, duplicate_of=f)
+            for r, f in removed.head(opts.sample_size).iter_rows()
+        ],
+        date_formats=describe_all(v.dates),
+        rules_inferred=analyzer.inference is not None,
+        rules_file=inferred_rules.name if inferred_rules is not None else None,
+        recognised_columns=[RecognisedColumn(**d) for d in describe(analyzer.inference.columns)]
+        if analyzer.inference is not None
+        else [],
     )
     files["report_json"] = out / "report.json"
     files["report_json"].write_text(report.model_dump_json(indent=2), encoding="utf-8")

@@ -44,6 +44,38 @@ class OutlierSummary(BaseModel):
     rows: int = 0
 
 
+class CellChange(BaseModel):
+    """One cell cleaning changed: where, which step, and the value before and after."""
+
+    model_config = ConfigDict(frozen=True)
+
+    row: int
+    column: str
+    step: str
+    before: str
+    after: str
+
+
+class DuplicateRow(BaseModel):
+    """An exact duplicate row removed by cleaning, and the earlier row it repeats."""
+
+    model_config = ConfigDict(frozen=True)
+
+    row: int
+    duplicate_of: int
+
+
+class RecognisedColumn(BaseModel):
+    """What a column was recognised as (when rules were inferred)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    column: str
+    meaning: str
+    unit: str = ""
+    how: str = ""
+
+
 class InsightReport(BaseModel):
     """The JSON insight report of one checked file.
 
@@ -65,6 +97,14 @@ class InsightReport(BaseModel):
         outliers: the anomaly detector's findings.
         decision: accepted, partial or quarantined; decision_reason says why.
         encoding, delimiter: what the reader found.
+        missing_columns: declared columns absent from the file (fatal only when required).
+        cleaning_samples: changed cells, before and after, up to the sample size per step.
+        duplicate_rows: removed duplicates with the row each repeats (all of them are in
+            ``duplicate_rows.csv``).
+        date_formats: per date column, the formats decided from its values.
+        rules_inferred: no rule set was given; the rules were inferred from the file and
+            written beside the report (``rules_file``) for a person to edit and pass back.
+        recognised_columns: what each column was recognised as (inferred rules only).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -91,3 +131,9 @@ class InsightReport(BaseModel):
     delimiter: str
     missing_columns: list[str] = Field(default_factory=list)
     extra_columns: list[str] = Field(default_factory=list)
+    cleaning_samples: list[CellChange] = Field(default_factory=list)
+    duplicate_rows: list[DuplicateRow] = Field(default_factory=list)
+    date_formats: dict[str, str] = Field(default_factory=dict)
+    rules_inferred: bool = False
+    rules_file: str | None = None
+    recognised_columns: list[RecognisedColumn] = Field(default_factory=list)

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from medflow.analyzers.records.dates import DEFAULT_FORMATS
 from medflow.analyzers.records.errors import RuleSetError
 
 _PACKAGE = "medflow.analyzers.records"
@@ -30,6 +31,8 @@ class ColumnType(StrEnum):
     INTEGER = "integer"
     FLOAT = "float"
     DATE = "date"
+    DATETIME = "datetime"
+    """A date with a time of day; the time is kept (converted to UTC when it has an offset)."""
 
 
 class CodeSystem(StrEnum):
@@ -37,6 +40,7 @@ class CodeSystem(StrEnum):
 
     ICD10CM = "icd10cm"
     LOINC = "loinc"
+    SNOMEDCT = "snomedct"
 
 
 class _Strict(BaseModel):
@@ -71,8 +75,15 @@ class ColumnSpec(_Strict):
         min: the lowest allowed number, or date (``today`` means the check date).
         max: the highest allowed number or date.
         code: a code system every non-empty cell must belong to.
-        normalize: ``sex`` unifies sex/gender codes during cleaning.
+        normalize: ``sex`` unifies sex/gender codes during cleaning; ``number`` reads numbers
+            written with a currency sign, thousands separators or a percent sign.
         unit: per-row unit normalisation during cleaning.
+        date_format: the column's date format (strptime), pinned; without it the format is
+            decided once per column from all its values (see :mod:`.dates`).
+        ignore_case: ``allowed`` is matched without regard to case, and cleaning writes the
+            listed spelling.
+        meaning: what the column was recognised as (``heart_rate``, ``date_of_birth``...).
+        measured_in: the unit the column's values are in, when it holds one (UCUM).
     """
 
     type: ColumnType = ColumnType.STRING
@@ -82,8 +93,12 @@ class ColumnSpec(_Strict):
     min: int | float | DateBound | None = None
     max: int | float | DateBound | None = None
     code: CodeSystem | None = None
-    normalize: Literal["sex"] | None = None
+    normalize: Literal["sex", "number"] | None = None
     unit: UnitSpec | None = None
+    date_format: str | None = None
+    ignore_case: bool = False
+    meaning: str | None = None
+    measured_in: str | None = None
 
 
 class DateOrderRule(_Strict):
@@ -106,7 +121,18 @@ class AgeFromDobRule(_Strict):
     tolerance_years: int = Field(default=1, ge=0)
 
 
-CrossFieldRule = Annotated[DateOrderRule | AgeFromDobRule, Field(discriminator="rule")]
+class NumberOrderRule(_Strict):
+    """``lower < higher`` when both numbers are present (diastolic below systolic pressure)."""
+
+    id: str
+    rule: Literal["number_order"]
+    lower: str
+    higher: str
+
+
+CrossFieldRule = Annotated[
+    DateOrderRule | AgeFromDobRule | NumberOrderRule, Field(discriminator="rule")
+]
 
 
 class ReferenceRule(_Strict):
@@ -156,17 +182,22 @@ class AnomalySpec(_Strict):
 
     Attributes:
         columns: numeric columns to watch (default: every integer/float column).
+        univariate: ``mad`` (robust z-score, suits one population) or ``quantile`` (fences a
+            span beyond the 1st-99th percentiles; suits files mixing newborns and adults).
         mad_threshold: a robust z-score (0.6745 * |x - median| / MAD, Iglewicz & Hoaglin 1993)
             above this flags the cell.
         isolation_forest: the multivariate detector.
     """
 
     columns: tuple[str, ...] | None = None
+    univariate: Literal["mad", "quantile"] = "mad"
     mad_threshold: float = Field(default=5.0, gt=0)
+    tail_span: float = Field(
+        default=1.0,
+        gt=0,
+        description="quantile method: how many 1st-99th percentile spans beyond them is far",
+    )
     isolation_forest: IsolationForestSpec = IsolationForestSpec()
-
-
-_DEFAULT_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%b-%Y", "%Y%m%d")
 
 
 class RuleSet(_Strict):
@@ -179,7 +210,8 @@ class RuleSet(_Strict):
         unique: keys (lists of columns) whose values must not repeat.
         cross_field: rules across columns of one row.
         references: rules against another file.
-        date_formats: strptime formats tried in order when parsing dates (first is ISO 8601).
+        date_formats: the strptime formats a date may be written in; each date column's format
+            is decided once from all its values (see :mod:`.dates`), never cell by cell.
         decision: when the whole file is quarantined.
         anomalies: the anomaly detector's settings.
     """
@@ -191,7 +223,7 @@ class RuleSet(_Strict):
     unique: tuple[tuple[str, ...], ...] = ()
     cross_field: tuple[CrossFieldRule, ...] = ()
     references: tuple[ReferenceRule, ...] = ()
-    date_formats: tuple[str, ...] = _DEFAULT_DATE_FORMATS
+    date_formats: tuple[str, ...] = DEFAULT_FORMATS
     decision: DecisionSpec = DecisionSpec()
     anomalies: AnomalySpec = AnomalySpec()
 
@@ -204,6 +236,8 @@ class RuleSet(_Strict):
         for rule in self.cross_field:
             if isinstance(rule, DateOrderRule):
                 used += [(rule.id, rule.first), (rule.id, rule.then)]
+            elif isinstance(rule, NumberOrderRule):
+                used += [(rule.id, rule.lower), (rule.id, rule.higher)]
             else:
                 used += [(rule.id, rule.age), (rule.id, rule.dob), (rule.id, rule.at)]
         used += [(r.id, r.column) for r in self.references]
@@ -218,6 +252,11 @@ class RuleSet(_Strict):
         if len(ids) != len(set(ids)):
             raise ValueError("rule ids repeat")
         return self
+
+    def date_columns(self) -> list[str]:
+        """Declared date and datetime columns, in order."""
+        dated = (ColumnType.DATE, ColumnType.DATETIME)
+        return [n for n, s in self.columns.items() if s.type in dated]
 
     def numeric_columns(self) -> list[str]:
         """Declared integer and float columns, in order."""

@@ -11,23 +11,30 @@ from typing import Any
 
 import pytest
 
-_GENERATOR = Path(__file__).parents[3] / "fixtures" / "records" / "generate_admissions.py"
+_FIXTURES = Path(__file__).parents[3] / "fixtures" / "records"
 
 
-def _load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("generate_admissions", _GENERATOR)
+def load_fixture_script(name: str) -> ModuleType:
+    """A generator script of ``tests/fixtures/records`` as a module."""
+    spec = importlib.util.spec_from_file_location(name, _FIXTURES / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["generate_admissions"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
 
 @pytest.fixture(scope="session")
 def generator() -> ModuleType:
-    """The fixture generator module."""
-    return _load_generator()
+    """The admissions generator module."""
+    return load_fixture_script("generate_admissions")
+
+
+@pytest.fixture(scope="session")
+def synthea() -> ModuleType:
+    """The Synthea-style export generator module."""
+    return load_fixture_script("generate_synthea")
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,13 @@ from typing import Any
 import polars as pl
 import pytest
 
-from medflow.analyzers.records import CheckOptions, Decision, RecordsAnalyzer, check_file
+from medflow.analyzers.records import (
+    CheckOptions,
+    Decision,
+    RecordsAnalyzer,
+    builtin_rules,
+    check_file,
+)
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +26,7 @@ def checked(
     path, truth = admissions_20k
     out = tmp_path_factory.mktemp("out")
     options = CheckOptions(today=dt.date(2026, 1, 1))
-    return check_file(RecordsAnalyzer(options=options), path, out), truth
+    return check_file(RecordsAnalyzer(builtin_rules(), options), path, out), truth
 
 
 def _found(result: Any) -> set[tuple[int, str]]:

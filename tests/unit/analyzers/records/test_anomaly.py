@@ -101,3 +101,21 @@ def test_contamination_caps_the_share_flagged_keeping_the_most_isolated() -> Non
     assert len(multi_few) == 2  # 0.1% of 2000 rows
     assert {o.row for o in multi_few} <= {o.row for o in multi_many}
     assert 5 in {o.row for o in multi_few}
+
+
+def test_the_few_trees_screen_flags_exactly_what_the_whole_forest_flags() -> None:
+    from sklearn.ensemble import IsolationForest
+
+    from medflow.analyzers.records.anomaly import ForestScorer
+
+    rng = np.random.default_rng(3)
+    x = rng.random((20_000, 4))
+    x[:40, :2] = rng.random((40, 2)) * 0.02  # a rare corner
+    forest = IsolationForest(n_estimators=100, max_samples=1024, random_state=0).fit(x[::4])
+    scorer = ForestScorer(forest, x[::4], score_threshold=4.0)
+    full, screened = scorer.full_scores(x), scorer.scores(x)
+    flagged = np.flatnonzero(full > scorer.cut)
+    assert len(flagged) > 0
+    assert np.array_equal(np.flatnonzero(screened > scorer.cut), flagged)
+    assert np.allclose(screened[flagged], full[flagged])
+    assert np.allclose(full, -forest.score_samples(x))

@@ -48,7 +48,7 @@ def test_a_row_breaking_several_rules_carries_every_reason(tmp_path: Path) -> No
     reasons = q["reasons"][0]
     assert "age 212 is outside [0, 120]" in reasons
     assert "admission_date 2020-06-10 is after discharge_date 2020-06-01" in reasons
-    assert "primary_dx 'E11.999' is not a valid ICD10CM code" in reasons
+    assert "primary_dx 'E11.999' is not a valid ICD-10-CM code" in reasons
     assert q["age"][0] == "212"
 
 
@@ -61,7 +61,8 @@ def test_age_is_checked_against_whole_years_at_admission(tmp_path: Path) -> None
 
 
 def test_cleaning_switched_off_checks_the_file_as_written(tmp_path: Path) -> None:
-    messy = GOOD_ROWS[0].replace(",M,", ", male ,").replace("2020-06-01", "06/01/2020", 1)
+    # 06/25/2020 can only be month-first: its family (NN/NN/YYYY) is read month-first.
+    messy = GOOD_ROWS[0].replace(",M,", ", male ,").replace("2020-06-05", "06/25/2020", 1)
     path = write_csv(tmp_path / "a.csv", [messy, *GOOD_ROWS[1:]])
     cleaned = _run(path, tmp_path / "on")
     raw = _run(path, tmp_path / "off", cleaning=CleaningOptions.off())
@@ -70,7 +71,7 @@ def test_cleaning_switched_off_checks_the_file_as_written(tmp_path: Path) -> Non
     assert cleaned.report.cleaning["dates_to_iso"] == 1  # type: ignore[attr-defined]
     counts = raw.report.rule_counts  # type: ignore[attr-defined]
     assert counts["sex.allowed"] == 1
-    assert counts["admission_date.type"] == 1
+    assert counts["discharge_date.type"] == 1
     assert raw.report.cleaning["sex_codes_unified"] == 0  # type: ignore[attr-defined]
 
 
@@ -84,17 +85,31 @@ def test_exact_duplicate_rows_are_removed_not_quarantined(tmp_path: Path) -> Non
     assert pl.read_parquet(result.files["curated_parquet"]).height == 3  # type: ignore[attr-defined]
 
 
-def test_missing_column_quarantines_the_whole_file_byte_for_byte(tmp_path: Path) -> None:
-    header = HEADER.replace(",postal_code", "")
-    rows = [r.rsplit(",", 1)[0] for r in GOOD_ROWS]
+def test_missing_required_column_quarantines_the_whole_file_byte_for_byte(
+    tmp_path: Path,
+) -> None:
+    cols = HEADER.split(",")
+    drop = cols.index("department")  # required in the built-in rules
+    header = ",".join(c for i, c in enumerate(cols) if i != drop)
+    rows = [",".join(c for i, c in enumerate(r.split(",")) if i != drop) for r in GOOD_ROWS]
     path = write_csv(tmp_path / "a.csv", rows, header=header)
     result = _run(path, tmp_path / "out")
     report = result.report  # type: ignore[attr-defined]
     assert report.decision is Decision.QUARANTINED
-    assert report.decision_reason == "schema mismatch: missing columns postal_code"
+    assert report.decision_reason == "schema mismatch: missing required columns department"
     copy = result.files["quarantined_file"]  # type: ignore[attr-defined]
     assert copy.read_bytes() == path.read_bytes()
     assert "curated_csv" not in result.files  # type: ignore[attr-defined]
+
+
+def test_missing_optional_column_is_reported_not_fatal(tmp_path: Path) -> None:
+    header = HEADER.replace(",postal_code", "")
+    rows = [r.rsplit(",", 1)[0] for r in GOOD_ROWS]
+    path = write_csv(tmp_path / "a.csv", rows, header=header)
+    report = _run(path, tmp_path / "out").report  # type: ignore[attr-defined]
+    assert report.decision is Decision.ACCEPTED
+    assert report.missing_columns == ["postal_code"]
+    assert report.rows_curated == 3
 
 
 def test_failure_rate_over_the_threshold_quarantines_the_whole_file(tmp_path: Path) -> None:

@@ -1,14 +1,16 @@
-"""Code sets: LOINC check digits and the knowledge base, ICD-10-CM FY2026 membership."""
+"""Code validity: LOINC check digits, SNOMED CT Verhoeff digits, ICD-10-CM FY2026 membership."""
 
 from __future__ import annotations
 
 import pytest
 
 from medflow.analyzers.records.codes import (
+    invalid_codes,
     invalid_icd10cm,
     invalid_loinc,
     known_loinc_codes,
     loinc_check_digit_ok,
+    snomed_id_ok,
 )
 
 
@@ -38,3 +40,20 @@ def test_icd10cm_rejects_codes_that_do_not_exist() -> None:
         "I10.X",
         "12345",
     }
+
+
+@pytest.mark.parametrize("code", ["8302-2", "29463-7", "72514-3", "39156-5", "8867-4"])
+def test_loinc_codes_outside_the_knowledge_base_are_valid(code: str) -> None:
+    # Synthea's vital signs (Body Height, Body Weight, Pain severity, BMI, Heart rate).
+    assert invalid_loinc([code]) == set()
+
+
+@pytest.mark.parametrize("code", ["185345009", "162673000", "38341003", "10939881000119105"])
+def test_real_snomed_ct_identifiers_pass_verhoeff_and_partition(code: str) -> None:
+    assert snomed_id_ok(code)
+    assert invalid_codes("snomedct", [code]) == set()
+
+
+@pytest.mark.parametrize("code", ["185345008", "12345678", "018534500", "185345", "E11.9"])
+def test_mistyped_or_malformed_snomed_ct_identifiers_fail(code: str) -> None:
+    assert not snomed_id_ok(code)
