@@ -16,6 +16,7 @@ from medflow.web.deps import LoginRequiredError, Portal
 from medflow.web.routes import (
     admin,
     auth,
+    care_team,
     documents,
     executions,
     pages,
@@ -93,7 +94,8 @@ def create_app(
         redoc_url=None,
     )
     app.state.portal = portal
-    for module in (uploads, storage, documents, patients, executions, auth, pages, records, admin):
+    routers = (uploads, storage, documents, patients, care_team, executions, auth, pages, records)
+    for module in (*routers, admin):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequiredError)

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 """The newest migration; a test checks it against the migrations folder. A database already at
 this revision is opened without importing Alembic (which costs about a second)."""
 

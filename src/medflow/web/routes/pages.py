@@ -13,12 +13,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from medflow.errors import InputError
 from medflow.platform.db import DocumentRecord, RecordNotFoundError
 from medflow.web import result_files
-from medflow.web.access import NotVisibleError, patient_for, visible_documents, visible_patients
+from medflow.web.access import (
+    NotVisibleError,
+    patient_for,
+    sees_record,
+    visible_documents,
+    visible_patients,
+)
 from medflow.web.charts import series_of
 from medflow.web.deps import PageSession, Portal, PortalDep, check_csrf, require_role
 from medflow.web.highlight import CATEGORY_STYLE, Highlighted, clinical_text, highlight
 from medflow.web.result_files import DOWNLOADS, HTML_REPORT
 from medflow.web.routes.auth import render, send_invitation
+from medflow.web.routes.care_team import add_member, require_doctor
 from medflow.web.routes.documents import RESULTS_BUCKET, visible
 from medflow.web.schemas import UploadCreate
 from medflow.web.uploads import pipeline_of_key, portal_kinds, upload_kinds
@@ -180,7 +187,8 @@ def create_patient(
     doctor_email: FormStr = "",
     csrf_token: FormStr = "",
 ) -> Response:
-    """Create or update a patient (staff)."""
+    """Create or update a patient (staff); a doctor given joins the care team (audited) and
+    becomes the upload form's default doctor for the patient."""
     check_csrf(session, csrf_token)
     require_role(session.user, "staff", "admin")
     try:
@@ -195,6 +203,8 @@ def create_patient(
         )
     except ValueError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "check the patient id and email") from exc
+    if checked.doctor_email:
+        require_doctor(portal, checked.doctor_email)
     portal.db.patients.upsert(
         checked.patient_id,
         name=checked.patient_name,
@@ -202,6 +212,8 @@ def create_patient(
         doctor_email=checked.doctor_email,
     )
     portal.db.audit.record(session.user.id, "write", "patient", checked.patient_id)
+    if checked.doctor_email:
+        add_member(portal, checked.patient_id, checked.doctor_email, session.user.id)
     return RedirectResponse(f"/upload?patient_id={checked.patient_id}", status_code=303)
 
 
@@ -259,6 +271,9 @@ def report_page(
     portal.accounts.mark_read(user.id, doc.id)
     portal.db.audit.record(user.id, "read", "document", doc.id)
     downloads = list(DOWNLOADS.get(pipeline, {}))
+    # Links to the patient's whole record only for those who may open it: a doctor sent this
+    # one document is not on the care team.
+    record = user.role != "patient" and sees_record(portal.db, user, doc.patient_id)
     if pipeline in STORED_REPORT_PIPELINES:
         return _stored_report(request, portal, session, doc)
     if pipeline in CLINICAL_FILES:
@@ -271,6 +286,7 @@ def report_page(
             "downloads": downloads,
             "resume": has_resume,
             "styles": CATEGORY_STYLE,
+            "record": record,
         }
         return render(portal, request, "clinical_report.html", context)
     report = _report(portal, doc)
@@ -284,6 +300,7 @@ def report_page(
         "report": report,
         "results": results,
         "downloads": downloads,
+        "record": record,
     }
     return render(portal, request, "report.html", context)
 

@@ -57,11 +57,11 @@ def create_upload(body: UploadCreate, user: ApiUser, portal: PortalDep) -> Uploa
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(exc)) from exc
     except InputError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+    # The doctor named here is told about this document and may read it; the patient's care
+    # team (who may read the whole record) is not changed by an upload (issue 13).
+    doctor = body.doctor_email.lower() if body.doctor_email else None
     platform.services.db.patients.upsert(
-        body.patient_id,
-        name=body.patient_name or None,
-        sex=body.sex.lower() or None,
-        doctor_email=body.doctor_email.lower() if body.doctor_email else None,
+        body.patient_id, name=body.patient_name or None, sex=body.sex.lower() or None
     )
     key = f"{rule.prefix.rstrip('/')}/{uuid.uuid4().hex}/{name}"
     ttl = settings.storage.signed_url_ttl_s
@@ -72,7 +72,7 @@ def create_upload(body: UploadCreate, user: ApiUser, portal: PortalDep) -> Uploa
             "patient_name": body.patient_name,
             "sex": body.sex,
             "age": body.age,
-            "doctor_email": body.doctor_email.lower() if body.doctor_email else None,
+            "doctor_email": doctor,
             "uploaded_by": user.id,
         }
     )
@@ -86,9 +86,8 @@ def create_upload(body: UploadCreate, user: ApiUser, portal: PortalDep) -> Uploa
         ttl_s=ttl,
     )
     url = platform.services.store.signed_url("raw", key, "PUT", ttl)
-    platform.services.db.audit.record(
-        user.id, "upload-url", "patient", body.patient_id, {"ticket": ticket.id}
-    )
+    detail = {"ticket": ticket.id, **({"doctor": doctor} if doctor else {})}
+    platform.services.db.audit.record(user.id, "upload-url", "patient", body.patient_id, detail)
     return UploadPublic(
         upload_url=url,
         bucket="raw",
