@@ -56,9 +56,9 @@ def build_store(settings: Settings) -> ObjectStore:
     backend = settings.storage.backend
     secret = signing_secret(settings)
     if backend == "local":
-        return LocalObjectStore(settings.storage_root, secret, settings.web.base_url)
+        return LocalObjectStore(settings.storage_root, secret, settings.web.link_base)
     if backend == "memory":
-        return MemoryObjectStore(secret, settings.web.base_url)
+        return MemoryObjectStore(secret, settings.web.link_base)
     raise _not_yet("storage", backend)
 
 

@@ -83,7 +83,6 @@ def create_app(
         platform=platform,
         accounts=accounts,
         templates=templates,
-        secure_cookies=web.base_url.startswith("https://"),
     )
     app = FastAPI(
         title="medflow",

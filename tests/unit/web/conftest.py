@@ -79,15 +79,17 @@ def make_portal(
     tmp_path: Path,
     pipelines: Sequence[Pipeline] | None = None,
     max_upload_bytes: int = 2_000_000,
+    web: dict[str, object] | None = None,
 ) -> Iterator[Portal]:
     """A portal with patients P1 (doctor doc@ on the care team) and P2 (another doctor's) and
-    one user per role, running ``pipelines`` (the labs pipeline alone by default)."""
+    one user per role, running ``pipelines`` (the labs pipeline alone by default); ``web``
+    replaces the web settings (default: links to ``http://testserver``)."""
     settings = Settings(
         data_dir=tmp_path,
         storage={"backend": "memory", "max_upload_bytes": max_upload_bytes},
         notify={"backend": "memory"},
         security={"signing_secret": "test-secret-for-web-unit-tests"},
-        web={"base_url": "http://testserver"},
+        web=web if web is not None else {"base_url": "http://testserver"},
     )
     platform = Platform(settings, pipelines=list(pipelines or [build_pipeline()]))
     app = create_app(platform, admin_email="admin@example.org", admin_password=PASSWORD)

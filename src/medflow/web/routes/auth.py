@@ -49,7 +49,7 @@ def render(
             token,
             httponly=True,
             samesite="lax",
-            secure=portal.secure_cookies,
+            secure=portal.secure_cookies(request),
         )
     return response
 
@@ -91,7 +91,7 @@ def login(
     the free attempts, a further try within the wait gets 429 without checking the password.
     """
     check_anon_csrf(request, csrf_token)
-    throttle_key = f"{email.strip().lower()}|{client_address(request)}"
+    throttle_key = f"{email.strip().lower()}|{client_address(request, portal)}"
     failures, last = portal.accounts.login_failures(throttle_key)
     wait = slowdown_s(failures)
     if last is not None and wait > 0:
@@ -119,19 +119,21 @@ def login(
     token, session = portal.accounts.open_session(user.id, portal.session_ttl_s)
     portal.db.audit.record(user.id, "login", "user", user.id)
     redirect = RedirectResponse(_safe_next(next), status_code=303)
-    set_session_cookie(portal, redirect, token, session.expires_at)
+    set_session_cookie(portal, request, redirect, token, session.expires_at)
     return redirect
 
 
-def set_session_cookie(portal: Portal, response: Response, token: str, expires: datetime) -> None:
-    """The session cookie: HttpOnly, SameSite=Lax, Secure on https deployments."""
+def set_session_cookie(
+    portal: Portal, request: Request, response: Response, token: str, expires: datetime
+) -> None:
+    """The session cookie: HttpOnly, SameSite=Lax, Secure whenever served over https."""
     response.set_cookie(
         SESSION_COOKIE,
         token,
         max_age=portal.session_ttl_s,
         httponly=True,
         samesite="lax",
-        secure=portal.secure_cookies,
+        secure=portal.secure_cookies(request),
         path="/",
     )
 
@@ -144,7 +146,13 @@ def logout(
     check_csrf(session, csrf_token)
     portal.accounts.close_session(request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/",
+        secure=portal.secure_cookies(request),
+        httponly=True,
+        samesite="lax",
+    )
     return response
 
 
@@ -163,7 +171,7 @@ def forgot(
     user = portal.accounts.by_email(email)
     if user is not None:
         token = portal.accounts.issue_one_time("reset", user.email, RESET_TTL_S, user_id=user.id)
-        link = f"{portal.platform.settings.web.base_url}/password/reset?token={quote(token)}"
+        link = f"{portal.link_base(request)}/password/reset?token={quote(token)}"
         portal.platform.services.notifier.send(
             Message(
                 to=user.email,
@@ -254,14 +262,16 @@ def signup(
     portal.db.audit.record(user.id, "signup", "user", user.id, {"invited": found is not None})
     token, session = portal.accounts.open_session(user.id, portal.session_ttl_s)
     response = RedirectResponse("/", status_code=303)
-    set_session_cookie(portal, response, token, session.expires_at)
+    set_session_cookie(portal, request, response, token, session.expires_at)
     return response
 
 
-def send_invitation(portal: Portal, patient_id: str, email: str, actor: str) -> str:
+def send_invitation(
+    portal: Portal, request: Request, patient_id: str, email: str, actor: str
+) -> str:
     """Email a patient a sign-up link bound to ``patient_id``; return the link."""
     token = portal.accounts.issue_one_time("invite", email, INVITE_TTL_S, patient_id=patient_id)
-    link = f"{portal.platform.settings.web.base_url}/signup?invite={quote(token)}"
+    link = f"{portal.link_base(request)}/signup?invite={quote(token)}"
     portal.platform.services.notifier.send(
         Message(
             to=email.strip().lower(),

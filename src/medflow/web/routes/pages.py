@@ -235,7 +235,7 @@ def invite(
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such patient") from exc
     if "@" not in email or len(email) > 320:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "give the patient's email address")
-    send_invitation(portal, patient_id, email, session.user.id)
+    send_invitation(portal, request, patient_id, email, session.user.id)
     portal.db.patients.upsert(patient_id, email=email.strip().lower())
     message = "Invitation sent."
     return render(portal, request, "message.html", {"session": session, "message": message})

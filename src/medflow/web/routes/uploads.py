@@ -9,12 +9,13 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 
 from medflow.errors import FileTooLargeError, InputError, UnsupportedFileError
 from medflow.platform.db.models import utcnow
 from medflow.web.accounts.repository import ticket_meta
 from medflow.web.deps import ApiUser, PortalDep, require_role
+from medflow.web.links import rebase
 from medflow.web.schemas import Problem, UploadCreate, UploadPublic
 from medflow.web.uploads import check_declared, safe_filename, upload_kinds
 
@@ -26,7 +27,9 @@ router = APIRouter(prefix="/api/v1", tags=["uploads"])
     status_code=status.HTTP_201_CREATED,
     responses={400: {"model": Problem}, 413: {"model": Problem}, 415: {"model": Problem}},
 )
-def create_upload(body: UploadCreate, user: ApiUser, portal: PortalDep) -> UploadPublic:
+def create_upload(
+    body: UploadCreate, user: ApiUser, portal: PortalDep, request: Request
+) -> UploadPublic:
     """Issue a signed upload URL (staff and admins) for one file and the pipeline that is to
     run on it (``labs`` when the request names none): the pipeline must be registered and
     accept the file's type, extension and size (``upload_types.yaml``).
@@ -85,7 +88,11 @@ def create_upload(body: UploadCreate, user: ApiUser, portal: PortalDep) -> Uploa
         created_by=user.id,
         ttl_s=ttl,
     )
-    url = platform.services.store.signed_url("raw", key, "PUT", ttl)
+    url = rebase(
+        platform.services.store.signed_url("raw", key, "PUT", ttl),
+        settings.web,
+        portal.link_base(request),
+    )
     detail = {"ticket": ticket.id, **({"doctor": doctor} if doctor else {})}
     platform.services.db.audit.record(user.id, "upload-url", "patient", body.patient_id, detail)
     return UploadPublic(
