@@ -28,11 +28,14 @@ class Portal:
         platform: the running platform.
         accounts: the account repository on the platform's database.
         templates: the Jinja2 templates (autoescaping on).
+        budget_secret: the key of the password budget's hashes (derived from the site's
+            signing secret).
     """
 
     platform: Platform
     accounts: AccountRepository
     templates: Jinja2Templates
+    budget_secret: bytes
 
     @property
     def db(self) -> Database:

@@ -3,8 +3,11 @@ trends, admin audit log. Every page that shows patient data writes an audit entr
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, Response, status
@@ -36,9 +39,24 @@ FormStr = Annotated[str, Form(max_length=1024)]
 _HTML = "text/html; charset=utf-8"
 CLINICAL_FILES = {"documents": "text.txt", "dictation": "transcript.json"}
 """Where the documents and dictation pipelines keep the text their entity offsets refer to."""
-# A stored HTML result shown inline runs nothing and loads nothing: it is sandboxed (no
-# script, no same-origin access) even though medflow rendered it.
-_SANDBOX_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+_STYLE_BLOCK = re.compile(rb"<style\b[^>]*>(.*?)</style\s*>", re.DOTALL | re.IGNORECASE)
+
+
+def sandbox_csp(html: bytes) -> str:
+    """The CSP of a stored HTML result shown inline: it runs nothing and loads nothing (sandbox,
+    no script, no same-origin access) even though medflow rendered it, and applies only its own
+    style blocks, each allowed by its SHA-256 (CSP Level 3 section 8.3), never 'unsafe-inline':
+    an injected style element or attribute is not applied."""
+    hashes = sorted(
+        {
+            "'sha256-" + base64.b64encode(hashlib.sha256(css).digest()).decode() + "'"
+            for css in _STYLE_BLOCK.findall(html)
+        }
+    )
+    styles = " ".join(hashes) or "'none'"
+    return f"sandbox; default-src 'none'; style-src {styles}; img-src data:"
+
+
 STORED_REPORT_PIPELINES = frozenset({"imaging", "records"})
 """Pipelines whose report page shows their stored HTML report rather than a page of its own."""
 FACTS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -340,7 +358,7 @@ def html_report(document_id: str, portal: PortalDep, session: PageSession) -> Re
     return Response(
         data,
         media_type=_HTML,
-        headers={"Content-Security-Policy": _SANDBOX_CSP, "Cache-Control": "no-store"},
+        headers={"Content-Security-Policy": sandbox_csp(data), "Cache-Control": "no-store"},
     )
 
 
@@ -373,7 +391,7 @@ def resume(document_id: str, portal: PortalDep, session: PageSession) -> Respons
     return Response(
         data,
         media_type=_HTML,
-        headers={"Content-Security-Policy": _SANDBOX_CSP, "Cache-Control": "no-store"},
+        headers={"Content-Security-Policy": sandbox_csp(data), "Cache-Control": "no-store"},
     )
 
 
