@@ -71,6 +71,17 @@ def _member(row: CareTeamRow) -> CareTeamMember:
     return CareTeamMember(row.patient_id, row.doctor_email, row.since, row.added_by)
 
 
+def _audit(actor: str, action: str, patient_id: str, doctor_email: str) -> AuditRow:
+    """The audit entry of a membership change, written in the change's own transaction."""
+    return AuditRow(
+        actor=actor,
+        action=action,
+        object_type="patient",
+        object_id=patient_id,
+        detail={"doctor": doctor_email},
+    )
+
+
 def normal_email(email: str) -> str:
     """The form a doctor's email is stored and compared in (trimmed, lower case)."""
     return email.strip().lower()
@@ -148,15 +159,7 @@ class CareTeamRepository:
                 return _member(row), False
             row = CareTeamRow(patient_id=patient_id, doctor_email=email, added_by=actor)
             s.add(row)
-            s.add(
-                AuditRow(
-                    actor=actor,
-                    action=ADD_ACTION,
-                    object_type="patient",
-                    object_id=patient_id,
-                    detail={"doctor": email},
-                )
-            )
+            s.add(_audit(actor, ADD_ACTION, patient_id, email))
             s.flush()
             return _member(row), True
 
@@ -175,15 +178,7 @@ class CareTeamRepository:
             patient = s.get(PatientRow, patient_id)
             if patient is not None and normal_email(patient.doctor_email or "") == email:
                 patient.doctor_email = None
-            s.add(
-                AuditRow(
-                    actor=actor,
-                    action=REMOVE_ACTION,
-                    object_type="patient",
-                    object_id=patient_id,
-                    detail={"doctor": email},
-                )
-            )
+            s.add(_audit(actor, REMOVE_ACTION, patient_id, email))
             return True
 
     def patient_ids(self, doctor_email: str) -> list[str]:

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from medflow.platform.db import PatientRecord, RecordNotFoundError
 from medflow.platform.db.care_team import CareTeamMember, care_team_repository, normal_email
 from medflow.web.access import NotVisibleError, patient_for, visible_documents
-from medflow.web.accounts import User
+from medflow.web.accounts import SessionInfo, User
 from medflow.web.deps import ApiUser, PageSession, Portal, PortalDep, check_csrf, require_role
 from medflow.web.routes.auth import FormStr, render
 from medflow.web.schemas import CareTeamCreate, CareTeamMemberPublic, CareTeamPublic, Problem
@@ -60,6 +60,23 @@ def add_member(
         return care_team_repository(portal.db).add(patient_id, doctor.email, actor)
     except RecordNotFoundError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such patient") from exc
+
+
+def remove_member(portal: Portal, patient_id: str, doctor_email: str, actor: str) -> None:
+    """Take a doctor off the patient's care team (audited).
+
+    Raises:
+        HTTPException: 404 when they are not on it.
+    """
+    if not care_team_repository(portal.db).remove(patient_id, doctor_email, actor):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "that doctor is not on the care team")
+
+
+def _managed(portal: Portal, session: SessionInfo, patient_id: str, csrf: str) -> PatientRecord:
+    """The patient of a care-team form: right CSRF token, staff or admin, visible patient."""
+    check_csrf(session, csrf)
+    require_role(session.user, "staff", "admin")
+    return _patient(portal, session.user, patient_id)
 
 
 @api.get("/{patient_id}/care-team", responses=NOT_FOUND)
@@ -108,9 +125,7 @@ def remove_from_care_team(
         HTTPException: 403 other roles; 404 no patient, or the doctor is not on the team.
     """
     require_role(user, "staff", "admin")
-    patient = _patient(portal, user, patient_id)
-    if not care_team_repository(portal.db).remove(patient.id, doctor_email, user.id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "that doctor is not on the care team")
+    remove_member(portal, _patient(portal, user, patient_id).id, doctor_email, user.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -147,9 +162,7 @@ def add_page(
     csrf_token: FormStr = "",
 ) -> Response:
     """The patient page's "add to the care team" form (staff and admins)."""
-    check_csrf(session, csrf_token)
-    require_role(session.user, "staff", "admin")
-    patient = _patient(portal, session.user, patient_id)
+    patient = _managed(portal, session, patient_id, csrf_token)
     add_member(portal, patient.id, doctor_email, session.user.id)
     return RedirectResponse(f"/patients/{patient.id}", status_code=303)
 
@@ -163,11 +176,8 @@ def remove_page(
     csrf_token: FormStr = "",
 ) -> Response:
     """The patient page's "remove" button (staff and admins)."""
-    check_csrf(session, csrf_token)
-    require_role(session.user, "staff", "admin")
-    patient = _patient(portal, session.user, patient_id)
-    if not care_team_repository(portal.db).remove(patient.id, doctor_email, session.user.id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "that doctor is not on the care team")
+    patient = _managed(portal, session, patient_id, csrf_token)
+    remove_member(portal, patient.id, doctor_email, session.user.id)
     return RedirectResponse(f"/patients/{patient.id}", status_code=303)
 
 
