@@ -35,9 +35,27 @@ def launch_chromium(playwright: Any) -> Any:
     )
 
 
-def log_in(browser: Any, base: str, email: str, password: str = PASSWORD) -> Any:
-    """A new browser context's page, logged in to the portal at ``base`` as ``email``."""
+def csp_watch(page: Any, found: list[str]) -> Any:
+    """Collect into ``found`` every Content-Security-Policy violation ``page`` meets (Chromium
+    reports each on the console: "Refused to execute inline script because it violates the
+    following Content Security Policy directive..."); returns the page."""
+
+    def seen(message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            found.append(f"{page.url}: {message.text}")
+
+    page.on("console", seen)
+    return page
+
+
+def log_in(
+    browser: Any, base: str, email: str, password: str = PASSWORD, csp: list[str] | None = None
+) -> Any:
+    """A new browser context's page, logged in to the portal at ``base`` as ``email``; CSP
+    violations it meets go into ``csp`` when given."""
     page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+    if csp is not None:
+        csp_watch(page, csp)
     page.goto(f"{base}/login")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", password)

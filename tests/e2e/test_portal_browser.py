@@ -28,6 +28,7 @@ from tests.e2e.browser_kit import (
     PASSWORD,
     ROOT,
     SHOTS,
+    csp_watch,
     free_port,
     launch_chromium,
     log_in,
@@ -100,11 +101,13 @@ def test_upload_to_doctor_to_patient(site: tuple[str, SmtpServer, AccountReposit
 
     base, smtp, accounts = site
     SHOTS.mkdir(parents=True, exist_ok=True)
+    csp: list[str] = []  # violations of the pages' Content-Security-Policy (none allowed)
     with sync_playwright() as p:
         browser = launch_chromium(p)
         try:
             # Staff: log in, create the patient, upload the PDF, watch it finish.
             staff = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+            csp_watch(staff, csp)
             staff.goto(f"{base}/login")
             staff.screenshot(path=str(SHOTS / "login.png"))
             staff.fill("input[name=email]", "staff@hospital.test")
@@ -126,6 +129,10 @@ def test_upload_to_doctor_to_patient(site: tuple[str, SmtpServer, AccountReposit
             status = staff.locator("#progress .status").first
             expect(status).to_contain_text("succeeded", timeout=120_000)
             staff.screenshot(path=str(SHOTS / "upload.png"))
+            # The doctor named when the patient was saved is on the care team.
+            staff.goto(f"{base}/patients/MRN-7")
+            expect(staff.locator("#care-team")).to_contain_text("dr.rao@hospital.test")
+            staff.screenshot(path=str(SHOTS / "patient-care-team.png"))
             staff.goto(f"{base}/")
             expect(staff.locator("#uploads")).to_contain_text("succeeded")
             staff.screenshot(path=str(SHOTS / "dashboard.png"))
@@ -145,7 +152,7 @@ def test_upload_to_doctor_to_patient(site: tuple[str, SmtpServer, AccountReposit
             assert "Platelet" not in anonymous.text
 
             # The doctor logs in and sees the critical value first.
-            doctor = log_in(browser, base, "dr.rao@hospital.test")
+            doctor = log_in(browser, base, "dr.rao@hospital.test", csp=csp)
             expect(doctor.locator("#inbox tr.crit").first).to_contain_text("critical")
             doctor.screenshot(path=str(SHOTS / "doctor-inbox.png"))
             doctor.goto(link.group(0))  # the link in the email works once logged in
@@ -161,6 +168,7 @@ def test_upload_to_doctor_to_patient(site: tuple[str, SmtpServer, AccountReposit
             signup = re.search(r"https?://\S+/signup\?invite=\S+", _text(invite))
             assert signup is not None
             patient = browser.new_context(viewport={"width": 1000, "height": 800}).new_page()
+            csp_watch(patient, csp)
             patient.goto(signup.group(0))
             patient.fill("input[name=password]", "asha's long password")
             patient.click("button[type=submit]")
@@ -170,5 +178,6 @@ def test_upload_to_doctor_to_patient(site: tuple[str, SmtpServer, AccountReposit
             assert user is not None and user.patient_id == "MRN-7"
             other = patient.request.get(f"{base}/api/v1/patients")
             assert [p["id"] for p in other.json()["data"]] == ["MRN-7"]
+            assert csp == [], "the pages run under their CSP without a violation"
         finally:
             browser.close()

@@ -82,7 +82,8 @@ def test_staff_upload_a_dictation_a_clinical_pdf_and_an_image(site: str, tmp_pat
     with sync_playwright() as p:
         browser = launch_chromium(p)
         try:
-            page = log_in(browser, base, "staff@hospital.test")
+            csp: list[str] = []
+            page = log_in(browser, base, "staff@hospital.test", csp=csp)
             page.goto(f"{base}/upload?patient_id=MRN-9")
             page.set_input_files("#files", [str(DICTATION), str(LETTER), str(dicom)])
             kinds = page.locator("#chosen select.file-kind")
@@ -108,5 +109,6 @@ def test_staff_upload_a_dictation_a_clinical_pdf_and_an_image(site: str, tmp_pat
             text = page.locator("#clinical-text")
             expect(text).to_contain_text("metformin")
             expect(text.locator("mark", has_text="metformin").first).to_be_visible()
+            assert csp == [], "the pages run under their CSP without a violation"
         finally:
             browser.close()

@@ -184,7 +184,7 @@ def run_demo(data_dir: str) -> int:
         f"[bold]All demo results are under {root}[/bold]  "
         f"(medflow status --data-dir {root}; emails in {root}/outbox/)"
     )
-    base_url = Settings(data_dir=root).web.base_url
+    base_url = Settings(data_dir=root).web.link_base
     out_console.print(
         f"[bold]Portal:[/bold] {base_url}  -- start it on these results with\n"
         f"  MEDFLOW_WEB__ADMIN_EMAIL=admin@example.org MEDFLOW_WEB__ADMIN_PASSWORD='<choose one>' "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import sys
 import threading
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
@@ -60,6 +61,13 @@ def serve(
     from medflow.platform import Platform
 
     settings = load_settings(data_dir)
+    if host is not None or port is not None:
+        # Links fall back to the address the portal listens on: the one given here.
+        listen = {
+            "host": host or settings.web.host,
+            "port": settings.web.port if port is None else port,
+        }
+        settings = settings.model_copy(update={"web": settings.web.model_copy(update=listen)})
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -77,7 +85,12 @@ def serve(
         except ImportError:  # the web extra is not installed: run headless
             stop.wait()
         else:
-            print(f"medflow: portal at {settings.web.base_url}", flush=True)
+            from medflow.web.links import loopback_warning
+
+            warning = loopback_warning(settings.web)
+            if warning:
+                print(f"medflow: warning: {warning}", file=sys.stderr, flush=True)
+            print(f"medflow: portal at {settings.web.link_base}", flush=True)
             serve_portal(platform, host, port, stop=stop)
         print("medflow: stopping", flush=True)
         if sweeper is not None:

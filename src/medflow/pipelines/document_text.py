@@ -3,8 +3,9 @@
 PDF pages are read with the labs reader (:mod:`medflow.analyzers.labs.pdftext`, PDFium) and, when
 a page has no text layer, OCR'd with :class:`medflow.analyzers.labs.ocr.TesseractOcr` at 300 dpi
 (the settings measured for lab reports, FINDINGS.md); the same size checks guard against PDF
-bombs. DOCX paragraphs and table cells are read with python-docx in document order. Anything
-else must be UTF-8 text.
+bombs. DOCX paragraphs and table cells are read with python-docx in document order, after the
+archive's central directory has passed the zip-bomb limits (:mod:`medflow.analyzers.archive`).
+Anything else must be UTF-8 text.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any
 
+from medflow.analyzers.archive import ArchiveLimits, check_archive
 from medflow.analyzers.clinical import decode_text
 from medflow.analyzers.labs.inputcheck import (
     PdfLimits,
@@ -95,12 +97,22 @@ def read_pdf_text(data: bytes, filename: str, limits: PdfLimits, ocr: Any = None
         doc.close()
 
 
-def read_docx_text(data: bytes, filename: str) -> DocumentText:
+def read_docx_text(data: bytes, filename: str, limits: ArchiveLimits | None = None) -> DocumentText:
     """Paragraphs and table rows (cells joined by `` | ``) of a DOCX, in document order.
 
+    Args:
+        data: the DOCX bytes.
+        filename: the name the user gave (messages).
+        limits: zip-bomb limits checked before anything is unpacked (defaults when None).
+
     Raises:
+        ArchiveLimitError: over the limits on unpacked size, compression ratio or entries.
         CorruptFileError: not a readable DOCX (a damaged zip or no document part).
     """
+    try:
+        check_archive(data, filename, limits)
+    except CorruptFileError as exc:
+        raise CorruptFileError(filename, "not a readable DOCX file (damaged or not Word)") from exc
     try:
         import docx
         from docx.table import Table

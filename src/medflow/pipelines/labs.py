@@ -276,7 +276,7 @@ def notify_step(ctx: StepContext) -> dict[str, Any]:
         return {"notified": None}
     # The portal's report page: the doctor logs in to read it, so no patient data travels in
     # a link that works for whoever holds it.
-    url = f"{services.settings.web.base_url.rstrip('/')}/reports/{document_id}"
+    url = f"{services.settings.web.link_base}/reports/{document_id}"
     content = render_doctor_email(report, report_url=url)
     notification_id = services.notifier.send(
         Message(

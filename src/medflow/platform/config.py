@@ -11,7 +11,9 @@ whole object, so each can be built and tested alone.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -355,8 +357,28 @@ class WebSettings(_Group):
     port: int = Field(
         default=8000, ge=0, le=65535, description="Port to listen on (0: any free port)."
     )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/\s?#]+(/[^\s?#]*)?$",
+        description="The portal's address as its users reach it (https://portal.example.org). "
+        "Every link medflow sends starts with it: password reset, invitation, upload URL, "
+        "report and summary emails. Not set: a request's own host when it is in allowed_hosts, "
+        "else the address the portal listens on. https also turns on HSTS and Secure cookies.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names (host, or host:port) the portal may build links from when "
+        "public_url is not set; a request naming any other Host gets links to the listening "
+        "address (a forged Host header never reaches an email).",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-Proto "
+        "and X-Forwarded-For headers are believed; from any other peer they are ignored.",
+    )
     base_url: str = Field(
-        default="http://127.0.0.1:8000", description="Public URL, used in links and signed URLs."
+        default="http://127.0.0.1:8000",
+        description="Former name of public_url, still honoured when set and public_url is not.",
     )
     session_ttl_s: int = Field(default=8 * 3600, gt=0, description="Idle session lifetime.")
     signup: Literal["open", "invite"] = Field(default="invite", description="Patient sign-up.")
@@ -379,6 +401,42 @@ class WebSettings(_Group):
     admin_password: SecretStr | None = Field(
         default=None, description="Its password (also read from MEDFLOW_ADMIN_PASSWORD)."
     )
+
+    @property
+    def configured_url(self) -> str | None:
+        """The public address the configuration names (``public_url``, else an explicitly set
+        ``base_url``), without a trailing slash; None when neither is set."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        if "base_url" in self.model_fields_set:
+            return self.base_url.rstrip("/")
+        return None
+
+    @property
+    def link_base(self) -> str:
+        """The start of links made where no request is at hand (pipeline emails, signed URLs):
+        the configured public address, else ``http://host:port`` (loopback for a wildcard
+        host, where no better address is known)."""
+        configured = self.configured_url
+        if configured:
+            return configured
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    @model_validator(mode="after")
+    def _public_addresses(self) -> WebSettings:
+        for net in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"web.trusted_proxies: {net!r} is not an address or network"
+                ) from exc
+        for host in self.allowed_hosts:
+            if not re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?", host):
+                raise ValueError(f"web.allowed_hosts: {host!r} is not a host or host:port")
+        return self
 
     @model_validator(mode="after")
     def _redis_needs_url(self) -> WebSettings:

@@ -81,15 +81,15 @@ def build_store(settings: Settings) -> ObjectStore:
     backend = settings.storage.backend
     secret = signing_secret(settings)
     if backend == "local":
-        return LocalObjectStore(settings.storage_root, secret, settings.web.base_url)
+        return LocalObjectStore(settings.storage_root, secret, settings.web.link_base)
     if backend == "memory":
-        return MemoryObjectStore(secret, settings.web.base_url)
+        return MemoryObjectStore(secret, settings.web.link_base)
     if backend == "s3":
         try:
             from medflow.platform.storage.s3 import S3ObjectStore
         except ImportError as exc:
             raise DependencyMissingError("storage.backend = s3", "s3", "boto3") from exc
-        store = S3ObjectStore(settings.storage, secret, settings.web.base_url)
+        store = S3ObjectStore(settings.storage, secret, settings.web.link_base)
         store.check()
         return store
     raise _not_yet("storage", backend)

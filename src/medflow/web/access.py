@@ -1,7 +1,9 @@
 """Who may see what: every object access in the portal goes through these functions.
 
-Rules (issue 4): staff and admins see every patient and document; a doctor sees the patients
-whose ``doctor_email`` is theirs and the documents uploaded for them; a patient sees only the
+Rules: staff and admins see every patient and document; a doctor sees the whole record of the
+patients whose care team they are on (``platform/db/care_team.py``), and of any other patient
+only the documents an upload named them on (issue 13: naming a doctor on one upload gives them
+that document, never the earlier reports, trends or health records); a patient sees only the
 records of the patient id their account is linked to. Anything else is reported as absent
 (404), so ids of other people's documents cannot be probed.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 
 from medflow.platform.db import Database, DocumentRecord, PatientRecord, RecordNotFoundError
+from medflow.platform.db.care_team import care_team_repository, normal_email, patients_of
 from medflow.platform.db.health_records import HealthRecord, health_records
 from medflow.platform.db.models import DocumentRow, PatientRow
 from medflow.web.accounts import User
@@ -23,10 +26,10 @@ class NotVisibleError(RecordNotFoundError):
 
 
 def _doctor_filter(email: str):  # type: ignore[no-untyped-def]
-    doctor_patients = select(PatientRow.id).where(PatientRow.doctor_email == email)
+    """Documents of the doctor's care-team patients, and those an upload named them on."""
     return or_(
-        DocumentRow.patient_id.in_(doctor_patients),
-        DocumentRow.meta["doctor_email"].as_string() == email,
+        DocumentRow.patient_id.in_(patients_of(email)),
+        DocumentRow.meta["doctor_email"].as_string() == normal_email(email),
     )
 
 
@@ -55,10 +58,20 @@ def can_see_patient(db: Database, user: User, patient: PatientRecord) -> bool:
     if user.role in STAFF_ROLES:
         return True
     if user.role == "doctor":
-        if patient.doctor_email == user.email:
-            return True
-        return bool(visible_documents(db, user, patient_id=patient.id, limit=1))
+        # The whole record needs membership: a document sent to the doctor is not enough.
+        return care_team_repository(db).is_member(patient.id, user.email)
     return user.role == "patient" and user.patient_id == patient.id
+
+
+def sees_record(db: Database, user: User, patient_id: str | None) -> bool:
+    """Whether ``user`` may see the whole record of ``patient_id`` (trends, health records,
+    the patient page), not only a document of it."""
+    if patient_id is None:
+        return False
+    try:
+        return can_see_patient(db, user, db.patients.get(patient_id))
+    except RecordNotFoundError:
+        return False
 
 
 def document_for(db: Database, user: User, document_id: str) -> DocumentRecord:
@@ -77,14 +90,12 @@ def document_for(db: Database, user: User, document_id: str) -> DocumentRecord:
         if user.patient_id is not None and doc.patient_id == user.patient_id:
             return doc
     elif user.role == "doctor":
-        if doc.meta.get("doctor_email") == user.email:
+        if normal_email(str(doc.meta.get("doctor_email") or "")) == normal_email(user.email):
             return doc
-        if doc.patient_id is not None:
-            try:
-                if db.patients.get(doc.patient_id).doctor_email == user.email:
-                    return doc
-            except RecordNotFoundError:
-                pass
+        if doc.patient_id is not None and care_team_repository(db).is_member(
+            doc.patient_id, user.email
+        ):
+            return doc
     raise NotVisibleError(f"no document {document_id}")
 
 
@@ -107,8 +118,7 @@ def visible_patients(db: Database, user: User, limit: int = 200) -> list[Patient
     """Patients ``user`` may see, by id."""
     q = select(PatientRow).order_by(PatientRow.id).limit(limit)
     if user.role == "doctor":
-        with_docs = select(DocumentRow.patient_id).where(_doctor_filter(user.email))
-        q = q.where(or_(PatientRow.doctor_email == user.email, PatientRow.id.in_(with_docs)))
+        q = q.where(PatientRow.id.in_(patients_of(user.email)))
     elif user.role == "patient":
         q = q.where(PatientRow.id == (user.patient_id or ""))
     elif user.role not in STAFF_ROLES:
@@ -121,13 +131,14 @@ def visible_health_records(
     db: Database, user: User, *, patient_id: str | None = None, limit: int = 200
 ) -> list[HealthRecord]:
     """Health records ``user`` may see, newest first: a patient their own, a doctor those of
-    their patients and of the documents sent to them, staff and admins all."""
+    their care-team patients and of the documents sent to them, staff and admins all."""
     t = health_records
     q = select(t)
     if user.role == "doctor":
-        doctor_patients = select(PatientRow.id).where(PatientRow.doctor_email == user.email)
         doctor_documents = select(DocumentRow.id).where(_doctor_filter(user.email))
-        q = q.where(or_(t.c.patient_id.in_(doctor_patients), t.c.document_id.in_(doctor_documents)))
+        q = q.where(
+            or_(t.c.patient_id.in_(patients_of(user.email)), t.c.document_id.in_(doctor_documents))
+        )
     elif user.role == "patient":
         if user.patient_id is None:
             return []

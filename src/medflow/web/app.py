@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import secrets
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
@@ -10,12 +13,14 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from medflow.platform import Platform
+from medflow.platform.config import signing_secret
 from medflow.web.accounts import AccountRepository
 from medflow.web.accounts.repository import AccountExistsError
 from medflow.web.deps import LoginRequiredError, Portal
 from medflow.web.routes import (
     admin,
     auth,
+    care_team,
     documents,
     executions,
     pages,
@@ -30,11 +35,24 @@ log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).with_name("templates")
 
-# Pages render no third-party content: scripts and styles are our own and inline.
-_CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-    "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'"
-)
+HSTS = "max-age=31536000"
+"""Strict-Transport-Security when the portal is public over https: one year (RFC 6797)."""
+
+
+def content_security_policy(nonce: str) -> str:
+    """The pages' CSP: our own scripts and styles only, the inline ones by this response's
+    nonce (CSP Level 3 section 8.2: no 'unsafe-inline', so an injected script never runs);
+    no plugins, no <base> rewriting, no framing, forms post to us only."""
+    return (
+        f"default-src 'self'; img-src 'self' data:; style-src 'self' 'nonce-{nonce}'; "
+        f"script-src 'self' 'nonce-{nonce}'; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'; form-action 'self'"
+    )
+
+
+def _csp_nonce(request: Request) -> dict[str, str]:
+    """Template context: the response's CSP nonce, for every inline <script> and <style>."""
+    return {"csp_nonce": getattr(request.state, "csp_nonce", "")}
 
 
 def bootstrap_admin(accounts: AccountRepository, email: str | None, password: str | None) -> None:
@@ -76,13 +94,15 @@ def create_app(
         admin_email = web.admin_email
         admin_password = web.admin_password.get_secret_value() if web.admin_password else None
     bootstrap_admin(accounts, admin_email, admin_password)
-    templates = Jinja2Templates(directory=str(TEMPLATES))
+    templates = Jinja2Templates(directory=str(TEMPLATES), context_processors=[_csp_nonce])
     templates.env.autoescape = True
     portal = Portal(
         platform=platform,
         accounts=accounts,
         templates=templates,
-        secure_cookies=web.base_url.startswith("https://"),
+        budget_secret=hmac.new(
+            signing_secret(platform.settings), b"medflow login password budget", hashlib.sha256
+        ).digest(),
     )
     app = FastAPI(
         title="medflow",
@@ -93,7 +113,8 @@ def create_app(
         redoc_url=None,
     )
     app.state.portal = portal
-    for module in (uploads, storage, documents, patients, executions, auth, pages, records, admin):
+    routers = (uploads, storage, documents, patients, care_team, executions, auth, pages, records)
+    for module in (*routers, admin):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequiredError)
@@ -111,12 +132,16 @@ def create_app(
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        nonce = secrets.token_urlsafe(18)
+        request.state.csp_nonce = nonce
         response: Response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if (web.configured_url or "").startswith("https://"):
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         if response.headers.get("content-type", "").startswith("text/html"):
-            response.headers.setdefault("Content-Security-Policy", _CSP)
+            response.headers.setdefault("Content-Security-Policy", content_security_policy(nonce))
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 

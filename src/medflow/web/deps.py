@@ -11,7 +11,9 @@ from fastapi.templating import Jinja2Templates
 
 from medflow.platform import Platform
 from medflow.platform.db import Database
+from medflow.web import links
 from medflow.web.accounts import AccountRepository, SessionInfo, User
+from medflow.web.links import is_https, link_base
 from medflow.web.security import same
 
 SESSION_COOKIE = "medflow_session"
@@ -26,13 +28,14 @@ class Portal:
         platform: the running platform.
         accounts: the account repository on the platform's database.
         templates: the Jinja2 templates (autoescaping on).
-        secure_cookies: send cookies with ``Secure`` (the public URL is https).
+        budget_secret: the key of the password budget's hashes (derived from the site's
+            signing secret).
     """
 
     platform: Platform
     accounts: AccountRepository
     templates: Jinja2Templates
-    secure_cookies: bool
+    budget_secret: bytes
 
     @property
     def db(self) -> Database:
@@ -43,6 +46,15 @@ class Portal:
     def session_ttl_s(self) -> int:
         """Idle session lifetime, seconds."""
         return self.platform.settings.web.session_ttl_s
+
+    def secure_cookies(self, request: Request) -> bool:
+        """Send cookies with ``Secure``: the public URL is https, or this request came over
+        https (directly, or as a trusted proxy reports)."""
+        return is_https(request, self.platform.settings.web)
+
+    def link_base(self, request: Request) -> str:
+        """Where links made for this request start (``web/links.py``)."""
+        return link_base(request, self.platform.settings.web)
 
 
 class LoginRequiredError(Exception):
@@ -139,6 +151,7 @@ def check_csrf(session: SessionInfo, token: str | None) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
 
 
-def client_address(request: Request) -> str:
-    """The peer address (the login throttle's key part)."""
-    return request.client.host if request.client else "unknown"
+def client_address(request: Request, portal: Portal) -> str:
+    """The client's address (the throttles' key part): the peer, or behind a trusted proxy
+    the address it reports."""
+    return links.client_address(request, portal.platform.settings.web)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from medflow.platform.db import DocumentRecord, ExecutionRecord, PatientRecord
+from medflow.platform.db.care_team import CareTeamMember
 from medflow.platform.db.health_records import HealthRecord
 
 _EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,255}$"
@@ -105,18 +107,50 @@ class PatientPublic(_Schema):
     name: str
     sex: str
     birth_date: str | None
-    doctor_email: str | None
+    doctor_email: str | None = Field(
+        description="The upload form's default doctor; reading the record needs the care team."
+    )
+    care_team: list[str] = Field(
+        default_factory=list, description="The doctors who may read the whole record."
+    )
 
     @classmethod
-    def of(cls, rec: PatientRecord) -> PatientPublic:
-        """From a database record."""
+    def of(cls, rec: PatientRecord, care_team: Sequence[str] = ()) -> PatientPublic:
+        """From a database record and the emails of its care team."""
         return cls(
             id=rec.id,
             name=rec.name,
             sex=rec.sex,
             birth_date=rec.birth_date,
             doctor_email=rec.doctor_email,
+            care_team=list(care_team),
         )
+
+
+class CareTeamCreate(_Schema):
+    """A doctor to put on a patient's care team (an active doctor account)."""
+
+    doctor_email: str = Field(max_length=320, pattern=_EMAIL, description="The doctor's email.")
+
+
+class CareTeamMemberPublic(_Schema):
+    """A doctor on a patient's care team."""
+
+    doctor_email: str
+    since: datetime
+    added_by: str = Field(description="Who added them: a user id, or 'migration'.")
+
+    @classmethod
+    def of(cls, rec: CareTeamMember) -> CareTeamMemberPublic:
+        """From a database record."""
+        return cls(doctor_email=rec.doctor_email, since=rec.since, added_by=rec.added_by)
+
+
+class CareTeamPublic(_Schema):
+    """A patient's care team, longest-standing first."""
+
+    data: list[CareTeamMemberPublic]
+    count: int
 
 
 class PatientsPublic(_Schema):

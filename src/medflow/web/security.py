@@ -1,5 +1,6 @@
 """Secrets of the portal: argon2id password hashes, random tokens kept as SHA-256 digests,
-and the login slow-down schedule.
+the login slow-down schedule and the failure budgets against credential stuffing and email
+floods.
 
 Why digests: a session id or API token is a bearer secret; storing only its SHA-256 means a
 leaked database copy grants nothing (OWASP Session Management Cheat Sheet). Tokens have 256
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,6 +25,42 @@ MIN_PASSWORD_LENGTH = 10
 SLOWDOWN_FREE_FAILURES = 3
 """Failed logins allowed before any delay."""
 SLOWDOWN_MAX_S = 300.0
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A leaky bucket: ``burst`` events at once, then one more every ``leak_s`` seconds.
+
+    Unlike the per-(email, address) slow-down, a success does not refill it: an attacker could
+    otherwise log into an account of their own between guesses.
+    """
+
+    burst: int
+    leak_s: float
+
+
+# Failed logins from one client address across all accounts: 50 at once, then 2 a minute
+# (OWASP Credential Stuffing Prevention Cheat Sheet: limit per IP address, not per account).
+ADDRESS_LOGIN_BUDGET = Budget(burst=50, leak_s=30.0)
+# Failed logins with one password (keyed hash prefix) across all accounts and addresses: 10 at
+# once, then 1 a minute: password spraying tries one common password on many accounts.
+PASSWORD_LOGIN_BUDGET = Budget(burst=10, leak_s=60.0)
+# Password-reset emails: 3 per account (then 3 an hour), and 10 requests per address (then 10
+# an hour) stop the form from being used to flood an inbox or the outgoing mail server
+# (OWASP Forgot Password Cheat Sheet: rate-limit the reset form).
+RESET_ACCOUNT_BUDGET = Budget(burst=3, leak_s=1200.0)
+RESET_ADDRESS_BUDGET = Budget(burst=10, leak_s=360.0)
+PASSWORD_KEY_BITS = 20
+"""Bits of the keyed password hash a password's budget is filed under: enough that two
+different passwords rarely share a budget (1 in a million), too few to say anything about a
+password even with the key (the stored value is one of a million buckets)."""
+
+
+def password_key(password: str, secret: bytes) -> str:
+    """The budget key of a tried password: a 20-bit prefix of HMAC-SHA256 under the site's
+    secret (never the password, nor a hash that could be checked offline without the key)."""
+    mac = hmac.new(secret, password.encode(), hashlib.sha256).hexdigest()
+    return f"pw:{mac[: PASSWORD_KEY_BITS // 4]}"
 
 
 def use_hasher(hasher: PasswordHasher) -> PasswordHasher:

@@ -65,5 +65,5 @@ def serve(
             server.should_exit = True
 
     threading.Thread(target=watch, name="medflow-web-watch", daemon=True).start()
-    log.info("portal at %s", web.base_url)
+    log.info("portal at %s", web.link_base)
     server.run()

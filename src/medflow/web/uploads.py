@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from medflow.analyzers.archive import ArchiveLimits, check_archive, is_zip
 from medflow.errors import EmptyInputError, FileTooLargeError, InputError, UnsupportedFileError
 from medflow.platform.config import TriggerRule
 
@@ -28,6 +29,8 @@ _TEXT_CONTROL = frozenset(b"\t\n\r\f\v\x1a")
 ANY_EXTENSION = "*"
 HEAD_BYTES = 64 * 1024
 """How much of an upload :func:`check_content` looks at."""
+ARCHIVE_LIMITS = ArchiveLimits()
+"""Zip-bomb limits for every ZIP-based upload (DOCX and any other ZIP container)."""
 
 Signature = tuple[tuple[int, bytes], ...]
 """(offset, bytes) parts that must all match."""
@@ -268,6 +271,19 @@ def check_content(filename: str, pipeline: str, content_type: str, head: bytes) 
         problem = _text_problem(head)
         if problem:
             raise UnsupportedFileError(filename, f"{problem} (declared {base})")
+
+
+def check_archive_upload(filename: str, head: bytes, body: Path) -> None:
+    """Refuse a ZIP-based upload (whatever its declared type) whose central directory is over
+    :data:`ARCHIVE_LIMITS`, before it is stored or any entry unpacked; other files pass.
+
+    Raises:
+        FileTooLargeError: it would unpack to more than the limit (the web answers 413).
+        InputError: compressed past the ratio limit, too many entries, or a damaged archive
+            (the web answers 400).
+    """
+    if is_zip(head):
+        check_archive(body, filename, ARCHIVE_LIMITS)
 
 
 def pipeline_of_key(triggers: Iterable[TriggerRule], bucket: str, key: str) -> str:

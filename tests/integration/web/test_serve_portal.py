@@ -49,3 +49,39 @@ def test_serve_answers_on_loopback_and_stops_when_asked(tmp_path: Path) -> None:
             stop.set()
             thread.join(30)
         assert not thread.is_alive()
+
+
+def test_medflow_serve_warns_at_start_when_emails_would_carry_a_loopback_url(
+    tmp_path: Path,
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDFLOW_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "medflow", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env={
+            **env,
+            "MEDFLOW_DATA_DIR": str(tmp_path / "data"),
+            "MEDFLOW_NOTIFY__BACKEND": "memory",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("medflow: portal at"):
+                assert line.strip() == f"medflow: portal at http://127.0.0.1:{port}"
+                break
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    warnings = [line for line in err.splitlines() if line.startswith("medflow: warning:")]
+    assert len(warnings) == 1
+    assert f"http://127.0.0.1:{port}" in warnings[0] and "web.public_url" in warnings[0]

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from medflow.pipelines.labs import build_pipeline
 from medflow.platform import Platform, Settings
+from medflow.platform.db.care_team import care_team_repository
 from medflow.platform.runner import Pipeline
 from medflow.web.accounts import AccountRepository
 from medflow.web.app import create_app
@@ -78,22 +79,28 @@ def make_portal(
     tmp_path: Path,
     pipelines: Sequence[Pipeline] | None = None,
     max_upload_bytes: int = 2_000_000,
+    web: dict[str, object] | None = None,
 ) -> Iterator[Portal]:
-    """A portal with patients P1 (doctor doc@) and P2 (another doctor) and one user per role,
-    running ``pipelines`` (the labs pipeline alone by default)."""
+    """A portal with patients P1 (doctor doc@ on the care team) and P2 (another doctor's) and
+    one user per role, running ``pipelines`` (the labs pipeline alone by default); ``web``
+    replaces the web settings (default: links to ``http://testserver``)."""
     settings = Settings(
         data_dir=tmp_path,
         storage={"backend": "memory", "max_upload_bytes": max_upload_bytes},
         notify={"backend": "memory"},
         security={"signing_secret": "test-secret-for-web-unit-tests"},
-        web={"base_url": "http://testserver"},
+        web=web if web is not None else {"base_url": "http://testserver"},
     )
     platform = Platform(settings, pipelines=list(pipelines or [build_pipeline()]))
     app = create_app(platform, admin_email="admin@example.org", admin_password=PASSWORD)
     accounts: AccountRepository = app.state.portal.accounts
     users = {"admin": accounts.by_email("admin@example.org").id}  # type: ignore[union-attr]
-    platform.services.db.patients.upsert("P1", name="Ada One", doctor_email="doc@example.org")
-    platform.services.db.patients.upsert("P2", name="Bob Two", doctor_email="other@example.org")
+    db = platform.services.db
+    db.patients.upsert("P1", name="Ada One", doctor_email="doc@example.org")
+    db.patients.upsert("P2", name="Bob Two", doctor_email="other@example.org")
+    team = care_team_repository(db)
+    team.add("P1", "doc@example.org", actor=users["admin"])
+    team.add("P2", "other@example.org", actor=users["admin"])
     for role, email, patient in (
         ("staff", "staff@example.org", None),
         ("doctor", "doc@example.org", None),

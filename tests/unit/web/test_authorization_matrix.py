@@ -51,6 +51,7 @@ class World:
     dictation_own: str  # a dictation of P1, with its health record
     dictation_other: str  # ... of P2
     target: str  # an account the admin forms act on
+    routed: str  # a later lab report of P1 whose upload named doctor 2 (doc2@)
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +60,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         pdf = (SAMPLES / "us-reference-lab.pdf").read_bytes()
         own = upload(portal, pdf)
         other = upload(portal, pdf + b"\n%other", patient_id="P2", doctor_email=None)
+        portal.accounts.create_user("doc2@example.org", PASSWORD, "doctor")
+        portal.accounts.create_user("other@example.org", PASSWORD, "doctor")  # P2's doctor
+        routed = upload(portal, pdf + b"\n%routed", doctor_email="doc2@example.org")
         portal.platform.runner.run_pending()
         execution = portal.platform.runner.list_executions(document_id=own)[0].id
         notes = {
@@ -95,6 +99,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             notes[("dictation", "P1")],
             notes[("dictation", "P2")],
             target,
+            routed,
         )
 
 
@@ -118,6 +123,10 @@ def _api_cases(w: World) -> list[tuple[str, str, frozenset[str]]]:
         ("GET", f"/api/v1/documents/{w.dictation_own}/results", ALL),
         ("GET", "/api/v1/patients/P1/health-records", ALL),
         ("GET", "/api/v1/patients/P2/health-records", STAFF),
+        ("GET", "/api/v1/patients/P1/care-team", ALL),
+        ("GET", "/api/v1/patients/P2/care-team", STAFF),
+        ("POST", "/api/v1/patients/P1/care-team", STAFF),
+        ("POST", "/api/v1/patients/P2/care-team", STAFF),
     ]
 
 
@@ -151,6 +160,9 @@ def _page_cases(w: World) -> list[tuple[str, str, frozenset[str]]]:
         ("GET", "/records", ALL),
         ("GET", "/records?patient_id=P1", ALL),
         ("GET", "/records?patient_id=P2", STAFF),
+        ("GET", "/patients/P1", ALL),
+        ("GET", "/patients/P2", STAFF),
+        ("POST", "/patients/P1/care-team", STAFF),
         ("GET", "/admin/users", ADMIN),
         ("POST", "/admin/users", ADMIN),
         ("POST", f"/admin/users/{w.target}/active", ADMIN),
@@ -176,6 +188,8 @@ FORMS = {
     "/patients": {"patient_id": "P9", "name": "New"},
     "/patients/P1/invite": {"email": "ada@example.org"},
     "/admin/users": {"email": "made@example.org", "role": "doctor", "password": PASSWORD},
+    # Adding the doctor already on the team: repeatable, leaves the world as it was.
+    "/patients/P1/care-team": {"doctor_email": "doc@example.org"},
 }
 
 
@@ -191,7 +205,10 @@ def _form(path: str) -> dict[str, str]:
 def test_api_routes_only_allow_their_roles(world: World, role: str) -> None:
     headers = {} if role == "stranger" else api_token(world.portal, role)
     for method, path, allowed in _api_cases(world):
-        body = UPLOAD if path.endswith("/uploads") else None
+        body: dict[str, object] | None = UPLOAD if path.endswith("/uploads") else None
+        if path.endswith("/care-team") and method == "POST":
+            team = "doc@example.org" if "/P1/" in path else "other@example.org"
+            body = {"doctor_email": team}
         r = world.portal.client.request(method, path, headers=headers, json=body)
         if role in allowed:
             assert r.status_code < 400 or r.status_code == 409, (role, path, r.status_code)
@@ -199,7 +216,9 @@ def test_api_routes_only_allow_their_roles(world: World, role: str) -> None:
             assert r.status_code == 401, (role, path, r.status_code)
         else:
             assert r.status_code in (403, 404), (role, path, r.status_code)
-            if path.startswith(("/api/v1/documents/", "/api/v1/patients/")):
+            # Reads of another's object look like absence; a write the role may never make is
+            # refused by role (403) whatever the id, so neither tells what exists.
+            if method == "GET" and path.startswith(("/api/v1/documents/", "/api/v1/patients/")):
                 assert r.status_code == 404, (role, path)
 
 
@@ -227,7 +246,7 @@ def test_listings_show_only_what_the_role_may_see(world: World) -> None:
     for role in ("patient", "doctor", "staff"):
         r = world.portal.client.get("/api/v1/documents", headers=api_token(world.portal, role))
         seen[role] = {d["id"] for d in r.json()["data"]}
-    mine = {world.own, world.note_own, world.dictation_own}
+    mine = {world.own, world.note_own, world.dictation_own, world.routed}
     assert seen["patient"] == mine
     assert seen["doctor"] == mine
     assert seen["staff"] == mine | {world.other, world.note_other, world.dictation_other}
@@ -241,3 +260,54 @@ def test_reads_of_patient_data_are_audited(world: World) -> None:
     )
     entries = world.portal.platform.services.db.audit.list(object_id=world.own)
     assert any(e.actor == world.portal.users["doctor"] and e.action == "read" for e in entries)
+
+
+def test_an_upload_naming_another_doctor_gives_them_that_document_only(world: World) -> None:
+    """The outside probe's finding: one upload for P1 naming doctor 2 used to make doctor 2
+    P1's doctor (no audit entry), so they could read P1's earlier reports and trend charts.
+    Now it notifies doctor 2 and shows them that document; the record stays with P1's care
+    team."""
+    portal = world.portal
+    routed = world.routed
+    token = {"Authorization": f"Bearer {portal.accounts.issue_api_token(_id(world, 'doc2'))}"}
+    api = portal.client
+    for path in (
+        f"/api/v1/documents/{routed}",
+        f"/api/v1/documents/{routed}/results",
+        f"/api/v1/documents/{routed}/fhir",
+    ):
+        assert api.get(path, headers=token).status_code == 200, path
+    for path in (
+        f"/api/v1/documents/{world.own}",  # P1's earlier lab report, sent to doctor 1
+        f"/api/v1/documents/{world.note_own}",
+        f"/api/v1/documents/{world.dictation_own}",
+        "/api/v1/patients/P1",
+        "/api/v1/patients/P1/health-records",
+    ):
+        assert api.get(path, headers=token).status_code == 404, path
+    listed = api.get("/api/v1/documents", headers=token).json()["data"]
+    assert [d["id"] for d in listed] == [routed]
+    assert api.get("/api/v1/patients", headers=token).json()["data"] == []
+    browser = TestClient(api.app, base_url="http://testserver")
+    login(browser, "doc2@example.org")
+    assert browser.get(f"/reports/{routed}").status_code == 200
+    for path in (f"/reports/{world.own}", "/patients/P1/trends", "/records?patient_id=P1"):
+        assert browser.get(path).status_code == 404, path
+    assert "/patients/P1/trends" not in browser.get(f"/reports/{routed}").text
+    # P1's own doctor keeps the whole record, and sees the new document too.
+    doctor = api_token(portal, "doctor")
+    assert world.clients["doctor"].get("/patients/P1/trends").status_code == 200
+    assert api.get(f"/api/v1/documents/{routed}", headers=doctor).status_code == 200
+    assert api.get("/api/v1/patients/P1", headers=doctor).json()["care_team"] == ["doc@example.org"]
+    # Doctor 2 was told about that document, and the routing is in the audit log.
+    db = portal.platform.services.db
+    sent = db.notifications.list(limit=50)
+    assert any(n.recipient == "doc2@example.org" and n.document_id == routed for n in sent)
+    routings = [e.detail.get("doctor") for e in db.audit.list(object_id="P1", limit=500)]
+    assert "doc2@example.org" in routings
+
+
+def _id(world: World, who: str) -> str:
+    user = world.portal.accounts.by_email(f"{who}@example.org")
+    assert user is not None
+    return user.id

@@ -38,3 +38,5 @@ def test_no_generated_request_causes_a_server_error(tmp_path: Path) -> None:
     assert "POST /api/v1/uploads" in tried
     assert "PUT /storage/{bucket}/{key}" in tried
     assert "GET /api/v1/patients/{patient_id}/health-records" in tried
+    assert "POST /api/v1/patients/{patient_id}/care-team" in tried
+    assert "DELETE /api/v1/patients/{patient_id}/care-team/{doctor_email}" in tried

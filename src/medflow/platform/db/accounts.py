@@ -70,7 +70,10 @@ class OneTimeTokenRow(Base):
 
 
 class LoginAttemptRow(Base):
-    """Failed logins per (email, client address), for the exponential slow-down."""
+    """Throttle counters: failed logins per (email, client address) for the exponential
+    slow-down (key ``email|address``), and the leaky-bucket budgets per address (``ip:``),
+    per tried password (``pw:``) and for reset requests (``reset-ip:``, ``reset:``), where
+    ``failures`` is the bucket's level and ``last_at`` the time it holds from."""
 
     __tablename__ = "web_login_attempts"
     id: Mapped[str] = mapped_column(String(128), primary_key=True)

@@ -57,7 +57,7 @@ class PoolOptions:
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 """The newest migration; a test checks it against the migrations folder. A database already at
 this revision is opened without importing Alembic (which costs about a second)."""
 

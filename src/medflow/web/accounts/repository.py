@@ -25,7 +25,7 @@ from medflow.web.accounts.models import (
     UploadTicketRow,
     UserRow,
 )
-from medflow.web.security import digest, hash_password, new_token, verify_password
+from medflow.web.security import Budget, digest, hash_password, new_token, verify_password
 from medflow.web.sessions import DatabaseSessionStore, SessionStore
 
 TokenKind = Literal["invite", "reset"]
@@ -329,6 +329,28 @@ class AccountRepository:
                 row.failures += 1
                 row.last_at = utcnow()
 
+    def budget_wait(self, key: str, budget: Budget) -> float:
+        """Seconds until ``key``'s bucket has room for one more event (0: room now)."""
+        with self._db.reading() as s:
+            row = s.get(LoginAttemptRow, key[:128])
+            if row is None:
+                return 0.0
+            level, since = _leaked(row.failures, row.last_at, budget)
+        if level < budget.burst:
+            return 0.0
+        return max(0.0, (since - utcnow()).total_seconds() + budget.leak_s)
+
+    def spend(self, key: str, budget: Budget) -> None:
+        """Add one event to ``key``'s bucket (failed login, reset request)."""
+        with self._db.transaction() as s:
+            row = s.get(LoginAttemptRow, key[:128])
+            if row is None:
+                s.add(LoginAttemptRow(id=key[:128], failures=1, last_at=utcnow()))
+                return
+            level, since = _leaked(row.failures, row.last_at, budget)
+            row.failures = level + 1
+            row.last_at = since
+
     # -- upload tickets and read marks ----------------------------------------------------------
 
     def create_ticket(
@@ -392,6 +414,17 @@ class AccountRepository:
         with self._db.reading() as s:
             q = select(ReadMarkRow.document_id).where(ReadMarkRow.user_id == user_id)
             return set(s.scalars(q))
+
+
+def _leaked(level: int, since: datetime, budget: Budget) -> tuple[int, datetime]:
+    """A bucket's level after leaking since ``since``, and the time that level holds from
+    (advanced by whole leak periods only, so partial periods are not lost)."""
+    now = utcnow()
+    periods = int(max(0.0, (now - since).total_seconds()) // budget.leak_s)
+    left = max(0, level - periods)
+    if left == 0:
+        return 0, now
+    return left, since + timedelta(seconds=periods * budget.leak_s)
 
 
 def ticket_meta(values: Mapping[str, Any]) -> dict[str, str]:

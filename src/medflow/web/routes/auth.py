@@ -26,7 +26,18 @@ from medflow.web.deps import (
     check_csrf,
     client_address,
 )
-from medflow.web.security import new_token, password_problem, same, slowdown_s
+from medflow.web.security import (
+    ADDRESS_LOGIN_BUDGET,
+    PASSWORD_LOGIN_BUDGET,
+    RESET_ACCOUNT_BUDGET,
+    RESET_ADDRESS_BUDGET,
+    digest,
+    new_token,
+    password_key,
+    password_problem,
+    same,
+    slowdown_s,
+)
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -49,7 +60,7 @@ def render(
             token,
             httponly=True,
             samesite="lax",
-            secure=portal.secure_cookies,
+            secure=portal.secure_cookies(request),
         )
     return response
 
@@ -87,28 +98,37 @@ def login(
 ) -> Response:
     """Check the password; on success open a session and redirect.
 
-    Consecutive failures for one (email, client address) pair are slowed exponentially: after
-    the free attempts, a further try within the wait gets 429 without checking the password.
+    Three throttles, each answering 429 without checking the password: consecutive failures
+    for one (email, client address) pair are slowed exponentially; failures from one address
+    across all accounts, and failures with one password across all accounts and addresses
+    (credential stuffing, password spraying), each have a budget that refills with time, not
+    with a success.
     """
     check_anon_csrf(request, csrf_token)
-    throttle_key = f"{email.strip().lower()}|{client_address(request)}"
+    address = client_address(request, portal)
+    throttle_key = f"{email.strip().lower()}|{address}"
+    budgets = (
+        (f"ip:{address}", ADDRESS_LOGIN_BUDGET),
+        (password_key(password, portal.budget_secret), PASSWORD_LOGIN_BUDGET),
+    )
     failures, last = portal.accounts.login_failures(throttle_key)
-    wait = slowdown_s(failures)
-    if last is not None and wait > 0:
-        remaining = wait - (utcnow() - last).total_seconds()
-        if remaining > 0:
-            response = render(
-                portal,
-                request,
-                "login.html",
-                {"next": next, "error": "Too many failed logins; wait and try again."},
-                status.HTTP_429_TOO_MANY_REQUESTS,
-            )
-            response.headers["Retry-After"] = str(int(remaining) + 1)
-            return response
+    waits = [slowdown_s(failures) - (utcnow() - last).total_seconds() if last else 0.0]
+    waits += [portal.accounts.budget_wait(key, budget) for key, budget in budgets]
+    if max(waits) > 0:
+        response = render(
+            portal,
+            request,
+            "login.html",
+            {"next": next, "error": "Too many failed logins; wait and try again."},
+            status.HTTP_429_TOO_MANY_REQUESTS,
+        )
+        response.headers["Retry-After"] = str(int(max(waits)) + 1)
+        return response
     user = portal.accounts.authenticate(email, password)
     portal.accounts.record_login(throttle_key, success=user is not None)
     if user is None:
+        for key, budget in budgets:
+            portal.accounts.spend(key, budget)
         return render(
             portal,
             request,
@@ -119,19 +139,21 @@ def login(
     token, session = portal.accounts.open_session(user.id, portal.session_ttl_s)
     portal.db.audit.record(user.id, "login", "user", user.id)
     redirect = RedirectResponse(_safe_next(next), status_code=303)
-    set_session_cookie(portal, redirect, token, session.expires_at)
+    set_session_cookie(portal, request, redirect, token, session.expires_at)
     return redirect
 
 
-def set_session_cookie(portal: Portal, response: Response, token: str, expires: datetime) -> None:
-    """The session cookie: HttpOnly, SameSite=Lax, Secure on https deployments."""
+def set_session_cookie(
+    portal: Portal, request: Request, response: Response, token: str, expires: datetime
+) -> None:
+    """The session cookie: HttpOnly, SameSite=Lax, Secure whenever served over https."""
     response.set_cookie(
         SESSION_COOKIE,
         token,
         max_age=portal.session_ttl_s,
         httponly=True,
         samesite="lax",
-        secure=portal.secure_cookies,
+        secure=portal.secure_cookies(request),
         path="/",
     )
 
@@ -144,7 +166,13 @@ def logout(
     check_csrf(session, csrf_token)
     portal.accounts.close_session(request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/",
+        secure=portal.secure_cookies(request),
+        httponly=True,
+        samesite="lax",
+    )
     return response
 
 
@@ -158,12 +186,30 @@ def forgot_page(request: Request, portal: PortalDep) -> HTMLResponse:
 def forgot(
     request: Request, portal: PortalDep, email: FormStr, csrf_token: FormStr = ""
 ) -> Response:
-    """Email a single-use reset link if the account exists; answer the same either way."""
+    """Email a single-use reset link if the account exists; answer the same either way.
+
+    Requests are limited per address and per email (counted whether or not the account
+    exists, so a 429 says nothing about it): the form cannot flood an inbox.
+    """
     check_anon_csrf(request, csrf_token)
+    budgets = (
+        (f"reset-ip:{client_address(request, portal)}", RESET_ADDRESS_BUDGET),
+        (f"reset:{digest(email.strip().lower())[:32]}", RESET_ACCOUNT_BUDGET),
+    )
+    wait = max(portal.accounts.budget_wait(key, budget) for key, budget in budgets)
+    if wait > 0:
+        message = "Too many reset requests; wait and try again."
+        response = render(
+            portal, request, "message.html", {"message": message}, status.HTTP_429_TOO_MANY_REQUESTS
+        )
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+    for key, budget in budgets:
+        portal.accounts.spend(key, budget)
     user = portal.accounts.by_email(email)
     if user is not None:
         token = portal.accounts.issue_one_time("reset", user.email, RESET_TTL_S, user_id=user.id)
-        link = f"{portal.platform.settings.web.base_url}/password/reset?token={quote(token)}"
+        link = f"{portal.link_base(request)}/password/reset?token={quote(token)}"
         portal.platform.services.notifier.send(
             Message(
                 to=user.email,
@@ -254,14 +300,16 @@ def signup(
     portal.db.audit.record(user.id, "signup", "user", user.id, {"invited": found is not None})
     token, session = portal.accounts.open_session(user.id, portal.session_ttl_s)
     response = RedirectResponse("/", status_code=303)
-    set_session_cookie(portal, response, token, session.expires_at)
+    set_session_cookie(portal, request, response, token, session.expires_at)
     return response
 
 
-def send_invitation(portal: Portal, patient_id: str, email: str, actor: str) -> str:
+def send_invitation(
+    portal: Portal, request: Request, patient_id: str, email: str, actor: str
+) -> str:
     """Email a patient a sign-up link bound to ``patient_id``; return the link."""
     token = portal.accounts.issue_one_time("invite", email, INVITE_TTL_S, patient_id=patient_id)
-    link = f"{portal.platform.settings.web.base_url}/signup?invite={quote(token)}"
+    link = f"{portal.link_base(request)}/signup?invite={quote(token)}"
     portal.platform.services.notifier.send(
         Message(
             to=email.strip().lower(),

@@ -3,8 +3,11 @@ trends, admin audit log. Every page that shows patient data writes an audit entr
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, Response, status
@@ -13,12 +16,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from medflow.errors import InputError
 from medflow.platform.db import DocumentRecord, RecordNotFoundError
 from medflow.web import result_files
-from medflow.web.access import NotVisibleError, patient_for, visible_documents, visible_patients
+from medflow.web.access import (
+    NotVisibleError,
+    patient_for,
+    sees_record,
+    visible_documents,
+    visible_patients,
+)
 from medflow.web.charts import series_of
 from medflow.web.deps import PageSession, Portal, PortalDep, check_csrf, require_role
 from medflow.web.highlight import CATEGORY_STYLE, Highlighted, clinical_text, highlight
 from medflow.web.result_files import DOWNLOADS, HTML_REPORT
 from medflow.web.routes.auth import render, send_invitation
+from medflow.web.routes.care_team import add_member, require_doctor
 from medflow.web.routes.documents import RESULTS_BUCKET, visible
 from medflow.web.schemas import UploadCreate
 from medflow.web.uploads import pipeline_of_key, portal_kinds, upload_kinds
@@ -29,9 +39,24 @@ FormStr = Annotated[str, Form(max_length=1024)]
 _HTML = "text/html; charset=utf-8"
 CLINICAL_FILES = {"documents": "text.txt", "dictation": "transcript.json"}
 """Where the documents and dictation pipelines keep the text their entity offsets refer to."""
-# A stored HTML result shown inline runs nothing and loads nothing: it is sandboxed (no
-# script, no same-origin access) even though medflow rendered it.
-_SANDBOX_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+_STYLE_BLOCK = re.compile(rb"<style\b[^>]*>(.*?)</style\s*>", re.DOTALL | re.IGNORECASE)
+
+
+def sandbox_csp(html: bytes) -> str:
+    """The CSP of a stored HTML result shown inline: it runs nothing and loads nothing (sandbox,
+    no script, no same-origin access) even though medflow rendered it, and applies only its own
+    style blocks, each allowed by its SHA-256 (CSP Level 3 section 8.3), never 'unsafe-inline':
+    an injected style element or attribute is not applied."""
+    hashes = sorted(
+        {
+            "'sha256-" + base64.b64encode(hashlib.sha256(css).digest()).decode() + "'"
+            for css in _STYLE_BLOCK.findall(html)
+        }
+    )
+    styles = " ".join(hashes) or "'none'"
+    return f"sandbox; default-src 'none'; style-src {styles}; img-src data:"
+
+
 STORED_REPORT_PIPELINES = frozenset({"imaging", "records"})
 """Pipelines whose report page shows their stored HTML report rather than a page of its own."""
 FACTS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -180,7 +205,8 @@ def create_patient(
     doctor_email: FormStr = "",
     csrf_token: FormStr = "",
 ) -> Response:
-    """Create or update a patient (staff)."""
+    """Create or update a patient (staff); a doctor given joins the care team (audited) and
+    becomes the upload form's default doctor for the patient."""
     check_csrf(session, csrf_token)
     require_role(session.user, "staff", "admin")
     try:
@@ -195,6 +221,8 @@ def create_patient(
         )
     except ValueError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "check the patient id and email") from exc
+    if checked.doctor_email:
+        require_doctor(portal, checked.doctor_email)
     portal.db.patients.upsert(
         checked.patient_id,
         name=checked.patient_name,
@@ -202,6 +230,8 @@ def create_patient(
         doctor_email=checked.doctor_email,
     )
     portal.db.audit.record(session.user.id, "write", "patient", checked.patient_id)
+    if checked.doctor_email:
+        add_member(portal, checked.patient_id, checked.doctor_email, session.user.id)
     return RedirectResponse(f"/upload?patient_id={checked.patient_id}", status_code=303)
 
 
@@ -223,7 +253,7 @@ def invite(
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such patient") from exc
     if "@" not in email or len(email) > 320:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "give the patient's email address")
-    send_invitation(portal, patient_id, email, session.user.id)
+    send_invitation(portal, request, patient_id, email, session.user.id)
     portal.db.patients.upsert(patient_id, email=email.strip().lower())
     message = "Invitation sent."
     return render(portal, request, "message.html", {"session": session, "message": message})
@@ -259,6 +289,9 @@ def report_page(
     portal.accounts.mark_read(user.id, doc.id)
     portal.db.audit.record(user.id, "read", "document", doc.id)
     downloads = list(DOWNLOADS.get(pipeline, {}))
+    # Links to the patient's whole record only for those who may open it: a doctor sent this
+    # one document is not on the care team.
+    record = user.role != "patient" and sees_record(portal.db, user, doc.patient_id)
     if pipeline in STORED_REPORT_PIPELINES:
         return _stored_report(request, portal, session, doc)
     if pipeline in CLINICAL_FILES:
@@ -271,6 +304,7 @@ def report_page(
             "downloads": downloads,
             "resume": has_resume,
             "styles": CATEGORY_STYLE,
+            "record": record,
         }
         return render(portal, request, "clinical_report.html", context)
     report = _report(portal, doc)
@@ -284,6 +318,7 @@ def report_page(
         "report": report,
         "results": results,
         "downloads": downloads,
+        "record": record,
     }
     return render(portal, request, "report.html", context)
 
@@ -323,7 +358,7 @@ def html_report(document_id: str, portal: PortalDep, session: PageSession) -> Re
     return Response(
         data,
         media_type=_HTML,
-        headers={"Content-Security-Policy": _SANDBOX_CSP, "Cache-Control": "no-store"},
+        headers={"Content-Security-Policy": sandbox_csp(data), "Cache-Control": "no-store"},
     )
 
 
@@ -356,7 +391,7 @@ def resume(document_id: str, portal: PortalDep, session: PageSession) -> Respons
     return Response(
         data,
         media_type=_HTML,
-        headers={"Content-Security-Policy": _SANDBOX_CSP, "Cache-Control": "no-store"},
+        headers={"Content-Security-Policy": sandbox_csp(data), "Cache-Control": "no-store"},
     )
 
 

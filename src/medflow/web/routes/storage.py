@@ -16,12 +16,17 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
-from medflow.errors import InputError, SignatureError
+from medflow.errors import FileTooLargeError, InputError, SignatureError
 from medflow.platform.db.models import utcnow
 from medflow.platform.storage.base import InvalidKeyError
 from medflow.web.deps import PortalDep
 from medflow.web.schemas import Problem, StoredPublic
-from medflow.web.uploads import HEAD_BYTES, check_content, pipeline_of_key
+from medflow.web.uploads import (
+    HEAD_BYTES,
+    check_archive_upload,
+    check_content,
+    pipeline_of_key,
+)
 
 router = APIRouter(tags=["storage"])
 
@@ -40,7 +45,12 @@ def _verify(portal: PortalDep, bucket: str, key: str, method: str, expires: str,
 @router.put(
     "/storage/{bucket}/{key:path}",
     status_code=status.HTTP_201_CREATED,
-    responses={403: {"model": Problem}, 413: {"model": Problem}, 415: {"model": Problem}},
+    responses={
+        400: {"model": Problem},
+        403: {"model": Problem},
+        413: {"model": Problem},
+        415: {"model": Problem},
+    },
 )
 async def put_object(
     bucket: str,
@@ -55,7 +65,9 @@ async def put_object(
 
     Raises:
         HTTPException: 403 bad or expired signature, or no ticket; 413 more bytes than
-            declared; 415 wrong type or bytes.
+            declared, or a ZIP-based file that would unpack past the limit; 415 wrong type or
+            bytes; 400 a ZIP-based file compressed past the ratio limit, with too many
+            entries, or damaged.
     """
     _verify(portal, bucket, key, "PUT", expires, signature)
     if method != "PUT":
@@ -102,6 +114,14 @@ async def put_object(
             check_content(name, pipeline, ticket.content_type, bytes(head))
         except InputError as exc:
             raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(exc)) from exc
+        # A ZIP-based file (DOCX) is checked from its central directory before it is stored:
+        # a zip bomb never reaches the store, let alone a reader that unpacks it.
+        try:
+            await run_in_threadpool(check_archive_upload, name, bytes(head), body)
+        except FileTooLargeError as exc:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
+        except InputError as exc:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
         obj = await run_in_threadpool(
             services.store.put_file, bucket, key, body, ticket.meta, ticket.content_type
         )

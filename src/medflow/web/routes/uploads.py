@@ -9,12 +9,13 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 
 from medflow.errors import FileTooLargeError, InputError, UnsupportedFileError
 from medflow.platform.db.models import utcnow
 from medflow.web.accounts.repository import ticket_meta
 from medflow.web.deps import ApiUser, PortalDep, require_role
+from medflow.web.links import rebase
 from medflow.web.schemas import Problem, UploadCreate, UploadPublic
 from medflow.web.uploads import check_declared, safe_filename, upload_kinds
 
@@ -26,7 +27,9 @@ router = APIRouter(prefix="/api/v1", tags=["uploads"])
     status_code=status.HTTP_201_CREATED,
     responses={400: {"model": Problem}, 413: {"model": Problem}, 415: {"model": Problem}},
 )
-def create_upload(body: UploadCreate, user: ApiUser, portal: PortalDep) -> UploadPublic:
+def create_upload(
+    body: UploadCreate, user: ApiUser, portal: PortalDep, request: Request
+) -> UploadPublic:
     """Issue a signed upload URL (staff and admins) for one file and the pipeline that is to
     run on it (``labs`` when the request names none): the pipeline must be registered and
     accept the file's type, extension and size (``upload_types.yaml``).
@@ -57,11 +60,11 @@ def create_upload(body: UploadCreate, user: ApiUser, portal: PortalDep) -> Uploa
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(exc)) from exc
     except InputError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+    # The doctor named here is told about this document and may read it; the patient's care
+    # team (who may read the whole record) is not changed by an upload (issue 13).
+    doctor = body.doctor_email.lower() if body.doctor_email else None
     platform.services.db.patients.upsert(
-        body.patient_id,
-        name=body.patient_name or None,
-        sex=body.sex.lower() or None,
-        doctor_email=body.doctor_email.lower() if body.doctor_email else None,
+        body.patient_id, name=body.patient_name or None, sex=body.sex.lower() or None
     )
     key = f"{rule.prefix.rstrip('/')}/{uuid.uuid4().hex}/{name}"
     ttl = settings.storage.signed_url_ttl_s
@@ -72,7 +75,7 @@ def create_upload(body: UploadCreate, user: ApiUser, portal: PortalDep) -> Uploa
             "patient_name": body.patient_name,
             "sex": body.sex,
             "age": body.age,
-            "doctor_email": body.doctor_email.lower() if body.doctor_email else None,
+            "doctor_email": doctor,
             "uploaded_by": user.id,
         }
     )
@@ -85,10 +88,13 @@ def create_upload(body: UploadCreate, user: ApiUser, portal: PortalDep) -> Uploa
         created_by=user.id,
         ttl_s=ttl,
     )
-    url = platform.services.store.signed_url("raw", key, "PUT", ttl)
-    platform.services.db.audit.record(
-        user.id, "upload-url", "patient", body.patient_id, {"ticket": ticket.id}
+    url = rebase(
+        platform.services.store.signed_url("raw", key, "PUT", ttl),
+        settings.web,
+        portal.link_base(request),
     )
+    detail = {"ticket": ticket.id, **({"doctor": doctor} if doctor else {})}
+    platform.services.db.audit.record(user.id, "upload-url", "patient", body.patient_id, detail)
     return UploadPublic(
         upload_url=url,
         bucket="raw",

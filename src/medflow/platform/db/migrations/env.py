@@ -10,6 +10,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from medflow.platform.db import accounts as _accounts  # noqa: F401  (registers the portal's tables)
+from medflow.platform.db import care_team as _care_team  # noqa: F401  (care-team memberships)
 from medflow.platform.db import health_records as _health_records  # noqa: F401  (dictation records)
 from medflow.platform.db.models import Base
 
