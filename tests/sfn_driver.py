@@ -3,22 +3,47 @@ service does, calling the Lambda handlers in this process.
 
 It covers what medflow's generator emits (the Amazon States Language spec, states-language.net):
 ``Task`` states on ``arn:aws:states:::lambda:invoke`` with ``Parameters`` (``.$`` paths into the
-input and the context object), ``ResultPath`` (``null`` or a path), ``Retry`` (``ErrorEquals``,
-``MaxAttempts``, ``IntervalSeconds``, ``BackoffRate``, ``MaxDelaySeconds``) and ``Catch``;
-``Fail``, ``Succeed`` and ``Pass``. A handler's exception becomes the error Lambda reports:
-``Error`` = the exception's class name, ``Cause`` = Lambda's JSON envelope. Delays are recorded,
-not slept.
+input and the context object, and the ``States.Format`` intrinsic), ``ResultPath`` (``null`` or
+a path), ``Retry`` (``ErrorEquals``, ``MaxAttempts``, ``IntervalSeconds``, ``BackoffRate``,
+``MaxDelaySeconds``) and ``Catch``; ``Fail``, ``Succeed`` and ``Pass``. A handler's exception
+becomes the error Lambda reports: ``Error`` = the exception's class name, ``Cause`` = Lambda's
+JSON envelope. Delays are recorded, not slept.
+
+``Task`` states on ``arn:aws:states:::ecs:runTask.waitForTaskToken`` (a Fargate task) call the
+``container`` function with the container's environment (the overrides, resolved, with the
+task token in ``$$.Task.Token``) and a :class:`TaskTokens` client; the task ends as the
+container reports it with ``send_task_success`` / ``send_task_failure``, whose ``error`` and
+``cause`` become the state's error, as the service does.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 Handler = Callable[[dict[str, Any], Any], Any]
+FARGATE_TASK = "arn:aws:states:::ecs:runTask.waitForTaskToken"
+_FORMAT = re.compile(r"^States\.Format\('((?:[^'\\]|\\.)*)'((?:\s*,\s*[^,]+)*)\)$")
+
+
+class TaskTokens:
+    """The two Step Functions calls a task that holds a token makes (boto3's names)."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, tuple[str, Any, str]] = {}
+
+    def send_task_success(self, taskToken: str, output: str) -> None:
+        self.results[taskToken] = ("success", json.loads(output), "")
+
+    def send_task_failure(self, taskToken: str, error: str, cause: str) -> None:
+        self.results[taskToken] = ("failure", error, cause)
+
+
+Container = Callable[[dict[str, str], TaskTokens], Any]
 
 
 class TaskError(Exception):
@@ -63,13 +88,25 @@ def _set_path(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     return out
 
 
+def _resolve(value: str, data: Any, context: Mapping[str, Any]) -> Any:
+    fmt = _FORMAT.match(value)
+    if fmt is not None:  # States.Format('...{}...', path, ...)
+        args = [a.strip() for a in fmt.group(2).split(",") if a.strip()]
+        text = fmt.group(1)
+        for arg in args:
+            text = text.replace("{}", str(_resolve(arg, data, context)), 1)
+        return text
+    if value.startswith("$$."):
+        return _path(context, value[1:])
+    return _path(data, value)
+
+
 def _parameters(template: Any, data: Any, context: Mapping[str, Any]) -> Any:
     if isinstance(template, dict):
         out: dict[str, Any] = {}
         for key, value in template.items():
             if key.endswith(".$"):
-                src = context if value.startswith("$$.") else data
-                out[key[:-2]] = _path(src, value[1:] if value.startswith("$$.") else value)
+                out[key[:-2]] = _resolve(value, data, context)
             else:
                 out[key] = _parameters(value, data, context)
         return out
@@ -90,15 +127,41 @@ class LocalStateMachine:
     Args:
         definition: the ASL (placeholders already substituted).
         functions: Lambda function name or ARN -> handler ``(event, context)``.
+        container: runs a Fargate task: ``(environment, token client)``.
     """
 
-    def __init__(self, definition: Mapping[str, Any], functions: Mapping[str, Handler]) -> None:
+    def __init__(
+        self,
+        definition: Mapping[str, Any],
+        functions: Mapping[str, Handler],
+        container: Container | None = None,
+    ) -> None:
         self.definition = definition
         self.functions = dict(functions)
+        self.container = container
+        self.tokens = TaskTokens()
+        self.ran_as: dict[str, str] = {}  # state name -> "lambda" or "fargate"
 
-    def _invoke(self, state: Mapping[str, Any], payload: Any) -> Any:
+    def _run_container(self, name: str, payload: Any, token: str) -> Any:
+        if self.container is None:
+            raise NotImplementedError(f"{name}: no container runner given for Fargate tasks")
+        [override] = payload["Overrides"]["ContainerOverrides"]
+        env = {e["Name"]: str(e["Value"]) for e in override["Environment"]}
+        self.ran_as[name] = "fargate"
+        self.container(env, self.tokens)
+        if token not in self.tokens.results:
+            raise TaskError("States.Timeout", f"{name}: the task never reported its token")
+        kind, value, cause = self.tokens.results.pop(token)
+        if kind == "failure":
+            raise TaskError(value, cause)
+        return value
+
+    def _invoke(self, name: str, state: Mapping[str, Any], payload: Any, token: str) -> Any:
+        if state["Resource"] == FARGATE_TASK:
+            return self._run_container(name, payload, token)
         if state["Resource"] != "arn:aws:states:::lambda:invoke":
             raise NotImplementedError(f"resource {state['Resource']} is not emulated")
+        self.ran_as[name] = "lambda"
         name = state["Parameters"]["FunctionName"]
         handler = self.functions[name]
         try:
@@ -154,14 +217,16 @@ class LocalStateMachine:
         retriers = state.get("Retry", [])
         used = [0] * len(retriers)
         while True:
+            token = f"{execution_arn}/{name}/{sum(used)}"
             context = {
                 "Execution": {"Id": execution_arn},
                 "State": {"Name": name, "RetryCount": sum(used)},
+                "Task": {"Token": token},
             }
             payload = _parameters(state.get("Parameters", {}), data, context)
             outcome.tries[name] = outcome.tries.get(name, 0) + 1
             try:
-                outcome.output = self._invoke(state, payload)
+                outcome.output = self._invoke(name, state, payload, token)
                 return None
             except TaskError as err:
                 # The spec: the first retrier whose ErrorEquals matches decides alone.

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from medflow.aws.app import declared_pipelines
 from medflow.aws.asl import RETRYABLE_ERROR, retry_block
-from medflow.aws.settings import BUCKETS, load_profiles
+from medflow.aws.settings import BUCKETS, Access, load_profiles
 from medflow.aws.stack import BUCKET_ACTIONS
 from medflow.cli import app
 
@@ -149,25 +149,37 @@ def test_no_role_has_a_wildcard_action_on_a_data_bucket(template: dict[str, Any]
     assert checked >= 20
 
 
-@pytest.mark.parametrize("name", sorted(PIPELINES))
-def test_each_step_function_gets_exactly_its_profile(template: dict[str, Any], name: str) -> None:
-    profile = load_profiles()[0][name]
+def _bucket_actions(
+    template: dict[str, Any], statements: list[dict[str, Any]]
+) -> dict[str, set[str]]:
+    """medflow bucket -> the S3 actions ``statements`` grant on it."""
     buckets = _data_buckets(template)
-    role = "".join(p.capitalize() for p in name.split("_")) + "StepsServiceRole"
-    statements = _policies_of(template, role)
     granted: dict[str, set[str]] = {}
     for s in statements:
         for logical in _refs(s.get("Resource")):
             for bucket, bid in buckets.items():
                 if bid == logical:
                     granted.setdefault(bucket, set()).update(_actions(s))
+    return granted
+
+
+def _expected_actions(access: Access) -> dict[str, set[str]]:
     expected: dict[str, set[str]] = {}
-    for b in profile.access.buckets:
+    for b in access.buckets:
         acts = {"s3:ListBucket"}
-        acts |= {"s3:GetObject"} if b in profile.access.read else set()
-        acts |= {"s3:PutObject", "s3:AbortMultipartUpload"} if b in profile.access.write else set()
+        acts |= {"s3:GetObject"} if b in access.read else set()
+        acts |= {"s3:PutObject", "s3:AbortMultipartUpload"} if b in access.write else set()
+        acts |= {"s3:DeleteObject"} if b in access.delete else set()
         expected[b] = acts
-    assert granted == expected
+    return expected
+
+
+@pytest.mark.parametrize("name", sorted(PIPELINES))
+def test_each_step_function_gets_exactly_its_profile(template: dict[str, Any], name: str) -> None:
+    profile = load_profiles()[0][name]
+    role = "".join(p.capitalize() for p in name.split("_")) + "StepsServiceRole"
+    statements = _policies_of(template, role)
+    assert _bucket_actions(template, statements) == _expected_actions(profile.access)
     email = [s for s in statements if "ses:SendRawEmail" in _actions(s)]
     assert bool(email) == profile.access.email
     start = [s for s in statements if "states:StartExecution" in _actions(s)]
@@ -194,6 +206,34 @@ def test_state_machines_are_the_declarations_with_retry_and_catch(
     for state_name, state in states.items():
         if state["Type"] == "Task":
             assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"], state_name
+
+
+def test_the_records_machine_runs_its_long_steps_on_fargate_with_the_same_profile(
+    template: dict[str, Any],
+) -> None:
+    machines = _of_type(template, "AWS::StepFunctions::StateMachine")
+    [definition] = [
+        json.loads(m["Properties"]["DefinitionString"])
+        for m in machines.values()
+        if "medflow pipeline records version" in m["Properties"]["DefinitionString"]
+    ]
+    tasks = {n: s for n, s in definition["States"].items() if s["Type"] == "Task"}
+    assert [n for n in tasks if n != "quarantine"] == ["initiate", "transform", "analyze", "move"]
+    fargate = "arn:aws:states:::ecs:runTask.waitForTaskToken"
+    assert [n for n, s in tasks.items() if s["Resource"] == fargate] == [
+        "initiate",
+        "transform",
+        "analyze",
+    ]
+    assert tasks["move"]["Resource"] == "arn:aws:states:::lambda:invoke"
+    # The Fargate task role may touch exactly what the Lambda function may: the records
+    # profile, work bucket deletes included, nothing else.
+    access = load_profiles()[0]["records"].access
+    assert "work" in access.delete and "work" in access.read and "work" in access.write
+    task_role = _policies_of(template, "RecordsTaskTaskRole")
+    assert _bucket_actions(template, task_role) == _expected_actions(access)
+    failure = _policies_of(template, "FailureServiceRole")
+    assert "s3:DeleteObject" in _bucket_actions(template, failure)["work"]
 
 
 def test_failed_executions_and_dead_letters_raise_alarms(template: dict[str, Any]) -> None:

@@ -1,10 +1,11 @@
-"""The labs pipeline end to end through the Lambda handlers against moto's server (S3, SQS,
-Step Functions, SES, Secrets Manager on one loopback port; no AWS client is patched):
+"""The labs and records pipelines end to end through the handlers against moto's server (S3,
+SQS, Step Functions, SES, Secrets Manager on one loopback port; no AWS client is patched):
 
 upload to the raw bucket -> S3 event on SQS -> ``ingest`` handler (document recorded, state
 machine started in Step Functions) -> the generated state machine walked by the local
-interpreter, each Task calling the ``step`` / ``failure`` handler -> results in the results
-bucket -> the doctor's email sent through SES.
+interpreter, each Lambda Task calling the ``step`` / ``failure`` handler and each Fargate Task
+running ``medflow.aws.task`` (answering with its task token) -> results in their buckets -> for
+labs, the doctor's email sent through SES.
 """
 
 from __future__ import annotations
@@ -18,13 +19,18 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+from tests.fixtures.records.records_outputs import stored_outputs
 from tests.s3_server import ACCESS_KEY, REGION, SECRET_KEY, bucket_prefix
 from tests.sfn_driver import LocalStateMachine, Outcome
 
-from medflow.aws import handlers
+from medflow.analyzers.records import RecordsAnalyzer
+from medflow.aws import handlers, task
 from medflow.aws.asl import placeholders, state_machine, substitute
 from medflow.aws.runtime import runtime
 from medflow.pipelines.labs import build_pipeline
+from medflow.pipelines.records import WORK_BUCKET, RecordsConfig, check_object, records_pipeline
+from medflow.platform.runner import Pipeline
+from medflow.platform.storage.memory import MemoryObjectStore
 
 pytestmark = [pytest.mark.service("s3"), pytest.mark.slow]
 
@@ -54,6 +60,7 @@ class Aws:
         self.ses, self.secrets = client("ses"), client("secretsmanager")
         self.queue_url = ""
         self.machine_arn = ""
+        self.ran_as: dict[str, str] = {}
 
     def bucket(self, name: str) -> str:
         return self.prefix + name
@@ -79,30 +86,41 @@ class Aws:
             self.sfn.describe_state_machine(stateMachineArn=self.machine_arn)["definition"]
         )
         machine = LocalStateMachine(
-            definition, {STEPS_FN: handlers.step, FAILURE_FN: handlers.failure}
+            definition,
+            {STEPS_FN: handlers.step, FAILURE_FN: handlers.failure},
+            # A Fargate task runs the image's other entry point, python -m medflow.aws.task.
+            container=lambda env, tokens: task.run(env, client=tokens),
         )
-        return machine.run(json.loads(described["input"]), described["executionArn"])
+        outcome = machine.run(json.loads(described["input"]), described["executionArn"])
+        self.ran_as = dict(machine.ran_as)
+        return outcome
 
     def sent_emails(self) -> list[dict[str, Any]]:
         data = httpx.get(f"{self.endpoint}/moto-api/data.json").json()
         return list(data["ses"].get("RawMessage", []))
 
 
-@pytest.fixture
-def aws(s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+def _deploy(
+    endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    pipeline: Pipeline,
+    buckets: tuple[str, ...],
+) -> Aws:
+    """What the CDK app deploys for ``pipeline``, made by hand on moto: ``buckets``, the raw
+    bucket's events on SQS, the state machine generated from the declaration, the SES identity,
+    the signing secret; and the environment its functions get."""
     prefix = bucket_prefix()
-    env = Aws(s3_endpoint, prefix)
+    env = Aws(endpoint, prefix)
     for name, value in {
         "AWS_ACCESS_KEY_ID": ACCESS_KEY,
         "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
-        "AWS_ENDPOINT_URL": s3_endpoint,
+        "AWS_ENDPOINT_URL": endpoint,
     }.items():
         monkeypatch.setenv(name, value)
-    # What the CDK app deploys, made by hand on moto: buckets, the raw bucket's events on SQS,
-    # the state machine generated from the declaration, the SES identity, the signing secret.
-    for name in ("raw", "results", "quarantine"):
+    for name in buckets:
         env.s3.create_bucket(Bucket=env.bucket(name))
     env.queue_url = env.sqs.create_queue(QueueName=f"{prefix}ingest")["QueueUrl"]
     queue_arn = env.sqs.get_queue_attributes(QueueUrl=env.queue_url, AttributeNames=["QueueArn"])[
@@ -114,14 +132,14 @@ def aws(s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
             "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}]
         },
     )
-    definition = state_machine(build_pipeline())
+    definition = state_machine(pipeline)
     names = dict.fromkeys(placeholders(definition), STEPS_FN)
     names["FailureFunction"] = FAILURE_FN  # the CDK app substitutes the functions' ARNs
     deployed = substitute(definition, names)
     env.machine_arn = env.sfn.create_state_machine(
-        name=f"{prefix}labs",
+        name=f"{prefix}{pipeline.name}",
         definition=json.dumps(deployed),
-        roleArn="arn:aws:iam::123456789012:role/medflow-labs",
+        roleArn=f"arn:aws:iam::123456789012:role/medflow-{pipeline.name}",
     )["stateMachineArn"]
     env.ses.verify_email_identity(EmailAddress=SENDER)
     secret = env.secrets.create_secret(Name=f"{prefix}signing", SecretString="9" * 64)["ARN"]
@@ -130,20 +148,29 @@ def aws(s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
         "MEDFLOW_DATA_DIR": str(tmp_path / "data"),
         "MEDFLOW_DATABASE__URL": f"sqlite:///{tmp_path / 'medflow.db'}",
         "MEDFLOW_STORAGE__BACKEND": "s3",
-        "MEDFLOW_STORAGE__S3_ENDPOINT_URL": s3_endpoint,
+        "MEDFLOW_STORAGE__S3_ENDPOINT_URL": endpoint,
         "MEDFLOW_STORAGE__S3_REGION": REGION,
         "MEDFLOW_STORAGE__S3_BUCKET_PREFIX": prefix,
-        "MEDFLOW_STORAGE__BUCKETS": '["raw", "results", "quarantine"]',
+        "MEDFLOW_STORAGE__BUCKETS": json.dumps(list(buckets)),
         "MEDFLOW_RUNNER__BACKEND": "stepfunctions",
-        "MEDFLOW_AWS__STATE_MACHINES": json.dumps({"labs": env.machine_arn}),
+        "MEDFLOW_AWS__STATE_MACHINES": json.dumps({pipeline.name: env.machine_arn}),
         "MEDFLOW_AWS__SIGNING_SECRET_ARN": secret,
         "MEDFLOW_NOTIFY__BACKEND": "ses",
         "MEDFLOW_NOTIFY__FROM_ADDRESS": SENDER,
-        "MEDFLOW_TRIGGERS": '[{"bucket": "raw", "prefix": "labs/", "pipeline": "labs"}]',
+        "MEDFLOW_TRIGGERS": json.dumps(
+            [{"bucket": "raw", "prefix": f"{pipeline.name}/", "pipeline": pipeline.name}]
+        ),
     }.items():
         monkeypatch.setenv(name, value)
     runtime.cache_clear()
-    yield env
+    return env
+
+
+@pytest.fixture
+def aws(s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    yield _deploy(
+        s3_endpoint, tmp_path, monkeypatch, build_pipeline(), ("raw", "results", "quarantine")
+    )
     rt = runtime()
     rt.services.close()
     runtime.cache_clear()
@@ -250,3 +277,70 @@ def test_objects_that_start_nothing_are_left_alone(aws: Aws) -> None:
         ]
     }
     assert handlers.ingest(foreign)["executions"] == []
+
+
+RECORDS_BUCKETS = ("raw", "work", "curated", "quarantine", "insights")
+
+
+@pytest.fixture
+def records_aws(s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    yield _deploy(s3_endpoint, tmp_path, monkeypatch, records_pipeline(), RECORDS_BUCKETS)
+    rt = runtime()
+    rt.services.close()
+    runtime.cache_clear()
+
+
+def test_a_records_csv_runs_its_four_steps_on_fargate_and_lambda(records_aws: Aws) -> None:
+    samples = resources.files("medflow.analyzers.records").joinpath("data", "samples")
+    data = samples.joinpath("admissions_sample.csv").read_bytes()
+    _upload(records_aws, "records/admissions_sample.csv", data, {"filename": "admissions.csv"})
+    [execution_id] = handlers.ingest(records_aws.s3_event_for_lambda())["executions"]
+
+    outcome = records_aws.run(execution_id)
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.states == ["initiate", "transform", "analyze", "move"]
+    assert records_aws.ran_as == {
+        "initiate": "fargate",
+        "transform": "fargate",
+        "analyze": "fargate",
+        "move": "lambda",
+    }
+    rec = runtime().services.db.executions.get(execution_id)
+    assert [(s.step, s.status) for s in rec.steps] == [
+        ("initiate", "succeeded"),
+        ("transform", "succeeded"),
+        ("analyze", "succeeded"),
+        ("move", "succeeded"),
+    ]
+    # Each step ran in its own invocation, handing over through the work bucket: the outputs
+    # are those of the same check run in one process.
+    local = MemoryObjectStore()
+    obj = local.put("raw", "records/admissions_sample.csv", data)
+    expected = check_object(local, "raw", obj.key, obj.sha256, RecordsConfig(), RecordsAnalyzer())
+    assert {k: rec.state[k] for k in expected} == expected
+    store = runtime().services.store
+
+    def published(s: Any) -> dict[str, str]:
+        return {k: v for k, v in stored_outputs(s).items() if not k.startswith("raw/")}
+
+    assert published(store) == published(local)
+    assert store.list(WORK_BUCKET) == []
+
+
+def test_a_binary_records_file_fails_in_its_fargate_task_and_is_quarantined(
+    records_aws: Aws,
+) -> None:
+    _upload(records_aws, "records/dump.csv", b"\x00\x01\x02 binary", {"filename": "dump.csv"})
+    [execution_id] = handlers.ingest(records_aws.s3_event_for_lambda())["executions"]
+    outcome = records_aws.run(execution_id)
+    assert outcome.status == "FAILED" and outcome.error == "medflow.Quarantined"
+    assert outcome.states == ["initiate", "quarantine", "Quarantined"]
+    assert outcome.tries["initiate"] == 1  # a bad file is not retried
+    rec = runtime().services.db.executions.get(execution_id)
+    assert rec.status == "quarantined"
+    store = runtime().services.store
+    [reason_key] = [o.key for o in store.list("quarantine") if o.key.endswith("reason.json")]
+    reason = json.loads(store.get("quarantine", reason_key))
+    assert reason["step"] == "initiate" and reason["type"] == "NotCsvError"
+    assert "dump.csv" in reason["message"] and "NUL bytes" in reason["message"]
+    assert store.list(WORK_BUCKET) == []

@@ -24,6 +24,7 @@ from medflow.aws.asl import (
 )
 from medflow.errors import PipelineDeclarationError
 from medflow.pipelines.labs import build_pipeline as labs_pipeline
+from medflow.pipelines.records import records_pipeline
 from medflow.platform.runner import NO_RETRY, Pipeline, RetryPolicy, Step
 
 SCHEMA = Path(cfnlint.__file__).parent / "data/schemas/other/step_functions/statemachine.json"
@@ -163,6 +164,34 @@ def test_a_step_too_long_for_lambda_runs_as_a_fargate_task_reporting_with_its_to
     assert {"Name": "MEDFLOW_TASK_TOKEN", "Value.$": "$$.Task.Token"} in env
     assert states["tidy"]["Resource"] == "arn:aws:states:::lambda:invoke"
     assert states["tidy"]["TimeoutSeconds"] <= LAMBDA_MAX_TIMEOUT_S + 10
+
+
+def test_the_records_machine_is_initiator_transformer_analyzer_mover() -> None:
+    pipeline = records_pipeline()
+    definition = state_machine(pipeline)
+    states = definition["States"]
+    tasks = [n for n, s in states.items() if s["Type"] == "Task" and n != "quarantine"]
+    assert tasks == ["initiate", "transform", "analyze", "move"]
+    assert definition["StartAt"] == "initiate"
+    assert [states[n].get("Next") for n in tasks] == ["transform", "analyze", "move", None]
+    assert states["move"]["End"] is True
+    fargate = "arn:aws:states:::ecs:runTask.waitForTaskToken"
+    for name in tasks:
+        step, state = pipeline.step(name), states[name]
+        own = [r for r in state["Retry"] if RETRYABLE_ERROR in r["ErrorEquals"]]
+        assert own == [retry_block(step.retry)]
+        assert state["Catch"] == [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "quarantine"}
+        ]
+        # Whole-file steps outlast Lambda's 15 minutes; moving objects does not.
+        on_fargate = state["Resource"] == fargate
+        assert on_fargate == (compute_for(step) == "fargate") == (name != "move")
+        if on_fargate:
+            [container] = state["Parameters"]["Overrides"]["ContainerOverrides"]
+            assert {"Name": "MEDFLOW_TASK_STEP", "Value": name} in container["Environment"]
+    assert states["move"]["Parameters"]["Payload"]["step"] == "move"
+    assert states["quarantine"]["Next"] == QUARANTINED_STATE
+    assert asl_problems(definition) == []
 
 
 def test_no_retry_policy_means_no_retry_of_the_step_itself() -> None:

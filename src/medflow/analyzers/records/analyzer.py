@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -209,7 +209,7 @@ class RecordsAnalyzer:
         """
         if self.infers:
             return self.for_file(path, work).validate(path, work, references)
-        _references_present(self.rules, references or {})
+        references_present(self.rules, references or {})
         return self._validate(Path(path), Path(work), references, exact=False)
 
     def _validate(
@@ -293,7 +293,7 @@ class RecordsAnalyzer:
             reject_extra=rules.decision.extra_columns == "reject",
             duplicates=dupes,
             dates=dates,
-            missing_required=[c for c in missing if rules.columns[c].required],
+            missing_required=required_absent(rules, names),
         )
 
     def _date_decisions(self, base: pl.LazyFrame, cols: Columns) -> dict[str, DateDecision]:
@@ -369,8 +369,25 @@ class RecordsAnalyzer:
         return Lookups(bad_codes, dup_keys, ref_values)
 
 
-def _references_present(rules: RuleSet, references: Mapping[str, Path]) -> None:
-    """A reference rule without its file cannot run: say so instead of skipping it."""
+def required_absent(rules: RuleSet, names: Iterable[str]) -> list[str]:
+    """The required columns of ``rules`` that ``names`` (a file's column names) lacks.
+
+    Only these make a file unusable; absent optional columns are reported, not fatal.
+    """
+    present = set(names)
+    return [c for c, spec in rules.columns.items() if spec.required and c not in present]
+
+
+def references_present(rules: RuleSet, references: Collection[str]) -> None:
+    """A reference rule without its file cannot run: say so instead of skipping it.
+
+    Args:
+        rules: the rule set.
+        references: the dataset names of the reference files given.
+
+    Raises:
+        RuleCannotRunError: a reference rule's file was not given.
+    """
     for r in rules.references:
         if r.dataset not in references:
             raise RuleCannotRunError(

@@ -1,61 +1,43 @@
-"""Writing a check's results: curated rows, quarantined rows with every reason, the report.
+"""The Transformer: clean and validate every row, and write curated and quarantined rows.
 
-The output folder receives ``curated.csv`` and ``curated.parquet`` (typed, cleaned),
-``quarantined_rows.csv`` (original cells, 1-based ``row``, ``reasons``), ``unparsed_rows.csv``
-(records of the wrong width, raw), ``duplicate_rows.csv`` (removed duplicates and the row each
-repeats), ``anomalies.csv``, ``report.json`` and ``report.html``; when the rules were inferred,
-``rules.inferred.yaml`` too, for a person to edit and pass back with ``--rules``. A file
-quarantined whole is copied byte for byte to ``quarantine/`` and no curated file is written.
+:func:`transform` is the second of the three phases of
+:func:`~medflow.analyzers.records.check_file`. It writes ``quarantined_rows.csv`` (original
+cells, 1-based ``row``, ``reasons``), ``unparsed_rows.csv`` (records of the wrong width, raw),
+``duplicate_rows.csv`` (removed duplicates and the row each repeats), ``curated.csv`` and
+``curated.parquet`` (typed, cleaned; not for a file quarantined whole) and, when the rules were
+inferred, ``rules.inferred.yaml``, for a person to edit and pass back with ``--rules``. What it
+found travels to the Analyzer as :class:`Transformed` (JSON) beside :data:`CURATED_ROWS`.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+from pydantic import BaseModel, ConfigDict
 
 from medflow.analyzers.records.analyzer import (
+    CheckOptions,
     RecordsAnalyzer,
     Validation,
     cleaning_counts,
-    copy_original,
 )
-from medflow.analyzers.records.anomaly import Outlier, detect_outliers
 from medflow.analyzers.records.checks import TEXT
 from medflow.analyzers.records.clean import MISSING_MARKERS
 from medflow.analyzers.records.dates import describe_all
 from medflow.analyzers.records.frame import FIRST, HASH, RAW, ROW, count_columns
-from medflow.analyzers.records.html import render_html
-from medflow.analyzers.records.infer import describe
+from medflow.analyzers.records.plan import INFERRED_RULES_FILE, Plan
 from medflow.analyzers.records.report import (
     CellChange,
     Decision,
     DuplicateRow,
-    InsightReport,
-    OutlierSummary,
-    RecognisedColumn,
     SampleAnomaly,
 )
-from medflow.analyzers.records.rules import ColumnSpec, ColumnType, dump_rules
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """A checked file: the report and where its outputs lie.
-
-    Attributes:
-        report: the insight report (also in ``report.json``).
-        out_dir: the output folder; ``files`` maps output names to paths in it.
-    """
-
-    report: InsightReport
-    out_dir: Path
-    files: dict[str, Path]
+from medflow.analyzers.records.rules import ColumnSpec, ColumnType
 
 
 def _any_fail(v: Validation) -> pl.Expr:
@@ -114,20 +96,16 @@ def _write_curated(
     analyzer: RecordsAnalyzer,
     v: Validation,
     excluded: pl.Series,
-    work: Path,
+    rows: Path,
     out_dir: Path,
     sampled: pl.Series,
 ) -> tuple[Path, Path, Path]:
-    """Curated rows, typed: a work copy with row numbers (for the detector) and the outputs.
+    """Curated rows, typed: ``rows`` with row numbers (for the detector) and the outputs.
 
-    The work copy also keeps the original cells of the ``sampled`` rows (null elsewhere), so
-    the report's before/after samples need no other pass over the file.
+    ``rows`` also keeps the original cells of the ``sampled`` rows (null elsewhere), so the
+    report's before/after samples need no other pass over the file.
     """
-    rows, parquet, csv_path = (
-        work / "curated_rows.parquet",
-        out_dir / "curated.parquet",
-        out_dir / "curated.csv",
-    )
+    parquet, csv_path = out_dir / "curated.parquet", out_dir / "curated.csv"
     names = list(v.columns.names)
     frame = analyzer.frame(
         v.prepared, v.columns, [], ~pl.col(ROW).is_in(excluded.implode()), dates=v.dates
@@ -225,28 +203,6 @@ def _cleaning_samples(
     return [c for step in sorted(out) for c in out[step]]
 
 
-def _rules_text(analyzer: RecordsAnalyzer, src: Path) -> str:
-    """The inferred rule set as YAML, headed by what each column was recognised as."""
-    assert analyzer.inference is not None
-    lines = [
-        f"# Rules inferred by medflow from {src.name}: edit them and pass them back with",
-        f"#   medflow records check {src.name} --rules rules.inferred.yaml",
-        "# Columns recognised (column: meaning, unit, how):",
-    ]
-    for d in describe(analyzer.inference.columns):
-        unit = f", {d['unit']}" if d["unit"] else ""
-        lines.append(f"#   {d['column']}: {d['meaning']}{unit} ({d['how']})")
-    return "\n".join(lines) + "\n" + dump_rules(analyzer.rules)
-
-
-def _write_anomalies(outliers: list[Outlier], dest: Path) -> None:
-    with dest.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["row", "kind", "column", "reason"])
-        for o in sorted(outliers, key=lambda o: (o.row, o.kind)):
-            w.writerow([o.row, o.kind, o.column, o.reason])
-
-
 def rule_stats(v: Validation) -> tuple[dict[str, int], dict[str, int], int]:
     """Failing rows per rule id, failures charged per column, and distinct failing rows."""
     if not v.checks:
@@ -270,27 +226,75 @@ def _samples(quarantine: Path, size: int) -> list[SampleAnomaly]:
     ]
 
 
-def check_file(
-    analyzer: RecordsAnalyzer,
-    path: str | Path,
-    out_dir: str | Path,
-    references: Mapping[str, Path] | None = None,
-) -> CheckResult:
-    """Check one CSV and write every output to ``out_dir``.
+CURATED_ROWS = "curated_rows.parquet"
+"""The Transformer's hand-off to the Analyzer: curated rows, typed, with their row numbers."""
 
-    Raises:
-        InputError: the file cannot be read as a CSV (see :meth:`RecordsAnalyzer.validate`).
+
+class Transformed(BaseModel):
+    """What the Transformer found and wrote: everything the Analyzer's report needs besides
+    the plan and the curated rows, as JSON (it holds sample cells: keep it with the data).
+
+    Attributes:
+        records: data rows in the file (unparsed records included).
+        duplicates_removed: exact duplicate rows dropped.
+        unparsed_rows: records of the wrong width, set aside.
+        failing: rows that failed a rule, unparsed records included.
+        decision / decision_reason: what the rules make of the file (see :func:`decide`).
+        rule_counts: failing rows per rule id; column_failures: failures charged per column.
+        samples: the first rule failures and unparsed records.
+        cleaning: changes per cleaning step; cleaning_samples: changed cells, before/after.
+        duplicate_rows: the first removed duplicates.
+        date_formats: per date column, the formats decided.
+        encoding / delimiter: how the file was read.
+        missing_columns / extra_columns: the schema comparison.
+        columns: the file's column names (normalised).
+        files: output name -> file name in the output folder.
+        curated_rows: the hand-off file's name (:data:`CURATED_ROWS`), None when the file is
+            quarantined whole.
     """
-    src, out = Path(path), Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    work = out / ".work"
-    try:
-        return _check(analyzer.for_file(src, work), src, out, work, references)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    records: int
+    duplicates_removed: int
+    unparsed_rows: int
+    failing: int
+    decision: Decision
+    decision_reason: str
+    rule_counts: dict[str, int]
+    column_failures: dict[str, int]
+    samples: list[SampleAnomaly]
+    cleaning: dict[str, int]
+    cleaning_samples: list[CellChange]
+    duplicate_rows: list[DuplicateRow]
+    date_formats: dict[str, str]
+    encoding: str
+    delimiter: str
+    missing_columns: list[str]
+    extra_columns: list[str]
+    columns: list[str]
+    files: dict[str, str]
+    curated_rows: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and the decision, as a pipeline records them (no cell values)."""
+        return {
+            "decision": self.decision.value,
+            "records": self.records,
+            "failing": self.failing,
+            "duplicates_removed": self.duplicates_removed,
+            "unparsed_rows": self.unparsed_rows,
+        }
 
 
-def _decide(v: Validation, failing: int, rules_rate: float) -> tuple[Decision, str]:
+def decide(v: Validation, failing: int, max_failure_rate: float) -> tuple[Decision, str]:
+    """Whether the rules accept the file, keep part of it, or quarantine it whole, and why.
+
+    Args:
+        v: the validation.
+        failing: rows that failed a rule, unparsed records included.
+        max_failure_rate: the rule set's threshold for quarantining the whole file.
+    """
     # Only a required column's absence is fatal; optional ones are reported (missing_columns).
     if v.missing_required:
         return Decision.QUARANTINED, "schema mismatch: missing required columns " + ", ".join(
@@ -301,124 +305,105 @@ def _decide(v: Validation, failing: int, rules_rate: float) -> tuple[Decision, s
             v.extra_columns
         )
     rate = failing / v.records if v.records else 0.0
-    if rate > rules_rate:
+    if rate > max_failure_rate:
         return Decision.QUARANTINED, (
-            f"failure rate {rate:.1%} is above the threshold {rules_rate:.1%}"
+            f"failure rate {rate:.1%} is above the threshold {max_failure_rate:.1%}"
         )
     if failing:
         return Decision.PARTIAL, f"{failing} of {v.records} rows failed a rule and were quarantined"
     return Decision.ACCEPTED, "every row passed the rules"
 
 
-def _check(
-    analyzer: RecordsAnalyzer,
-    src: Path,
-    out: Path,
-    work: Path,
-    references: Mapping[str, Path] | None,
-) -> CheckResult:
-    rules, opts = analyzer.rules, analyzer.options
+def transform(
+    plan: Plan,
+    options: CheckOptions,
+    path: str | Path,
+    work: str | Path,
+    out: str | Path,
+    handoff: str | Path,
+    references: Mapping[str, Path] | None = None,
+) -> Transformed:
+    """The Transformer: clean and validate every row, and write what the rules decide.
+
+    Writes to ``out``: ``quarantined_rows.csv``, ``unparsed_rows.csv`` (when records had the
+    wrong width), ``duplicate_rows.csv`` (when duplicates were removed), ``rules.inferred.yaml``
+    (inferred rules); unless the rules quarantine the file whole, ``curated.csv`` and
+    ``curated.parquet``, and :data:`CURATED_ROWS` to ``handoff`` for the Analyzer. Whether the
+    file is quarantined whole is decided here, from the validation (:func:`decide`), because it
+    decides whether curated rows are worth typing and writing at all.
+
+    Args:
+        plan: the Initiator's plan (its rules check the file).
+        options: cleaning, limits, sample size.
+        path: the CSV (only read).
+        work: a folder for this phase's intermediate files (not needed afterwards).
+        out: the output folder.
+        handoff: the folder the Analyzer reads from.
+        references: other files by dataset name, for the rule set's reference rules.
+
+    Raises:
+        InputError: the file cannot be read as a CSV (see :meth:`RecordsAnalyzer.validate`).
+    """
+    analyzer = plan.analyzer(options)
+    src, out_dir, hand = Path(path), Path(out), Path(handoff)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    hand.mkdir(parents=True, exist_ok=True)
+    size = options.sample_size
     v = analyzer.validate(src, work, references)
-    inferred_rules: Path | None = None
-    if analyzer.inference is not None:
-        inferred_rules = out / "rules.inferred.yaml"
-        inferred_rules.write_text(_rules_text(analyzer, src), encoding="utf-8")
     files: dict[str, Path] = {}
-    if inferred_rules is not None:
-        files["rules_inferred"] = inferred_rules
+    if plan.inferred:
+        files["rules_inferred"] = out_dir / INFERRED_RULES_FILE
+        files["rules_inferred"].write_text(plan.rules_text(), encoding="utf-8")
     counts, per_column, failing_rows = rule_stats(v)
     failing = failing_rows + v.prepared.ragged_rows
-    decision, why = _decide(v, failing, rules.decision.max_failure_rate)
+    decision, why = decide(v, failing, plan.rules.decision.max_failure_rate)
     failing_ids, removed = _excluded_rows(v)
     removed_ids = removed["row"].alias(ROW)
     if removed.height:
-        files["duplicate_rows"] = out / "duplicate_rows.csv"
+        files["duplicate_rows"] = out_dir / "duplicate_rows.csv"
         removed.write_csv(files["duplicate_rows"])
-    files["quarantined_rows"] = out / "quarantined_rows.csv"
+    files["quarantined_rows"] = out_dir / "quarantined_rows.csv"
     _write_quarantine(analyzer, v, failing_ids, files["quarantined_rows"])
-    samples = _samples(files["quarantined_rows"], opts.sample_size)
+    samples = _samples(files["quarantined_rows"], size)
     if v.prepared.ragged_path is not None:
-        files["unparsed_rows"] = out / "unparsed_rows.csv"
+        files["unparsed_rows"] = out_dir / "unparsed_rows.csv"
         shutil.copyfile(v.prepared.ragged_path, files["unparsed_rows"])
-        ragged = pl.read_csv(v.prepared.ragged_path, n_rows=opts.sample_size, infer_schema=False)
+        ragged = pl.read_csv(v.prepared.ragged_path, n_rows=size, infer_schema=False)
         samples += [
             SampleAnomaly(row=int(r["row"]), reason=r["reason"], kind="unparsed")
             for r in ragged.iter_rows(named=True)
         ]
-    outliers: list[Outlier] = []
-    summary = OutlierSummary()
     changes: list[CellChange] = []
-    if decision is Decision.QUARANTINED:
-        files["quarantined_file"] = copy_original(src, out / "quarantine")
-    else:
+    curated_rows: str | None = None
+    if decision is not Decision.QUARANTINED:
         excluded = pl.concat([failing_ids, removed_ids])
-        sampled = _sample_rows(v, excluded, opts.sample_size)
+        sampled = _sample_rows(v, excluded, size)
         rows, files["curated_csv"], files["curated_parquet"] = _write_curated(
-            analyzer, v, excluded, work, out, sampled
+            analyzer, v, excluded, hand / CURATED_ROWS, out_dir, sampled
         )
-        changes = _cleaning_samples(analyzer, v, rows, opts.sample_size)
-        if opts.anomalies:
-            watched = [
-                c
-                for c in (
-                    rules.numeric_columns()
-                    if rules.anomalies.columns is None
-                    else rules.anomalies.columns
-                )
-                if c in v.columns.names
-            ]
-            outliers, summary = detect_outliers(pl.scan_parquet(rows), watched, rules.anomalies)
-        files["anomalies"] = out / "anomalies.csv"
-        _write_anomalies(outliers, files["anomalies"])
-    samples += [
-        SampleAnomaly(row=o.row, reason=o.reason, kind=o.kind) for o in outliers[: opts.sample_size]
-    ]
-    for col, n in summary.per_column.items():
-        per_column[col] = per_column.get(col, 0) + n
-    if v.prepared.ragged_rows:
-        per_column["(unparsed rows)"] = v.prepared.ragged_rows
-    flagged = [c for c, n in sorted(per_column.items(), key=lambda kv: -kv[1]) if n > 0]
-    report = InsightReport(
-        file=src.name,
-        timestamp=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        changes = _cleaning_samples(analyzer, v, rows, size)
+        curated_rows = rows.name
+    return Transformed(
         records=v.records,
-        anomalies_detected=failing + summary.rows,
-        fields_flagged=flagged,
-        sample_anomalies=sorted(samples, key=lambda s: s.row)[: opts.sample_size],
-        dataset=rules.dataset,
-        rules_version=rules.version,
-        rows_curated=0
-        if decision is Decision.QUARANTINED
-        else v.records - v.duplicates_removed - failing,
-        rows_quarantined=v.records - v.duplicates_removed
-        if decision is Decision.QUARANTINED
-        else failing,
-        duplicate_rows_removed=v.duplicates_removed,
-        failure_rate=round(failing / v.records, 6) if v.records else 0.0,
-        rule_counts=counts,
-        column_failures=per_column,
-        cleaning=cleaning_counts(v),
-        outliers=summary,
+        duplicates_removed=v.duplicates_removed,
+        unparsed_rows=v.prepared.ragged_rows,
+        failing=failing,
         decision=decision,
         decision_reason=why,
+        rule_counts=counts,
+        column_failures=per_column,
+        samples=samples,
+        cleaning=cleaning_counts(v),
+        cleaning_samples=changes,
+        duplicate_rows=[
+            DuplicateRow(row=r, duplicate_of=f) for r, f in removed.head(size).iter_rows()
+        ],
+        date_formats=describe_all(v.dates),
         encoding=v.encoding,
         delimiter=v.delimiter,
         missing_columns=v.missing_columns,
         extra_columns=v.extra_columns,
-        cleaning_samples=changes,
-        duplicate_rows=[
-            DuplicateRow(row=r, duplicate_of=f)
-            for r, f in removed.head(opts.sample_size).iter_rows()
-        ],
-        date_formats=describe_all(v.dates),
-        rules_inferred=analyzer.inference is not None,
-        rules_file=inferred_rules.name if inferred_rules is not None else None,
-        recognised_columns=[RecognisedColumn(**d) for d in describe(analyzer.inference.columns)]
-        if analyzer.inference is not None
-        else [],
+        columns=list(v.columns.names),
+        files={name: p.name for name, p in files.items()},
+        curated_rows=curated_rows,
     )
-    files["report_json"] = out / "report.json"
-    files["report_json"].write_text(report.model_dump_json(indent=2), encoding="utf-8")
-    files["report_html"] = out / "report.html"
-    files["report_html"].write_text(render_html(report), encoding="utf-8")
-    return CheckResult(report=report, out_dir=out, files=files)

@@ -217,7 +217,7 @@ class LocalObjectStore(ObjectStore):
 
     def _copy(self, bucket: str, key: str, dst_bucket: str, dst_key: str) -> StoredObject:
         src = self.head(bucket, key)
-        data = self.get(bucket, key)
+        src_path, _ = self._paths(bucket, key)
         dst_path, dst_meta = self._paths(dst_bucket, dst_key)
         obj = StoredObject(
             dst_bucket,
@@ -235,9 +235,21 @@ class LocalObjectStore(ObjectStore):
             "content_type": obj.content_type,
             "created_at": obj.created_at.isoformat(),
         }
+        # A file copy (chunked by the OS), renamed into place: an object of any size is copied
+        # without being held in memory, and a reader never sees half of it.
+        fd, tmp = tempfile.mkstemp(dir=self.root / ".tmp")
+        os.close(fd)
         try:
-            self._atomic_write(dst_path, data)
+            shutil.copyfile(src_path, tmp)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            dst_path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, dst_path)
             self._atomic_write(dst_meta, json.dumps(sidecar).encode())
+        except FileNotFoundError as exc:
+            raise ObjectNotFoundError(f"no object {bucket}/{key}") from exc
         except OSError as exc:
             raise TransientStorageError(f"{dst_bucket}/{dst_key}: copy failed") from exc
+        finally:
+            Path(tmp).unlink(missing_ok=True)
         return obj
