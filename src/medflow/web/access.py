@@ -10,7 +10,7 @@ records of the patient id their account is linked to. Anything else is reported 
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from medflow.platform.db import Database, DocumentRecord, PatientRecord, RecordNotFoundError
 from medflow.platform.db.care_team import care_team_repository, normal_email, patients_of
@@ -29,7 +29,9 @@ def _doctor_filter(email: str):  # type: ignore[no-untyped-def]
     """Documents of the doctor's care-team patients, and those an upload named them on."""
     return or_(
         DocumentRow.patient_id.in_(patients_of(email)),
-        DocumentRow.meta["doctor_email"].as_string() == normal_email(email),
+        # Metadata keeps the address as the uploader wrote it (CLI, inbox .meta.json): compare
+        # in the form care teams store, as document_for does.
+        func.lower(func.trim(DocumentRow.meta["doctor_email"].as_string())) == normal_email(email),
     )
 
 

@@ -138,3 +138,23 @@ def test_an_upload_changes_neither_the_care_team_nor_the_default_doctor(portal: 
     patient = portal.client.get("/api/v1/patients/P1", headers=api_token(portal, "staff")).json()
     assert patient["care_team"] == ["doc@example.org"]
     assert patient["doctor_email"] == "doc@example.org"
+
+
+def test_a_document_naming_a_doctor_in_any_case_is_listed_for_them(portal: Portal) -> None:
+    # The CLI and the inbox keep metadata as written: " Dr.Three@Example.ORG" names the same
+    # doctor as an upload form would, in the listing as well as when the document is opened.
+    portal.accounts.create_user("dr.three@example.org", PASSWORD, "doctor")
+    doc, _ = portal.platform.services.db.documents.get_or_create(
+        bucket="raw",
+        key="labs/inbox-report.pdf",
+        sha256="ab" * 32,
+        size=10,
+        pipeline="labs",
+        patient_id="P2",
+        meta={"doctor_email": " Dr.Three@Example.ORG"},
+    )
+    client = _doctor_client(portal, "dr.three@example.org")
+    listed = client.get("/api/v1/documents").json()
+    ids = [d["id"] for d in (listed["data"] if isinstance(listed, dict) else listed)]
+    assert ids == [doc.id]
+    assert client.get(f"/api/v1/documents/{doc.id}").status_code == 200
