@@ -30,7 +30,7 @@ from medflow.analyzers.clinical.drugs import DrugDictionary
 from medflow.analyzers.clinical.findings import FindingFinder
 from medflow.analyzers.clinical.language import check_text, looks_english
 from medflow.analyzers.clinical.lexicon import Lexicon, load_lexicon
-from medflow.analyzers.clinical.ner import LABEL_TYPE, NerModel
+from medflow.analyzers.clinical.ner import NerModel
 from medflow.analyzers.clinical.ner_features import condition_vocabulary, lexicon_flags
 from medflow.analyzers.clinical.phi import FoundPhi, PhiDetector
 from medflow.analyzers.clinical.pipeline import (
@@ -44,7 +44,14 @@ from medflow.analyzers.clinical.pipeline import (
     pattern_doc,
     word_variants,
 )
-from medflow.analyzers.clinical.timex import LINK_TYPE, FoundTime, TimeFinder, link
+from medflow.analyzers.clinical.spans import (
+    cased_words,
+    defined_abbreviations,
+    longest_first,
+    lower_words,
+    merge_model_spans,
+)
+from medflow.analyzers.clinical.timex import FoundTime, TimeFinder, time_entities
 from medflow.domain.clinical import (
     Attribute,
     ClinicalResult,
@@ -74,10 +81,9 @@ _TERM_CATEGORY = {
 # Types that are attributes of a neighbouring entity, never entities of their own: an acuity
 # of a condition ("acute"), a direction of a body structure ("left" of "left lower lobe").
 _CONDITION_ATTRIBUTES = ("ACUITY", "DIRECTION")
-_FINDING = "finding statement"
-_NOT_CLINICAL = frozenset(
-    {"NAME", "ID", "ADDRESS", "EMAIL", "URL", "PHONE_OR_FAX"}
-)  # kb_id of a finding found by findings.py
+_FINDING = "finding statement"  # kb_id of a finding found by findings.py
+# PHI types whose text is never also a clinical entity.
+_NOT_CLINICAL = frozenset({"NAME", "ID", "ADDRESS", "EMAIL", "URL", "PHONE_OR_FAX"})
 # Spinal levels and ranges ("L4-L5", "C5-6", "L5"; a lone C/T/S level is a heart sound, a
 # hormone or a complement factor far more often, so it needs a range).
 _SPINAL_LEVEL = re.compile(r"\b(?:[CTLS]\d{1,2}\s?-\s?[CTLS]?\d{1,2}|L[1-5])\b(?!\s?(?:mg|%))")
@@ -232,7 +238,9 @@ class ClinicalExtractor:
             found, chunk_sections, chunk_unmapped, carry_section = self._read_doc(
                 doc, targets, modifiers, structure, chunk, offset, carry_section
             )
-            found += self._time_entities(found, structure, chunk, offset, dates)
+            found += time_entities(
+                self.times, found, structure.sentence_chars, chunk, offset, dates
+            )
             raw_entities += found
             sections += chunk_sections
             unmapped += chunk_unmapped
@@ -286,8 +294,8 @@ class ClinicalExtractor:
             else:
                 category = _TERM_CATEGORY.get(label, "MEDICAL_CONDITION")
                 found.append((start, end, f"{category}|{label}", ""))
-        words = _lower_words(doc, text)
-        cased = _cased_words(doc, text)
+        words = lower_words(doc, text)
+        cased = cased_words(doc, text)
         if packed.index is not None:
             words = [words[i] for i in packed.index]
             cased = [cased[i] for i in packed.index]
@@ -322,11 +330,11 @@ class ClinicalExtractor:
         # if a drug list holds it; "insulin" the drug wins over any same-length other term.
         found.sort(key=lambda f: _PRIORITY.get(f[2], 2))
         chosen = [
-            f for f in _longest_first(found) if f[2].split("|")[1] not in _CONDITION_ATTRIBUTES
+            f for f in longest_first(found) if f[2].split("|")[1] not in _CONDITION_ATTRIBUTES
         ]
         if self.ner is not None:
-            chosen = self._merge_model(doc, chosen)
-        chosen = _defined_abbreviations(doc, chosen)
+            chosen = merge_model_spans(doc, chosen, self.ner.find_in_doc(doc), self.drugs.lookup)
+        chosen = defined_abbreviations(doc, chosen)
         kept: list[Any] = []
         for start, end, label, generic in chosen:
             span = Span(doc, start, end, label=label)
@@ -334,42 +342,6 @@ class ClinicalExtractor:
                 span.kb_id_ = generic
             kept.append(span)
         return sorted(kept, key=lambda s: s.start)
-
-    def _merge_model(
-        self, doc: Any, chosen: list[tuple[int, int, str, str]]
-    ) -> list[tuple[int, int, str, str]]:
-        """Add the statistical NER's spans to the lexicon's (lexicon categories and codes win).
-
-        A model span that lies over no lexicon span is added (MEDICATION for CHEMICAL,
-        MEDICAL_CONDITION for DISEASE). One that holds a lexicon span of the same kind and
-        more words widens it to the model's bounds ("urticarial rash" around "rash",
-        "familial melanoma" around "melanoma"), keeping the lexicon's label and drug name.
-        Any other overlap keeps the lexicon span as it is.
-        """
-        assert self.ner is not None
-        out = list(chosen)
-        for found in self.ner.find_in_doc(doc):
-            span = doc.char_span(found.begin, found.end, alignment_mode="contract")
-            if span is None or not span.text.strip():
-                continue
-            if span.end < len(doc) and doc[span.end].text == ":":
-                continue  # a field label ("NAME:", "Diagnosis:"), not a mention
-            category, type_ = LABEL_TYPE[found.label]
-            inside = [i for i, c in enumerate(out) if c[0] < span.end and span.start < c[1]]
-            if not inside:
-                generic = self.drugs.lookup(span.text) or "" if category == "MEDICATION" else ""
-                out.append((span.start, span.end, f"{category}|{type_}", generic))
-                continue
-            if len(inside) == 1:
-                start, end, label, generic = out[inside[0]]
-                widens = (
-                    span.start <= start
-                    and end <= span.end
-                    and (span.start, span.end) != (start, end)
-                )
-                if widens and label.startswith(category):
-                    out[inside[0]] = (span.start, span.end, label, generic)
-        return sorted(out)
 
     def _kind_of(self, text: str) -> str | None:
         """SIGN, SYMPTOM or DIAGNOSIS of a condition, from its longest known ending
@@ -540,54 +512,6 @@ class ClinicalExtractor:
                 out += [FoundAttribute(a.type, a.begin + offset, a.end + offset) for a in attrs]
         return out
 
-    def _time_entities(
-        self,
-        found: list[dict[str, Any]],
-        structure: Structure,
-        chunk: str,
-        offset: int,
-        dates: list[FoundTime],
-    ) -> list[dict[str, Any]]:
-        """TIME_EXPRESSION entities of one chunk, each linked to the entities it dates."""
-        end = offset + len(chunk)
-        times = self.times.find(chunk, 0, len(chunk))
-        times += [FoundTime(d.begin - offset, d.end - offset) for d in dates if d.end <= end]
-        taken = [(a.begin - offset, a.end - offset) for f in found for a in f["attrs"]]
-        taken += [(f["begin"] - offset, f["end"] - offset) for f in found]
-        sent_starts = [b for b, _ in structure.sentence_chars]
-        by_sentence: dict[int, list[dict[str, Any]]] = {}
-        for f in sorted(found, key=lambda f: f["begin"]):
-            by_sentence.setdefault(bisect_right(sent_starts, f["begin"] - offset) - 1, []).append(
-                {**f, "begin": f["begin"] - offset, "end": f["end"] - offset}
-            )
-        out: list[dict[str, Any]] = []
-        kept: list[FoundTime] = []
-        # Longest first: "since 2019" wins over the date "2019" inside it.
-        for t in sorted(times, key=lambda t: (t.begin - t.end, t.begin)):
-            if t.begin < 0 or any(t.begin < e and b < t.end for b, e in taken):
-                continue
-            if any(t.begin < k.end and k.begin < t.end for k in kept):
-                continue
-            sentence = by_sentence.get(bisect_right(sent_starts, t.begin) - 1, [])
-            linked = link(t, sentence, chunk)
-            if not linked:
-                continue  # Comprehend reports a time only when it dates an entity
-            kept.append(t)
-            out.append(
-                {
-                    "begin": offset + t.begin,
-                    "end": offset + t.end,
-                    "category": "TIME_EXPRESSION",
-                    "type": LINK_TYPE[linked[0]["type"]],
-                    "traits": (),
-                    "section": None,
-                    "generic": None,
-                    "attrs": [],
-                    "links": [(offset + x["begin"], offset + x["end"]) for x in linked],
-                }
-            )
-        return out
-
     @staticmethod
     def _phi_entities(phi: list[FoundPhi]) -> list[dict[str, Any]]:
         return [
@@ -730,72 +654,6 @@ class ClinicalExtractor:
             rxnorm=rx,
             normalized=normalized,
         )
-
-
-def _longest_first(
-    found: list[tuple[int, int, str, str]],
-) -> list[tuple[int, int, str, str]]:
-    """Drop overlapping candidates as ``spacy.util.filter_spans`` does: longest first, then
-    earliest; among equal spans the first in ``found`` (sorts are stable)."""
-    ordered = sorted(found, key=lambda f: (f[1] - f[0], -f[0]), reverse=True)
-    taken: set[int] = set()
-    out = []
-    for f in ordered:
-        if f[0] not in taken and f[1] - 1 not in taken:
-            out.append(f)
-            taken.update(range(f[0], f[1]))
-    return out
-
-
-def _cased_words(doc: Any, text: str) -> list[str]:
-    """Each token's text as written, sliced from the text by token offsets."""
-    from spacy.attrs import IDX, LENGTH
-
-    return [text[b : b + n] for b, n in doc.to_array([IDX, LENGTH]).tolist()]
-
-
-_ABBREVIATION = re.compile(r"^(?=.*[A-Z0-9])[A-Za-z0-9][A-Za-z0-9-]{1,9}$")
-
-
-def _defined_abbreviations(
-    doc: Any, chosen: list[tuple[int, int, str, str]]
-) -> list[tuple[int, int, str, str]]:
-    """Abbreviations a text defines ("carbamazepine (CBZ)") and their later uses.
-
-    An entity followed by a parenthesised short form with a capital or a digit gives that
-    short form its label and drug name, there and wherever it appears again in the text
-    (Schwartz and Hearst, PSB 2003, find such definitions the same way).
-    """
-    taken = {i for c in chosen for i in range(c[0], c[1])}
-    defined: dict[str, tuple[str, str]] = {}
-    out = list(chosen)
-    for start, end, label, generic in chosen:
-        if end + 2 < len(doc) and doc[end].text == "(" and doc[end + 2].text == ")":
-            short = doc[end + 1].text
-            if _ABBREVIATION.match(short) and short.lower() != doc[start:end].text.lower():
-                defined.setdefault(short, (label, generic))
-    if not defined:
-        return chosen
-    for i, token in enumerate(doc):
-        entry = defined.get(token.text)
-        if entry is not None and i not in taken:
-            out.append((i, i + 1, entry[0], entry[1]))
-            taken.add(i)
-    return sorted(out)
-
-
-def _lower_words(doc: Any, text: str) -> list[str]:
-    """Each token's text in lower case, sliced from the lower-cased text by token offsets.
-
-    Much faster than ``[t.lower_ for t in doc]`` (no Token object per token); falls back to it
-    when lower-casing changes the text's length (a few non-ASCII letters, e.g. "İ").
-    """
-    from spacy.attrs import IDX, LENGTH
-
-    low = text.lower()
-    if len(low) != len(text):
-        return [t.lower_ for t in doc]
-    return [low[b : b + n] for b, n in doc.to_array([IDX, LENGTH]).tolist()]
 
 
 def _attribute_category(entity_category: str, attr_type: str) -> Any:
