@@ -1,6 +1,6 @@
 """Train medflow's statistical NER (CHEMICAL, DISEASE) on CPU, from files anyone can get.
 
-Run (about 20-40 minutes on two cores; prints progress)::
+Run (about 45 minutes at low priority on a busy two-core machine; prints each epoch)::
 
     nice -n 10 .venv/bin/python -m medflow.analyzers.clinical.ner_training \\
         --corpora ../shared/data/ner-corpora \\
@@ -14,8 +14,9 @@ CHEMICAL, MEDICAL_CONDITION -> DISEASE). The last tenth of BC5CDR train is held 
 *tune* slice: the best model is picked on it, never on the development split, which stays for
 reporting (``benchmarks/ner_accuracy.py``). Test splits are not read at all.
 
-Model: spaCy tok2vec (hash embeddings of NORM, PREFIX, SUFFIX and SHAPE; a CNN encoder) + the
-transition-based NER, a few MB. Training sentences are also shown upper-cased or lower-cased
+Model: spaCy tok2vec (hash embeddings of NORM, PREFIX, SUFFIX, SHAPE and four lexicon flags,
+``ner_features.py``; a CNN encoder) + the
+transition-based NER, about 15 MB. Training sentences are also shown upper-cased or lower-cased
 now and then (``CASE_NOISE``), as notes are often written in capitals ("SHORTNESS OF BREATH").
 """
 
@@ -167,7 +168,7 @@ def train(
     corpora: Path,
     out: Path,
     notes: Path | None = None,
-    minutes: float = 40.0,
+    minutes: float = 50.0,
     seed: int = 0,
     width: int = 128,
     depth: int = 6,
@@ -281,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpora", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--notes", type=Path)
-    parser.add_argument("--minutes", type=float, default=40.0)
+    parser.add_argument("--minutes", type=float, default=50.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--depth", type=int, default=6)

@@ -126,3 +126,22 @@ def test_merge_keeps_the_lexicon_span_when_the_model_disagrees(
         ("rash", "MEDICAL_CONDITION"),
         ("penicillin", "MEDICATION"),
     ]
+
+
+def test_lexicon_flags_mark_drug_names_and_condition_words(
+    lexicon_only: ClinicalExtractor,
+) -> None:
+    from spacy.attrs import FLAG40, FLAG41, FLAG42, FLAG43
+
+    from medflow.analyzers.clinical.ner_features import condition_vocabulary, lexicon_flags
+
+    flags = lexicon_flags(
+        lexicon_only.drugs,
+        condition_vocabulary(lexicon_only.lexicon, lexicon_only.icd10),
+        ["the", "and"],
+    )
+    assert flags[FLAG40]("Aspirin") and flags[FLAG40]("cotrimoxazole")
+    assert not flags[FLAG40]("the") and not flags[FLAG40]("walked")
+    assert flags[FLAG41]("valproic")
+    assert flags[FLAG42]("failure") and not flags[FLAG42]("renal")
+    assert flags[FLAG43]("renal") and not flags[FLAG43]("and")
