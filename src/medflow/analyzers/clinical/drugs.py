@@ -99,8 +99,10 @@ class DrugDictionary:
         #: key -> (generic, is_brand, rule); rule "" (any case), "case" (as written) or "dose".
         self._names: dict[str, tuple[str, bool, str]] = {}
         self._cased: dict[str, str] = {}
+        # Excluded names are compared by key too: "lamin a" (a protein) and "lamina" share one.
+        never_keys = frozenset(key(n) for n in never)
         for variant, canonicals in variant_to_canonical.items():
-            if not canonicals or len(variant) < 3 or variant in never:
+            if not canonicals or len(variant) < 3 or variant in never or key(variant) in never_keys:
                 continue
             generic = canonicals[0]
             if generic in never or not_generic.fullmatch(generic):

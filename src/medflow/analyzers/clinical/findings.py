@@ -25,6 +25,11 @@ def _alt(words: list[str]) -> str:
     )
 
 
+def _first_chars(words: list[str]) -> str:
+    chars = {c for w in words if w for c in (w[0].lower(), w[0].upper())}
+    return "(?=[" + "".join(re.escape(c) for c in sorted(chars)) + "])"
+
+
 @cache
 def _vocabulary() -> dict[str, list[str]]:
     raw = yaml.safe_load(
@@ -62,8 +67,10 @@ class FindingFinder:
             rf"\b{graded}\s+(?:(?:{position})\s+){{0,3}}(?:{structure})(?:\s+(?:{prop}))?\b", re.I
         )
         alone = _alt(v.get("standalone", []))
-        self._alone = re.compile(rf"\b(?:{alone})\b", re.I)
-        self._quick = re.compile(rf"\b(?:{state}|{alone})\b", re.I)
+        # A first-character test fails most positions before the long alternations are tried.
+        first = _first_chars([*v["states"], *v.get("standalone", [])])
+        self._alone = re.compile(rf"\b{first}(?:{alone})\b", re.I)
+        self._quick = re.compile(rf"\b{first}(?:{state}|{alone})\b", re.I)
 
     def find(self, text: str) -> list[tuple[int, int]]:
         """Return ``(begin, end)`` of each finding statement, longest first on overlaps.
@@ -74,11 +81,14 @@ class FindingFinder:
         Returns:
             Non-overlapping spans in text order.
         """
-        if not self._quick.search(text):
-            return []
-        spans = [(m.start(1), m.end()) for m in self._after.finditer(text)]
-        spans += [(m.start(), m.end()) for m in self._before.finditer(text)]
-        spans += [(m.start(), m.end()) for m in self._alone.finditer(text)]
+        spans: set[tuple[int, int]] = set()
+        # Each shape holds a state word: search only the stretch around each one (the long
+        # alternations are slow to try at every position of a note).
+        for state in self._quick.finditer(text):
+            lo, hi = max(0, state.start() - 120), min(len(text), state.end() + 120)
+            spans.update((m.start(1), m.end()) for m in self._after.finditer(text, lo, hi))
+            spans.update((m.start(), m.end()) for m in self._before.finditer(text, lo, hi))
+        spans.update((m.start(), m.end()) for m in self._alone.finditer(text))
         kept: list[tuple[int, int]] = []
         for b, e in sorted(spans, key=lambda s: (s[0] - s[1], s[0])):
             if all(e <= kb or ke <= b for kb, ke in kept):

@@ -22,7 +22,7 @@ import os
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from itertools import pairwise
 from typing import Any
@@ -122,6 +122,7 @@ def word_variants(term: str) -> list[str]:
     ]
 
 
+@lru_cache(maxsize=8192)
 def americanize(word: str) -> str:
     """A word in American spelling ("haemorrhage" -> "hemorrhage"; others unchanged)."""
     low = word.lower()
@@ -197,7 +198,8 @@ def compact(doc: Any, text: str, joinable: frozenset[str] | None = None) -> Comp
     joined = frozenset(k for k, i in enumerate(index) if i + 1 in dropped and not rows[i + 1][2])
     words = [text[rows[i][0] : rows[i][0] + rows[i][1]] for i in index]
     if british:
-        words = [americanize(w) for w in words]
+        hint = _british()[0]
+        words = [americanize(w) if hint.search(w.lower()) else w for w in words]
     return Compact(Doc(doc.vocab, words=words, spaces=[True] * len(words)), index, joined)
 
 

@@ -88,10 +88,12 @@ def merge_model_spans(
     """Add the statistical NER's spans to the lexicon's (lexicon categories and codes win).
 
     A model span that lies over no lexicon span is added (MEDICATION for CHEMICAL,
-    MEDICAL_CONDITION for DISEASE). One that holds a lexicon span of the same kind and
-    more words widens it to the model's bounds ("urticarial rash" around "rash",
-    "familial melanoma" around "melanoma"), keeping the lexicon's label and drug name.
-    Any other overlap keeps the lexicon span as it is.
+    MEDICAL_CONDITION for DISEASE), less a trailing amount ("Zorbex 325 mg": the 325 is a
+    dose). A DISEASE span that holds a lexicon condition and more words widens it to the
+    model's bounds ("urticarial rash" around "rash", "familial melanoma" around "melanoma"),
+    keeping the lexicon's label and codes; a drug name from the dictionary is never widened
+    ("ferrous sulfate 325" is the name and its dose). Any other overlap keeps the lexicon
+    span as it is.
 
     Args:
         doc: the tokenised text.
@@ -110,6 +112,10 @@ def merge_model_spans(
         if span.end < len(doc) and doc[span.end].text == ":":
             continue  # a field label ("NAME:", "Diagnosis:"), not a mention
         category, type_ = LABEL_TYPE[found.label]
+        if category == "MEDICATION":
+            span = _without_amount(doc, span)
+            if span is None:
+                continue
         inside = [i for i, c in enumerate(out) if c[0] < span.end and span.start < c[1]]
         if not inside:
             generic = drug_lookup(span.text) or "" if category == "MEDICATION" else ""
@@ -120,6 +126,20 @@ def merge_model_spans(
             widens = (
                 span.start <= start and end <= span.end and (span.start, span.end) != (start, end)
             )
-            if widens and label.startswith(category):
+            if widens and label.startswith(category) and category != "MEDICATION":
                 out[inside[0]] = (span.start, span.end, label, generic)
     return sorted(out)
+
+
+_UNITS = frozenset({"mg", "mcg", "g", "gm", "kg", "ml", "l", "units", "unit", "iu", "meq", "%"})
+
+
+def _without_amount(doc: Any, span: Any) -> Any:
+    """The span less its trailing numbers when a unit follows them ("Zorbex 325" of "325 mg")."""
+    end = span.end
+    if end < len(doc) and doc[end].lower_ in _UNITS:
+        while end > span.start and doc[end - 1].like_num:
+            end -= 1
+    if end == span.start:
+        return None
+    return span if end == span.end else doc[span.start : end]

@@ -145,3 +145,16 @@ def test_lexicon_flags_mark_drug_names_and_condition_words(
     assert flags[FLAG41]("valproic")
     assert flags[FLAG42]("failure") and not flags[FLAG42]("renal")
     assert flags[FLAG43]("renal") and not flags[FLAG43]("and")
+
+
+def test_merge_never_widens_a_drug_into_its_dose(lexicon_only: ClinicalExtractor) -> None:
+    lexicon_only.ner = _FixedNer(  # type: ignore[assignment]
+        [("ferrous sulfate 325", "CHEMICAL"), ("Zorbex 40", "CHEMICAL")]
+    )
+    try:
+        result = lexicon_only.extract("Start ferrous sulfate 325 mg daily and Zorbex 40 mg BID.")
+    finally:
+        lexicon_only.ner = None
+    drugs = {e.text: e for e in result.by_category("MEDICATION")}
+    assert set(drugs) == {"ferrous sulfate", "Zorbex"}
+    assert {a.text for a in drugs["Zorbex"].attributes} == {"40 mg", "BID"}
