@@ -1,6 +1,6 @@
 """medflow's statistical NER: CHEMICAL and DISEASE spans beside the lexicon matches.
 
-The model (spaCy tok2vec + NER, about 15 MB) ships inside the package in ``models/ner`` and is
+The model (spaCy tok2vec + NER, about 11 MB) ships inside the package in ``models/ner`` and is
 rebuilt by ``python -m medflow.analyzers.clinical.ner_training`` (see that module for the data,
 the split it was tuned on and the command). It loads from the package folder: nothing is
 downloaded. ``training.json`` beside it records what it was trained and tuned on.
