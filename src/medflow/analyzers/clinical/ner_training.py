@@ -16,7 +16,7 @@ reporting (``benchmarks/ner_accuracy.py``). Test splits are not read at all.
 
 Model: spaCy tok2vec (hash embeddings of NORM, PREFIX, SUFFIX, SHAPE and four lexicon flags,
 ``ner_features.py``; a CNN encoder) + the transition-based NER, about 11 MB (width 96, four CNN
-layers: width 128 with six layers scored the same on the tune slice at 2.6x the run-time cost).
+layers: width 128 with six layers scored the same on the tune slice at 1.8x the run-time cost).
 Training sentences are also shown upper-cased or lower-cased now and then (``CASE_NOISE``), as
 notes are often written in capitals ("SHORTNESS OF BREATH").
 """
