@@ -92,7 +92,9 @@ def _alternation(words: list[str]) -> str:
     return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
 
-def _first_chars(words: list[str]) -> str:
+def first_chars(words: list[str]) -> str:
+    """A lookahead for the first letters of ``words`` (either case): a cheap test that fails
+    most positions before a long alternation is tried."""
     chars = {c for w in words if w for c in (w[0].lower(), w[0].upper())}
     return "(?=[" + "".join(re.escape(c) for c in sorted(chars)) + "])"
 
@@ -122,11 +124,11 @@ class AttributeFinder:
         routes, forms = list(lexicon.route), list(lexicon.forms)
         # A first-character lookahead fails most positions before the long case-insensitive
         # alternations are tried (Python's re tries every branch at every position).
-        self._freq = re.compile(rf"(?<!\w){_first_chars(freq)}(?:{_alternation(freq)})(?!\w)", re.I)
+        self._freq = re.compile(rf"(?<!\w){first_chars(freq)}(?:{_alternation(freq)})(?!\w)", re.I)
         self._route = re.compile(
-            rf"(?<!\w){_first_chars(routes)}(?:{_alternation(routes)})(?!\w)", re.I
+            rf"(?<!\w){first_chars(routes)}(?:{_alternation(routes)})(?!\w)", re.I
         )
-        self._form = re.compile(rf"\b{_first_chars(forms)}(?:{_alternation(forms)})\b", re.I)
+        self._form = re.compile(rf"\b{first_chars(forms)}(?:{_alternation(forms)})\b", re.I)
 
     @staticmethod
     def window_end(text: str, begin: int, limit: int) -> int:

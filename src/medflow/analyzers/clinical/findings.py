@@ -18,16 +18,13 @@ from importlib import resources
 
 import yaml
 
+from medflow.analyzers.clinical.attributes import first_chars
+
 
 def _alt(words: list[str]) -> str:
     return "|".join(
         re.escape(w).replace(r"\ ", r"\s+") for w in sorted(set(words), key=len, reverse=True)
     )
-
-
-def _first_chars(words: list[str]) -> str:
-    chars = {c for w in words if w for c in (w[0].lower(), w[0].upper())}
-    return "(?=[" + "".join(re.escape(c) for c in sorted(chars)) + "])"
 
 
 @cache
@@ -68,7 +65,7 @@ class FindingFinder:
         )
         alone = _alt(v.get("standalone", []))
         # A first-character test fails most positions before the long alternations are tried.
-        first = _first_chars([*v["states"], *v.get("standalone", [])])
+        first = first_chars([*v["states"], *v.get("standalone", [])])
         self._alone = re.compile(rf"\b{first}(?:{alone})\b", re.I)
         self._quick = re.compile(rf"\b{first}(?:{state}|{alone})\b", re.I)
 
