@@ -17,7 +17,7 @@ DEB_PACKAGES := tesseract-ocr tesseract-ocr-eng poppler-utils ffmpeg espeak-ng s
 	pocketsphinx-testdata chromium chromium-driver qpdf
 DEB_COMMANDS := tesseract pdftoppm ffmpeg espeak-ng sox chromium qpdf
 
-.PHONY: help demo test lint typecheck format bench sysdeps services venv speech-base clean
+.PHONY: help demo test lint typecheck format bench sysdeps services venv speech-base clean ner-model
 
 help:
 	@echo "make demo   - set up and run every pipeline on bundled samples (no services needed)"
@@ -81,6 +81,13 @@ test: sysdeps services venv speech-base lint typecheck
 
 bench: sysdeps venv speech-base
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# Rebuilds the clinical extractor's statistical NER from the BC5CDR / NCBI-disease train splits
+# (CPU, tens of minutes; see src/medflow/analyzers/clinical/ner_training.py).
+ner-model: venv
+	nice -n 10 $(PY) -m medflow.analyzers.clinical.ner_training \
+		--corpora ../shared/data/ner-corpora --notes tests/fixtures/clinical/annotated.jsonl \
+		--out src/medflow/analyzers/clinical/models/ner
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache medflow-data .bench

@@ -7,8 +7,10 @@ Notes: 2 KB pieces cut at line boundaries from the hand-annotated fixture notes 
 to one thread before anything is imported, and the process to one core. Baseline measured in
 the same run, in alternating rounds with ours: spaCy's blank English tokenizer plus its
 rule-based sentencizer on the same notes (the floor any spaCy pipeline with sentences pays).
-Also reports the optional en_core_web_sm PHI pass and the load average (other processes on a
-shared machine). Target (issue 3): >= 50 notes/s on one core.
+Also measured in the same rounds: the extractor without the statistical NER (lexicons only, as
+before issue 12), so the NER's cost reads directly. Also reports the optional en_core_web_sm PHI
+pass and the load average (other processes on a shared machine). Target (issue 3): >= 50
+notes/s on one core.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ def main() -> int:
     with contextlib.suppress(OSError):
         print(f"load average before: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     extractor = ClinicalExtractor()
+    lexicons_only = ClinicalExtractor(statistical_ner=False)
     # Baseline: the floor of any spaCy pipeline with sentence bounds on the same notes —
     # spaCy's blank English tokenizer and its rule-based "sentencizer" component.
     import spacy
@@ -93,8 +96,11 @@ def main() -> int:
     floor.add_pipe("sentencizer")
     for n in notes[:3]:
         extractor.extract(n)
+        lexicons_only.extract(n)
         floor(n)
-    runs = interleaved({"baseline": floor, "ours": extractor.extract}, notes)
+    runs = interleaved(
+        {"baseline": floor, "ours": extractor.extract, "lexicons": lexicons_only.extract}, notes
+    )
     base, ours = statistics.median(runs["baseline"]), statistics.median(runs["ours"])
     best = max(runs["ours"])
     print("notes/s per CPU-second of one core, median of 15 interleaved rounds [best round]")
@@ -102,6 +108,11 @@ def main() -> int:
     print(
         f"ClinicalExtractor.extract:                {ours:8.1f} [{best:8.1f}] "
         f"({ours / base:.3f}x baseline)"
+    )
+    lex = statistics.median(runs["lexicons"])
+    print(
+        f"  without the statistical NER (before):   {lex:8.1f} [{max(runs['lexicons']):8.1f}] "
+        f"(NER costs {1 - ours / lex:.0%} of the rate)"
     )
     with_ner = ClinicalExtractor(use_ner_model=True)
     ner_rate, ner_wall = rate(with_ner.extract, notes, seconds=3.0)

@@ -50,7 +50,20 @@ _EVERY = re.compile(
     r"minutes?|days?|weeks?))\b",
     re.I,
 )
-_WINDOW_END = re.compile(r"[;\n]|\.(?=\s|$)|\b(?:and|then)\s+(?=[A-Za-z]+\s+\d)")
+# Where a drug's attributes end: a clause end, a line break, a new list item on the same line
+# ("1. ... 2. ...", " - ", "•"), or a new item naming another drug and its dose
+# (", Foobarex 20 mg": that dose belongs to Foobarex even if no dictionary knows it).
+_SIG_VERBS = (
+    r"(?:take|takes|taking|give|inject|apply|inhale|use|increase|decrease|titrate|max|up|"
+    r"every|for|then|each|per|times|x)\b"
+)
+_WINDOW_END = re.compile(
+    r"[;\n•·]|\.(?=\s|$)|(?<=\s)\d{1,2}[.)]\s+(?=[A-Za-z])|\s-\s+(?=[A-Za-z])"
+    rf"|(?:,|\band\b|\bthen\b)\s+(?!{_SIG_VERBS})(?=[A-Za-z][\w-]+\s+\d)",
+    re.I,
+)
+#: A line that starts a new list item or field: a bullet, "1." / "2)", or "Label:".
+ITEM_START = re.compile(r"\s*(?:[-*•·]\s|\d{1,2}[.)]\s|[A-Za-z][A-Za-z /&]{0,30}:)")
 _TEST_VALUE = re.compile(
     r"^(?P<gap>(?:\s*(?:was|were|is|of|at|today|now|level|result|=|:)\s*)*\s*)"
     r"(?P<value>\d+(?:\.\d+)?(?:/\d+(?:\.\d+)?)?|negative|positive|normal|elevated|low|high)"
@@ -79,7 +92,9 @@ def _alternation(words: list[str]) -> str:
     return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
 
-def _first_chars(words: list[str]) -> str:
+def first_chars(words: list[str]) -> str:
+    """A lookahead for the first letters of ``words`` (either case): a cheap test that fails
+    most positions before a long alternation is tried."""
     chars = {c for w in words if w for c in (w[0].lower(), w[0].upper())}
     return "(?=[" + "".join(re.escape(c) for c in sorted(chars)) + "])"
 
@@ -99,17 +114,21 @@ class AttributeFinder:
             rf"\b{_NUM}\s*(?:{units})(?:/kg)?\s*/\s*(?:hr|h|hour|min|minute)\b", re.I
         )
         self._strength_conc = re.compile(rf"\b{_NUM}\s*(?:{units})\s*/\s*\d*\s*(?:ml|l)\b", re.I)
+        # A combination product's strengths, one per ingredient ("5/325 mg").
+        self._strength_combo = re.compile(
+            rf"(?<![\w/])\d+(?:\.\d+)?(?:/\d+(?:\.\d+)?)+\s*(?:{units})(?![\w/])", re.I
+        )
         self._amount = re.compile(rf"(?<![\w/]){_NUM}\s*(?:{units})(?![\w/])", re.I)
         self._count = re.compile(rf"\b{_WORD_NUM}\s*(?:{counts})\b", re.I)
         freq = [*lexicon.frequency]
         routes, forms = list(lexicon.route), list(lexicon.forms)
         # A first-character lookahead fails most positions before the long case-insensitive
         # alternations are tried (Python's re tries every branch at every position).
-        self._freq = re.compile(rf"(?<!\w){_first_chars(freq)}(?:{_alternation(freq)})(?!\w)", re.I)
+        self._freq = re.compile(rf"(?<!\w){first_chars(freq)}(?:{_alternation(freq)})(?!\w)", re.I)
         self._route = re.compile(
-            rf"(?<!\w){_first_chars(routes)}(?:{_alternation(routes)})(?!\w)", re.I
+            rf"(?<!\w){first_chars(routes)}(?:{_alternation(routes)})(?!\w)", re.I
         )
-        self._form = re.compile(rf"\b{_first_chars(forms)}(?:{_alternation(forms)})\b", re.I)
+        self._form = re.compile(rf"\b{first_chars(forms)}(?:{_alternation(forms)})\b", re.I)
 
     @staticmethod
     def window_end(text: str, begin: int, limit: int) -> int:
@@ -168,6 +187,8 @@ class AttributeFinder:
                 add("RATE", m.start(), m.end())
             for m in self._strength_conc.finditer(text, begin, end):
                 add("STRENGTH", m.start(), m.end())
+        for m in self._strength_combo.finditer(text, begin, end):
+            add("STRENGTH", m.start(), m.end())
         counts = list(self._count.finditer(text, begin, end))
         for m in counts:
             add("DOSAGE", m.start(), m.end())

@@ -15,24 +15,43 @@ from __future__ import annotations
 import logging
 import re
 from bisect import bisect_right
+from pathlib import Path
 from typing import Any
 
-from medflow.analyzers.clinical.attributes import RELATIONSHIP, AttributeFinder, FoundAttribute
+from medflow.analyzers.clinical.attributes import (
+    ITEM_START,
+    RELATIONSHIP,
+    AttributeFinder,
+    FoundAttribute,
+)
 from medflow.analyzers.clinical.coding import Icd10Index, RxNormIndex
 from medflow.analyzers.clinical.context import entity_traits
 from medflow.analyzers.clinical.drugs import DrugDictionary
+from medflow.analyzers.clinical.findings import FindingFinder
 from medflow.analyzers.clinical.language import check_text, looks_english
 from medflow.analyzers.clinical.lexicon import Lexicon, load_lexicon
+from medflow.analyzers.clinical.ner import NerModel
+from medflow.analyzers.clinical.ner_features import condition_vocabulary, lexicon_flags
 from medflow.analyzers.clinical.phi import FoundPhi, PhiDetector
 from medflow.analyzers.clinical.pipeline import (
     Compact,
     FoundSection,
     Structure,
+    americanize,
     bigrams,
     build_nlp,
     compact,
+    pattern_doc,
+    word_variants,
 )
-from medflow.analyzers.clinical.timex import LINK_TYPE, FoundTime, TimeFinder, link
+from medflow.analyzers.clinical.spans import (
+    cased_words,
+    defined_abbreviations,
+    longest_first,
+    lower_words,
+    merge_model_spans,
+)
+from medflow.analyzers.clinical.timex import FoundTime, TimeFinder, time_entities
 from medflow.domain.clinical import (
     Attribute,
     ClinicalResult,
@@ -59,7 +78,15 @@ _TERM_CATEGORY = {
     "SYSTEM_ORGAN_SITE": "ANATOMY",
     "DIRECTION": "ANATOMY",
 }
-_CONDITION_ATTRIBUTES = ("ACUITY",)
+# Types that are attributes of a neighbouring entity, never entities of their own: an acuity
+# of a condition ("acute"), a direction of a body structure ("left" of "left lower lobe").
+_CONDITION_ATTRIBUTES = ("ACUITY", "DIRECTION")
+_FINDING = "finding statement"  # kb_id of a finding found by findings.py
+# PHI types whose text is never also a clinical entity.
+_NOT_CLINICAL = frozenset({"NAME", "ID", "ADDRESS", "EMAIL", "URL", "PHONE_OR_FAX"})
+# Spinal levels and ranges ("L4-L5", "C5-6", "L5"; a lone C/T/S level is a heart sound, a
+# hormone or a complement factor far more often, so it needs a range).
+_SPINAL_LEVEL = re.compile(r"\b(?:[CTLS]\d{1,2}\s?-\s?[CTLS]?\d{1,2}|L[1-5])\b(?!\s?(?:mg|%))")
 _TEST = "TEST_TREATMENT_PROCEDURE"
 _PRIORITY = {f"{_TEST}|TEST_NAME": 0, "MEDICATION|GENERIC_NAME": 1, "MEDICATION|BRAND_NAME": 1}
 
@@ -71,13 +98,22 @@ class ClinicalExtractor:
     spaCy pipeline (seconds); ``extract`` is then fast (tens of milliseconds for a 2 KB note).
     """
 
-    def __init__(self, use_ner_model: bool = False, lexicon: Lexicon | None = None) -> None:
+    def __init__(
+        self,
+        use_ner_model: bool = False,
+        lexicon: Lexicon | None = None,
+        statistical_ner: bool = True,
+        ner_model_path: Path | None = None,
+    ) -> None:
         """Load everything once.
 
         Args:
             use_ner_model: also run en_core_web_sm to find PHI names/places no rule covers
                 (better PHI recall on free prose, about 3x slower).
             lexicon: vocabularies; the bundled ones by default.
+            statistical_ner: also run medflow's CHEMICAL/DISEASE model (``ner.py``) and merge
+                its spans with the lexicon matches.
+            ner_model_path: a model folder other than the bundled one.
 
         Raises:
             DependencyMissingError: the ``nlp`` extra is not installed.
@@ -86,30 +122,58 @@ class ClinicalExtractor:
 
         self.lexicon = lexicon or load_lexicon()
         self.nlp, self._analyzer = build_nlp(self.lexicon)
-        self.drugs = DrugDictionary(tuple(self.lexicon.rxnorm), never=self.lexicon.not_drugs)
+        self.drugs = DrugDictionary.from_lexicon(self.lexicon)
         synonyms = {c.term: c.code for c in self.lexicon.conditions}
+        synonyms.update(
+            {v: code for term, code in list(synonyms.items()) for v in word_variants(term)}
+        )
         self.icd10 = Icd10Index(synonyms)
         self.rxnorm = RxNormIndex(self.lexicon.rxnorm)
         self.attributes = AttributeFinder(self.lexicon)
-        self.phi = PhiDetector(self.lexicon, use_ner_model=use_ner_model)
         self.times = TimeFinder()
+        self.findings = FindingFinder(list(self.lexicon.terms.get("SYSTEM_ORGAN_SITE", ())))
         self._kind: dict[str, str] = {}
         self._lower = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         self._exact = PhraseMatcher(self.nlp.vocab, attr="ORTH")
         icd_terms = self.icd10.condition_terms()
+        icd_terms.update(
+            {
+                v: c
+                for t, c in list(icd_terms.items())
+                for v in word_variants(t)
+                if v not in icd_terms
+            }
+        )
         for term, code in icd_terms.items():
             # Chapter R holds symptoms and signs; the others diseases.
             self._kind.setdefault(term, "SYMPTOM" if code.startswith("R") else "DIAGNOSIS")
-        self._lower.add("ICD", [self.nlp.make_doc(t) for t in icd_terms])
+        self._lower.add("ICD", [pattern_doc(self.nlp, t) for t in icd_terms])
         lower = [c for c in self.lexicon.conditions if not c.case_sensitive]
         exact = [c for c in self.lexicon.conditions if c.case_sensitive]
+        lower_terms = [v for c in lower for v in (c.term, *word_variants(c.term))]
         for c in self.lexicon.conditions:
-            self._kind[c.term.lower()] = c.kind
-        self._lower.add("CONDITION", [self.nlp.make_doc(c.term) for c in lower])
-        self._exact.add("CONDITION", [self.nlp.make_doc(c.term.upper()) for c in exact])
+            for v in (c.term, *word_variants(c.term)):
+                self._kind[v.lower()] = c.kind
+        self._lower.add("CONDITION", [pattern_doc(self.nlp, t) for t in lower_terms])
+        self._exact.add("CONDITION", [pattern_doc(self.nlp, c.term.upper()) for c in exact])
         for type_, words in self.lexicon.terms.items():
-            self._lower.add(type_, [self.nlp.make_doc(w) for w in words])
+            self._lower.add(type_, [pattern_doc(self.nlp, w) for w in words])
         self._stop = frozenset(self.nlp.Defaults.stop_words)
+        medical = {w for t in [*icd_terms, *lower_terms] for w in t.lower().split() if w.isalpha()}
+        medical |= {w for ws in self.lexicon.terms.values() for t in ws for w in t.split()}
+        self.ner: NerModel | None = (
+            NerModel(
+                ner_model_path,
+                lexicon_flags(
+                    self.drugs, condition_vocabulary(self.lexicon, self.icd10), self._stop
+                ),
+            )
+            if statistical_ner
+            else None
+        )
+        self.phi = PhiDetector(
+            self.lexicon, use_ner_model=use_ner_model, medical_words=frozenset(medical)
+        )
         phrases = [*icd_terms, *(c.term for c in self.lexicon.conditions)]
         phrases += [w for words in self.lexicon.terms.values() for w in words]
         phrases += [*self.drugs.phrases(), *self._analyzer.phrases()]
@@ -119,6 +183,12 @@ class ClinicalExtractor:
             for w in sorted(self.lexicon.terms.get("ACUITY", ()), key=len, reverse=True)
         )
         self._acuity_before = re.compile(rf"\b({acuity})\s+$", re.I)
+        directions = "|".join(
+            re.escape(w) for w in sorted(self.lexicon.terms.get("DIRECTION", ()), key=len)[::-1]
+        )
+        self._direction_before = re.compile(
+            rf"\b((?:{directions})(?:\s+(?:and\s+)?(?:{directions}))*)\s+$", re.I
+        )
         self._acuity_last = frozenset(
             w.split()[-1] for w in self.lexicon.terms.get("ACUITY", ()) if w.strip()
         )
@@ -168,10 +238,22 @@ class ClinicalExtractor:
             found, chunk_sections, chunk_unmapped, carry_section = self._read_doc(
                 doc, targets, modifiers, structure, chunk, offset, carry_section
             )
-            found += self._time_entities(found, structure, chunk, offset, dates)
+            found += time_entities(
+                self.times, found, structure.sentence_chars, chunk, offset, dates
+            )
             raw_entities += found
             sections += chunk_sections
             unmapped += chunk_unmapped
+        # A person's name or an identifier is never also a drug or a finding ("Tomas" is a
+        # brand in the drug list; "Parkinson" is a surname).
+        private = [(p.begin, p.end) for p in phi if p.type in _NOT_CLINICAL]
+        if private:
+            raw_entities = [
+                r
+                for r in raw_entities
+                if r["category"] == "TIME_EXPRESSION"
+                or not any(r["begin"] < e and b < r["end"] for b, e in private)
+            ]
         raw_entities += self._phi_entities(phi)
         return self._assemble(text, raw_entities, sections, unmapped)
 
@@ -212,13 +294,17 @@ class ClinicalExtractor:
             else:
                 category = _TERM_CATEGORY.get(label, "MEDICAL_CONDITION")
                 found.append((start, end, f"{category}|{label}", ""))
-        words = _lower_words(doc, text)
+        words = lower_words(doc, text)
+        cased = cased_words(doc, text)
         if packed.index is not None:
             words = [words[i] for i in packed.index]
+            cased = [cased[i] for i in packed.index]
         lex = self.lexicon
-        for m in self.drugs.find(words, self._stop):
+        for m in self.drugs.find(words, self._stop, cased, packed.hyphens):
             name = " ".join(words[m.start : m.end])
             start, end = packed.remap(m.start, m.end)
+            if m.needs_dose and not self._dose_follows(doc, text, end):
+                continue
             if (
                 m.end < len(words)
                 and words[m.end] in lex.test_words
@@ -230,18 +316,49 @@ class ClinicalExtractor:
                 continue
             kind = "BRAND_NAME" if m.is_brand else "GENERIC_NAME"
             found.append((start, end, f"MEDICATION|{kind}", m.generic))
+        for b, e in self.findings.find(text):
+            statement = doc.char_span(b, e, alignment_mode="expand")
+            if statement is not None:
+                found.append(
+                    (statement.start, statement.end, "MEDICAL_CONDITION|DX_NAME", _FINDING)
+                )
+        for spinal in _SPINAL_LEVEL.finditer(text):
+            level = doc.char_span(spinal.start(), spinal.end(), alignment_mode="expand")
+            if level is not None:
+                found.append((level.start, level.end, "ANATOMY|SYSTEM_ORGAN_SITE", ""))
         # Ties (same span) go to test names, then medications: "ferritin" is a lab test even
         # if a drug list holds it; "insulin" the drug wins over any same-length other term.
         found.sort(key=lambda f: _PRIORITY.get(f[2], 2))
+        chosen = [
+            f for f in longest_first(found) if f[2].split("|")[1] not in _CONDITION_ATTRIBUTES
+        ]
+        if self.ner is not None:
+            chosen = merge_model_spans(doc, chosen, self.ner.find_in_doc(doc), self.drugs.lookup)
+        chosen = defined_abbreviations(doc, chosen)
         kept: list[Any] = []
-        for start, end, label, generic in _longest_first(found):
-            if label.split("|")[1] in _CONDITION_ATTRIBUTES:
-                continue
+        for start, end, label, generic in chosen:
             span = Span(doc, start, end, label=label)
             if generic:
                 span.kb_id_ = generic
             kept.append(span)
         return sorted(kept, key=lambda s: s.start)
+
+    def _kind_of(self, text: str) -> str | None:
+        """SIGN, SYMPTOM or DIAGNOSIS of a condition, from its longest known ending
+        ("urticarial rash" is a rash: a SIGN)."""
+        words = text.lower().split()
+        for i in range(len(words)):
+            kind = self._kind.get(" ".join(words[i:]))
+            if kind is not None:
+                return kind
+        return None
+
+    def _dose_follows(self, doc: Any, text: str, end: int) -> bool:
+        """Tell whether an amount with a unit follows a token within a few words."""
+        if end >= len(doc):
+            return False
+        begin = doc[end].idx
+        return self.attributes.has_amount(text, begin, min(len(text), begin + 16))
 
     def _read_doc(
         self,
@@ -259,8 +376,23 @@ class ClinicalExtractor:
         sent_starts = [b for b, _ in sents]
         sec_starts = [sec.begin - offset for sec in sections]
         found: list[dict[str, Any]] = []
-        drug_starts = [e.start_char for e in ents if e.label_.startswith("MEDICATION")]
+        # A short form in parentheses right after its drug ("carbamazepine (CBZ) 200 mg") is
+        # part of the name's definition: the dose after it still belongs to the full name.
+        defining = {
+            e.start
+            for e in ents
+            if e.start > 0
+            and e.end < len(doc)
+            and doc[e.start - 1].text == "("
+            and doc[e.end].text == ")"
+        }
+        drug_starts = [
+            e.start_char
+            for e in ents
+            if e.label_.startswith("MEDICATION") and e.start not in defining
+        ]
         drug_sents: set[int] = set()
+        windows: list[tuple[int, int]] = []
         for ent, mods in zip(ents, modifiers, strict=True):
             category, type_ = ent.label_.split("|")
             at = bisect_right(sec_starts, ent.start_char) - 1
@@ -268,18 +400,35 @@ class ClinicalExtractor:
             sent_index = bisect_right(sent_starts, ent.start_char) - 1
             sent_end = sents[sent_index][1]
             attrs: list[FoundAttribute] = []
-            if category == "MEDICATION":
+            if category == "MEDICATION" and ent.start in defining:
                 drug_sents.add(sent_index)
-                limit = min([s for s in drug_starts if s > ent.start_char] + [sent_end])
-                end = self.attributes.window_end(chunk, ent.end_char, limit)
-                attrs = self.attributes.medication(chunk, ent.end_char, end)
+            elif category == "MEDICATION":
+                drug_sents.add(sent_index)
+                next_drug = min([s for s in drug_starts if s > ent.start_char] + [len(chunk)])
+                begin = ent.end_char
+                if not chunk[ent.end_char : sent_end].strip() and sent_index + 1 < len(sents):
+                    # The sig wraps: the drug name ends its line ("FAMOTIDINE\n20MG PO bid").
+                    # Its attributes continue on the next line unless that line starts a new
+                    # item (a bullet, "2.", "Label:") or another drug.
+                    nb, ne = sents[sent_index + 1]
+                    if nb < next_drug and not ITEM_START.match(chunk, nb):
+                        drug_sents.add(sent_index + 1)
+                        begin, sent_end = nb, ne
+                limit = min(next_drug, sent_end)
+                end = self.attributes.window_end(chunk, begin, limit)
+                attrs = self.attributes.medication(chunk, begin, end)
+                windows.append((ent.start_char, end))
             elif type_ == "TEST_NAME":
                 attrs = self.attributes.test_value(
                     chunk, ent.end_char, min(ent.end_char + 30, sent_end)
                 )
             elif category == "MEDICAL_CONDITION":
                 attrs = self._acuity(chunk, ent.start_char)
-            kind = self._kind.get(ent.text.lower()) if category == "MEDICAL_CONDITION" else None
+            elif category == "ANATOMY":
+                attrs = self._direction(chunk, ent.start_char)
+            kind = self._kind_of(ent.text) if category == "MEDICAL_CONDITION" else None
+            if ent.kb_id_ == _FINDING:
+                kind = "SIGN"  # an examination finding (findings.py)
             found.append(
                 {
                     "begin": offset + ent.start_char,
@@ -288,7 +437,7 @@ class ClinicalExtractor:
                     "type": type_,
                     "traits": entity_traits(category, mods, kind, section),
                     "section": section,
-                    "generic": ent.kb_id_ or None,
+                    "generic": ent.kb_id_ if category == "MEDICATION" and ent.kb_id_ else None,
                     "attrs": [
                         FoundAttribute(a.type, a.begin + offset, a.end + offset) for a in attrs
                     ],
@@ -302,6 +451,18 @@ class ClinicalExtractor:
             or not covered.intersection(range(f["begin"], f["end"]))
         ]
         free = [s for i, s in enumerate(sents) if i not in drug_sents]
+        # In lines that name drugs, the stretches no drug's window covers (an unknown drug's
+        # "Foobarex 20 mg bid" after a known one) are checked for unmapped attributes too.
+        for i in sorted(drug_sents):
+            begin, end = sents[i]
+            for w_begin, w_end in sorted(windows):
+                if w_begin >= end or w_end <= begin:
+                    continue
+                if w_begin > begin:
+                    free.append((begin, w_begin))
+                begin = max(begin, w_end)
+            if begin < end:
+                free.append((begin, end))
         unmapped = self._unmapped(chunk, offset, free)
         return found, sections, unmapped, sections[-1].name if sections else carry
 
@@ -325,6 +486,11 @@ class ClinicalExtractor:
         m = self._acuity_before.search(chunk, max(0, begin - 40), begin)
         return [FoundAttribute("ACUITY", m.start(1), m.end(1))] if m else []
 
+    def _direction(self, chunk: str, begin: int) -> list[FoundAttribute]:
+        """The laterality/position words just before a body structure ("left lower" lobe)."""
+        m = self._direction_before.search(chunk, max(0, begin - 40), begin)
+        return [FoundAttribute("DIRECTION", m.start(1), m.end(1))] if m else []
+
     def _unmapped(
         self, chunk: str, offset: int, sentences: list[tuple[int, int]]
     ) -> list[FoundAttribute]:
@@ -344,54 +510,6 @@ class ClinicalExtractor:
                 and kinds & {"FREQUENCY", "ROUTE_OR_MODE"}
             ):
                 out += [FoundAttribute(a.type, a.begin + offset, a.end + offset) for a in attrs]
-        return out
-
-    def _time_entities(
-        self,
-        found: list[dict[str, Any]],
-        structure: Structure,
-        chunk: str,
-        offset: int,
-        dates: list[FoundTime],
-    ) -> list[dict[str, Any]]:
-        """TIME_EXPRESSION entities of one chunk, each linked to the entities it dates."""
-        end = offset + len(chunk)
-        times = self.times.find(chunk, 0, len(chunk))
-        times += [FoundTime(d.begin - offset, d.end - offset) for d in dates if d.end <= end]
-        taken = [(a.begin - offset, a.end - offset) for f in found for a in f["attrs"]]
-        taken += [(f["begin"] - offset, f["end"] - offset) for f in found]
-        sent_starts = [b for b, _ in structure.sentence_chars]
-        by_sentence: dict[int, list[dict[str, Any]]] = {}
-        for f in sorted(found, key=lambda f: f["begin"]):
-            by_sentence.setdefault(bisect_right(sent_starts, f["begin"] - offset) - 1, []).append(
-                {**f, "begin": f["begin"] - offset, "end": f["end"] - offset}
-            )
-        out: list[dict[str, Any]] = []
-        kept: list[FoundTime] = []
-        # Longest first: "since 2019" wins over the date "2019" inside it.
-        for t in sorted(times, key=lambda t: (t.begin - t.end, t.begin)):
-            if t.begin < 0 or any(t.begin < e and b < t.end for b, e in taken):
-                continue
-            if any(t.begin < k.end and k.begin < t.end for k in kept):
-                continue
-            sentence = by_sentence.get(bisect_right(sent_starts, t.begin) - 1, [])
-            linked = link(t, sentence, chunk)
-            if not linked:
-                continue  # Comprehend reports a time only when it dates an entity
-            kept.append(t)
-            out.append(
-                {
-                    "begin": offset + t.begin,
-                    "end": offset + t.end,
-                    "category": "TIME_EXPRESSION",
-                    "type": LINK_TYPE[linked[0]["type"]],
-                    "traits": (),
-                    "section": None,
-                    "generic": None,
-                    "attrs": [],
-                    "links": [(offset + x["begin"], offset + x["end"]) for x in linked],
-                }
-            )
         return out
 
     @staticmethod
@@ -474,9 +592,10 @@ class ClinicalExtractor:
                     ),
                     traits=e.traits,
                 )
-                for e in (by_span[span] for span in r["links"])
+                for e in (by_span[span] for span in r["links"] if span in by_span)
             )
-            entities[position] = self._entity(text, r, entity_id, links)
+            if links:  # what it dated may have been dropped (a name is not a finding)
+                entities[position] = self._entity(text, r, entity_id, links)
         unmapped_attrs = []
         for a in unmapped:
             unmapped_attrs.append(
@@ -508,7 +627,13 @@ class ClinicalExtractor:
         normalized = None
         score = float(r.get("score", 0.9))
         if r["category"] == "MEDICAL_CONDITION":
-            icd = self.icd10.lookup(surface)
+            words = [americanize(w) for w in surface.split()]
+            icd = self.icd10.lookup(" ".join(words))
+            # A widened span ("urticarial rash") takes the code of its longest known ending.
+            for i in range(1, len(words)):
+                if icd:
+                    break
+                icd = self.icd10.lookup(" ".join(words[i:]))
             score = 0.95 if icd and icd[0].score >= 0.9 else 0.75
         elif r["category"] == "MEDICATION":
             normalized = r["generic"]
@@ -529,35 +654,6 @@ class ClinicalExtractor:
             rxnorm=rx,
             normalized=normalized,
         )
-
-
-def _longest_first(
-    found: list[tuple[int, int, str, str]],
-) -> list[tuple[int, int, str, str]]:
-    """Drop overlapping candidates as ``spacy.util.filter_spans`` does: longest first, then
-    earliest; among equal spans the first in ``found`` (sorts are stable)."""
-    ordered = sorted(found, key=lambda f: (f[1] - f[0], -f[0]), reverse=True)
-    taken: set[int] = set()
-    out = []
-    for f in ordered:
-        if f[0] not in taken and f[1] - 1 not in taken:
-            out.append(f)
-            taken.update(range(f[0], f[1]))
-    return out
-
-
-def _lower_words(doc: Any, text: str) -> list[str]:
-    """Each token's text in lower case, sliced from the lower-cased text by token offsets.
-
-    Much faster than ``[t.lower_ for t in doc]`` (no Token object per token); falls back to it
-    when lower-casing changes the text's length (a few non-ASCII letters, e.g. "İ").
-    """
-    from spacy.attrs import IDX, LENGTH
-
-    low = text.lower()
-    if len(low) != len(text):
-        return [t.lower_ for t in doc]
-    return [low[b : b + n] for b, n in doc.to_array([IDX, LENGTH]).tolist()]
 
 
 def _attribute_category(entity_category: str, attr_type: str) -> Any:

@@ -64,6 +64,9 @@ def condition_terms(icd: Any) -> dict[str, str]:
     chapters = tuple(cfg["chapters"])
     skip_first = frozenset(cfg["skip_first_words"])
     skip = frozenset(cfg["skip_terms"])
+    fragment = frozenset(cfg["fragment_words"])
+    substance_codes = str(cfg["substance_codes"])
+    disorder_words = frozenset(cfg["substance_disorder_words"])
     leading = sorted((str(w) + " " for w in cfg["strip_leading"]), key=len, reverse=True)
     max_words, min_chars = int(cfg["max_words"]), int(cfg["min_chars"])
     out: dict[str, str] = {}
@@ -92,6 +95,9 @@ def condition_terms(icd: Any) -> dict[str, str]:
                 or len(term) < min_chars
                 or any(ch.isdigit() for ch in term)
                 or words[0] in skip_first
+                or words[0] in fragment
+                or words[-1] in fragment
+                or (code.startswith(substance_codes) and not disorder_words.intersection(words))
                 or term in skip
             ):
                 continue

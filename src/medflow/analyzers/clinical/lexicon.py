@@ -61,6 +61,8 @@ class Lexicon:
         not_drugs: drug-dictionary names that are never a medication in a note.
         test_or_drug: names that are a test when a test word follows ("digoxin level").
         test_words: those test words.
+        not_generic: patterns of canonical drug names that are not medications (enzymes...).
+        drug_aliases: brands and abbreviations the drug dictionary lacks (``drug_aliases.yaml``).
     """
 
     conditions: tuple[ConditionTerm, ...]
@@ -77,6 +79,8 @@ class Lexicon:
     not_drugs: frozenset[str] = frozenset()
     test_or_drug: frozenset[str] = frozenset()
     test_words: frozenset[str] = frozenset()
+    not_generic: tuple[str, ...] = ()
+    drug_aliases: dict[str, Any] = field(default_factory=dict)
 
 
 def load_lexicon() -> Lexicon:
@@ -119,4 +123,6 @@ def load_lexicon() -> Lexicon:
         not_drugs=frozenset(str(w).lower() for ws in exclusions["never"].values() for w in ws),
         test_or_drug=frozenset(str(w).lower() for w in exclusions["test_or_drug"]),
         test_words=frozenset(str(w).lower() for w in exclusions["test_words"]),
+        not_generic=tuple(str(p) for p in exclusions.get("never_generic") or ()),
+        drug_aliases=dict(yaml.safe_load(_data_text("drug_aliases.yaml"))),
     )

@@ -23,6 +23,18 @@ _MONTHS = (
 )
 _NAME_WORD = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
 _FULL_NAME = rf"{_NAME_WORD}(?:\s+[A-Z]\.?)?(?:\s+{_NAME_WORD}){{1,2}}"
+# After a label, a name may be in capitals or written surname first ("SMITH, JOHN A").
+_CAPS_WORD = r"[A-Z][A-Z'-]+"
+_LABELLED_NAME = (
+    rf"{_FULL_NAME}|[A-Z][a-z]+,\s*{_NAME_WORD}(?:\s+[A-Z]\.?)?"
+    rf"|{_CAPS_WORD}(?:,\s*|[ \t]+){_CAPS_WORD}(?:[ \t]+[A-Z]\.?(?![\w]))?"
+)
+# A line that opens with a name: "Maria Gonzalez" alone, or before a comma, "(", " - ", or a
+# DOB/MRN/age cue on the same line.
+_LINE_NAME = re.compile(
+    rf"(?m)^[ \t]*(?P<n>{_NAME_WORD}(?:[ \t]+[A-Z]\.?)?(?:[ \t]+{_NAME_WORD}){{1,2}})"
+    r"(?=[ \t]*(?:$|,|\(|[ \t]-[ \t]|[ \t]+(?:DOB|D\.O\.B|MRN|Age|age|\d)))"
+)
 
 _FIXED: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("EMAIL", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
@@ -95,12 +107,19 @@ def _first(words: tuple[str, ...], fold: bool = False) -> str:
 class PhiDetector:
     """Rule-based PHI finder, optionally helped by en_core_web_sm's PERSON/GPE entities."""
 
-    def __init__(self, lexicon: Lexicon, use_ner_model: bool = False) -> None:
+    def __init__(
+        self,
+        lexicon: Lexicon,
+        use_ner_model: bool = False,
+        medical_words: frozenset[str] = frozenset(),
+    ) -> None:
         """Compile the rules (and load the NER model when asked).
 
         Args:
             lexicon: vocabularies with the ``phi`` lists.
             use_ner_model: also run en_core_web_sm for PERSON and GPE mentions.
+            medical_words: words of condition and term names (lower case): a line that opens
+                with them ("Atrial Fibrillation") is a heading or a problem, not a name.
 
         Raises:
             DependencyMissingError: ``use_ner_model`` and the model package is missing.
@@ -110,11 +129,12 @@ class PhiDetector:
         titles = _alt(phi["name_titles"])
         creds = _alt(phi["name_credentials"])
         rels = _alt(phi["relations"])
+        signoffs = _alt(phi.get("sign_offs", ()))
+        self._not_name = frozenset(w.lower() for w in phi.get("not_name_words", ()))
+        self._not_name |= frozenset(w.lower() for w in medical_words)
         self._names = (
-            re.compile(
-                rf"\b{_first(phi['name_labels'])}(?:{labels})\s*:\s*"
-                rf"(?P<n>{_FULL_NAME}|[A-Z][a-z]+,\s*{_NAME_WORD})"
-            ),
+            re.compile(rf"\b(?i:{labels})\s*:[ \t]*(?P<n>{_LABELLED_NAME})"),
+            re.compile(rf"\b(?i:{signoffs}),?[ \t]*\n?[ \t]*(?P<n>{_FULL_NAME})"),
             re.compile(
                 rf"(?<![\w.]){_first(phi['name_titles'])}(?:{titles})\s+"
                 rf"(?P<n>{_FULL_NAME}|{_NAME_WORD})"
@@ -129,8 +149,11 @@ class PhiDetector:
             re.compile(r"\s+(?:is|was)\s+an?\s+\d"),
         )
         self._name_at_end = re.compile(rf"(?<![\w.])(?P<n>{_FULL_NAME})$")
+        # An identifier after its label, in any common format: "MRN: 0012345", "MR# 12-345-67",
+        # "Acct No. A1234567", "Account Number 1234 5678"; it must hold a digit.
         self._id = re.compile(
-            rf"\b{_first(phi['id_labels'])}(?:{_alt(phi['id_labels'])})\s*(?:#|no\.?|number)?\s*[:#]?\s*(?P<n>[A-Z0-9][A-Z0-9-]{{3,}})\b"
+            rf"\b(?i:{_alt(phi['id_labels'])})\s*(?i:#|no\.?|number)?\s*[:#.]?\s*"
+            r"(?P<n>(?=[A-Z0-9./ -]*\d)[A-Z0-9](?:[A-Z0-9./-]|\s(?=\d{3}))*[A-Z0-9])\b"
         )
         suffix = _alt(phi["street_suffixes"])
         self._address = re.compile(
@@ -183,7 +206,17 @@ class PhiDetector:
                 name = self._name_at_end.search(text, max(0, m.start() - 60), m.start())
                 if name is not None:
                     found.append(FoundPhi("NAME", name.start("n"), name.end("n"), 0.9))
-        found += [FoundPhi("ID", m.start("n"), m.end("n"), 0.9) for m in self._id.finditer(text)]
+        found += [
+            FoundPhi("ID", m.start("n"), m.end("n"), 0.9)
+            for m in self._id.finditer(text)
+            if len(m.group("n")) >= 4
+        ]
+        for line in _LINE_NAME.finditer(text):
+            words = re.findall(r"[A-Za-z]+", line.group("n"))
+            first_line = not text[: line.start()].strip()
+            cued = text[line.end("n") : line.end("n") + 1] not in ("", "\n") or first_line
+            if cued and not any(w.lower() in self._not_name for w in words):
+                found.append(FoundPhi("NAME", line.start("n"), line.end("n"), 0.8))
         found += [
             FoundPhi("ADDRESS", m.start(), m.end(), 0.85) for m in self._address.finditer(text)
         ]

@@ -22,8 +22,12 @@ import os
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib import resources
 from itertools import pairwise
 from typing import Any
+
+import yaml
 
 from medflow.analyzers.clinical.lexicon import Lexicon
 from medflow.errors import DependencyMissingError
@@ -65,10 +69,13 @@ class Compact:
     Attributes:
         doc: the doc to match on (the original one when it has no whitespace tokens).
         index: compact token index -> original token index; None when nothing was dropped.
+        hyphens: compact token indices followed by a dropped joining hyphen ("amoxicillin" of
+            "amoxicillin-clavulanate").
     """
 
     doc: Any
     index: list[int] | None
+    hyphens: frozenset[int] = frozenset()
 
     def remap(self, start: int, end: int) -> tuple[int, int]:
         """Map a compact token span to the original doc's tokens."""
@@ -80,6 +87,78 @@ class Compact:
 def bigrams(words: list[str]) -> list[str]:
     """Return the "word word" pairs of consecutive words."""
     return [f"{a} {b}" for a, b in pairwise(words)]
+
+
+@cache
+def _british() -> tuple[re.Pattern[str], list[tuple[re.Pattern[str], str]]]:
+    """The British -> American rewrites of ``data/spelling_variants.yaml``."""
+    raw = yaml.safe_load(
+        resources.files("medflow.analyzers.clinical")
+        .joinpath("data", "spelling_variants.yaml")
+        .read_text("utf-8")
+    )
+    rules = [(re.compile(k), str(v)) for k, v in raw["british_to_american"].items()]
+    # A quick test on the whole text: only these letter pairs start a British spelling.
+    return re.compile(r"ae|oe|our\b|ours\b|paed"), rules
+
+
+@cache
+def _word_synonyms() -> dict[str, str]:
+    raw = yaml.safe_load(
+        resources.files("medflow.analyzers.clinical")
+        .joinpath("data", "spelling_variants.yaml")
+        .read_text("utf-8")
+    )
+    pairs = {str(k): str(v) for k, v in raw["word_synonyms"].items()}
+    return {**pairs, **{v: k for k, v in pairs.items()}}
+
+
+def word_variants(term: str) -> list[str]:
+    """The term with each synonym word swapped ("renal failure" -> "kidney failure")."""
+    words = term.lower().split()
+    swap = _word_synonyms()
+    return [
+        " ".join([*words[:i], swap[w], *words[i + 1 :]]) for i, w in enumerate(words) if w in swap
+    ]
+
+
+@lru_cache(maxsize=8192)
+def americanize(word: str) -> str:
+    """A word in American spelling ("haemorrhage" -> "hemorrhage"; others unchanged)."""
+    low = word.lower()
+    for pattern, repl in _british()[1]:
+        low = pattern.sub(repl, low)
+    return low if low != word.lower() else word
+
+
+def _joiners(rows: list[list[int]], text: str) -> list[int]:
+    """Indices of hyphen tokens that join two pieces of one word ("ataxia-telangiectasia")."""
+    out = []
+    for i in range(1, len(rows) - 1):
+        b, n = rows[i][0], rows[i][1]
+        if n == 1 and text[b] == "-" and not rows[i][2]:
+            before, after = rows[i - 1], rows[i + 1]
+            if before[0] + before[1] == b and after[0] == b + 1 and not before[2] and not after[2]:
+                out.append(i)
+    return out
+
+
+def pattern_doc(nlp: Any, phrase: str) -> Any:
+    """A phrase as a matcher pattern: tokenised, its joining hyphens dropped (see :func:`compact`).
+
+    "x-ray" and "stevens-johnson syndrome" become "x ray" and "stevens johnson syndrome", the
+    form the compact doc gives "X-ray", "x ray" and "Stevens-Johnson syndrome" alike.
+    """
+    from spacy.attrs import IDX, IS_SPACE, LENGTH
+    from spacy.tokens import Doc
+
+    doc = nlp.make_doc(phrase)
+    if "-" not in phrase:
+        return doc
+    rows = doc.to_array([IDX, LENGTH, IS_SPACE]).tolist()
+    drop = set(_joiners(rows, phrase))
+    words = [t.text for i, t in enumerate(doc) if i not in drop]
+    return Doc(nlp.vocab, words=words, spaces=[True] * len(words)) if drop else doc
 
 
 def compact(doc: Any, text: str, joinable: frozenset[str] | None = None) -> Compact:
@@ -108,11 +187,20 @@ def compact(doc: Any, text: str, joinable: frozenset[str] | None = None) -> Comp
             return low[rows[i][0] : rows[i][0] + rows[i][1]]
 
         gaps = [i for i in gaps if f"{word(i - 1)} {word(i + 1)}" in joinable]
-    if not gaps:
+    # Hyphens inside a word always go: patterns are built without them (pattern_doc).
+    gaps += _joiners(rows, text) if "-" in text else []
+    # British spellings are rewritten in the compact doc's words (offsets map by index).
+    british = bool(_british()[0].search(text.lower()))
+    if not gaps and not british:
         return Compact(doc, None)
-    index = [i for i, row in enumerate(rows) if not row[2]]
+    dropped = set(gaps)
+    index = [i for i, row in enumerate(rows) if not row[2] and i not in dropped]
+    joined = frozenset(k for k, i in enumerate(index) if i + 1 in dropped and not rows[i + 1][2])
     words = [text[rows[i][0] : rows[i][0] + rows[i][1]] for i in index]
-    return Compact(Doc(doc.vocab, words=words, spaces=[True] * len(words)), index)
+    if british:
+        hint = _british()[0]
+        words = [americanize(w) if hint.search(w.lower()) else w for w in words]
+    return Compact(Doc(doc.vocab, words=words, spaces=[True] * len(words)), index, joined)
 
 
 @dataclass(frozen=True)
@@ -195,7 +283,7 @@ class RuleMatcher:
         self._patterns: Any = None
         for i, rule in enumerate(self._rules):
             if rule.pattern is None:
-                self._phrases.add(str(i), [nlp.make_doc(rule.literal)])
+                self._phrases.add(str(i), [pattern_doc(nlp, rule.literal)])
             elif isinstance(rule.pattern, list):
                 if self._patterns is None:
                     self._patterns = Matcher(nlp.vocab)
@@ -304,7 +392,7 @@ class DocAnalyzer:
                 continue
             if rule.literal == ": no" and _word_follows(doc, end, structure.sentences[s][1]):
                 rule = self._colon_no
-            scope = _scope(rule, start, end, structure.sentences[s])
+            scope = _fence(doc, *_scope(rule, start, end, structure.sentences[s]), start, end)
             modifiers.setdefault(s, []).append(
                 ConTextModifier(rule, start, end, doc, scope_start=scope[0], scope_end=scope[1])
             )
@@ -326,6 +414,50 @@ def _word_follows(doc: Any, end: int, sentence_end: int) -> bool:
         if not doc[i].is_space:
             return bool(doc[i].is_alpha)
     return False
+
+
+_BULLETS = frozenset({"-", "*", "•", "·"})
+
+
+def _fence(doc: Any, lo: int, hi: int, start: int, end: int) -> tuple[int, int]:
+    """Clip a modifier's scope at field labels and bullets on either side of it.
+
+    A scope that crossed "since last visit: no Immunomeds: Prograf 2 mg" negated the active
+    medication; "q4h Labs: None today" negated the dose before it. A label ("Immunomeds:",
+    a word then a colon) or a bullet starts a new statement: the scope ends before the next
+    one after the modifier and begins at the last one before it.
+    """
+    for i in range(end, hi):
+        if _starts_item(doc, i):
+            hi = i
+            break
+    for i in range(start - 1, lo - 1, -1):
+        if _starts_item(doc, i):
+            lo = i
+            break
+    return lo, hi
+
+
+def _starts_item(doc: Any, i: int) -> bool:
+    """A token that starts a field label ("Labs" of "Labs:") or a bullet."""
+    token = doc[i]
+    if token.text in _BULLETS:
+        if i == 0 or doc[i - 1].is_space:
+            return True  # at a line start
+        # mid-line: " - Aspirin 81 mg" (spaces around it, a capital after it)
+        return bool(
+            doc[i - 1].whitespace_
+            and token.whitespace_
+            and i + 1 < len(doc)
+            and doc[i + 1].text[:1].isupper()
+        )
+    return (
+        token.is_alpha
+        and i + 1 < len(doc)
+        and doc[i + 1].text == ":"
+        and not token.whitespace_
+        and token.text[:1].isupper()
+    )
 
 
 def _scope(rule: Any, start: int, end: int, sentence: tuple[int, int]) -> tuple[int, int]:

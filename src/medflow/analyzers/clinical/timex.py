@@ -18,6 +18,7 @@ DetectEntitiesV2 reports dates in both roles.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -165,3 +166,64 @@ def link(time: FoundTime, candidates: list[dict[str, Any]], text: str) -> list[d
         chosen.append(other)
         i += step
     return sorted(chosen, key=lambda c: c["begin"])
+
+
+def time_entities(
+    finder: TimeFinder,
+    found: list[dict[str, Any]],
+    sentence_chars: list[tuple[int, int]],
+    chunk: str,
+    offset: int,
+    dates: list[FoundTime],
+) -> list[dict[str, Any]]:
+    """TIME_EXPRESSION entities of one chunk, each linked to the entities it dates.
+
+    Args:
+        finder: the time-expression finder.
+        found: the chunk's entities (offsets into the whole text, as the extractor keeps them).
+        sentence_chars: the chunk's sentence bounds (chunk offsets).
+        chunk: the chunk's text.
+        offset: where the chunk starts in the whole text.
+        dates: PHI dates of the whole text (each may also date an entity).
+
+    Returns:
+        Entity records with a ``links`` list of the ``(begin, end)`` of what each dates.
+    """
+    end = offset + len(chunk)
+    times = finder.find(chunk, 0, len(chunk))
+    times += [FoundTime(d.begin - offset, d.end - offset) for d in dates if d.end <= end]
+    taken = [(a.begin - offset, a.end - offset) for f in found for a in f["attrs"]]
+    taken += [(f["begin"] - offset, f["end"] - offset) for f in found]
+    sent_starts = [b for b, _ in sentence_chars]
+    by_sentence: dict[int, list[dict[str, Any]]] = {}
+    for f in sorted(found, key=lambda f: f["begin"]):
+        by_sentence.setdefault(bisect_right(sent_starts, f["begin"] - offset) - 1, []).append(
+            {**f, "begin": f["begin"] - offset, "end": f["end"] - offset}
+        )
+    out: list[dict[str, Any]] = []
+    kept: list[FoundTime] = []
+    # Longest first: "since 2019" wins over the date "2019" inside it.
+    for t in sorted(times, key=lambda t: (t.begin - t.end, t.begin)):
+        if t.begin < 0 or any(t.begin < e and b < t.end for b, e in taken):
+            continue
+        if any(t.begin < k.end and k.begin < t.end for k in kept):
+            continue
+        sentence = by_sentence.get(bisect_right(sent_starts, t.begin) - 1, [])
+        linked = link(t, sentence, chunk)
+        if not linked:
+            continue  # Comprehend reports a time only when it dates an entity
+        kept.append(t)
+        out.append(
+            {
+                "begin": offset + t.begin,
+                "end": offset + t.end,
+                "category": "TIME_EXPRESSION",
+                "type": LINK_TYPE[linked[0]["type"]],
+                "traits": (),
+                "section": None,
+                "generic": None,
+                "attrs": [],
+                "links": [(offset + x["begin"], offset + x["end"]) for x in linked],
+            }
+        )
+    return out

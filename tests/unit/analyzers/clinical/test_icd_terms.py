@@ -54,3 +54,14 @@ def test_notes_wording_is_found_and_coded(extractor: ClinicalExtractor) -> None:
     crohn = next(e for e in found.values() if e.text.startswith("Crohn"))
     assert crohn.icd10cm and crohn.icd10cm[0].code.startswith("K50")
     assert found["bloating"].has_trait("NEGATION")
+
+
+def test_fragments_of_longer_titles_and_bare_substances_are_dropped(
+    terms: dict[str, str],
+) -> None:
+    for fragment in ("finding of", "acute and", "sepsis due to", "diabetes mellitus with"):
+        assert fragment not in terms
+    assert "caffeine" not in terms and "marijuana" not in terms
+    # A term that names the disorder stays, as does a type letter ("hepatitis a").
+    assert terms["caffeine withdrawal"].startswith("F15")
+    assert "hepatitis a" in terms
