@@ -403,3 +403,56 @@ def test_sources_are_read_per_test(tmp_path: Path) -> None:
     kb = KnowledgeBase.load(data_dir=tmp_path)
     assert kb.source_of("x") == "Tietz 7th ed."
     assert kb.panels == ()
+
+
+# -- Spanish result words, flags and range labels (qualitative.yaml) --------------------------
+
+
+def test_spanish_urinalysis_words_are_read(kb: KnowledgeBase) -> None:
+    from medflow.analyzers.labs.interpret import interpret
+    from medflow.domain.labs import Flag, RawLabRow
+    from medflow.domain.patient import PatientInfo
+
+    section = "SISTEMÁTICO DE ORINA"
+    rows = [
+        RawLabRow(name="Proteínas", value_text="Negativo", section=section),
+        RawLabRow(name="Nitritos", value_text="Positivo", section=section),
+        RawLabRow(name="Aspecto", value_text="Turbio", section=section),
+        RawLabRow(name="Color", value_text="Amarillo", section=section),
+    ]
+    results, unread = interpret(rows, PatientInfo(), kb)
+    assert unread == []
+    assert [(r.test_id, r.flag) for r in results] == [
+        ("urine_protein", Flag.NORMAL),
+        ("urine_nitrite", Flag.ABNORMAL),
+        ("urine_appearance", Flag.ABNORMAL),
+        ("urine_color", Flag.NORMAL),
+    ]
+
+
+def test_spanish_flags_and_range_labels_are_read(kb: KnowledgeBase) -> None:
+    from medflow.analyzers.labs.interpret import interpret
+    from medflow.analyzers.labs.vocabulary import default_vocabulary
+    from medflow.domain.labs import RawLabRow
+    from medflow.domain.patient import PatientInfo
+
+    vocabulary = default_vocabulary()
+    assert (vocabulary.flag("Alto"), vocabulary.flag("Bajo")) == ("H", "L")
+    rows = [
+        RawLabRow(
+            name="Hemoglobina",
+            value_text="12.5",
+            unit_text="g/dL",
+            range_text="Hombres: 13.5-17.5 Mujeres: 12.0-15.5",
+        ),
+        RawLabRow(
+            name="Colesterol total",
+            value_text="190",
+            unit_text="mg/dL",
+            range_text="Deseable: <200 Límite alto: 200-239",
+        ),
+    ]
+    results, _ = interpret(rows, PatientInfo(sex=Sex.FEMALE), kb)
+    hb, chol = results
+    assert hb.reference_range is not None and hb.reference_range.low == 12.0
+    assert chol.reference_range is not None and chol.reference_range.high == 200.0
