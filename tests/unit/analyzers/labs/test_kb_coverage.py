@@ -456,3 +456,19 @@ def test_spanish_flags_and_range_labels_are_read(kb: KnowledgeBase) -> None:
     hb, chol = results
     assert hb.reference_range is not None and hb.reference_range.low == 12.0
     assert chol.reference_range is not None and chol.reference_range.high == 200.0
+
+
+@pytest.mark.parametrize(
+    ("printed", "ucum"),
+    [
+        ("µUI/mL", "u[IU]/mL"),
+        ("mUI/L", "m[IU]/L"),
+        ("UI/L", "U/L"),
+        ("seg", "s"),
+        ("mil/µL", "10*3/uL"),
+        ("millones/µL", "10*6/uL"),
+        ("por campo", "/[HPF]"),
+    ],
+)
+def test_spanish_unit_spellings(printed: str, ucum: str) -> None:
+    assert UnitTable.load().to_ucum(printed) == ucum
