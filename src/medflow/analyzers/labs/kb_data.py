@@ -110,7 +110,8 @@ def read_panels(data_dir: Path | None, test_ids: Collection[str]) -> tuple[Panel
         where = f"{name}: panel {panel.id!r}"
         if not is_valid_loinc(panel.loinc):
             raise KnowledgeBaseError(f"{where}: LOINC {panel.loinc} has a wrong check digit")
-        unknown = [m for m in (*panel.members, *panel.requires_any) if m not in test_ids]
+        needed = (*panel.members, *panel.requires_all, *panel.requires_any)
+        unknown = [m for m in needed if m not in test_ids]
         if unknown:
             raise KnowledgeBaseError(f"{where}: members {unknown} are not tests")
         if panel.min_members > len(panel.members):
@@ -122,7 +123,7 @@ def read_panels(data_dir: Path | None, test_ids: Collection[str]) -> tuple[Panel
 
 
 def panels_for(panels: tuple[PanelDef, ...], test_ids: Collection[str]) -> list[PanelDef]:
-    """The panels a report holds: at least ``min_members`` of each, larger panels first.
+    """The panels a report holds: ``min_members`` of each and the tests it requires.
 
     A panel superseded by another one found (a BMP inside a CMP) is left out.
     """
@@ -131,6 +132,7 @@ def panels_for(panels: tuple[PanelDef, ...], test_ids: Collection[str]) -> list[
         p
         for p in panels
         if len(present.intersection(p.members)) >= p.min_members
+        and present.issuperset(p.requires_all)
         and (not p.requires_any or present.intersection(p.requires_any))
     ]
     dropped = {other for p in found for other in p.supersedes}

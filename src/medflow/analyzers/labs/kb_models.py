@@ -196,6 +196,7 @@ class PanelDef(_Strict):
         loinc: the panel's LOINC code.
         members: the knowledge-base tests of the panel.
         min_members: how many of ``members`` a report must hold to be read as this panel.
+        requires_all: each of these must be present (a BMP needs its creatinine).
         requires_any: at least one of these must be present too (a differential count for
             "CBC with differential"); empty: no such condition.
         supersedes: smaller panels this one contains (a CMP holds a BMP and a hepatic panel).
@@ -206,6 +207,7 @@ class PanelDef(_Strict):
     loinc: str
     members: tuple[str, ...]
     min_members: int = Field(ge=1)
+    requires_all: tuple[str, ...] = ()
     requires_any: tuple[str, ...] = ()
     supersedes: tuple[str, ...] = ()
 

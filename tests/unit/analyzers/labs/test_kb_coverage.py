@@ -472,3 +472,12 @@ def test_spanish_flags_and_range_labels_are_read(kb: KnowledgeBase) -> None:
 )
 def test_spanish_unit_spellings(printed: str, ucum: str) -> None:
     assert UnitTable.load().to_ucum(printed) == ucum
+
+
+def test_a_panel_is_not_claimed_without_its_required_tests(kb: KnowledgeBase) -> None:
+    # electrolytes, creatinine and phosphate without urea/BUN: neither a BMP nor a renal panel
+    partial = ["glucose", "sodium", "potassium", "chloride", "bicarbonate", "creatinine"]
+    assert kb.panels_for([*partial, "phosphorus"]) == []
+    assert [p.id for p in kb.panels_for([*partial, "phosphorus", "bun", "calcium"])] == ["renal"]
+    # total cholesterol, triglycerides and LDL without HDL is not a lipid panel
+    assert kb.panels_for(["cholesterol_total", "triglycerides", "ldl", "tc_hdl_ratio"]) == []
