@@ -331,6 +331,10 @@ def test_uk_urea_in_mmol_is_urea_not_lost(kb: KnowledgeBase) -> None:
         ("calcium", "mmol/L", "2000-8"),
         ("ionized_calcium", "mg/dL", "17863-2"),
         ("sodium", "mmol/L", "2951-2"),
+        ("hemoglobin", "mmol/L", "59260-0"),
+        ("ferritin", "pmol/L", "14723-1"),
+        ("lactate", "mg/dL", "14118-4"),
+        ("pth", "pmol/L", "14866-8"),
         ("hemoglobin", "g/L", "718-7"),
     ],
 )
