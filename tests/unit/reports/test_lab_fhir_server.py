@@ -235,3 +235,12 @@ def test_every_observation_meets_us_core_lab_required_elements(collected: dateti
         (dr,) = _of(bundle, "DiagnosticReport")
         assert dr["status"] == "final" and dr["subject"]["reference"] == subject
         assert all(i["system"] for i in patient["identifier"])
+
+
+def test_spanish_result_words_are_coded_in_snomed() -> None:
+    rows = [RawLabRow(name="Nitritos", value_text="Negativo", section="SISTEMÁTICO DE ORINA")]
+    bundle = _bundle(_report(rows))
+    (obs,) = _results(bundle)
+    assert obs["code"]["coding"][0]["code"] == default_kb().get("urine_nitrite").loinc
+    assert obs["valueCodeableConcept"]["coding"][0]["code"] == "260385009"
+    assert obs["valueCodeableConcept"]["text"] == "Negativo"
