@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from medflow.analyzers.labs.kb import KnowledgeBase, default_kb
 from medflow.analyzers.labs.kb_models import TestDef
-from medflow.analyzers.labs.plausibility import review_reason
+from medflow.analyzers.labs.plausibility import Limits, plausibility_limits, review_reason
 from medflow.analyzers.labs.values import ParsedValue, bounds_inclusive, parse_range, parse_value
 from medflow.analyzers.labs.vocabulary import default_vocabulary
 from medflow.domain.labs import Flag, LabResult, RawLabRow, ReferenceRange, Significance
@@ -199,9 +199,17 @@ def _review(
     value = parsed.number
     if value is None:
         return ""
-    canonical = None
-    if work.convertible and test.unit:
-        canonical = kb.convert(test.id, value, work.unit or test.unit, test.unit)
+    listed = plausibility_limits().get(test.id)
+    limits = None
+    if listed is not None and work.convertible and test.unit:
+        unit = work.unit or test.unit
+
+        def convert(limit: float | None) -> float | None:
+            return None if limit is None else kb.convert(test.id, limit, test.unit, unit)
+
+        low, high = convert(listed.low), convert(listed.high)
+        if (low is not None) or (high is not None):
+            limits = Limits(low, high)
     reason = review_reason(
         value=value,
         value_text=row.value_text,
@@ -209,9 +217,9 @@ def _review(
         reference=work.reference,
         ocr=row.ocr,
         line=row.line,
-        test_id=test.id,
-        canonical=canonical,
-        canonical_unit=test.unit,
+        limits=limits,
+        listed=listed is not None,
+        unit=work.shown_unit,
     )
     return reason or ""
 
@@ -243,7 +251,9 @@ def _unit_and_range(
     else:
         work.unit, work.convertible = ucum, True
     if range_text:
-        work.reference = parse_range(range_text, patient.sex, patient.age)
+        # "-2 - +2": an explicit plus sign is not part of the range notation the parser reads
+        signless = re.sub(r"(?<![\w.])\+(?=\d)", "", range_text)
+        work.reference = parse_range(signless, patient.sex, patient.age)
         if work.reference is None:
             work.notes.append(f"printed range {range_text!r} could not be read")
         else:

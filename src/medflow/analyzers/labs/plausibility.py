@@ -151,14 +151,17 @@ def _comma(
         return None
     if _THOUSANDS.match(digits):
         other = float(digits.replace(",", ".")) if digits.count(",") == 1 else None
+        # Ambiguous only where the decimal reading fits the range and the thousands one does
+        # not ("1,100" creatinine); "250,000" platelets is a count either way.
         if (
             other is not None
             and reference is not None
-            and _side(value, reference) != _side(other, reference)
+            and _side(other, reference) == 0
+            and _side(value, reference) != 0
         ):
             return (
                 f"{digits} is ambiguous: {_num(value)} with a thousands separator, {_num(other)} "
-                "with a decimal comma, and the two fall on different sides of the range"
+                "(inside the range) with a decimal comma"
             )
         if ocr:
             return f"{digits} read by OCR with a comma, taken as {_num(value)} (thousands)"
@@ -233,9 +236,9 @@ def review_reason(
     reference: ReferenceRange | None,
     ocr: bool,
     line: str = "",
-    test_id: str | None = None,
-    canonical: float | None = None,
-    canonical_unit: str = "",
+    limits: Limits | None = None,
+    listed: bool = False,
+    unit: str = "",
 ) -> str | None:
     """Why a numeric value should be held for review, or None when it is plausible.
 
@@ -246,9 +249,10 @@ def review_reason(
         reference: the range applied, in the same unit as ``value``.
         ocr: the value was read by OCR.
         line: the whole printed line, to notice a range column taken as the value.
-        test_id: the knowledge-base test, to look up its plausibility limits.
-        canonical: the value in the test's canonical unit, when it converts.
-        canonical_unit: that unit, for the message.
+        limits: the test's plausibility limits expressed in the value's unit, when known.
+        listed: the test has plausibility limits (then the generic 10x rule is not applied,
+            even when the limits could not be expressed in the value's unit).
+        unit: the value's unit, for the message.
 
     Returns:
         The reason in words, or None.
@@ -260,9 +264,8 @@ def review_reason(
         _range_column_taken(value, line, ref),
     ]
     if comparator is None:
-        limits = plausibility_limits().get(test_id or "")
-        beyond = _beyond_limits(canonical, limits, canonical_unit)
-        far = None if limits is not None else far_outside(value, ref)
+        beyond = _beyond_limits(value, limits, unit)
+        far = None if listed or limits is not None else far_outside(value, ref)
         hint = _decimal_hint(value_text, ref)
         if beyond or far:
             reasons.append(f"{beyond or far}{hint}")

@@ -19,7 +19,7 @@ from medflow.analyzers.labs.values import parse_range, parse_value
 from medflow.domain.labs import Evidence, Finding, FindingSeverity, Flag, RawLabRow, ReferenceRange
 from medflow.domain.patient import PatientInfo
 
-_NUMBER = r"-?\d+(?:[.,]\d+)?"
+_NUMBER = r"[-+]?\d+(?:[.,]\d+)?"
 _INTERVAL = re.compile(rf"(?<![\w.,]){_NUMBER}\s*(?:-|–|—|to|a)\s*{_NUMBER}(?![\w.,])")
 _BOUND = re.compile(rf"(?:<=|>=|<|>|≤|≥)\s*{_NUMBER}(?![\w.,])")
 _LONE = re.compile(r"(?<![\w^*/.,<>=≤≥-])-?\d+(?:[.,]\d+)?(?![\w^*/.,])")
@@ -65,12 +65,14 @@ def read_printed(row: RawLabRow, patient: PatientInfo) -> Printed:
     line = row_text(row)
     parsed = parse_value(row.value_text) if row.value_text.strip() else None
     flag = printed_flag_code(row.flag_text) or (parsed.flag if parsed else "") or _line_flag(line)
-    reference = parse_range(row.range_text, patient.sex, patient.age) if row.range_text else None
+    reference = None
+    if row.range_text.strip():
+        reference = parse_range(_plain_range(_comma(row.range_text)), patient.sex, patient.age)
     rest = _comma(line)
     if reference is None:
         found = _INTERVAL.search(rest) or _last(_BOUND, rest)
         if found is not None:
-            reference = parse_range(found.group(), patient.sex, patient.age)
+            reference = parse_range(_plain_range(found.group()), patient.sex, patient.age)
             rest = rest[: found.start()] + " " + rest[found.end() :]
     if parsed is not None and parsed.number is not None:
         return Printed(parsed.number, row.value_text.strip(), reference, flag)
@@ -78,6 +80,13 @@ def read_printed(row: RawLabRow, patient: PatientInfo) -> Printed:
         if re.search(r"[^\W\d_]", rest[: match.start()]):  # a name comes first
             return Printed(float(match.group().replace(",", "")), match.group(), reference, flag)
     return Printed(None, row.value_text.strip(), reference, flag)
+
+
+def _plain_range(text: str) -> str:
+    """A range in the notation the range parser reads: ``-2 - +2`` -> ``-2 - 2``, ``3.9 a 5.5``
+    (Spanish) -> ``3.9 - 5.5``."""
+    text = re.sub(r"(?<![\w.])\+(?=\d)", "", text)
+    return re.sub(r"(?<=\d)\s+a\s+(?=-?\d)", " - ", text)
 
 
 def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:

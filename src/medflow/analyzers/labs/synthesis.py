@@ -204,16 +204,14 @@ def _incomplete_headline(
         if not missing:
             return headline
         return f"{headline}; " + ", ".join(missing) + ": check the original report"
-    if not missing:
-        return (
-            f"Incomplete: check the original report. None of the {len(usable)} results read is "
-            "flagged, but not every result could be checked"
-        )
-    return (
-        "Incomplete: "
-        + ", ".join(missing)
-        + f": check the original report. None of the {len(usable)} results read is flagged"
+    read = (
+        f"None of the {len(usable)} results read is flagged"
+        if usable
+        else "No result could be interpreted"
     )
+    if not missing:
+        return f"Incomplete: check the original report. {read}, but not every one was checked"
+    return "Incomplete: " + ", ".join(missing) + f": check the original report. {read}"
 
 
 def _critical_value(result: LabResult) -> Finding:
