@@ -75,6 +75,17 @@ def doctor_subject(report: LabReport) -> str:
         named = ", ".join(f"{r.name} {_value_with_unit(r)}" for r in critical[:2])
         more = f" (+{len(critical) - 2} more)" if len(critical) > 2 else ""
         subject = f"CRITICAL: {named}{more} — lab results for patient {pid}"
+    elif printed_critical := [
+        f
+        for f in report.summary.findings
+        if f.code == "unrecognized.abnormal" and f.severity is FindingSeverity.CRITICAL
+    ]:
+        named = ", ".join(
+            f"{e.name} {e.value_text} {e.unit}".strip()
+            for f in printed_critical
+            for e in f.evidence
+        )
+        subject = f"CRITICAL as printed (not interpreted): {named} — lab results for patient {pid}"
     else:
         findings = [f for f in report.summary.findings if f.severity in _SEVERITY_ORDER]
         abnormal = [r for r in report.results if r.significance.value == "significant"]
@@ -88,7 +99,7 @@ def doctor_subject(report: LabReport) -> str:
             subject = f"Lab results for patient {pid}: {', '.join(parts)}"
         else:
             subject = f"Lab results for patient {pid}: no significant abnormality"
-    if critical and _incomplete_parts(report):
+    if subject.startswith("CRITICAL") and _incomplete_parts(report):
         subject += "; " + ", ".join(_incomplete_parts(report))
     subject = _one_line(subject)
     return subject if len(subject) <= _SUBJECT_MAX else subject[: _SUBJECT_MAX - 1] + "…"

@@ -80,3 +80,12 @@ def test_terminal_table_names_range_origin_and_rows_not_read(incomplete: LabRepo
     assert "N (printed H)" in out
     assert "review" in out and "not read" in out
     assert "Glucose ↑ 6.6 mmol/L 3.9 - 5.5 (not recognised)" in out
+
+
+def test_a_row_printed_critical_but_not_recognised_is_critical_in_the_subject() -> None:
+    report = LabAnalyzer(ocr=False).interpret(
+        ROWS[:1], PATIENT, unread=("Lactato HH 9.8 mmol/L 0.5 - 2.2",)
+    )
+    subject = render_doctor_email(report).subject
+    assert subject.startswith("CRITICAL as printed (not interpreted): Lactato 9.8 mmol/L")
+    assert "1 row not read" in subject

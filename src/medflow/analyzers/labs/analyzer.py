@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medflow.analyzers.labs.inputcheck import PdfLimits
-from medflow.analyzers.labs.interpret import interpret
+from medflow.analyzers.labs.interpret import interpret, printed_flag_code
 from medflow.analyzers.labs.kb import KnowledgeBase
 from medflow.analyzers.labs.language import detect_language
 from medflow.analyzers.labs.parser import LabDocument, read_lab_document
@@ -155,5 +155,7 @@ def unread_row(item: RawLabRow | str) -> RawLabRow:
     if isinstance(item, RawLabRow):
         return item
     line = " ".join(str(item).split())
-    name = re.split(r"\s(?=[-<>≤≥]?\d)", line, maxsplit=1)[0].strip() or line
-    return RawLabRow(name=name, value_text="", line=line)
+    words = re.split(r"\s(?=[-<>≤≥]?\d)", line, maxsplit=1)[0].split()
+    while len(words) > 1 and printed_flag_code(words[-1]):
+        words.pop()  # a flag printed before the value is not part of the name
+    return RawLabRow(name=" ".join(words) or line, value_text="", line=line)

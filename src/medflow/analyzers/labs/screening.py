@@ -23,6 +23,7 @@ _NUMBER = r"[-+]?\d+(?:[.,]\d+)?"
 _INTERVAL = re.compile(rf"(?<![\w.,]){_NUMBER}\s*(?:-|–|—|to|a)\s*{_NUMBER}(?![\w.,])")
 _BOUND = re.compile(rf"(?:<=|>=|<|>|≤|≥)\s*{_NUMBER}(?![\w.,])")
 _LONE = re.compile(r"(?<![\w^*/.,<>=≤≥-])-?\d+(?:[.,]\d+)?(?![\w^*/.,])")
+_UNIT = re.compile(r"^(?=.*[a-zA-Zµ%/])[\w/%^*.µ\[\]{}]+$")
 _FLAG_WORDS = {"h", "l", "hh", "ll", "high", "low", "alto", "bajo", "elevado"}
 GUIDELINE = "As printed on the report; the row was not interpreted by medflow"
 
@@ -35,6 +36,7 @@ class Printed:
     value_text: str
     range: ReferenceRange | None
     flag: str
+    unit: str = ""
 
 
 def row_text(row: RawLabRow) -> str:
@@ -75,11 +77,14 @@ def read_printed(row: RawLabRow, patient: PatientInfo) -> Printed:
             reference = parse_range(_plain_range(found.group()), patient.sex, patient.age)
             rest = rest[: found.start()] + " " + rest[found.end() :]
     if parsed is not None and parsed.number is not None:
-        return Printed(parsed.number, row.value_text.strip(), reference, flag)
+        return Printed(parsed.number, row.value_text.strip(), reference, flag, row.unit_text)
     for match in _LONE.finditer(rest):
         if re.search(r"[^\W\d_]", rest[: match.start()]):  # a name comes first
-            return Printed(float(match.group().replace(",", "")), match.group(), reference, flag)
-    return Printed(None, row.value_text.strip(), reference, flag)
+            after = [t for t in rest[match.end() :].split() if not printed_flag_code(t)]
+            unit = row.unit_text or (after[0] if after and _UNIT.match(after[0]) else "")
+            value = float(match.group().replace(",", ""))
+            return Printed(value, match.group(), reference, flag, unit)
+    return Printed(None, row.value_text.strip(), reference, flag, row.unit_text)
 
 
 def _plain_range(text: str) -> str:
@@ -148,7 +153,7 @@ def screen_row(row: RawLabRow, patient: PatientInfo) -> Finding | None:
                 loinc=None,
                 value=printed.value,
                 value_text=printed.value_text,
-                unit=row.unit_text,
+                unit=printed.unit,
                 flag=flag,
                 reference_range=shown_range,
             ),
