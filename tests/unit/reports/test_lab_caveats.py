@@ -89,3 +89,14 @@ def test_a_row_printed_critical_but_not_recognised_is_critical_in_the_subject() 
     subject = render_doctor_email(report).subject
     assert subject.startswith("CRITICAL as printed (not interpreted): Lactato 9.8 mmol/L")
     assert "1 row not read" in subject
+
+
+def test_narration_prompt_carries_the_caveats_and_no_held_value_as_a_result(
+    incomplete: LabReport,
+) -> None:
+    from medflow.reports.narrative import build_narration_prompt
+
+    prompt = build_narration_prompt(incomplete.summary, incomplete.results)
+    assert "Caveats" in prompt and "could not be read" in prompt
+    results_part = prompt.split("Results outside their reference range:")[-1]
+    assert "- Cholesterol, total:" not in results_part

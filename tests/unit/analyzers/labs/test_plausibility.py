@@ -55,7 +55,7 @@ def test_merged_decimal_cholesterol_is_held_not_summarised_as_high() -> None:
 def test_beyond_physiological_limits_in_canonical_units() -> None:
     sodium = one(RawLabRow(name="Sodium", value_text="1400", unit_text="mmol/L"))
     assert sodium.significance is Significance.REVIEW
-    assert "1400 mmol/L is above the highest plausible value (220 mmol/L)" in sodium.review_reason
+    assert "1400 mmol/L is above the highest plausible value (260 mmol/L)" in sodium.review_reason
     # glucose limits are in mg/dL; 170 mmol/L is ~3060 mg/dL
     glucose = one(RawLabRow(name="Glucose", value_text="170", unit_text="mmol/L"))
     assert glucose.significance is Significance.REVIEW
