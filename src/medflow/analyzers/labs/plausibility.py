@@ -36,7 +36,10 @@ _THOUSANDS = re.compile(r"^\d{1,3}(?:,\d{3})+$")
 _DECIMAL_COMMA = re.compile(r"^\d+,\d{1,2}$")
 _DIGITS = re.compile(r"^\d{2,7}$")
 # A number standing alone on a line: not part of a unit (x10^3, 10*3/uL, /1.73m2) or a word.
-_LONE_NUMBER = re.compile(r"(?<![\w^*/.,])-?\d+(?:[.,]\d+)?(?![\w^*/])")
+_LONE_NUMBER = re.compile(r"(?<![\w^*/.,])-?\d+(?:[.,]\d+)?(?![\w^*/]|-[^\W\d_])")
+_LINE_INTERVAL = re.compile(
+    r"(?<![\w.,])(?P<a>[-+]?\d+(?:\.\d+)?)\s*(?:-|–|—|to)\s*(?P<b>[-+]?\d+(?:\.\d+)?)(?![\w.,])"
+)
 
 
 @dataclass(frozen=True)
@@ -209,23 +212,36 @@ def far_outside(value: float, reference: ReferenceRange | None) -> str | None:
     return None
 
 
-def _range_column_taken(value: float, line: str, reference: ReferenceRange | None) -> str | None:
-    if reference is None or reference.source != "report" or not line:
+def _range_column_taken(value: float, line: str) -> str | None:
+    """A printed range's limit read as the value: the value is a limit of a range printed on
+    the line, and is not printed apart from it, or the line holds another number outside
+    every range."""
+    if not line:
         return None
-    limits = [x for x in (reference.low, reference.high) if x is not None]
+    text = re.sub(r"(?<=\d),(?=\d{1,2}(?!\d))", ".", line)
+    spans = list(_LINE_INTERVAL.finditer(text))
+    limits = {float(m[g].replace("+", "")) for m in spans for g in ("a", "b")}
     if value not in limits:
         return None
-    numbers = [float(m.group().replace(",", ".")) for m in _LONE_NUMBER.finditer(line)]
-    for used in (value, *limits):
-        if used in numbers:
-            numbers.remove(used)
-    others = [n for n in numbers if n not in limits]
-    if not others:
-        return None
-    return (
-        f"the value {_num(value)} equals a limit of its printed range and the line also holds "
-        f"{_num(others[0])}: the columns may have been read wrongly"
-    )
+    for m in reversed(spans):
+        text = text[: m.start()] + " " + text[m.end() :]
+    first_letter = re.search(r"[^\W\d_]", text)
+    start = first_letter.start() if first_letter else 0
+    numbers = [float(m.group().replace(",", "")) for m in _LONE_NUMBER.finditer(text, start)]
+    printed_apart = value in numbers
+    if printed_apart:
+        numbers.remove(value)  # the value itself, printed beside its range
+    if numbers:
+        return (
+            f"the value {_num(value)} equals a limit of the range printed on its line, which "
+            f"also holds {_num(numbers[0])}: the columns may have been read wrongly"
+        )
+    if not printed_apart:
+        return (
+            f"the value {_num(value)} appears on its line only as a limit of the printed range: "
+            "the result itself may not have been read"
+        )
+    return None
 
 
 def review_reason(
@@ -261,7 +277,7 @@ def review_reason(
     ref = reference if numeric else None
     reasons = [
         _comma(value, value_text, ref, ocr),
-        _range_column_taken(value, line, ref),
+        _range_column_taken(value, line),
     ]
     if comparator is None:
         beyond = _beyond_limits(value, limits, unit)

@@ -151,3 +151,21 @@ def test_range_source_detail_names_where_the_range_came_from() -> None:
     known = one(RawLabRow(name="Sodium", value_text="140", unit_text="mmol/L"))
     assert known.reference_range is not None
     assert known.reference_range.source_detail.startswith("medflow knowledge base for male")
+
+
+@pytest.mark.parametrize(
+    ("line", "held"),
+    [
+        ("Potassium 3.5 - 5.1 6.2 mmol/L", True),  # the result column came after the range
+        ("Potassium 3.5-5.1 mmol/L", True),  # the value is printed only inside the range
+        ("Potassium 3.5 mmol/L 3.5 - 5.1", False),  # a value at the limit, printed apart
+        ("25-OH Vitamin D 30 ng/mL 30-100", False),  # numbers in the name are not values
+    ],
+)
+def test_a_range_limit_read_as_the_value(line: str, held: bool) -> None:
+    value = line.split(" ")[-3] if "Vitamin" in line else "3.5"
+    name = "Vitamin D" if "Vitamin" in line else "Potassium"
+    unit = "ng/mL" if "Vitamin" in line else "mmol/L"
+    rng = "30-100" if "Vitamin" in line else "3.5-5.1"
+    row = RawLabRow(name=name, value_text=value, unit_text=unit, range_text=rng, line=line)
+    assert (one(row).significance is Significance.REVIEW) is held
