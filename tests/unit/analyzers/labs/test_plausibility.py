@@ -169,3 +169,15 @@ def test_a_range_limit_read_as_the_value(line: str, held: bool) -> None:
     rng = "30-100" if "Vitamin" in line else "3.5-5.1"
     row = RawLabRow(name=name, value_text=value, unit_text=unit, range_text=rng, line=line)
     assert (one(row).significance is Significance.REVIEW) is held
+
+
+def test_ocr_lost_decimal_point_on_a_two_sided_range_is_held() -> None:
+    # As read from a noisy scan of the generated fixtures (noisy_scan, seed 102): 5.2 -> 52.
+    row = RawLabRow(
+        name="WBC", value_text="52", unit_text="x10^3/uL", range_text="4.0-11.0", ocr=True
+    )
+    result = one(row)
+    assert result.significance is Significance.REVIEW
+    assert "it may be 5.2" in result.review_reason
+    printed = one(row.model_copy(update={"ocr": False}))
+    assert printed.significance is not Significance.REVIEW
