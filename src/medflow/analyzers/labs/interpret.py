@@ -251,9 +251,7 @@ def _unit_and_range(
     else:
         work.unit, work.convertible = ucum, True
     if range_text:
-        # "-2 - +2": an explicit plus sign is not part of the range notation the parser reads
-        signless = re.sub(r"(?<![\w.])\+(?=\d)", "", range_text)
-        work.reference = parse_range(signless, patient.sex, patient.age)
+        work.reference = parse_range(plain_range(range_text), patient.sex, patient.age)
         if work.reference is None:
             work.notes.append(f"printed range {range_text!r} could not be read")
         else:
@@ -274,6 +272,15 @@ def _unit_and_range(
     if work.convertible and test.unit:
         work.crit_low, work.crit_high = kb.critical_limits(test.id, work.unit)
     return work
+
+
+def plain_range(text: str) -> str:
+    """A printed range in the notation the range parser reads: explicit plus signs dropped
+    (``-2 - +2``), decimal commas as points (``12,0 - 15,5``; ``150,000`` stays a thousands
+    separator), the Spanish/Portuguese ``a`` between limits as a dash (``3,9 a 5,5``)."""
+    text = re.sub(r"(?<![\w.])\+(?=\d)", "", text)
+    text = re.sub(r"(?<=\d),(?=\d{1,2}(?!\d))", ".", text)
+    return re.sub(r"(?<=\d)\s+a\s+(?=-?\d)", " - ", text)
 
 
 def range_source_detail(reference: ReferenceRange, test: TestDef, kb: KnowledgeBase) -> str:

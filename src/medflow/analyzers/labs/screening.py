@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from medflow.analyzers.labs.interpret import num, printed_flag_code
+from medflow.analyzers.labs.interpret import num, plain_range, printed_flag_code
 from medflow.analyzers.labs.plausibility import far_outside
 from medflow.analyzers.labs.values import parse_range, parse_value
 from medflow.domain.labs import Evidence, Finding, FindingSeverity, Flag, RawLabRow, ReferenceRange
@@ -69,12 +69,12 @@ def read_printed(row: RawLabRow, patient: PatientInfo) -> Printed:
     flag = printed_flag_code(row.flag_text) or (parsed.flag if parsed else "") or _line_flag(line)
     reference = None
     if row.range_text.strip():
-        reference = parse_range(_plain_range(_comma(row.range_text)), patient.sex, patient.age)
+        reference = parse_range(plain_range(row.range_text), patient.sex, patient.age)
     rest = _comma(line)
     if reference is None:
         found = _INTERVAL.search(rest) or _last(_BOUND, rest)
         if found is not None:
-            reference = parse_range(_plain_range(found.group()), patient.sex, patient.age)
+            reference = parse_range(plain_range(found.group()), patient.sex, patient.age)
             rest = rest[: found.start()] + " " + rest[found.end() :]
     if parsed is not None and parsed.number is not None:
         return Printed(parsed.number, row.value_text.strip(), reference, flag, row.unit_text)
@@ -85,13 +85,6 @@ def read_printed(row: RawLabRow, patient: PatientInfo) -> Printed:
             value = float(match.group().replace(",", ""))
             return Printed(value, match.group(), reference, flag, unit)
     return Printed(None, row.value_text.strip(), reference, flag, row.unit_text)
-
-
-def _plain_range(text: str) -> str:
-    """A range in the notation the range parser reads: ``-2 - +2`` -> ``-2 - 2``, ``3.9 a 5.5``
-    (Spanish) -> ``3.9 - 5.5``."""
-    text = re.sub(r"(?<![\w.])\+(?=\d)", "", text)
-    return re.sub(r"(?<=\d)\s+a\s+(?=-?\d)", " - ", text)
 
 
 def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:

@@ -221,3 +221,15 @@ def test_spanish_report_is_named_and_its_own_ranges_surface_abnormal_rows(
 def test_english_report_gets_no_language() -> None:
     report = LabAnalyzer(ocr=False).interpret(NORMAL_ROWS, WOMAN)
     assert report.language == ""
+
+
+@pytest.mark.parametrize("printed", ["12,0 - 15,5", "12,0 a 15,5"])
+def test_decimal_comma_printed_range_is_read_as_decimals(
+    analyzer: LabAnalyzer, printed: str
+) -> None:
+    # Read as "0-15" the range would have called 10.2 g/dL normal.
+    row = RawLabRow(name="Hb", value_text="10,2", unit_text="g/dL", range_text=printed)
+    (result,) = report_of(analyzer, [row]).results
+    assert result.reference_range is not None
+    assert (result.reference_range.low, result.reference_range.high) == (12.0, 15.5)
+    assert result.flag is Flag.LOW
