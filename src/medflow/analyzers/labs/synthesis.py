@@ -192,26 +192,29 @@ def _incomplete_headline(
     unrecognized: Sequence[RawLabRow],
 ) -> str:
     """The headline of a summary that must not reassure: what is missing comes with it."""
-    missing = []
-    if unrecognized:
-        missing.append(f"{len(unrecognized)} row(s) not read or not recognised")
-    if held:
-        missing.append(f"{len(held)} value(s) held for review")
+    disagreeing = sum(1 for r in usable if r.flag_disagreement)
+    bare = len(unchecked(usable))
+    missing = [
+        text
+        for count, text in (
+            (len(unrecognized), f"{len(unrecognized)} row(s) not read or not recognised"),
+            (len(held), f"{len(held)} value(s) held for review"),
+            (disagreeing, f"{disagreeing} printed flag(s) disagreeing with medflow's"),
+            (bare, f"{bare} result(s) without a range to compare with"),
+        )
+        if count
+    ]
     abnormal = findings or any(
         r.significance in (Significance.SIGNIFICANT, Significance.CRITICAL) for r in usable
     )
     if abnormal:
-        if not missing:
-            return headline
         return f"{headline}; " + ", ".join(missing) + ": check the original report"
-    read = (
-        f"None of the {len(usable)} results read is flagged"
-        if usable
-        else "No result could be interpreted"
-    )
-    if not missing:
-        return f"Incomplete: check the original report. {read}, but not every one was checked"
-    return "Incomplete: " + ", ".join(missing) + f": check the original report. {read}"
+    text = "Incomplete: " + ", ".join(missing) + ": check the original report"
+    if not usable:
+        return f"{text}. No result could be interpreted"
+    if disagreeing or bare:
+        return text
+    return f"{text}. None of the {len(usable)} results read is outside its range"
 
 
 def _critical_value(result: LabResult) -> Finding:
