@@ -66,7 +66,11 @@ def read_printed(row: RawLabRow, patient: PatientInfo) -> Printed:
     """The value, range and flag a row prints, from its cells or else from its line."""
     line = row_text(row)
     parsed = parse_value(row.value_text) if row.value_text.strip() else None
-    flag = printed_flag_code(row.flag_text) or (parsed.flag if parsed else "") or _line_flag(line)
+    flag = printed_flag_code(row.flag_text) or (parsed.flag if parsed else "")
+    if parsed is None:
+        # A line the parser could not split: its flag may be anywhere on it. A row with cells
+        # has its flag in its own cell (a "h" in "µg/24 h" is no flag).
+        flag = flag or _line_flag(line)
     reference = None
     if row.range_text.strip():
         reference = parse_range(plain_range(row.range_text), patient.sex, patient.age)

@@ -127,10 +127,13 @@ def test_printed_critical_flag_makes_the_result_critical() -> None:
     assert result.flag_disagreement == ""
 
 
-@pytest.mark.parametrize("printed", ["↑", "[↑]", "(H)", "High", "H"])
-def test_printed_high_in_its_common_forms(printed: str) -> None:
+@pytest.mark.parametrize(
+    ("printed", "code"),
+    [("↑", "H"), ("[↑]", "H"), ("(H)", "H"), ("High", "H"), ("H", "H"), ("[*]", "A"), ("↓", "L")],
+)
+def test_printed_flags_in_their_common_forms(printed: str, code: str) -> None:
     row = RawLabRow(name="Potassium", value_text="5.6", unit_text="mmol/L", flag_text=printed)
-    assert one(row).printed_flag == "H"
+    assert one(row).printed_flag == code
 
 
 def test_printed_flag_over_a_knowledge_base_range_is_taken_and_shown() -> None:
