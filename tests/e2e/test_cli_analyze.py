@@ -57,6 +57,26 @@ def test_analyze_fhir_prints_a_valid_r4_bundle(tmp_path: Path, lab_samples: Path
     assert kinds.count("Observation") >= 20
 
 
+def test_reanalysing_a_stored_pdf_with_other_patient_details_says_what_it_does(
+    tmp_path: Path, lab_samples: Path
+) -> None:
+    pdf = str(lab_samples / "uk-nhs-lab.pdf")
+    first = run_medflow(["analyze", pdf, "--format", "json", *SAMPLE_ARGS], tmp_path)
+    assert first.returncode == 0, first.stderr
+    again = ["--patient-id", "P-100", "--sex", "female", "--age", "30"]
+    second = run_medflow(["analyze", pdf, "--format", "json", *again], tmp_path)
+    assert second.returncode == 0, second.stderr
+    data = json.loads(second.stdout)
+    assert data["reinterpreted"] is True
+    assert (data["patient"]["sex"], data["patient"]["age"]) == ("female", 30.0)
+    assert data["document_id"] == json.loads(first.stdout)["document_id"]
+    assert "already analysed as document" in second.stderr
+    assert "sex, age" in second.stderr and "unchanged" in second.stderr
+    same = run_medflow(["analyze", pdf, "--format", "json", *SAMPLE_ARGS], tmp_path)
+    assert "reinterpreted" not in json.loads(same.stdout)
+    assert "already analysed" not in same.stderr
+
+
 def _encrypted_pdf() -> bytes:
     from pypdf import PdfWriter
 

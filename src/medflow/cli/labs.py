@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import mimetypes
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -27,6 +28,11 @@ from medflow.cli.common import (
 from medflow.cli.render import print_lab_report
 from medflow.errors import InputError
 from medflow.platform.db import ExecutionRecord
+
+if TYPE_CHECKING:
+    from medflow.domain import LabReport
+    from medflow.platform.config import Settings
+    from medflow.platform.storage import ObjectStore
 
 
 class AnalyzeFormat(StrEnum):
@@ -146,7 +152,7 @@ def analyze(
 
     from medflow.pipelines import default_pipelines
     from medflow.pipelines.common import quarantine_refused_upload
-    from medflow.pipelines.labs import load_report_for_document, result_key
+    from medflow.pipelines.labs import patient_changes, reinterpret_execution
     from medflow.platform import Platform
 
     outputs: list[Any] = []
@@ -195,17 +201,27 @@ def analyze(
                         shown.print()
                     else:
                         outputs.append(shown.payload(output_format.value))
-                elif output_format is AnalyzeFormat.TABLE:
-                    report = load_report_for_document(store, rec.document_id)
-                    print_lab_report(out_console, report, title=f"{path.name}")
-                    out_console.print(
-                        f"[dim]document {rec.document_id}: results in "
-                        f"{settings.data_dir}/objects/results/labs/{rec.document_id}/[/dim]"
-                    )
                 else:
-                    name = "report.json" if output_format is AnalyzeFormat.JSON else "fhir.json"
-                    raw = store.get("results", result_key(rec.document_id, name))
-                    outputs.append(json.loads(raw))
+                    stored_meta = rec.event.get("metadata") or {}
+                    changed = patient_changes(stored_meta, meta)
+                    fresh = None
+                    if changed:
+                        # The same bytes were analysed before for other patient details: the
+                        # reading is reused, the interpretation redone for the details given.
+                        fresh = reinterpret_execution(
+                            settings, platform.services.db, rec, {**stored_meta, **meta}
+                        )
+                        err_console.print(
+                            f"medflow: {path.name} was already analysed as document "
+                            f"{rec.document_id} with other {', '.join(changed)}; shown here "
+                            "interpreted again with the details given. The stored result "
+                            f"(results/labs/{rec.document_id}/) is unchanged.",
+                            markup=False,
+                            highlight=False,
+                        )
+                    outputs += _lab_output(
+                        store, rec.document_id, output_format, path, fresh, data, settings
+                    )
     if output_format is not AnalyzeFormat.TABLE and outputs:
         if len(outputs) == 1:
             payload: Any = outputs[0]
@@ -220,3 +236,35 @@ def analyze(
         print(json.dumps(payload, indent=2))
     if failures:
         raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _lab_output(
+    store: ObjectStore,
+    document_id: str,
+    output_format: AnalyzeFormat,
+    path: Path,
+    fresh: LabReport | None,
+    data: bytes,
+    settings: Settings,
+) -> list[Any]:
+    """Print the table (returns nothing) or return the JSON/FHIR payload of one lab report:
+    the stored one, or ``fresh`` when it was interpreted again for other patient details."""
+    from medflow.pipelines.labs import load_report_for_document, result_key
+    from medflow.reports.fhir_labs import lab_bundle
+    from medflow.reports.jsonout import lab_json
+
+    if output_format is AnalyzeFormat.TABLE:
+        report = fresh or load_report_for_document(store, document_id)
+        print_lab_report(out_console, report, title=f"{path.name}")
+        where = f"{settings.data_dir}/objects/results/labs/{document_id}/"
+        what = "stored results (for the first upload's patient details)" if fresh else "results"
+        out_console.print(f"[dim]document {document_id}: {what} in {where}[/dim]")
+        return []
+    if fresh is None:
+        name = "report.json" if output_format is AnalyzeFormat.JSON else "fhir.json"
+        return [json.loads(store.get("results", result_key(document_id, name)))]
+    if output_format is AnalyzeFormat.JSON:
+        body = lab_json(fresh, document_id=document_id)
+        body["reinterpreted"] = True
+        return [body]
+    return [lab_bundle(fresh, document_id=document_id, pdf=data, issued=datetime.now(UTC))]

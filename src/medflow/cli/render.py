@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from medflow.domain import Flag, LabReport, Significance
-from medflow.reports.labs_view import range_text
+from medflow.reports.labs_view import flag_text, range_source_short, range_text
 
 _FLAG_STYLE = {
     Flag.NORMAL: "green",
@@ -23,6 +23,7 @@ _SIGNIFICANCE_STYLE = {
     Significance.NOISE: "cyan",
     Significance.SIGNIFICANT: "bold yellow",
     Significance.CRITICAL: "bold red",
+    Significance.REVIEW: "bold magenta",
 }
 
 
@@ -34,6 +35,7 @@ def results_table(report: LabReport, *, title: str | None = None) -> Table:
     table.add_column("Value", justify="right")
     table.add_column("Unit")
     table.add_column("Range")
+    table.add_column("Range from", style="dim")
     table.add_column("Flag", justify="center")
     table.add_column("Significance")
     for r in report.results:
@@ -43,18 +45,23 @@ def results_table(report: LabReport, *, title: str | None = None) -> Table:
             r.value_text,
             r.unit or r.printed_unit,
             range_text(r),
-            Text(r.flag.value, style=_FLAG_STYLE[r.flag]),
+            range_source_short(r),
+            Text(flag_text(r), style=_FLAG_STYLE[r.flag]),
             Text(r.significance.value, style=_SIGNIFICANCE_STYLE[r.significance]),
         )
     for row in report.unrecognized:
         table.add_row(
-            Text(f"{row.name} (not recognised)", style="dim italic"),
+            Text(
+                f"{row.name if row.value_text else row.line or row.name} (not recognised)",
+                style="italic",
+            ),
             "",
             row.value_text,
             row.unit_text,
             row.range_text,
-            "",
-            "",
+            "report" if row.range_text else "",
+            row.flag_text,
+            Text("not read", style="bold magenta"),
         )
     return table
 

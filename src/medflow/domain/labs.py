@@ -30,13 +30,17 @@ class Significance(StrEnum):
 
     ``noise``: outside the range by less than the test's noise margin, on a test where such a
     small deviation is not clinically meaningful. ``significant``: outside the range beyond that.
-    ``critical``: beyond a critical limit; someone should be told now.
+    ``critical``: beyond a critical limit; someone should be told now. ``review``: held for
+    review: the value as read is implausible (beyond physiological limits, more than 10x outside
+    its range, a merged or ambiguous decimal), so it is shown with the reason and left out of the
+    findings until a person has checked the printed report.
     """
 
     NORMAL = "normal"
     NOISE = "noise"
     SIGNIFICANT = "significant"
     CRITICAL = "critical"
+    REVIEW = "review"
 
 
 class BBox(BaseModel):
@@ -89,6 +93,8 @@ class ReferenceRange(BaseModel):
         source: where the range came from: the report itself, the knowledge base, or a
             per-lab override in configuration.
         applies_to: who the range is for, e.g. ``"female, adult"``.
+        source_detail: the source in words, for a reader: ``"printed on the report"``, the
+            laboratory's name for an override, the knowledge base's cited source.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -98,6 +104,7 @@ class ReferenceRange(BaseModel):
     text: str = ""
     source: Literal["report", "knowledge_base", "lab_config"] = "report"
     applies_to: str = ""
+    source_detail: str = ""
 
 
 Comparator = Literal["<", "<=", ">", ">="]
@@ -126,6 +133,11 @@ class LabResult(BaseModel):
         section: the report section.
         row: the row as printed (the evidence).
         note: why the significance was chosen, in words.
+        printed_flag: the flag printed on the report, as its FHIR code (``"H"``, ``"HH"``), or
+            ``""`` when none was printed.
+        flag_disagreement: when the printed flag and the computed one disagree, the two in
+            words (``"printed H, computed N against 3.5-5.1 (printed on the report)"``).
+        review_reason: why the value is held for review (significance ``review``), else ``""``.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -148,6 +160,9 @@ class LabResult(BaseModel):
     section: str = ""
     row: RawLabRow
     note: str = ""
+    printed_flag: str = ""
+    flag_disagreement: str = ""
+    review_reason: str = ""
 
 
 class Evidence(BaseModel):
@@ -222,7 +237,17 @@ class Trend(BaseModel):
 
 
 class LabSummary(BaseModel):
-    """The diagnostic summary: findings explained, noise named."""
+    """The diagnostic summary: findings explained, noise named.
+
+    Attributes:
+        complete: False when any row could not be read or recognised, a value is held for
+            review, or a result had no range to compare with: the summary then never claims
+            the report is normal.
+        unread: how many rows could not be read or recognised.
+        held: how many values are held for review.
+        warnings: what a reader must know before trusting the summary, in words (rows not
+            read, values held, a language not fully supported).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -233,6 +258,10 @@ class LabSummary(BaseModel):
     text: str = ""
     narrative: str | None = None
     narrative_provider: str | None = None
+    complete: bool = True
+    unread: int = 0
+    held: int = 0
+    warnings: tuple[str, ...] = ()
 
 
 class ExtractionInfo(BaseModel):
@@ -258,6 +287,8 @@ class LabReport(BaseModel):
         lab_name: the laboratory's name when printed.
         collected_at: the collection date when printed.
         extraction: how the text was read.
+        language: the report's language when detected as other than English (ISO 639-1,
+            ``"es"``), else ``""``.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -269,3 +300,4 @@ class LabReport(BaseModel):
     lab_name: str = ""
     collected_at: datetime | None = None
     extraction: ExtractionInfo = ExtractionInfo()
+    language: str = ""

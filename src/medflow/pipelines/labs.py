@@ -16,19 +16,19 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from medflow.analyzers.labs.analyzer import LabAnalyzer
+from medflow.analyzers.labs.analyzer import LabAnalyzer, document_unread
 from medflow.analyzers.labs.inputcheck import PdfLimits
 from medflow.analyzers.labs.trends import HistoricalResult
-from medflow.domain import ExtractionInfo, LabReport, PatientInfo, RawLabRow, Sex
+from medflow.domain import ExtractionInfo, LabReport, PatientInfo, RawLabRow, Sex, Significance
 from medflow.pipelines.common import quarantine_step, read_original, require_document
 from medflow.platform.config import Settings
-from medflow.platform.db import Finding, Observation
+from medflow.platform.db import Database, ExecutionRecord, Finding, Observation
 from medflow.platform.llm import provider_from_settings
 from medflow.platform.notify.base import Message
 from medflow.platform.runner import Pipeline, RetryPolicy, Step, StepContext
@@ -98,13 +98,19 @@ def patient_from_metadata(meta: Mapping[str, str]) -> PatientInfo:
 
 
 def _history(ctx: StepContext, patient: PatientInfo, document_id: str) -> list[HistoricalResult]:
+    return history_for(ctx.services.db, patient, document_id)
+
+
+def history_for(db: Database, patient: PatientInfo, document_id: str) -> list[HistoricalResult]:
+    """The patient's earlier results from other documents, for trends; values held for review
+    (implausible as read) are left out."""
     if patient.patient_id == "unknown":
         return []
     history: list[HistoricalResult] = []
-    for obs in ctx.services.db.results.observations(patient_id=patient.patient_id):
+    for obs in db.results.observations(patient_id=patient.patient_id):
         if obs.document_id == document_id or obs.test_id is None or obs.value is None:
             continue
-        if obs.collected_at is None:
+        if obs.collected_at is None or obs.significance == Significance.REVIEW.value:
             continue
         history.append(
             HistoricalResult(
@@ -166,11 +172,13 @@ def read_step(ctx: StepContext) -> dict[str, Any]:
     data, filename = read_original(ctx)
     ctx.progress(0.05, "reading the PDF")
     document = analyzer_for(ctx.services.settings).read(data, filename)
+    unread = document_unread(document)
     info = document.extraction
     log.info("document %s: %d rows, %d OCR pages", document_id, len(document.rows), info.ocr_pages)
     collected = document.header.collected_at
     return {
         "rows": [r.model_dump(mode="json") for r in document.rows],
+        "unread": [r.model_dump(mode="json") for r in unread],
         "extraction": info.model_dump(mode="json"),
         "lab_name": document.header.lab_name,
         "printed_collected_at": collected.isoformat() if collected else None,
@@ -181,16 +189,13 @@ def interpret_step(ctx: StepContext) -> dict[str, Any]:
     """Interpret the rows for this patient, with their earlier results, and store report.json."""
     document_id = require_document(ctx)
     ctx.progress(0.5, "interpreting results")
-    rows = [RawLabRow.model_validate(r) for r in ctx.state.get("rows", [])]
-    extraction = ExtractionInfo.model_validate(ctx.state.get("extraction", {}))
     patient = patient_from_metadata(ctx.object_event.metadata)
-    report = analyzer_for(ctx.services.settings).interpret(
-        rows,
+    report = interpret_state(
+        analyzer_for(ctx.services.settings),
+        ctx.state,
         patient,
         history=_history(ctx, patient, document_id),
-        extraction=extraction,
         collected_at=_collected_at(ctx, document_id),
-        lab_name=str(ctx.state.get("lab_name") or ""),
     )
     report = _narrated(ctx, report)
     body = json.dumps(lab_json(report, document_id=document_id), indent=2).encode()
@@ -201,6 +206,78 @@ def interpret_step(ctx: StepContext) -> dict[str, Any]:
     return {"report_key": key, "results": len(report.results)}
 
 
+def interpret_state(
+    analyzer: LabAnalyzer,
+    state: Mapping[str, Any],
+    patient: PatientInfo,
+    *,
+    history: Sequence[HistoricalResult] = (),
+    collected_at: datetime | None = None,
+) -> LabReport:
+    """Interpret what the read step stored (rows, unread lines, extraction, letterhead)."""
+    rows = [RawLabRow.model_validate(r) for r in state.get("rows", [])]
+    unread = [RawLabRow.model_validate(r) for r in state.get("unread", [])]
+    return analyzer.interpret(
+        rows,
+        patient,
+        history=history,
+        extraction=ExtractionInfo.model_validate(state.get("extraction", {})),
+        collected_at=collected_at,
+        lab_name=str(state.get("lab_name") or ""),
+        unread=unread,
+    )
+
+
+#: Upload metadata that changes how a report is interpreted (ranges by sex and age, history
+#: and trends by patient id) or who it is about.
+PATIENT_FIELDS = ("patient_id", "patient_name", "sex", "age")
+
+
+def patient_changes(stored: Mapping[str, str], requested: Mapping[str, str]) -> list[str]:
+    """The patient fields whose value differs between a stored document's upload metadata and
+    a new request for the same bytes (empty: the stored result is the one asked for)."""
+    old, new = patient_from_metadata(stored), patient_from_metadata(requested)
+    pairs = {
+        "patient_id": (old.patient_id, new.patient_id),
+        "patient_name": (old.name, new.name),
+        "sex": (old.sex, new.sex),
+        "age": (old.age, new.age),
+    }
+    return [name for name in PATIENT_FIELDS if pairs[name][0] != pairs[name][1]]
+
+
+def reinterpret_execution(
+    settings: Settings, db: Database, execution: ExecutionRecord, meta: Mapping[str, str]
+) -> LabReport:
+    """A stored document's rows interpreted again for other patient metadata.
+
+    The reading (rows, unread lines, letterhead) is reused from the execution's state; ranges,
+    flags, findings and trends are redone for the patient ``meta`` describes. Nothing stored is
+    changed: the stored result stays the one of the original upload.
+
+    Raises:
+        ValueError: the execution holds no read rows (it did not get past reading).
+    """
+    state = execution.state
+    if "rows" not in state:
+        raise ValueError(f"execution {execution.id} has no rows read to interpret again")
+    patient = patient_from_metadata(meta)
+    printed = state.get("printed_collected_at")
+    collected = None
+    if printed:
+        try:
+            collected = datetime.fromisoformat(str(printed))
+        except ValueError:
+            collected = None
+    return interpret_state(
+        analyzer_for(settings),
+        state,
+        patient,
+        history=history_for(db, patient, execution.document_id or ""),
+        collected_at=collected,
+    )
+
+
 def publish_step(ctx: StepContext) -> dict[str, Any]:
     """Write observations and findings rows, the FHIR Bundle and the HTML page."""
     document_id = require_document(ctx)
@@ -208,7 +285,13 @@ def publish_step(ctx: StepContext) -> dict[str, Any]:
     services = ctx.services
     report = load_report(ctx, document_id)
     patient = report.patient
-    services.db.patients.upsert(patient.patient_id, name=patient.name, sex=patient.sex.value)
+    # Only what this upload knows: an unknown sex or an empty name never overwrites what an
+    # earlier upload or the portal recorded for the patient.
+    services.db.patients.upsert(
+        patient.patient_id,
+        name=patient.name or None,
+        sex=patient.sex.value if patient.sex is not Sex.UNKNOWN else None,
+    )
     services.db.results.replace_observations(
         document_id,
         [

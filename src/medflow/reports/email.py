@@ -17,9 +17,14 @@ from medflow.reports.labs_view import (
     critical_results,
     display_unit,
     display_value,
+    flag_text,
+    held_results,
     number,
+    range_source,
+    range_source_short,
     range_text,
     results_by_priority,
+    unread_text,
 )
 
 _SEVERITY_ORDER = {FindingSeverity.CRITICAL: 0, FindingSeverity.SIGNIFICANT: 1}
@@ -70,34 +75,70 @@ def doctor_subject(report: LabReport) -> str:
         named = ", ".join(f"{r.name} {_value_with_unit(r)}" for r in critical[:2])
         more = f" (+{len(critical) - 2} more)" if len(critical) > 2 else ""
         subject = f"CRITICAL: {named}{more} — lab results for patient {pid}"
+    elif printed_critical := [
+        f
+        for f in report.summary.findings
+        if f.code == "unrecognized.abnormal" and f.severity is FindingSeverity.CRITICAL
+    ]:
+        named = ", ".join(
+            f"{e.name} {e.value_text} {e.unit}".strip()
+            for f in printed_critical
+            for e in f.evidence
+        )
+        subject = f"CRITICAL as printed (not interpreted): {named} — lab results for patient {pid}"
     else:
         findings = [f for f in report.summary.findings if f.severity in _SEVERITY_ORDER]
         abnormal = [r for r in report.results if r.significance.value == "significant"]
-        if findings or abnormal:
-            parts = []
-            if findings:
-                parts.append(f"{len(findings)} finding{'s' if len(findings) != 1 else ''}")
-            if abnormal:
-                parts.append(f"{len(abnormal)} abnormal value{'s' if len(abnormal) != 1 else ''}")
+        parts = []
+        if findings:
+            parts.append(f"{len(findings)} finding{'s' if len(findings) != 1 else ''}")
+        if abnormal:
+            parts.append(f"{len(abnormal)} abnormal value{'s' if len(abnormal) != 1 else ''}")
+        parts += _incomplete_parts(report)
+        if parts:
             subject = f"Lab results for patient {pid}: {', '.join(parts)}"
         else:
             subject = f"Lab results for patient {pid}: no significant abnormality"
+    if subject.startswith("CRITICAL") and _incomplete_parts(report):
+        subject += "; " + ", ".join(_incomplete_parts(report))
     subject = _one_line(subject)
     return subject if len(subject) <= _SUBJECT_MAX else subject[: _SUBJECT_MAX - 1] + "…"
 
 
+def _incomplete_parts(report: LabReport) -> list[str]:
+    """What the subject must say so that it never reads as all normal when it is not known."""
+    parts = []
+    summary = report.summary
+    if summary.unread:
+        parts.append(f"{summary.unread} row{'s' if summary.unread != 1 else ''} not read")
+    if summary.held:
+        parts.append(f"{summary.held} held for review")
+    if not summary.complete and not parts:
+        parts.append("incomplete, check the original")
+    return parts
+
+
 def _table(results: list[LabResult]) -> list[str]:
-    rows = [("Test", "Value", "Unit", "Flag", "Reference")]
+    rows = [("Test", "Value", "Unit", "Flag", "Reference", "Range from")]
     rows += [
-        (r.name, display_value(r), display_unit(r.unit), r.flag.value, range_text(r))
+        (
+            r.name,
+            display_value(r),
+            display_unit(r.unit),
+            flag_text(r),
+            range_text(r) or "-",
+            range_source_short(r),
+        )
         for r in results
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
     return [
-        "  "
-        + "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True))
-        + "  "
-        + row[4]
+        (
+            "  "
+            + "  ".join(cell.ljust(w) for cell, w in zip(row[:5], widths, strict=True))
+            + "  "
+            + row[5]
+        ).rstrip()
         for row in rows
     ]
 
@@ -114,6 +155,17 @@ def _text(report: LabReport, report_url: str | None) -> str:
     when = report.collected_at.strftime("%Y-%m-%d %H:%M") if report.collected_at else "not printed"
     lines.append(f"Collected: {when}" + (f" — {report.lab_name}" if report.lab_name else ""))
     lines += ["", f"Summary: {report.summary.headline}"]
+    if report.summary.warnings:
+        lines += ["", "CHECK BEFORE RELYING ON THIS SUMMARY"]
+        lines += [f"  * {w}" for w in report.summary.warnings]
+    held = held_results(report)
+    if held:
+        lines += ["", "Held for review (implausible as read; not interpreted)"]
+        lines += [
+            f"  * {r.name} {r.value_text.strip()} {r.printed_unit}".rstrip()
+            + f": {r.review_reason}"
+            for r in held
+        ]
     if report.summary.narrative:
         provider = report.summary.narrative_provider or "a language model"
         lines += ["", report.summary.narrative, f"  (narrative by {provider}, numbers checked)"]
@@ -125,6 +177,17 @@ def _text(report: LabReport, report_url: str | None) -> str:
             if f.guideline:
                 lines.append(f"    Guideline: {f.guideline}")
     lines += ["", "Results (most important first)", *_table(results_by_priority(report))]
+    sources = sorted({range_source(r) for r in report.results if r.reference_range})
+    if sources:
+        lines += ["", "Reference ranges from: " + "; ".join(sources)]
+    disagreeing = [r for r in report.results if r.flag_disagreement]
+    if disagreeing:
+        lines += ["", "Printed flags that disagree with medflow's"]
+        lines += [f"  * {r.name}: {r.flag_disagreement}" for r in disagreeing]
+    unread = unread_text(report)
+    if unread:
+        lines += ["", f"Rows not read or not recognised ({len(unread)}): check the original report"]
+        lines += [f"  * {text}" for text in unread]
     if report.summary.noise:
         lines += ["", "Set aside as noise"]
         lines += [
@@ -161,6 +224,10 @@ def render_doctor_email(report: LabReport, *, report_url: str | None = None) -> 
             critical_line=_critical_line,
             findings=findings,
             results=results_by_priority(report),
+            held=held_results(report),
+            unread=unread_text(report),
+            flagtext=flag_text,
+            rsource=range_source,
             report_url=url,
             confidential=_CONFIDENTIAL,
         )

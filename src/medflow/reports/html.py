@@ -21,11 +21,15 @@ from medflow.reports.labs_view import (
     critical_results,
     display_unit,
     display_value,
+    flag_text,
+    held_results,
     number,
     range_bar,
+    range_source,
     range_text,
     sections,
     sparkline,
+    unread_text,
 )
 
 log = logging.getLogger(__name__)
@@ -50,6 +54,8 @@ def lab_environment() -> Environment:
         value=display_value,
         rtext=range_text,
         spark=sparkline,
+        rsource=range_source,
+        flagtext=flag_text,
     )
     return env
 
@@ -87,6 +93,8 @@ def render_lab_html(
         title=title,
         report=report,
         critical=critical_results(report),
+        held=held_results(report),
+        unread=unread_text(report),
         sections=sections(report),
         links=safe_links(links),
     )

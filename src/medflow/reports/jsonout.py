@@ -8,15 +8,23 @@ Shape (``schema_version`` 1)::
       "document_id": "..." | null,
       "patient":   {patient_id, name, sex, age, doctor_email, patient_email},
       "results":   [{test_id, loinc, name, printed_name, value, comparator, value_text, unit,
-                     printed_unit, reference_range: {low, high, text, source, applies_to} | null,
-                     flag: N|L|H|LL|HH|A, significance: normal|noise|significant|critical,
-                     deviation, critical_low, critical_high, section, row: {...}, note}],
+                     printed_unit, reference_range: {low, high, text, source, applies_to,
+                     source_detail} | null,
+                     flag: N|L|H|LL|HH|A,
+                     significance: normal|noise|significant|critical|review,
+                     deviation, critical_low, critical_high, section, row: {...}, note,
+                     printed_flag, flag_disagreement, review_reason}],
       "unrecognized": [{name, value_text, unit_text, range_text, ...}],
       "summary":   {headline, findings: [{code, title, severity, explanation, evidence, guideline}],
-                    noise: [...], trends: [...], text, narrative, narrative_provider},
+                    noise: [...], trends: [...], text, narrative, narrative_provider,
+                    complete, unread, held, warnings: [...]},
       "lab_name": str, "collected_at": ISO 8601 | null,
-      "extraction": {pages, text_pages, ocr_pages, engine, warnings}
+      "extraction": {pages, text_pages, ocr_pages, engine, warnings},
+      "language": "" | ISO 639-1 code
     }
+
+``significance: review`` marks a value held for review (implausible as read; ``review_reason``
+says why); ``summary.complete`` is false whenever the summary must not be read as complete.
 
 The full JSON Schema is :func:`lab_json_schema`. A change that removes or renames a field bumps
 ``schema_version``; adding a field does not.

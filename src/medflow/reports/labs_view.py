@@ -25,10 +25,12 @@ FLAG_LABELS: dict[Flag, str] = {
 
 _SIGNIFICANCE_ORDER = {
     Significance.CRITICAL: 0,
-    Significance.SIGNIFICANT: 1,
-    Significance.NOISE: 2,
-    Significance.NORMAL: 3,
+    Significance.REVIEW: 1,
+    Significance.SIGNIFICANT: 2,
+    Significance.NOISE: 3,
+    Significance.NORMAL: 4,
 }
+_SOURCE_SHORT = {"report": "report", "knowledge_base": "knowledge base", "lab_config": "lab"}
 
 # UCUM writes micro as "u" and powers as "10*3" (UCUM 2.2 section 4.2); people read µ and 10³.
 _MICRO = re.compile(r"(?<![A-Za-z])u(?=(L|g|mol|IU|U|m)\b)")
@@ -69,6 +71,52 @@ def range_text(result: LabResult) -> str:
     if ref.low is not None:
         return f"> {number(ref.low)}"
     return ""
+
+
+def range_source(result: LabResult) -> str:
+    """Where the range came from, in words: ``printed on the report``, the laboratory's
+    configured range, or the knowledge base with its source; ``""`` when there is no range."""
+    ref = result.reference_range
+    if ref is None:
+        return ""
+    if ref.source_detail:
+        return ref.source_detail
+    return {
+        "report": "printed on the report",
+        "knowledge_base": "medflow knowledge base",
+        "lab_config": "the laboratory's configured range",
+    }[ref.source]
+
+
+def range_source_short(result: LabResult) -> str:
+    """The range's origin in one word or two, for narrow table columns."""
+    ref = result.reference_range
+    return "" if ref is None else _SOURCE_SHORT[ref.source]
+
+
+def flag_text(result: LabResult) -> str:
+    """The flag as a table cell: the computed code, with a disagreeing printed flag beside it
+    (``"N (printed H)"``)."""
+    if result.printed_flag and result.flag_disagreement:
+        return f"{result.flag.value} (printed {result.printed_flag})"
+    return result.flag.value
+
+
+def held_results(report: LabReport) -> list[LabResult]:
+    """The values held for review (implausible as read), in printed order."""
+    return [r for r in report.results if r.significance is Significance.REVIEW]
+
+
+def unread_text(report: LabReport) -> list[str]:
+    """The rows not read or not recognised, each as printed on one line."""
+    out = []
+    for row in report.unrecognized:
+        if row.line.strip():
+            out.append(" ".join(row.line.split()))
+        else:
+            cells = (row.name, row.value_text, row.flag_text, row.unit_text, row.range_text)
+            out.append(" ".join(c.strip() for c in cells if c.strip()))
+    return out
 
 
 def critical_results(report: LabReport) -> list[LabResult]:

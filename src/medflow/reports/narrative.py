@@ -81,8 +81,13 @@ def build_narration_prompt(summary: LabSummary, results: Sequence[LabResult]) ->
                 lines.append(f"  evidence: {e.name} {value} (flag {e.flag.value}{ref})")
             if f.guideline:
                 lines.append(f"  guideline: {f.guideline}")
-    abnormal = [r for r in results if r.significance is not Significance.NORMAL]
-    normal = [r for r in results if r.significance is Significance.NORMAL]
+    if summary.warnings:
+        lines.append("Caveats (say them; do not call the report normal or complete):")
+        lines += [f"- {w}" for w in summary.warnings]
+    # Values held for review are implausible as read: no narration may interpret them.
+    kept = [r for r in results if r.significance is not Significance.REVIEW]
+    abnormal = [r for r in kept if r.significance is not Significance.NORMAL]
+    normal = [r for r in kept if r.significance is Significance.NORMAL]
     if abnormal:
         lines += ["Results outside their reference range:", *map(_result_line, abnormal)]
     if normal:

@@ -163,3 +163,82 @@ def test_collection_date_given_at_upload_wins(platform: Platform) -> None:
     doc = _run(platform, "uk-nhs-lab.pdf", meta)
     report = load_report_for_document(platform.services.store, doc)
     assert report.collected_at == datetime(2026, 9, 1, 7, 30, tzinfo=UTC)
+
+
+def test_an_upload_without_sex_or_name_never_erases_what_is_known(platform: Platform) -> None:
+    _run(platform, "india-lab.pdf", META)
+    patients = platform.services.db.patients
+    assert (patients.get("P-7").sex, patients.get("P-7").name) == ("female", "Ada Lovelace")
+    # A later report of the same patient uploaded with only the id: sex unknown, no name.
+    _run(platform, "us-reference-lab.pdf", {"patient_id": "P-7"})
+    after = patients.get("P-7")
+    assert (after.sex, after.name) == ("female", "Ada Lovelace")
+    # A known value still updates.
+    _run(platform, "uk-nhs-lab.pdf", {"patient_id": "P-7", "sex": "male", "patient_name": "A. L."})
+    assert (patients.get("P-7").sex, patients.get("P-7").name) == ("male", "A. L.")
+
+
+def test_values_held_for_review_feed_no_trend(platform: Platform) -> None:
+    db = platform.services.db
+    earlier, _ = db.documents.get_or_create(
+        bucket="raw",
+        key="labs/held/old.pdf",
+        sha256="1" * 64,
+        size=1,
+        pipeline="labs",
+        patient_id="P-7",
+    )
+    taken = datetime(2026, 6, 8, 8, 0, tzinfo=UTC)
+    db.results.replace_observations(
+        earlier.id,
+        [
+            Observation(
+                name="Hemoglobin",
+                value=135.0,
+                unit="g/dL",
+                test_id="hemoglobin",
+                loinc="718-7",
+                significance="review",
+                collected_at=taken,
+            ),
+            Observation(
+                name="Sodium",
+                value=139.0,
+                unit="mmol/L",
+                test_id="sodium",
+                loinc="2951-2",
+                significance="normal",
+                collected_at=taken,
+            ),
+        ],
+        patient_id="P-7",
+    )
+    from medflow.domain import PatientInfo
+    from medflow.pipelines.labs import history_for
+
+    history = history_for(db, PatientInfo(patient_id="P-7"), "another-document")
+    assert [h.test_id for h in history] == ["sodium"]
+
+
+def test_reanalysing_the_same_bytes_for_other_patient_details_reinterprets(
+    platform: Platform,
+) -> None:
+    from medflow.pipelines.labs import patient_changes, reinterpret_execution
+
+    doc = _run(platform, "india-lab.pdf", META)
+    stored = load_report_for_document(platform.services.store, doc)
+    again = {**META, "sex": "male", "age": "70"}
+    eid = platform.ingest((SAMPLES / "india-lab.pdf").read_bytes(), "india-lab.pdf", "labs", again)
+    rec = platform.runner.wait(eid, timeout=60)
+    assert rec.document_id == doc, "the same bytes are the same stored document"
+    assert patient_changes(rec.event["metadata"], again) == ["sex", "age"]
+    assert patient_changes(rec.event["metadata"], META) == []
+    fresh = reinterpret_execution(platform.services.settings, platform.services.db, rec, again)
+    assert (fresh.patient.sex.value, fresh.patient.age) == ("male", 70.0)
+    assert [r.test_id for r in fresh.results] == [r.test_id for r in stored.results]
+    hb_old = next(r for r in stored.results if r.test_id == "hemoglobin")
+    hb_new = next(r for r in fresh.results if r.test_id == "hemoglobin")
+    if hb_old.reference_range is not None and hb_old.reference_range.source != "report":
+        assert hb_new.reference_range != hb_old.reference_range
+    # the stored result is unchanged
+    assert load_report_for_document(platform.services.store, doc) == stored

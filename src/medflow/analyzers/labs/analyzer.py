@@ -7,14 +7,16 @@ the OCR engine are loaded once, at construction, and reused for every report.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medflow.analyzers.labs.inputcheck import PdfLimits
-from medflow.analyzers.labs.interpret import interpret
+from medflow.analyzers.labs.interpret import interpret, printed_flag_code
 from medflow.analyzers.labs.kb import KnowledgeBase
+from medflow.analyzers.labs.language import detect_language
 from medflow.analyzers.labs.parser import LabDocument, read_lab_document
 from medflow.analyzers.labs.synthesis import synthesize
 from medflow.analyzers.labs.trends import HistoricalResult
@@ -74,6 +76,7 @@ class LabAnalyzer:
         extraction: ExtractionInfo | None = None,
         collected_at: datetime | None = None,
         lab_name: str = "",
+        unread: Sequence[RawLabRow | str] = (),
     ) -> LabReport:
         """Identify, flag and summarise rows already read.
 
@@ -84,9 +87,24 @@ class LabAnalyzer:
             extraction: how the rows were read, kept on the report.
             collected_at: when the samples were taken (trend windows); now when None.
             lab_name: the laboratory, when known.
+            unread: lines holding numbers that the reader could not split into rows (rows
+                or their text); they join ``unrecognized`` and are counted and screened like
+                unrecognised rows.
         """
         results, unrecognized = interpret(rows, patient, self.kb)
-        summary = synthesize(results, patient, history, kb=self.kb, collected_at=collected_at)
+        unrecognized += [unread_row(item) for item in unread]
+        texts = [t for r in rows for t in (r.name, r.line, r.section)]
+        texts += [t for r in unrecognized for t in (r.name, r.line)]
+        language = detect_language(texts)
+        summary = synthesize(
+            results,
+            patient,
+            history,
+            kb=self.kb,
+            collected_at=collected_at,
+            unrecognized=unrecognized,
+            language=language,
+        )
         return LabReport(
             patient=patient,
             results=tuple(results),
@@ -95,6 +113,7 @@ class LabAnalyzer:
             lab_name=lab_name,
             collected_at=collected_at,
             extraction=extraction or ExtractionInfo(),
+            language=language.code if language is not None else "",
         )
 
     def analyze(
@@ -119,4 +138,24 @@ class LabAnalyzer:
             extraction=document.extraction,
             collected_at=collected_at or document.header.collected_at,
             lab_name=document.header.lab_name,
+            unread=document_unread(document),
         )
+
+
+def document_unread(document: LabDocument) -> list[RawLabRow]:
+    """The lines with numbers a reader kept as not read (``LabDocument.unread``, when the
+    reader provides it), as rows."""
+    items: Sequence[RawLabRow | str] = getattr(document, "unread", None) or ()
+    return [unread_row(item) for item in items]
+
+
+def unread_row(item: RawLabRow | str) -> RawLabRow:
+    """A line the reader could not split into a row, as a row: the text before its first
+    number is the name, the whole line is kept as evidence."""
+    if isinstance(item, RawLabRow):
+        return item
+    line = " ".join(str(item).split())
+    words = re.split(r"\s(?=[-<>≤≥]?\d)", line, maxsplit=1)[0].split()
+    while len(words) > 1 and printed_flag_code(words[-1]):
+        words.pop()  # a flag printed before the value is not part of the name
+    return RawLabRow(name=" ".join(words) or line, value_text="", line=line)

@@ -8,21 +8,33 @@ patient's sex and age (converted into the printed unit). Flags follow FHIR R4
 ObservationInterpretation (N, L, H, LL, HH, A); significance is ``noise`` when the value lies
 outside the range by no more than the test's noise margin, ``critical`` beyond a critical limit,
 ``significant`` otherwise.
+
+A value implausible as read (see :mod:`medflow.analyzers.labs.plausibility`) is held for review:
+significance ``review``, with the reason, and no finding rests on it. A flag printed on the
+report is kept beside the computed one; when they disagree both are shown, and a printed
+critical flag (HH, LL) makes the result critical. Every range says where it came from.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from medflow.analyzers.labs.kb import KnowledgeBase, default_kb
 from medflow.analyzers.labs.kb_models import TestDef
+from medflow.analyzers.labs.plausibility import Limits, plausibility_limits, review_reason
 from medflow.analyzers.labs.values import ParsedValue, bounds_inclusive, parse_range, parse_value
 from medflow.analyzers.labs.vocabulary import default_vocabulary
 from medflow.domain.labs import Flag, LabResult, RawLabRow, ReferenceRange, Significance
 from medflow.domain.patient import PatientInfo
 
 _ADULT = 18.0
+# Split Low/High columns read into the unit cell: "mIU/L 0.4 4".
+_UNIT_WITH_LIMITS = re.compile(
+    r"^(?P<unit>\S+)\s+(?P<low>-?\d+(?:\.\d+)?)\s+(?P<high>-?\d+(?:\.\d+)?)$"
+)
+_CRITICAL = (Flag.CRITICAL_HIGH, Flag.CRITICAL_LOW)
 _HIGH = (Flag.HIGH, Flag.CRITICAL_HIGH)
 _LOW = (Flag.LOW, Flag.CRITICAL_LOW)
 
@@ -94,17 +106,14 @@ def interpret_row(
         flag, significance, deviation = _qualitative(row, test, parsed, work)
     else:
         flag, significance, deviation = _numeric(test, parsed, work, kb.noise_margin(test.id))
-    printed_flag = default_vocabulary().flag(row.flag_text) if row.flag_text else None
-    printed_flag = printed_flag or parsed.flag or None
-    if printed_flag and work.reference is None and flag is Flag.NORMAL and printed_flag != "N":
-        flag = Flag(printed_flag)
-        critical = flag in (Flag.CRITICAL_HIGH, Flag.CRITICAL_LOW)
-        significance = Significance.CRITICAL if critical else Significance.SIGNIFICANT
-        work.notes.append(f"flag {printed_flag} taken from the report; no range to check it")
-    elif printed_flag and not _agrees(printed_flag, flag):
-        work.notes.append(
-            f"the report's flag {printed_flag} disagrees with the computed flag {flag.value}"
-        )
+    printed_flag = printed_flag_code(row.flag_text) or parsed.flag or ""
+    flag, significance, disagreement = _weigh_printed_flag(printed_flag, flag, significance, work)
+    review = ""
+    if parsed.number is not None:
+        review = _review(row, test, parsed, work, kb)
+        if review:
+            significance = Significance.REVIEW
+            work.notes.append(f"held for review: {review}")
     return LabResult(
         test_id=test.id,
         loinc=test.loinc,
@@ -124,14 +133,109 @@ def interpret_row(
         section=row.section,
         row=row,
         note="; ".join(work.notes),
+        printed_flag=printed_flag,
+        flag_disagreement=disagreement,
+        review_reason=review,
     )
+
+
+def printed_flag_code(flag_text: str) -> str:
+    """The FHIR code a printed flag claims (``"High"``, ``"↑"``, ``"[H]"`` -> ``"H"``), or ``""``.
+
+    Tries the whole text, then its first word (``"H *"``), as the vocabulary knows them.
+    """
+    text = flag_text.strip()
+    if not text:
+        return ""
+    vocabulary = default_vocabulary()
+    code = vocabulary.flag(text)
+    if code is None and " " in text:
+        code = vocabulary.flag(text.split()[0])
+    return code or ""
+
+
+def _weigh_printed_flag(
+    printed: str, flag: Flag, significance: Significance, work: _Work
+) -> tuple[Flag, Significance, str]:
+    """The flag and significance once the printed flag is weighed, and the disagreement.
+
+    With no range to check it, a printed flag is taken as is. A printed critical flag (HH, LL)
+    makes the result critical. A printed H or L over a computed N is taken when our range is
+    not the report's own (the laboratory's range was not printed); against the printed range
+    the computed flag stands. Every disagreement is kept, in words.
+    """
+    if not printed:
+        return flag, significance, ""
+    reference = work.reference
+    if reference is None:
+        if flag is Flag.NORMAL and printed != "N":
+            work.notes.append(f"flag {printed} taken from the report; no range to check it")
+            return Flag(printed), _significance_of(Flag(printed)), ""
+        return flag, significance, ""
+    disagreement = ""
+    if not _agrees(printed, flag):
+        disagreement = f"printed {printed}, computed {flag.value} against the {_source(reference)}"
+        work.notes.append(
+            f"the report's flag {printed} disagrees with the computed flag {flag.value}"
+        )
+    if printed in ("HH", "LL") and flag not in _CRITICAL:
+        work.notes.append(f"the report marks this value critical ({printed}): critical")
+        return Flag(printed), Significance.CRITICAL, disagreement
+    if disagreement and flag is Flag.NORMAL and reference.source != "report":
+        work.notes.append(f"flag {printed} taken from the report: its own range is not printed")
+        return Flag(printed), _significance_of(Flag(printed)), disagreement
+    return flag, significance, disagreement
+
+
+def _significance_of(flag: Flag) -> Significance:
+    if flag in _CRITICAL:
+        return Significance.CRITICAL
+    return Significance.NORMAL if flag is Flag.NORMAL else Significance.SIGNIFICANT
+
+
+def _review(
+    row: RawLabRow, test: TestDef, parsed: ParsedValue, work: _Work, kb: KnowledgeBase
+) -> str:
+    value = parsed.number
+    if value is None:
+        return ""
+    listed = plausibility_limits().get(test.id)
+    limits = None
+    if listed is not None and work.convertible and test.unit:
+        unit = work.unit or test.unit
+
+        def convert(limit: float | None) -> float | None:
+            return None if limit is None else kb.convert(test.id, limit, test.unit, unit)
+
+        low, high = convert(listed.low), convert(listed.high)
+        if (low is not None) or (high is not None):
+            limits = Limits(low, high)
+    reason = review_reason(
+        value=value,
+        value_text=row.value_text,
+        comparator=parsed.comparator,
+        reference=work.reference,
+        ocr=row.ocr,
+        line=row.line,
+        limits=limits,
+        listed=listed is not None,
+        unit=work.shown_unit,
+    )
+    return reason or ""
 
 
 def _unit_and_range(
     row: RawLabRow, test: TestDef, patient: PatientInfo, kb: KnowledgeBase
 ) -> _Work:
     printed = row.unit_text.strip()
+    range_text = row.range_text.strip()
+    split = _UNIT_WITH_LIMITS.match(printed) if not range_text else None
+    if split is not None and float(split["low"]) < float(split["high"]):
+        # Low and High printed in their own columns, read into the unit cell.
+        printed, range_text = split["unit"], f"{split['low']}-{split['high']}"
     work = _Work(shown_unit=printed or test.unit, ocr=row.ocr)
+    if split is not None and range_text:
+        work.notes.append(f"range {range_text} read from the printed low and high limits")
     ucum = kb.to_ucum(printed) if printed else None
     if ucum is None and " " in printed:
         # OCR can glue noise to a unit ("fL £5"): the first word may still be the unit
@@ -146,12 +250,20 @@ def _unit_and_range(
         work.notes.append(f"unit {ucum} does not convert to {test.unit}")
     else:
         work.unit, work.convertible = ucum, True
-    if row.range_text.strip():
-        work.reference = parse_range(row.range_text, patient.sex, patient.age)
+    if range_text:
+        work.reference = parse_range(plain_range(range_text), patient.sex, patient.age)
         if work.reference is None:
-            work.notes.append(f"printed range {row.range_text!r} could not be read")
+            work.notes.append(f"printed range {range_text!r} could not be read")
+        else:
+            work.reference = work.reference.model_copy(
+                update={"source_detail": "printed on the report"}
+            )
     if work.reference is None and work.convertible:
         work.reference = kb.reference_range(test.id, patient.sex, patient.age, work.unit or None)
+        if work.reference is not None:
+            work.reference = work.reference.model_copy(
+                update={"source_detail": range_source_detail(work.reference, test, kb)}
+            )
         if work.reference is not None and patient.age is not None and patient.age < _ADULT:
             work.notes.append(
                 f"adult reference range applied to a patient aged {patient.age:g}: the knowledge "
@@ -162,6 +274,30 @@ def _unit_and_range(
     return work
 
 
+def plain_range(text: str) -> str:
+    """A printed range in the notation the range parser reads: explicit plus signs dropped
+    (``-2 - +2``), decimal commas as points (``12,0 - 15,5``; ``150,000`` stays a thousands
+    separator), the Spanish/Portuguese ``a`` between limits as a dash (``3,9 a 5,5``)."""
+    text = re.sub(r"(?<![\w.])\+(?=\d)", "", text)
+    text = re.sub(r"(?<=\d),(?=\d{1,2}(?!\d))", ".", text)
+    return re.sub(r"(?<=\d)\s+a\s+(?=-?\d)", " - ", text)
+
+
+def range_source_detail(reference: ReferenceRange, test: TestDef, kb: KnowledgeBase) -> str:
+    """Where a range not printed on the report came from, in words for a reader."""
+    if reference.source == "lab_config":
+        lab = f" of {kb.lab_name}" if kb.lab_name else ""
+        return f"the laboratory's configured range{lab}"
+    if reference.source == "report":
+        return "printed on the report"
+    # The knowledge base may name a source per test; otherwise its data files name them.
+    cited = str(getattr(test, "source", "") or getattr(test, "range_source", "") or "")
+    who = f" for {reference.applies_to}" if reference.applies_to else ""
+    if cited:
+        return f"medflow knowledge base{who} ({cited})"
+    return f"medflow knowledge base{who} (sources named in its data file for {test.name})"
+
+
 def _qualitative(
     row: RawLabRow, test: TestDef, parsed: ParsedValue, work: _Work
 ) -> tuple[Flag, Significance, float]:
@@ -170,9 +306,11 @@ def _qualitative(
     if reference is not None and reference.low is None and reference.high is None:
         expected = reference.text
     elif reference is None or reference.low is not None or reference.high is not None:
+        printed = bool(row.range_text.strip())
         work.reference = ReferenceRange(
             text=expected,
-            source="report" if row.range_text.strip() else "knowledge_base",
+            source="report" if printed else "knowledge_base",
+            source_detail="printed on the report" if printed else "medflow knowledge base",
         )
     if not parsed.abnormal:
         return Flag.NORMAL, Significance.NORMAL, 0.0
@@ -280,7 +418,7 @@ def _source(reference: ReferenceRange) -> str:
 
 
 def _agrees(printed: str, computed: Flag) -> bool:
-    if printed == "A":
+    if printed == "A" or (computed is Flag.ABNORMAL and printed != "N"):
         return computed is not Flag.NORMAL
     if printed in ("H", "HH"):
         return computed in _HIGH

@@ -5,6 +5,13 @@ Patterns come from the rules in :mod:`medflow.analyzers.labs.synthesis_rules` (t
 ``knowledge/synthesis_rules.yaml``, each with its guideline); trends from
 :mod:`medflow.analyzers.labs.trends`. A critical value that no pattern explains becomes a
 finding of its own, so nothing critical is left out of the summary.
+
+Nothing false reassures: when rows could not be read or recognised, values are held for review,
+a printed flag disagrees with the computed one, or a result had no range to compare with, the
+summary is marked incomplete, its headline and text say so (and that the original report must
+be checked), and it never reads "all within range" or "no significant abnormality". Rows not
+interpreted are still compared with their own printed range and flag
+(:mod:`medflow.analyzers.labs.screening`); values held for review feed no rule and no trend.
 """
 
 from __future__ import annotations
@@ -13,15 +20,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from medflow.analyzers.labs.kb import KnowledgeBase, default_kb
+from medflow.analyzers.labs.language import Language
+from medflow.analyzers.labs.screening import screen_unrecognized
 from medflow.analyzers.labs.synthesis_rules import RULES, Panel, load_rules
 from medflow.analyzers.labs.trends import HistoricalResult, compute_trends
 from medflow.domain.labs import (
     Evidence,
     Finding,
     FindingSeverity,
+    Flag,
     LabResult,
     LabSummary,
     NoiseNote,
+    RawLabRow,
     Significance,
     Trend,
 )
@@ -37,6 +48,8 @@ def synthesize(
     *,
     kb: KnowledgeBase | None = None,
     collected_at: datetime | None = None,
+    unrecognized: Sequence[RawLabRow] = (),
+    language: Language | None = None,
 ) -> LabSummary:
     """Summarise a report's interpreted results.
 
@@ -48,6 +61,10 @@ def synthesize(
         kb: the knowledge base used for interpretation; the packaged one when None.
         collected_at: when this report's samples were taken (the report's collection date);
             now when None, which only matters for trend windows.
+        unrecognized: the rows that were not interpreted (unknown test, unreadable value, a
+            line with numbers the parser could not split): counted, and compared with their
+            own printed range and flag.
+        language: the report's language when it is not English, for the warning.
 
     Returns:
         The summary: a headline, findings ordered critical first, trends, the noise list with
@@ -59,11 +76,14 @@ def synthesize(
     kb = kb or default_kb()
     rules = load_rules()
     when = collected_at or datetime.now(UTC)
-    panel = Panel(results, patient, kb, rules, history=history, collected_at=when)
+    # A value held for review is not a finding until a person has checked it.
+    usable = [r for r in results if r.significance is not Significance.REVIEW]
+    held = [r for r in results if r.significance is Significance.REVIEW]
+    panel = Panel(usable, patient, kb, rules, history=history, collected_at=when)
     for rule in RULES:
         rule(panel)
-    trends, trend_findings = compute_trends(results, history, when, kb, rules["trends"])
-    findings = panel.findings + trend_findings
+    trends, trend_findings = compute_trends(usable, history, when, kb, rules["trends"])
+    findings = panel.findings + trend_findings + screen_unrecognized(unrecognized, patient)
     covered = {e.test_id for f in findings for e in f.evidence}
     for result in results:
         if result.significance is Significance.CRITICAL and result.test_id not in covered:
@@ -86,14 +106,115 @@ def synthesize(
         for r in results
         if r.significance is Significance.SIGNIFICANT and r.test_id not in covered
     ]
-    headline = _headline(findings, results, noise)
+    warnings = caveats(results, unrecognized, language)
+    headline = _headline(findings, usable, noise)
+    if warnings:
+        headline = _incomplete_headline(headline, findings, usable, held, unrecognized)
     return LabSummary(
         headline=headline,
         findings=tuple(findings),
         noise=noise,
         trends=tuple(trends),
-        text=_text(headline, findings, trends, others, noise),
+        text=_text(headline, findings, trends, others, noise, warnings, held),
+        complete=not warnings,
+        unread=len(unrecognized),
+        held=len(held),
+        warnings=tuple(warnings),
     )
+
+
+def unchecked(results: Sequence[LabResult]) -> list[LabResult]:
+    """Results that were compared with no range at all (no flag, printed or computed)."""
+    return [
+        r
+        for r in results
+        if r.value is not None
+        and r.flag is Flag.NORMAL
+        and (
+            r.reference_range is None
+            or (r.reference_range.low is None and r.reference_range.high is None)
+        )
+    ]
+
+
+def caveats(
+    results: Sequence[LabResult],
+    unrecognized: Sequence[RawLabRow],
+    language: Language | None = None,
+) -> list[str]:
+    """What a reader must know before trusting the summary, in words; empty when nothing.
+
+    Rows not read or recognised, values held for review, printed flags that disagree with the
+    computed ones, results with no range to compare with, a language not fully supported.
+    """
+    out: list[str] = []
+    total = len(results) + len(unrecognized)
+    if language is not None and unrecognized:
+        out.append(
+            f"This report appears to be in {language.name}, which medflow does not fully "
+            f"support: {len(unrecognized)} of {total} rows were not recognised. Check the "
+            "original report."
+        )
+    elif unrecognized:
+        out.append(
+            f"{len(unrecognized)} of {total} rows could not be read or recognised and were not "
+            "interpreted. Check the original report."
+        )
+    held = [r for r in results if r.significance is Significance.REVIEW]
+    if held:
+        listed = "; ".join(
+            f"{r.name} {r.value_text.strip()} {r.printed_unit}".strip() for r in held
+        )
+        out.append(
+            f"{len(held)} value(s) held for review as implausible as read ({listed}): not "
+            "interpreted until checked against the printed report."
+        )
+    disagreeing = [r for r in results if r.flag_disagreement]
+    if disagreeing:
+        listed = "; ".join(f"{r.name}: {r.flag_disagreement}" for r in disagreeing)
+        out.append(f"{len(disagreeing)} printed flag(s) disagree with medflow's ({listed}).")
+    bare = unchecked(results)
+    if bare:
+        listed = ", ".join(r.name for r in bare)
+        out.append(f"{len(bare)} result(s) had no reference range to compare with ({listed}).")
+    return out
+
+
+def _as_printed(result: LabResult) -> str:
+    return f"{result.name} {result.value_text.strip()} {result.printed_unit}".strip()
+
+
+def _incomplete_headline(
+    headline: str,
+    findings: Sequence[Finding],
+    usable: Sequence[LabResult],
+    held: Sequence[LabResult],
+    unrecognized: Sequence[RawLabRow],
+) -> str:
+    """The headline of a summary that must not reassure: what is missing comes with it."""
+    disagreeing = sum(1 for r in usable if r.flag_disagreement)
+    bare = len(unchecked(usable))
+    missing = [
+        text
+        for count, text in (
+            (len(unrecognized), f"{len(unrecognized)} row(s) not read or not recognised"),
+            (len(held), f"{len(held)} value(s) held for review"),
+            (disagreeing, f"{disagreeing} printed flag(s) disagreeing with medflow's"),
+            (bare, f"{bare} result(s) without a range to compare with"),
+        )
+        if count
+    ]
+    abnormal = findings or any(
+        r.significance in (Significance.SIGNIFICANT, Significance.CRITICAL) for r in usable
+    )
+    if abnormal:
+        return f"{headline}; " + ", ".join(missing) + ": check the original report"
+    text = "Incomplete: " + ", ".join(missing) + ": check the original report"
+    if not usable:
+        return f"{text}. No result could be interpreted"
+    if disagreeing or bare:
+        return text
+    return f"{text}. None of the {len(usable)} results read is outside its range"
 
 
 def _critical_value(result: LabResult) -> Finding:
@@ -149,8 +270,19 @@ def _text(
     trends: Sequence[Trend],
     others: Sequence[LabResult],
     noise: Sequence[NoiseNote],
+    warnings: Sequence[str] = (),
+    held: Sequence[LabResult] = (),
 ) -> str:
     lines = [headline, ""]
+    if warnings:
+        lines.append("Check before relying on this summary:")
+        lines.extend(f"- {w}" for w in warnings)
+        lines.append("")
+    if held:
+        lines.append("Held for review (implausible as read; not interpreted):")
+        for r in held:
+            lines.append(f"- {_as_printed(r)}: {r.review_reason}")
+        lines.append("")
     if findings:
         lines.append("Findings:")
         for i, finding in enumerate(findings, 1):

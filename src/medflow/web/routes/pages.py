@@ -76,7 +76,7 @@ FACTS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
 }
 """What the report page shows of an imaging or records run (what its steps returned)."""
-_SEVERITY = {"critical": 0, "significant": 1, "noise": 2, "normal": 3}
+_SEVERITY = {"critical": 0, "review": 1, "significant": 2, "noise": 3, "normal": 4}
 
 
 def _report(portal: Portal, doc: DocumentRecord) -> dict[str, Any] | None:
@@ -310,7 +310,7 @@ def report_page(
     report = _report(portal, doc)
     results = sorted(
         (report or {}).get("results", []),
-        key=lambda r: _SEVERITY.get(str(r.get("significance")), 4),
+        key=lambda r: _SEVERITY.get(str(r.get("significance")), 5),
     )
     context = {
         "session": session,
