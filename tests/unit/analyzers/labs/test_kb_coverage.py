@@ -485,3 +485,29 @@ def test_a_panel_is_not_claimed_without_its_required_tests(kb: KnowledgeBase) ->
     assert [p.id for p in kb.panels_for([*partial, "phosphorus", "bun", "calcium"])] == ["renal"]
     # total cholesterol, triglycerides and LDL without HDL is not a lipid panel
     assert kb.panels_for(["cholesterol_total", "triglycerides", "ldl", "tc_hdl_ratio"]) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "unit", "sex"),
+    [
+        ("Beta hCG", "85000", "mIU/mL", Sex.FEMALE),  # pregnancy
+        ("CA 19-9", "12000", "U/mL", Sex.MALE),
+        ("Prolactin", "4200", "ng/mL", Sex.FEMALE),
+        ("Ethanol", "310", "mg/dL", Sex.MALE),
+        ("IgA", "5", "mg/dL", Sex.MALE),  # IgA deficiency
+        ("Myoglobin", "25000", "ng/mL", Sex.MALE),
+    ],
+)
+def test_new_tests_far_outside_their_range_are_findings_not_misreads(
+    kb: KnowledgeBase, name: str, value: str, unit: str, sex: Sex
+) -> None:
+    from medflow.analyzers.labs.interpret import interpret
+    from medflow.domain.labs import RawLabRow, Significance
+    from medflow.domain.patient import PatientInfo
+
+    row = RawLabRow(name=name, value_text=value, unit_text=unit)
+    results, unread = interpret([row], PatientInfo(sex=sex, age=40), kb)
+    assert unread == []
+    (result,) = results
+    assert result.significance in {Significance.SIGNIFICANT, Significance.CRITICAL}
+    assert result.review_reason == ""
