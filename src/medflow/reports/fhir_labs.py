@@ -133,6 +133,8 @@ def _value(result: LabResult) -> JsonDict:
 def _range_source(result: LabResult, coding: LabCoding | None) -> str:
     ref = result.reference_range
     assert ref is not None
+    if ref.source_detail:  # set by interpretation, as the page and the email show it
+        return ref.source_detail
     if ref.source == "report":
         return "printed on the report"
     cited = coding.range_source(result.test_id) if coding and result.test_id else ""

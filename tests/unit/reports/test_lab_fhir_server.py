@@ -185,7 +185,7 @@ def test_range_source_is_recorded() -> None:
     assert printed["extension"][0]["valueString"] == "printed on the report"
     kb_range = _by_text(bundle, "Ferritin")["referenceRange"][0]
     source = kb_range["extension"][0]["valueString"]
-    assert source.startswith("knowledge base: ") and "ferritin" in source.lower()
+    assert "knowledge base" in source and default_kb().source_of("ferritin") in source
     assert kb_range["text"].endswith(f"({source})")
 
 
@@ -194,7 +194,8 @@ def test_lab_configuration_is_named_as_the_source() -> None:
     kb = KnowledgeBase.load({"lab": "Acme", "tests": override})
     bundle = _bundle(_report([_row("Ferritin", "40", "ng/mL")], kb=kb), coding=kb)
     rng = _by_text(bundle, "Ferritin")["referenceRange"][0]
-    assert rng["extension"][0]["valueString"] == "laboratory configuration (Acme)"
+    source = rng["extension"][0]["valueString"]
+    assert "configur" in source and "Acme" in source
 
 
 def _assert_us_core_lab(obs: dict[str, Any], subject: str, effective: bool) -> None:

@@ -84,7 +84,11 @@ def read_tests(data_dir: Path | None) -> TestsData:
                     raise KnowledgeBaseError(
                         f"{name}: test {test.id!r}: LOINC {code} for {unit} has a wrong check digit"
                     )
-        data.tests.extend(parsed.tests)
+        # once loaded, a test's source is the citation itself, not the file's key for it
+        data.tests.extend(
+            t.model_copy(update={"source": parsed.sources[t.source]}) if t.source else t
+            for t in parsed.tests
+        )
         if parsed.matching is not None:
             data.matching = parsed.matching
     return data

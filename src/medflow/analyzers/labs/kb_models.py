@@ -134,7 +134,8 @@ class TestDef(_Strict):
         kind: quantitative or qualitative.
         expected: the qualitative word a normal result reads (``negative``).
         trace_is_noise: a "trace" result counts as noise rather than significant.
-        source: the key, in its file's ``sources``, of the reference the ranges come from.
+        source: the reference the ranges come from: in the data file, a key of the file's
+            ``sources``; once loaded, the citation it names.
         loinc_units: LOINC codes for results in another unit than the canonical one, by UCUM
             unit (``{mmol/L: 14647-2}``: cholesterol in mmol/L is ``Cholesterol [Moles/volume]``);
             a unit of the same dimension (``umol/L`` for ``mmol/L``) takes the same code.

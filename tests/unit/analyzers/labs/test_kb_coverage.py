@@ -511,3 +511,16 @@ def test_new_tests_far_outside_their_range_are_findings_not_misreads(
     (result,) = results
     assert result.significance in {Significance.SIGNIFICANT, Significance.CRITICAL}
     assert result.review_reason == ""
+
+
+def test_a_knowledge_base_range_names_its_cited_source(kb: KnowledgeBase) -> None:
+    from medflow.analyzers.labs.interpret import interpret
+    from medflow.domain.labs import RawLabRow
+    from medflow.domain.patient import PatientInfo
+
+    assert kb.get("ferritin").source == kb.source_of("ferritin")  # the citation, not its key
+    row = RawLabRow(name="Ferritina", value_text="40", unit_text="ng/mL")
+    (result,), _ = interpret([row], PatientInfo(sex=Sex.FEMALE, age=30), kb)
+    assert result.reference_range is not None
+    assert result.reference_range.source == "knowledge_base"
+    assert "WHO guideline on the use of ferritin" in result.reference_range.source_detail
