@@ -331,7 +331,13 @@ def publish_step(ctx: StepContext) -> dict[str, Any]:
     data, _ = read_original(ctx)
     # Validated in the test suite (tests/unit/reports, tests/e2e); skipping it here saves ~40 ms.
     bundle = lab_bundle(
-        report, document_id=document_id, pdf=data, issued=datetime.now(UTC), validate=False
+        report,
+        document_id=document_id,
+        pdf=data,
+        issued=datetime.now(UTC),
+        validate=False,
+        coding=analyzer_for(services.settings).kb,
+        patient_identifier_system=services.settings.labs.fhir_patient_system,
     )
     store = services.store
     meta = {"document_id": document_id}

@@ -271,6 +271,12 @@ class LabsSettings(_Group):
     overrides_path: Path | None = Field(
         default=None, description="YAML with per-lab reference ranges and critical limits."
     )
+    fhir_patient_system: str = Field(
+        default="urn:medflow:patient-id",
+        pattern=r"^\S+:\S+$",
+        description="FHIR Patient.identifier.system of the patient ids (the hospital's MRN "
+        "namespace URI, e.g. urn:oid:... or https://hospital.example/mrn).",
+    )
 
 
 class DictationSettings(_Group):

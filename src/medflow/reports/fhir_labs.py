@@ -7,6 +7,15 @@ UCUM quantities. Ids are uuid5 of the document id, so the same document always r
 Bundle, and references are ``urn:uuid:`` full URLs resolved inside the Bundle (R4 Bundle
 3.3.1.4.1 "Resolving references in Bundles").
 
+For servers (US Core Laboratory Result Observation: status, category ``laboratory``, code,
+subject, effective[x] when known, value[x] or dataAbsentReason): the Patient identifier always
+carries a ``system`` (the hospital's MRN namespace, ``urn:medflow:patient-id`` by default); a
+result in a molar unit is coded with the molar LOINC term (cholesterol in mmol/L is 14647-2, not
+2093-3) and the report with its panel's code (CBC 58410-2, CMP 24323-8...) when a
+:class:`LabCoding` (the labs knowledge base) is given; a printed collection date without a time
+stays a FHIR ``date``; a value read by OCR says so in a note; each reference range names where it
+came from (printed on the report, the lab's configuration, or the knowledge base and its source).
+
 Bundle type: ``collection`` by default — the Bundle is a stored result, a set of resources with
 no processing instructions, as in the f001 example. ``transaction`` is offered for posting to a
 FHIR server: every entry is a conditional create (``ifNoneExist`` on its identifier, R4 HTTP
@@ -17,9 +26,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import datetime
+from collections.abc import Collection, Sequence
+from datetime import datetime, time
 from html import escape
-from typing import Literal
+from typing import Literal, Protocol
 
 from medflow.domain.labs import LabReport, LabResult, Significance
 from medflow.reports.fhir import (
@@ -32,6 +42,40 @@ from medflow.reports.fhir import (
 )
 
 BundleType = Literal["collection", "transaction"]
+
+DEFAULT_PATIENT_IDENTIFIER_SYSTEM = "urn:medflow:patient-id"
+"""The Patient identifier namespace when the site configures none (``labs.fhir_patient_system``)."""
+
+OCR_NOTE = "Value read by OCR from a scanned page; check it against the original report."
+
+
+class Panel(Protocol):
+    """A LOINC order panel as the knowledge base describes it."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def loinc(self) -> str: ...
+
+    @property
+    def members(self) -> tuple[str, ...]: ...
+
+
+class LabCoding(Protocol):
+    """What the Bundle needs from the labs knowledge base (``KnowledgeBase`` satisfies it)."""
+
+    def loinc_for(self, test_id: str, ucum: str) -> str | None:
+        """The LOINC code of ``test_id`` for a result in ``ucum`` (molar or mass term)."""
+
+    def range_source(self, test_id: str) -> str:
+        """Where the knowledge base's range for ``test_id`` comes from, in words."""
+
+    def panels_for(self, test_ids: Collection[str]) -> Sequence[Panel]:
+        """The order panels a report with these tests holds."""
 
 
 def _coding(sys_name: str, entry: dict[str, str]) -> JsonDict:
@@ -86,33 +130,63 @@ def _value(result: LabResult) -> JsonDict:
     return {"valueCodeableConcept": {"coding": [_coding("snomed", coded)], "text": text}}
 
 
-def _reference_range(result: LabResult) -> list[JsonDict]:
+def _range_source(result: LabResult, coding: LabCoding | None) -> str:
+    ref = result.reference_range
+    assert ref is not None
+    if ref.source_detail:  # set by interpretation, as the page and the email show it
+        return ref.source_detail
+    if ref.source == "report":
+        return "printed on the report"
+    cited = coding.range_source(result.test_id) if coding and result.test_id else ""
+    if ref.source == "lab_config":
+        return cited if cited.startswith("laboratory configuration") else "laboratory configuration"
+    return f"knowledge base: {cited}" if cited else "knowledge base"
+
+
+def _reference_range(result: LabResult, coding: LabCoding | None = None) -> list[JsonDict]:
     ref = result.reference_range
     if ref is None:
         return []
-    out: JsonDict = {}
+    source = _range_source(result, coding)
+    out: JsonDict = {
+        "extension": [{"url": terminology()["extensions"]["range_source"], "valueString": source}]
+    }
     if ref.low is not None:
         out["low"] = _quantity(ref.low, result)
     if ref.high is not None:
         out["high"] = _quantity(ref.high, result)
     if ref.applies_to:
         out["appliesTo"] = [{"text": ref.applies_to}]
-    if ref.text:
-        out["text"] = ref.text
+    out["text"] = f"{ref.text} ({source})" if ref.text else f"({source})"
     # Invariant obs-3: a referenceRange needs at least a low, a high or a text.
     return [out] if {"low", "high", "text"} & out.keys() else []
 
 
-def _code(result: LabResult) -> JsonDict:
-    if result.loinc:
+def _code(result: LabResult, coding: LabCoding | None = None) -> JsonDict:
+    loinc = result.loinc
+    if coding is not None and result.test_id:
+        # the term for the unit the value is in: mass and molar results have different codes
+        loinc = coding.loinc_for(result.test_id, result.unit) or loinc
+    if loinc:
         # Coding.display must be the code system's display; we hold our own name, not the
         # LOINC long common name, so it goes in CodeableConcept.text.
-        return {"coding": [{"system": system("loinc"), "code": result.loinc}], "text": result.name}
+        return {"coding": [{"system": system("loinc"), "code": loinc}], "text": result.name}
     return {"text": result.printed_name or result.name}
 
 
+def _effective(effective: str | None) -> JsonDict:
+    # effectiveDateTime is a FHIR dateTime, which admits a bare date ("2026-03-14")
+    return {} if effective is None else {"effectiveDateTime": effective}
+
+
 def observation(
-    result: LabResult, *, obs_id: str, subject: str, issued: str, effective: str | None
+    result: LabResult,
+    *,
+    obs_id: str,
+    subject: str,
+    issued: str,
+    effective: str | None,
+    coding: LabCoding | None = None,
 ) -> JsonDict:
     """One FHIR R4 Observation for one interpreted lab result.
 
@@ -121,7 +195,9 @@ def observation(
         obs_id: the Observation's uuid.
         subject: the patient's ``urn:uuid:`` reference.
         issued: the FHIR instant the result was released.
-        effective: the collection time as FHIR dateTime, or None when unknown.
+        effective: the collection time as FHIR dateTime (or date), or None when unknown.
+        coding: the knowledge base, for the LOINC term of the result's unit and the source of
+            its range; None: the result's own LOINC code.
 
     Returns:
         The Observation as a JSON-ready dict (status final, category laboratory).
@@ -135,11 +211,10 @@ def observation(
         "category": [
             {"coding": [_coding("observation_category", terminology()["observation_category"])]}
         ],
-        "code": _code(result),
+        "code": _code(result, coding),
         "subject": {"reference": subject},
+        **_effective(effective),
     }
-    if effective is not None:
-        obs["effectiveDateTime"] = effective
     obs["issued"] = issued
     obs.update(_value(result))
     flag = result.flag.value
@@ -149,23 +224,27 @@ def observation(
             "text": interp[flag],
         }
     ]
+    notes = []
     if result.significance is not Significance.NORMAL or result.note:
         note = f"Significance: {result.significance.value}."
-        obs["note"] = [{"text": f"{note} {result.note}".strip()}]
-    ranges = _reference_range(result)
+        notes.append({"text": f"{note} {result.note}".strip()})
+    if result.row.ocr:
+        notes.append({"text": OCR_NOTE})
+    if notes:
+        obs["note"] = notes
+    ranges = _reference_range(result, coding)
     if ranges:
         obs["referenceRange"] = ranges
     return obs
 
 
-def _patient(report: LabReport, pat_id: str, identifier_system: str | None) -> JsonDict:
+def _patient(report: LabReport, pat_id: str, identifier_system: str) -> JsonDict:
     ident: JsonDict = {
         "use": "usual",
         "type": {"coding": [_coding("identifier_type", terminology()["patient_identifier_type"])]},
+        "system": identifier_system,
         "value": report.patient.patient_id,
     }
-    if identifier_system:
-        ident["system"] = identifier_system
     patient: JsonDict = {"resourceType": "Patient", "id": pat_id, "identifier": [ident]}
     if report.patient.name:
         patient["name"] = [{"text": report.patient.name}]
@@ -203,6 +282,8 @@ def lab_bundle(
     patient_identifier_system: str | None = None,
     pdf_title: str = "Original laboratory report",
     validate: bool = True,
+    coding: LabCoding | None = None,
+    date_only: bool | None = None,
 ) -> JsonDict:
     """The FHIR R4 Bundle of one lab report.
 
@@ -214,13 +295,20 @@ def lab_bundle(
         issued: when the results were released (``issued`` of every resource; naive = UTC).
         bundle_type: ``collection`` (a stored result) or ``transaction`` (conditional creates
             for posting to a FHIR server).
-        patient_identifier_system: the hospital's MRN namespace URI, when known.
+        patient_identifier_system: the hospital's MRN namespace URI;
+            :data:`DEFAULT_PATIENT_IDENTIFIER_SYSTEM` when None or empty.
         pdf_title: the title of the attached PDF.
         validate: validate the result with fhir.resources (R4B models, see ``reports.fhir``).
+        coding: the labs knowledge base: molar/mass LOINC terms by unit, panel codes, range
+            sources. None: each result's own LOINC code and the generic report code.
+        date_only: whether ``report.collected_at`` is a date without a time of day (written
+            as a FHIR ``date``); None: a collection time of exactly midnight is read as a date
+            (the report header prints dates, not times).
 
     Returns:
         The Bundle as a JSON-ready dict: DiagnosticReport, Patient, then one Observation per
-        result in printed order.
+        result in printed order, then one panel Observation (``hasMember``) per order panel
+        found.
 
     Raises:
         FhirValidationError: ``validate`` is true and the Bundle does not validate.
@@ -229,7 +317,7 @@ def lab_bundle(
     dr_id = resource_uuid(document_id, "diagnosticreport")
     subject = f"urn:uuid:{pat_id}"
     issued_s = fhir_datetime(issued)
-    effective = fhir_datetime(report.collected_at) if report.collected_at else None
+    effective = _collection(report.collected_at, date_only)
     observations = [
         observation(
             r,
@@ -237,9 +325,11 @@ def lab_bundle(
             subject=subject,
             issued=issued_s,
             effective=effective,
+            coding=coding,
         )
         for i, r in enumerate(report.results)
     ]
+    panels = _panels(report, observations, coding, document_id, subject, issued_s, effective)
     dr: JsonDict = {
         "resourceType": "DiagnosticReport",
         "id": dr_id,
@@ -249,11 +339,10 @@ def lab_bundle(
         "category": [
             {"coding": [_coding("diagnostic_service_section", terminology()["report_category"])]}
         ],
-        "code": {"coding": [_coding("loinc", terminology()["report_code"])]},
+        "code": _report_code(panels),
         "subject": {"reference": subject},
+        **_effective(effective),
     }
-    if effective is not None:
-        dr["effectiveDateTime"] = effective
     dr["issued"] = issued_s
     if report.lab_name:
         dr["performer"] = [{"display": report.lab_name}]
@@ -265,8 +354,11 @@ def lab_bundle(
         dr["conclusionCode"] = [{"text": f.title} for f in report.summary.findings]
     if pdf is not None:
         dr["presentedForm"] = [_presented_form(pdf, pdf_title)]
-    patient = _patient(report, pat_id, patient_identifier_system)
-    entries = [_entry(res, bundle_type) for res in (dr, patient, *observations)]
+    patient = _patient(
+        report, pat_id, patient_identifier_system or DEFAULT_PATIENT_IDENTIFIER_SYSTEM
+    )
+    panel_obs = [obs for obs, _ in panels]
+    entries = [_entry(res, bundle_type) for res in (dr, patient, *observations, *panel_obs)]
     bundle_id = resource_uuid(document_id, "bundle")
     bundle: JsonDict = {
         "resourceType": "Bundle",
@@ -279,6 +371,70 @@ def lab_bundle(
     if validate:
         validate_r4_bundle(_without_pdf_bytes(bundle))
     return bundle
+
+
+def _collection(collected: datetime | None, date_only: bool | None) -> str | None:
+    """The collection moment as FHIR ``date`` (no time printed) or ``dateTime``."""
+    if collected is None:
+        return None
+    if date_only is None:
+        date_only = collected.timetz().replace(tzinfo=None) == time(0, 0)
+    return collected.date().isoformat() if date_only else fhir_datetime(collected)
+
+
+def _panels(
+    report: LabReport,
+    observations: list[JsonDict],
+    coding: LabCoding | None,
+    document_id: str,
+    subject: str,
+    issued: str,
+    effective: str | None,
+) -> list[tuple[JsonDict, Panel]]:
+    """One panel Observation per order panel the report holds, grouping its members.
+
+    A panel has no value of its own: ``hasMember`` points to the results (US Core us-core-2
+    accepts an Observation with members in place of a value).
+    """
+    if coding is None:
+        return []
+    ids = [r.test_id for r in report.results]
+    out = []
+    for panel in coding.panels_for({i for i in ids if i}):
+        members = [
+            {"reference": f"urn:uuid:{obs['id']}"}
+            for test_id, obs in zip(ids, observations, strict=True)
+            if test_id in panel.members
+        ]
+        obs_id = resource_uuid(document_id, "panel", panel.id)
+        panel_obs: JsonDict = {
+            "resourceType": "Observation",
+            "id": obs_id,
+            "identifier": [_identifier(f"urn:uuid:{obs_id}")],
+            "status": "final",
+            "category": [
+                {"coding": [_coding("observation_category", terminology()["observation_category"])]}
+            ],
+            "code": {
+                "coding": [{"system": system("loinc"), "code": panel.loinc, "display": panel.name}],
+                "text": panel.name,
+            },
+            "subject": {"reference": subject},
+            **_effective(effective),
+            "issued": issued,
+            "hasMember": members,
+        }
+        out.append((panel_obs, panel))
+    return out
+
+
+def _report_code(panels: list[tuple[JsonDict, Panel]]) -> JsonDict:
+    """The report's code: its panel when it holds exactly one, else "Laboratory report"."""
+    if len(panels) == 1:
+        _, panel = panels[0]
+        coded = {"system": system("loinc"), "code": panel.loinc, "display": panel.name}
+        return {"coding": [coded], "text": panel.name}
+    return {"coding": [_coding("loinc", terminology()["report_code"])]}
 
 
 def _without_pdf_bytes(bundle: JsonDict) -> JsonDict:

@@ -139,7 +139,9 @@ def test_qualitative_value_is_coded_in_snomed(full_report: LabReport) -> None:
     assert obs["valueCodeableConcept"]["coding"][0]["code"] == "10828004"
     assert obs["valueCodeableConcept"]["text"] == "Positive"
     assert obs["interpretation"][0]["coding"][0]["code"] == "A"
-    assert obs["referenceRange"] == [{"text": "Negative"}]
+    (rr,) = obs["referenceRange"]
+    assert rr["text"] == "Negative (printed on the report)"
+    assert rr["extension"][0]["valueString"] == "printed on the report"
 
 
 def test_unknown_qualitative_word_is_a_string(full_report: LabReport) -> None:
@@ -266,7 +268,8 @@ def test_unitless_value_has_a_bare_quantity(full_report: LabReport) -> None:
     bundle = _bundle(full_report.model_copy(update={"results": (inr,)}))
     obs = _obs(bundle, "INR")
     assert obs["valueQuantity"] == {"value": 1.1}
-    assert obs["referenceRange"] == [{"low": {"value": 0.8}, "high": {"value": 1.2}}]
+    (rr,) = obs["referenceRange"]
+    assert (rr["low"], rr["high"]) == ({"value": 0.8}, {"value": 1.2})
 
 
 def test_converted_value_never_shows_the_printed_unit(full_report: LabReport) -> None:

@@ -9,23 +9,30 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+import unicodedata
+from collections.abc import Collection, Mapping, Sequence
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import ValidationError
 
+from medflow.analyzers.labs.kb_data import (
+    TestsData,
+    first_error,
+    panels_for,
+    read_panels,
+    read_tests,
+)
 from medflow.analyzers.labs.kb_errors import KnowledgeBaseError
 from medflow.analyzers.labs.kb_models import (
     CriticalDef,
     LabOverrides,
     MatchingDef,
+    PanelDef,
     RangeDef,
     TestDef,
-    TestsFile,
     is_valid_loinc,
 )
 from medflow.analyzers.labs.units import UnitTable
@@ -34,7 +41,6 @@ from medflow.domain.labs import ReferenceRange
 from medflow.domain.patient import Sex
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
-_PACKAGE = "medflow.analyzers.labs.knowledge"
 _MARKS = re.compile(r"([%#])")
 _PUNCT = re.compile(r"[^a-z0-9%#+ ]+")
 _PAREN = re.compile(r"\(([^)]*)\)")
@@ -45,10 +51,14 @@ _DEFAULT_AGE = 40.0  # an unknown age is read as a mid-life adult for age-banded
 def normalize_name(text: str) -> str:
     """The matching key of a printed test name.
 
-    Lower case; ``%`` and ``#`` kept as words; ``+`` kept (``Ca++`` is not ``Ca``); every other
-    punctuation mark a space; white space collapsed.
+    Lower case; accents folded (``Triglicéridos`` is ``trigliceridos``); ``%`` and ``#`` kept as
+    words; ``+`` kept (``Ca++`` is not ``Ca``); every other punctuation mark a space; white space
+    collapsed.
     """
     text = text.lower().replace("µ", "u").replace("μ", "u")
+    if not text.isascii():
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     text = _MARKS.sub(r" \1 ", text)
     text = _PUNCT.sub(" ", text)
     return " ".join(text.split())
@@ -117,8 +127,13 @@ class KnowledgeBase:
         matching: MatchingDef,
         units: UnitTable,
         overrides: LabOverrides | None = None,
+        *,
+        sources: Mapping[str, str] | None = None,
+        panels: Sequence[PanelDef] = (),
     ) -> None:
         self.units = units
+        self._sources = dict(sources or {})
+        self._panels = tuple(panels)
         self._tests: dict[str, TestDef] = {}
         self._ranges: dict[str, list[_Parsed]] = {}
         self._alias: dict[str, str] = {}
@@ -182,12 +197,14 @@ class KnowledgeBase:
                 unknown unit or test id); the message names the file and the entry.
         """
         if data_dir is None:
-            tests, matching, units = _packaged_data()
+            data, units = _packaged_data()
+            panels = _packaged_panels()
         else:
-            tests, matching = _read_tests(data_dir)
+            data = read_tests(data_dir)
             units = UnitTable.load(data_dir / "units.yaml")
+            panels = read_panels(data_dir, {t.id for t in data.tests})
         lab = _read_overrides(overrides) if overrides is not None else None
-        return cls(tests, matching, units, lab)
+        return cls(data.tests, data.matching, units, lab, sources=data.sources, panels=panels)
 
     def _add(self, test: TestDef) -> None:
         where = f"test {test.id!r}"
@@ -209,6 +226,12 @@ class KnowledgeBase:
         for alt in test.alternates:
             if alt not in self._tests:
                 raise KnowledgeBaseError(f"{where}: alternate {alt!r} is not a test")
+        for eq in test.equivalents:
+            if eq.test not in self._tests:
+                raise KnowledgeBaseError(f"{where}: equivalent {eq.test!r} is not a test")
+        for unit in test.loinc_units:
+            if not self.units.is_known(unit):
+                raise KnowledgeBaseError(f"{where}: LOINC unit {unit!r} is not a known UCUM code")
         if test.unit and not self.units.is_known(test.unit):
             raise KnowledgeBaseError(f"{where}: unit {test.unit!r} is not a known UCUM code")
         for extra in test.units:
@@ -297,8 +320,10 @@ class KnowledgeBase:
         found: str | None = None
         for key in self._candidates(name):
             for prefix in prefixes:
-                if not key.startswith(prefix):
-                    found = self._lookup(f"{prefix} {key}")
+                if not key.startswith(prefix) and not key.endswith(prefix):
+                    # English puts the specimen first ("urine glucose"), Spanish last
+                    # ("glucosa orina")
+                    found = self._lookup(f"{prefix} {key}") or self._lookup(f"{key} {prefix}")
                     if found:
                         break
             found = found or self._lookup(key)
@@ -385,6 +410,79 @@ class KnowledgeBase:
     def accepts(self, test_id: str, ucum: str) -> bool:
         """Whether a result of ``test_id`` in ``ucum`` can be converted to the canonical unit."""
         return self.convert(test_id, 1.0, ucum, self._tests[test_id].unit) is not None
+
+    def convert_to_test(
+        self, test_id: str, value: float, unit: str, other_id: str, other_unit: str
+    ) -> float | None:
+        """A result of ``test_id`` expressed as the equivalent test ``other_id``.
+
+        Urea and urea nitrogen (BUN) measure the same molecule: BUN mg/dL = urea mmol/L * 2.801
+        (two nitrogen atoms of 14.007 g/mol per urea); urea mg/dL = BUN mg/dL * 2.144.
+
+        Returns:
+            The value, or None when the tests are not equivalent or a unit does not convert.
+        """
+        if test_id == other_id:
+            return self.convert(test_id, value, unit, other_unit)
+        canonical = self.convert(test_id, value, unit, self._tests[test_id].unit)
+        if canonical is None:
+            return None
+        for eq in self._tests[test_id].equivalents:
+            if eq.test == other_id:
+                other = self._tests[other_id]
+                return self.convert(other_id, canonical * eq.multiply, other.unit, other_unit)
+        for eq in self._tests[other_id].equivalents:
+            if eq.test == test_id:
+                other = self._tests[other_id]
+                return self.convert(other_id, canonical / eq.multiply, other.unit, other_unit)
+        return None
+
+    # -- codes, sources, panels ----------------------------------------------------------------
+
+    def loinc_for(self, test_id: str, ucum: str) -> str | None:
+        """The LOINC code of a result of ``test_id`` in ``ucum``; None for an unknown test.
+
+        LOINC codes mass and substance concentrations apart (cholesterol in mg/dL is 2093-3, in
+        mmol/L 14647-2): a unit listed in the test's ``loinc_units``, or one of the same
+        dimension (``umol/L`` for ``mmol/L``), takes that code; any other unit the test's own.
+        """
+        test = self._tests.get(test_id)
+        if test is None:
+            return None
+        if ucum in test.loinc_units:
+            return test.loinc_units[ucum]
+        dim = self.units.dimension(ucum) if ucum else None
+        if dim is not None and dim != self.units.dimension(test.unit):
+            for unit, code in test.loinc_units.items():
+                if self.units.dimension(unit) == dim:
+                    return code
+        return test.loinc
+
+    def source_of(self, test_id: str) -> str:
+        """The reference the test's ranges come from (``""`` when the data names none)."""
+        return self._sources.get(test_id, "")
+
+    def range_source(self, test_id: str) -> str:
+        """Where this knowledge base's range for ``test_id`` comes from, in words.
+
+        The lab's configuration when an override applies, else the test's cited source.
+        """
+        if test_id in self._lab_ranges:
+            return (
+                f"laboratory configuration ({self.lab_name})"
+                if self.lab_name
+                else ("laboratory configuration")
+            )
+        return self.source_of(test_id)
+
+    @property
+    def panels(self) -> tuple[PanelDef, ...]:
+        """Every order panel of ``panels.yaml``."""
+        return self._panels
+
+    def panels_for(self, test_ids: Collection[str]) -> list[PanelDef]:
+        """The panels a report with these tests holds (a CMP, not the BMP inside it)."""
+        return panels_for(self._panels, test_ids)
 
     # -- ranges and limits ---------------------------------------------------------------------
 
@@ -479,43 +577,17 @@ def _render(low: float | None, high: float | None, template: str) -> str:
     return template
 
 
-def _read_tests(data_dir: Path | None) -> tuple[list[TestDef], MatchingDef]:
-    tests: list[TestDef] = []
-    matching = MatchingDef()
-    for name, text in _data_files(data_dir):
-        try:
-            parsed = TestsFile.model_validate(yaml.load(text, Loader=_LOADER))
-        except (ValidationError, yaml.YAMLError) as exc:
-            raise KnowledgeBaseError(f"{name}: {_first_error(exc)}") from exc
-        tests.extend(parsed.tests)
-        if parsed.matching is not None:
-            matching = parsed.matching
-    return tests, matching
+@lru_cache(maxsize=1)
+def _packaged_data() -> tuple[TestsData, UnitTable]:
+    # The packaged files never change within a process: read and validate them once, so each
+    # lab's overrides only pay for building the indexes.
+    return read_tests(None), UnitTable.load()
 
 
 @lru_cache(maxsize=1)
-def _packaged_data() -> tuple[list[TestDef], MatchingDef, UnitTable]:
-    # The packaged files never change within a process: read and validate them once, so each
-    # lab's overrides only pay for building the indexes.
-    tests, matching = _read_tests(None)
-    return tests, matching, UnitTable.load()
-
-
-def _data_files(data_dir: Path | None) -> list[tuple[str, str]]:
-    if data_dir is not None:
-        paths = sorted(data_dir.glob("tests_*.yaml"))
-        return [(p.name, p.read_text(encoding="utf-8")) for p in paths]
-    root = resources.files(_PACKAGE)
-    names = sorted(e.name for e in root.iterdir() if re.fullmatch(r"tests_\w+\.yaml", e.name))
-    return [(n, root.joinpath(n).read_text(encoding="utf-8")) for n in names]
-
-
-def _first_error(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        return f"{where}: {err['msg']}"
-    return str(exc).splitlines()[0]
+def _packaged_panels() -> tuple[PanelDef, ...]:
+    data, _ = _packaged_data()
+    return read_panels(None, {t.id for t in data.tests})
 
 
 def _read_overrides(overrides: Mapping[str, Any] | str | Path) -> LabOverrides:
@@ -535,7 +607,7 @@ def _read_overrides(overrides: Mapping[str, Any] | str | Path) -> LabOverrides:
     try:
         return LabOverrides.model_validate(data)
     except ValidationError as exc:
-        raise KnowledgeBaseError(f"{name}: {_first_error(exc)}") from exc
+        raise KnowledgeBaseError(f"{name}: {first_error(exc)}") from exc
 
 
 @lru_cache(maxsize=1)

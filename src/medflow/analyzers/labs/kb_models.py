@@ -105,6 +105,16 @@ class CriticalDef(_Strict):
     high: float | None = None
 
 
+class EquivalentDef(_Strict):
+    """Another test that measures the same thing on another basis (urea and urea nitrogen).
+
+    ``other (its canonical unit) = this (canonical unit) * multiply``.
+    """
+
+    test: str
+    multiply: float = Field(gt=0)
+
+
 class TestDef(_Strict):
     """One test of the knowledge base.
 
@@ -124,6 +134,12 @@ class TestDef(_Strict):
         kind: quantitative or qualitative.
         expected: the qualitative word a normal result reads (``negative``).
         trace_is_noise: a "trace" result counts as noise rather than significant.
+        source: the reference the ranges come from: in the data file, a key of the file's
+            ``sources``; once loaded, the citation it names.
+        loinc_units: LOINC codes for results in another unit than the canonical one, by UCUM
+            unit (``{mmol/L: 14647-2}``: cholesterol in mmol/L is ``Cholesterol [Moles/volume]``);
+            a unit of the same dimension (``umol/L`` for ``mmol/L``) takes the same code.
+        equivalents: tests measuring the same analyte on another basis, with the factor.
     """
 
     __test__ = False
@@ -143,6 +159,9 @@ class TestDef(_Strict):
     kind: Literal["quantitative", "qualitative"] = "quantitative"
     expected: str | None = None
     trace_is_noise: bool = False
+    source: str = ""
+    loinc_units: dict[str, str] = Field(default_factory=dict)
+    equivalents: tuple[EquivalentDef, ...] = ()
 
 
 class ContextDef(_Strict):
@@ -164,8 +183,40 @@ class TestsFile(_Strict):
 
     __test__ = False
 
+    sources: dict[str, str] = Field(default_factory=dict)
     tests: tuple[TestDef, ...]
     matching: MatchingDef | None = None
+
+
+class PanelDef(_Strict):
+    """A LOINC order panel and the tests that make it up.
+
+    Attributes:
+        id: the stable key (``cbc``).
+        name: the LOINC display name.
+        loinc: the panel's LOINC code.
+        members: the knowledge-base tests of the panel.
+        min_members: how many of ``members`` a report must hold to be read as this panel.
+        requires_all: each of these must be present (a BMP needs its creatinine).
+        requires_any: at least one of these must be present too (a differential count for
+            "CBC with differential"); empty: no such condition.
+        supersedes: smaller panels this one contains (a CMP holds a BMP and a hepatic panel).
+    """
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    loinc: str
+    members: tuple[str, ...]
+    min_members: int = Field(ge=1)
+    requires_all: tuple[str, ...] = ()
+    requires_any: tuple[str, ...] = ()
+    supersedes: tuple[str, ...] = ()
+
+
+class PanelsFile(_Strict):
+    """``panels.yaml``."""
+
+    panels: tuple[PanelDef, ...]
 
 
 class TestOverride(_Strict):

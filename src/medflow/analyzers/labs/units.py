@@ -157,6 +157,11 @@ class UnitTable:
             return ("number_concentration", 10.0**exp)
         return None
 
+    def dimension(self, ucum: str) -> str | None:
+        """The dimension of a UCUM code (``substance_concentration`` for ``mmol/L``), or None."""
+        found = self._dimension(ucum)
+        return None if found is None else found[0]
+
     def is_known(self, ucum: str) -> bool:
         """Whether ``ucum`` is a UCUM code this table produces or converts."""
         return self._dimension(ucum) is not None or ucum in self._spellings.values()

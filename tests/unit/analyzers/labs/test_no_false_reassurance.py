@@ -179,7 +179,7 @@ def test_spanish_report_is_named_and_its_own_ranges_surface_abnormal_rows(
     # Uncommon tests, so that the rows stay unknown whatever Spanish aliases the KB gains.
     section = "BIOQUÍMICA DE ORINA Y SANGRE"
     printed = [
-        ("Ceruloplasmina", "12,0", "mg/dL", "20,0 - 60,0"),
+        ("Cromo en sangre", "12,0", "µg/L", "20,0 - 60,0"),
         ("Cobre en orina", "35", "µg/24 h", "3 - 50"),
         ("Selenio en sangre", "95", "µg/L", "70 - 150"),
         ("Manganeso en sangre", "19,5", "µg/L", "4,0 - 15,0"),
@@ -201,7 +201,7 @@ def test_spanish_report_is_named_and_its_own_ranges_surface_abnormal_rows(
     assert "Spanish" in report.summary.warnings[0]
     assert "not fully support" in report.summary.warnings[0]
     flagged = {f.evidence[0].name: f.evidence[0].flag for f in report.summary.findings}
-    assert flagged == {"Ceruloplasmina": Flag.LOW, "Manganeso en sangre": Flag.HIGH}
+    assert flagged == {"Cromo en sangre": Flag.LOW, "Manganeso en sangre": Flag.HIGH}
 
 
 def test_english_report_gets_no_language() -> None:
