@@ -3,7 +3,8 @@
 A two-column page is recognised by what it holds, not only by white space: a single-column
 results table also has vertical white bands (between the Result and Units columns), so a
 candidate gutter counts only when, on at least three lines, the text on *both* sides of it
-parses as a complete test row.
+parses as a complete test row, and it does not cut through a table header read by ``columns``
+(two tables side by side have a header each).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from medflow.analyzers.labs.columns import Table, read_table_header
 from medflow.analyzers.labs.rows import parse_line
 from medflow.analyzers.labs.words import Line, PageText
 
@@ -66,7 +68,14 @@ def column_order(page: PageText) -> list[Line]:
         lines: full-width lines above the columns, the left column, the right column, then
         full-width lines below; a one-column page comes back unchanged.
     """
+    headers = [
+        (line, tables)
+        for line in page.lines
+        if (tables := read_table_header(line, page.width)) is not None
+    ]
     for x in _gutters(page)[:3]:
+        if any(_splits_a_table(line, tables, x) for line, tables in headers):
+            continue
         two_sided = 0
         for line in page.lines:
             left, right = _split(line, x)
@@ -75,6 +84,13 @@ def column_order(page: PageText) -> list[Line]:
         if two_sided >= MIN_TWO_SIDED_ROWS:
             return _reorder(page.lines, x)
     return page.lines
+
+
+def _splits_a_table(line: Line, tables: list[Table], x: float) -> bool:
+    """Whether a gutter at ``x`` would cut a table header in two (one table spans it)."""
+    return any(t.columns[0].x0 < x < t.columns[-1].x1 for t in tables) and any(
+        w.x1 <= x for w in line.words
+    )
 
 
 def _reorder(lines: list[Line], x: float) -> list[Line]:
