@@ -47,6 +47,7 @@ _PIPES = frozenset({"|", "||", "¦", "│"})
 _DATE_WORD = re.compile(
     r"^\d{1,4}[/.\-]\d{1,2}[/.\-]\d{2,4}$|^\d{1,2}[\-\s][A-Za-z]{3}[\-\s]\d{4}$"
 )
+_NAMED_DATE = re.compile(r"^\d{1,2} [A-Za-z]{3,9},? \d{4}$")
 _MAX_PHRASE = 5
 
 
@@ -129,7 +130,7 @@ def _header_cells(words: list[Word]) -> list[tuple[str, str, float, float]] | No
                 out.append((phrases[phrase], label, chunk[0].x0, chunk[-1].x1))
                 i += k
                 break
-            if _DATE_WORD.match(label) or (k == 3 and parse_date(label) is not None):
+            if _DATE_WORD.match(label) or (k == 3 and _NAMED_DATE.match(label)):
                 out.append(("date", label, chunk[0].x0, chunk[-1].x1))
                 i += k
                 break
@@ -214,13 +215,16 @@ def merge_subheader(table: Table, line: Line) -> Table | None:
 
 
 def strip_leaders(line: Line) -> Line:
-    """The line without dotted leaders (``Ferritin ........ 18 ng/mL ........ 30-400``)."""
+    """The line without dotted leaders (``Ferritin ........ 18 ng/mL ........ 30-400``) and
+    without cell rules glued to a word (``|14.7``)."""
     out: list[Word] = []
     for w in line.words:
         text = w.text
         if re.fullmatch(r"[.·…_]{2,}", text):
             continue
         core = re.sub(r"^[.·…_]{3,}|[.·…_]{3,}$", "", text)
+        if len(core) > 1 and text not in _PIPES:  # a cell rule drawn as a glyph: "|14.7"
+            core = core.strip("|¦│")
         if core != text and core:
             share = (w.x1 - w.x0) / max(len(text), 1)
             start = text.index(core[0]) if core[0] in text else 0
