@@ -315,8 +315,13 @@ def split_value(text: str) -> tuple[str, str, str, bool] | None:
         )
         arrow = re.match(r"^(?P<f>[↑↓]{1,2}|\[[^\]]+\])(?P<v>[<>]?-?\d[\d,.]*)$", head)
         g = glued or arrow
+        unit_glued = re.match(
+            r"^(?P<v>[<>]?-?\d[\d,]*(?:\.\d+)?)(?P<u>[A-Za-zµμ%/][\w/^*.%µμ]*)$", head
+        )
         if g is not None and normalize_flag(g["f"]):
             value, flag, rest = g["v"], normalize_flag(g["f"]), toks[1:]
+        elif unit_glued is not None:  # "5.4mmol/L"
+            value, rest = unit_glued["v"], [unit_glued["u"], *toks[1:]]
         else:
             for k in (3, 2, 1):
                 if lex.qual_re.match(" ".join(toks[:k])):

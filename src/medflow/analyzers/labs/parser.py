@@ -117,6 +117,18 @@ def _pitch(lines: list[Line]) -> float:
     return steps[len(steps) // 2] if steps else 0.0
 
 
+def _row_pitch(rows: list[Line], lines: list[Line]) -> float:
+    """The distance between two result rows: the smallest step between lines read as rows
+    (a median over all lines is the wrap leading when many names wrap), never below the
+    median line pitch."""
+    steps = [
+        _left_top(b) - _left_top(a)
+        for a, b in itertools.pairwise(rows)
+        if _left_top(b) > _left_top(a)
+    ]
+    return max(min(steps), _pitch(lines)) if steps else _pitch(lines)
+
+
 def _is_continuation(line: Line, row: _Row, pitch: float) -> bool:
     """A wrapped name: closer under the row than the row pitch, flush left, one cell."""
     last = row.lines[-1]
@@ -306,7 +318,7 @@ def _close_below(line: Line, last: _Row, limit: float) -> bool:
 
 def _parse_table(page: PageText, table: Table, lines: list[Line], state: _State) -> None:
     """Read lines cell by cell under ``table`` (see ``columns``)."""
-    pitch = _pitch(lines)
+    pitch = _row_pitch([ln for ln in lines if read_cells(ln, table).parts is not None], lines)
     rows = state.rows
     i = 0
     while i < len(lines):
@@ -376,7 +388,8 @@ def _parse_page(page: PageText, lines: list[Line], state: _State) -> str:
     """
     rows = state.rows
     section = state.section
-    pitch = _pitch(lines)
+    # the pitch between rows, not between a wrapped name's lines
+    pitch = _row_pitch([ln for ln in lines if parse_line(ln) is not None], lines)
     i = 0
     while i < len(lines):
         line = lines[i]
