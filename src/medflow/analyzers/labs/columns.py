@@ -49,6 +49,7 @@ _DATE_WORD = re.compile(
 )
 _NAMED_DATE = re.compile(r"^\d{1,2} [A-Za-z]{3,9},? \d{4}$")
 _MAX_PHRASE = 5
+_VALUE_UNIT = re.compile(r"^(?P<v>[<>]?-?\d[\d,]*(?:\.\d+)?)(?P<u>[A-Za-zµμ%/][\w/^*.%µμ]*)$")
 
 
 @cache
