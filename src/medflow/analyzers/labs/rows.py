@@ -35,6 +35,7 @@ PREFIX_FLAGS = frozenset(
     | {"HIGH", "LOW", "[HH]", "[LL]"}
 )
 _RANGE_JOINERS = frozenset({"-", "–", "—", "to", "TO"})
+NUMBER_RE = re.compile(rf"^-?{NUM}$")
 _CORE = (
     rf"\(?\s*(?:-?{NUM}\s*(?:-{{1,2}}|–|—|to)\s*-?{NUM}"
     rf"|(?:<=|>=|<|>|≤|≥)\s*(?:1:\d+|{NUM})|up\s*to\s*{NUM})\s*\)?"
@@ -149,10 +150,8 @@ def _value_at(toks: list[Tok], i: int) -> tuple[str, str, int, bool] | None:
     m = VALUE_RE.match(text)
     if m:
         value = (m.group("cmp") or "") + m.group("num")
-        nxt = toks[i + 1].text if i + 1 < len(toks) else ""
-        after = toks[i + 2].text if i + 2 < len(toks) else ""
-        if nxt in _RANGE_JOINERS and VALUE_RE.match(after):
-            return None  # "70 - 110": the first number of a range, not the value
+        if _in_range(toks, i):
+            return None  # "70 - 110": a number of a range, not the value
         return value, normalize_flag(m.group("flag") or ""), 1, False
     nxt = toks[i + 1].text if i + 1 < len(toks) else ""
     m2 = VALUE_RE.match(nxt)
@@ -162,6 +161,18 @@ def _value_at(toks: list[Tok], i: int) -> tuple[str, str, int, bool] | None:
     if lexicon().qual_re.match(text):
         return text, "", 1, True
     return None
+
+
+def _in_range(toks: list[Tok], i: int) -> bool:
+    """Whether token ``i`` is an end of a spaced range (``70 - 110``, ``3.5 to 5.1``)."""
+
+    def num(k: int) -> bool:
+        return 0 <= k < len(toks) and NUMBER_RE.match(toks[k].text) is not None
+
+    def joiner(k: int) -> bool:
+        return 0 <= k < len(toks) and toks[k].text in _RANGE_JOINERS
+
+    return (joiner(i + 1) and num(i + 2)) or (joiner(i - 1) and num(i - 2))
 
 
 def find_value(toks: list[Tok]) -> tuple[int, tuple[str, str, int, bool]] | None:
@@ -236,7 +247,14 @@ def parse_line(line: Line) -> Parts | None:
         return None
     i, (value, flag, used, qualitative) = found
     # "Anti- HCV": OCR splits a hyphenated name at the hyphen.
-    name = _HYPHEN_SPLIT.sub(r"\1-\2", " ".join(t.text for t in toks[:i])).strip(" .:-")
+    head = [t.text for t in toks[:i]]
+    before = ""  # a range printed between the name and the value ("Glucose 70 - 110 95 mg/dL")
+    for j in range(1, len(head)):
+        if lexicon().range_re.fullmatch(" ".join(head[j:])):
+            before, head = " ".join(head[j:]), head[:j]
+            break
+    name = _HYPHEN_SPLIT.sub(r"\1-\2", " ".join(head)).strip(" .:")
+    name = name.strip("-") if len(name) > 3 else name  # "Cl-" is chloride
     letters = sum(ch.isalpha() for ch in name)
     # one-letter names ("K", "K+") only as a short upper-case symbol
     if ":" in name or len(name) > 80 or letters < 1 or (letters < 2 and not name[0].isupper()):
@@ -245,6 +263,7 @@ def parse_line(line: Line) -> Parts | None:
     if rest_toks and not flag and rest_toks[0].upper() in lexicon().flags:
         flag = rest_toks.pop(0)
     unit, rng, tail_flag = _split_rest(" ".join(rest_toks))
+    rng = rng or before
     flag = normalize_flag(flag or tail_flag) or flag or tail_flag
     if not qualitative and not unit and not rng:
         return None
