@@ -366,8 +366,7 @@ def read_cells(line: Line, table: Table) -> CellRow:
         for i, words in sorted(by_col.items())
         if cols[i].role == "date" and i != table.value_col
     )
-    name = text["name"].strip(" .:")
-    name = name.strip("-") if len(name) > 3 else name  # "Cl-" is chloride
+    name = " ".join(text["name"].split()).strip(" :")
     value_cell = _text(by_col.get(table.value_col))
     found = split_value(value_cell) if name else None
     if found is None or not any(ch.isalpha() for ch in name) or len(name) > 80:
