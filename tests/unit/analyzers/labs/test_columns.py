@@ -92,8 +92,13 @@ def test_each_generated_layout_family_is_read_exactly(family_index: int) -> None
             ("Ferritin", "18", "ng/mL", "30-400", ""),
         ),
         (  # flag before value, Spanish header
-            [(40, "Prueba"), (200, "Alerta"), (260, "Resultado"), (340, "Unidades")]
-            + [(420, "Valores de referencia")],
+            [
+                (40, "Prueba"),
+                (200, "Alerta"),
+                (260, "Resultado"),
+                (340, "Unidades"),
+                (420, "Valores de referencia"),
+            ],
             [(40, "Glucosa"), (200, "Alto"), (260, "126"), (340, "mg/dL"), (420, "70 - 100")],
             ("Glucosa", "126", "mg/dL", "70 - 100", "H"),
         ),
@@ -103,8 +108,14 @@ def test_each_generated_layout_family_is_read_exactly(family_index: int) -> None
             ("TSH", "6.5", "mIU/L", "0.4 - 4.0", ""),
         ),
         (  # split Low/High columns: read as the range; their numbers stay out of the unit
-            [(40, "Test"), (200, "Result"), (260, "Units"), (330, "Low"), (380, "High")]
-            + [(430, "Flag")],
+            [
+                (40, "Test"),
+                (200, "Result"),
+                (260, "Units"),
+                (330, "Low"),
+                (380, "High"),
+                (430, "Flag"),
+            ],
             [(40, "TSH"), (200, "6.5"), (260, "mIU/L"), (330, "0.4"), (380, "4"), (430, "H")],
             ("TSH", "6.5", "mIU/L", "0.4 - 4", "H"),
         ),
@@ -140,8 +151,12 @@ def test_range_column_first_number_is_never_the_value() -> None:
 
 def test_header_words_in_several_languages_make_a_table() -> None:
     for words in (
-        [(40, "Investigation"), (200, "Observed Value"), (300, "Unit")]
-        + [(360, "Biological Reference Interval")],
+        [
+            (40, "Investigation"),
+            (200, "Observed Value"),
+            (300, "Unit"),
+            (360, "Biological Reference Interval"),
+        ],
         [(40, "Examen"), (200, "Resultado"), (300, "Unidad"), (360, "Rango")],
         [(40, "Test"), (200, "12/03/2026"), (260, "05/01/2026"), (330, "Units")],
     ):
