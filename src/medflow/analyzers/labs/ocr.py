@@ -348,6 +348,31 @@ def _thicken(mask: Any, axis: int, slack: int) -> Any:
     return out
 
 
+# Dotted leaders: flat marks (no taller than LEADER_MAX_H_IN) in a row at least RULE_MIN_H_IN
+# long, with gaps up to LEADER_GAP_IN between them.
+LEADER_MAX_H_IN = 0.025
+LEADER_GAP_IN = 0.05
+
+
+def _leaders(dark: Any, dpi: int) -> Any:
+    """Pixels of dotted leaders (``Ferritin ........ 18``), which Tesseract reads as letters:
+    small isolated marks (few dark pixels in the box around them, unlike any stroke of a
+    letter) lined up over a run longer than a word."""
+    import numpy as np
+
+    r = max(2, int(0.018 * dpi))  # box half-size: 5 px at 300 dpi
+    k = 2 * r + 1
+    padded = np.pad(dark, r)
+    integral = np.zeros((padded.shape[0] + 1, padded.shape[1] + 1), dtype=np.int32)
+    np.cumsum(np.cumsum(padded, axis=0, dtype=np.int32), axis=1, out=integral[1:, 1:])
+    box = integral[k:, k:] - integral[:-k, k:] - integral[k:, :-k] + integral[:-k, :-k]
+    flat = dark & (box <= int((2 * r + 1) ** 2 * 0.25))
+    bridged = _thicken(flat, 1, int(LEADER_GAP_IN * dpi) // 2)
+    region = _runs(bridged, int(RULE_MIN_H_IN * dpi))
+    out: Any = region & flat
+    return out
+
+
 def remove_rules(image: Any, dpi: int) -> Any:
     """Whiten table rules (grid lines, cell borders) that Tesseract reads as ``|``, ``[``, ``1``
     or lets run into the digits beside them; glyphs are shorter than the runs removed."""
@@ -360,6 +385,7 @@ def remove_rules(image: Any, dpi: int) -> Any:
     horiz = _runs(_thicken(dark, 0, RULE_SLACK + 1), h_len)
     vert = _runs(_thicken(dark, 1, RULE_SLACK).T, v_len).T
     rules = (horiz | vert) & dark
+    rules |= _leaders(pixels < 160, dpi)
     if not rules.any():
         return image
     out = pixels.copy()
