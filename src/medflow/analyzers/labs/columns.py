@@ -34,6 +34,7 @@ import yaml
 from medflow.analyzers.labs.header import parse_date
 from medflow.analyzers.labs.rows import (
     CELL_GAP,
+    STRAY_MARK,
     VALUE_RE,
     Parts,
     is_boilerplate,
@@ -109,12 +110,16 @@ class CellRow:
 
 
 def _clean_word(text: str) -> str:
-    return text.strip(":").lower()
+    word = text.strip(":,;_=").lower()
+    return word if word in ("ref.", "bio.") else word.rstrip(".")
+
+
+_STRAY = STRAY_MARK
 
 
 def _header_cells(words: list[Word]) -> list[tuple[str, str, float, float]] | None:
     """(role, label, x0, x1) per header cell, or None when a word is no header word."""
-    words = [w for w in words if w.text not in _PIPES]
+    words = [w for w in words if w.text not in _PIPES and not _STRAY.match(w.text)]
     phrases = _phrases()
     out: list[tuple[str, str, float, float]] = []
     i = 0
@@ -270,7 +275,11 @@ def _nearest(x0: float, x1: float, columns: tuple[Column, ...]) -> int:
 
 def assign(line: Line, table: Table) -> dict[int, list[Word]]:
     """The line's words by column index (words outside the table are left out)."""
-    words = [w for w in line.words if table.left <= (w.x0 + w.x1) / 2 < table.right]
+    words = [
+        w
+        for w in line.words
+        if table.left <= (w.x0 + w.x1) / 2 < table.right and not _STRAY.match(w.text)
+    ]
     out: dict[int, list[Word]] = {}
     for cell in _cells(words):
         hits = [

@@ -36,6 +36,9 @@ PREFIX_FLAGS = frozenset(
 )
 _RANGE_JOINERS = frozenset({"-", "–", "—", "to", "TO"})
 NUMBER_RE = re.compile(rf"^-?{NUM}$")
+# OCR smudges and cell rules read as marks ("_", ".", "{", "="); never a flag, a comparator or a
+# range dash.
+STRAY_MARK = re.compile(r"^[.,:;_{}()\[\]'\"~=`]{1,2}$")
 _CORE = (
     rf"\(?\s*(?:-?{NUM}\s*(?:-{{1,2}}|–|—|to)\s*-?{NUM}"
     rf"|(?:<=|>=|<|>|≤|≥)\s*(?:1:\d+|{NUM})|up\s*to\s*{NUM})\s*\)?"
@@ -113,7 +116,9 @@ class Tok:
 
 def tokens(line: Line) -> list[Tok]:
     """The line's words as tokens with cell indices; comparators and two-word answers merged."""
-    words: list[Word] = [w for w in line.words if w.text not in {"|", "||", ":"}]
+    words: list[Word] = [
+        w for w in line.words if w.text not in {"|", "||", ":"} and not STRAY_MARK.match(w.text)
+    ]
     if not words:
         return []
     gap = CELL_GAP * line.height
