@@ -231,6 +231,15 @@ def strip_leaders(line: Line) -> Line:
         core = re.sub(r"^[.·…_]{3,}|[.·…_]{3,}$", "", text)
         if len(core) > 1 and text not in _PIPES:  # a cell rule drawn as a glyph: "|14.7"
             core = core.strip("|¦│")
+            if "|" in core:  # "(TSH)|0.05": two cells glued by their rule
+                share = (w.x1 - w.x0) / max(len(text), 1)
+                pos = text.index(core)
+                for piece in re.split(r"(\|)", core):
+                    if piece and piece != "|":
+                        x = w.x0 + share * pos
+                        out.append(Word(piece, x, w.top, x + share * len(piece), w.bottom))
+                    pos += len(piece)
+                continue
         if core != text and core:
             share = (w.x1 - w.x0) / max(len(text), 1)
             start = text.index(core[0]) if core[0] in text else 0
@@ -273,6 +282,18 @@ def _nearest(x0: float, x1: float, columns: tuple[Column, ...]) -> int:
     return best
 
 
+def _split_widest(cell: list[Word], parts: int) -> list[list[Word]]:
+    """``cell`` cut into ``parts`` pieces at its widest gaps between words."""
+    gaps = sorted(range(1, len(cell)), key=lambda i: cell[i].x0 - cell[i - 1].x1, reverse=True)
+    cuts = sorted(gaps[: parts - 1])
+    pieces: list[list[Word]] = []
+    start = 0
+    for cut in [*cuts, len(cell)]:
+        pieces.append(cell[start:cut])
+        start = cut
+    return [p for p in pieces if p]
+
+
 def assign(line: Line, table: Table) -> dict[int, list[Word]]:
     """The line's words by column index (words outside the table are left out)."""
     words = [
@@ -287,9 +308,10 @@ def assign(line: Line, table: Table) -> dict[int, list[Word]]:
             for i, col in enumerate(table.columns)
             if _overlap(cell[0].x0, cell[-1].x1, col.x0, col.x1) > 0
         ]
-        if len(hits) > 1:  # two columns' text closer than a cell gap: word by word
-            for w in cell:
-                out.setdefault(_nearest(w.x0, w.x1, table.columns), []).append(w)
+        if len(hits) > 1:  # two columns' text closer than a cell gap: split at the widest gaps
+            for part in _split_widest(cell, len(hits)):
+                idx = _nearest(part[0].x0, part[-1].x1, table.columns)
+                out.setdefault(idx, []).extend(part)
             continue
         idx = hits[0] if hits else _nearest(cell[0].x0, cell[-1].x1, table.columns)
         out.setdefault(idx, []).extend(cell)

@@ -13,7 +13,7 @@ import re
 from collections import Counter
 
 from medflow.analyzers.labs.columns import Table, read_table_header
-from medflow.analyzers.labs.rows import parse_line
+from medflow.analyzers.labs.rows import holds_number, parse_line
 from medflow.analyzers.labs.words import Line, PageText
 
 # Fraction of the page width where a gutter is looked for.
@@ -141,6 +141,22 @@ def repeated_lines(pages: list[PageText]) -> set[str]:
     return {shape for shape, n in counts.items() if n >= need}
 
 
-def is_repeated(line: Line, shapes: set[str]) -> bool:
-    """Whether ``line`` is one of the repeated header/footer lines."""
-    return bool(shapes) and _shape(line.text) in shapes
+def repeated_texts(pages: list[PageText]) -> set[str]:
+    """Exact texts of lines printed on at least two pages (see :func:`is_repeated`)."""
+    counts: Counter[str] = Counter()
+    for page in pages:
+        counts.update({line.text for line in page.lines})
+    return {text for text, n in counts.items() if n >= 2}
+
+
+def is_repeated(line: Line, shapes: set[str], texts: set[str] | None = None) -> bool:
+    """Whether ``line`` is one of the repeated header/footer lines.
+
+    With ``texts`` (:func:`repeated_texts`), a line that holds a number other than a date, a
+    time, a page number or a phone number must repeat exactly: digits are folded to compare
+    shapes, so "Free T4 | 17.2" at the foot of page 1 and "Free T3 | 5.9" at the top of page
+    2 have one shape, yet they are two results.
+    """
+    if not shapes or _shape(line.text) not in shapes:
+        return False
+    return texts is None or line.text in texts or not holds_number(line)

@@ -47,7 +47,12 @@ from medflow.analyzers.labs.inputcheck import (
     check_document,
     check_renderable,
 )
-from medflow.analyzers.labs.layout import column_order, is_repeated, repeated_lines
+from medflow.analyzers.labs.layout import (
+    column_order,
+    is_repeated,
+    repeated_lines,
+    repeated_texts,
+)
 from medflow.analyzers.labs.pdftext import has_text, open_pdf, page_text
 from medflow.analyzers.labs.rows import (
     VALUE_RE,
@@ -238,6 +243,7 @@ def parse_pages(pages: list[PageText]) -> ParsedPages:
         what was read (see :class:`ParsedPages`).
     """
     shapes = repeated_lines(pages)
+    texts = repeated_texts(pages)
     state = _State()
     for page in pages:
         lines = [strip_leaders(ln) for ln in column_order(page)]
@@ -246,7 +252,7 @@ def parse_pages(pages: list[PageText]) -> ParsedPages:
             for ln in lines
         ]  # table headers are kept even though they repeat on every page
         keep = [
-            h or (bool(ln.words) and not is_repeated(ln, shapes))
+            h or (bool(ln.words) and not is_repeated(ln, shapes, texts))
             for ln, h in zip(lines, starts, strict=True)
         ]
         lines = [ln for ln, k in zip(lines, keep, strict=True) if k]
