@@ -373,6 +373,23 @@ def _leaders(dark: Any, dpi: int) -> Any:
     return out
 
 
+RULE_MAX_THICK_IN = 0.03  # a rule is a thin line; a filled block or a bold glyph is not
+
+
+def _thin(dark: Any, limit: int) -> Any:
+    """Dark pixels with at most ``limit`` dark pixels in the column window of +-limit around
+    them (part of something thinner than ``limit``, measured across the rows)."""
+    import numpy as np
+
+    rows = dark.shape[0]
+    csum = np.zeros((rows + 1, dark.shape[1]), dtype=np.int32)
+    np.cumsum(dark, axis=0, out=csum[1:])
+    idx = np.arange(rows)
+    lo, hi = np.maximum(idx - limit, 0), np.minimum(idx + limit + 1, rows)
+    out: Any = (csum[hi] - csum[lo]) <= limit
+    return out
+
+
 def remove_rules(image: Any, dpi: int) -> Any:
     """Whiten table rules (grid lines, cell borders) that Tesseract reads as ``|``, ``[``, ``1``
     or lets run into the digits beside them; glyphs are shorter than the runs removed."""
@@ -382,8 +399,9 @@ def remove_rules(image: Any, dpi: int) -> Any:
     pixels = np.asarray(image)
     dark = pixels < 192  # a thin rule is grey once scanned and blurred
     h_len, v_len = int(RULE_MIN_H_IN * dpi), int(RULE_MIN_V_IN * dpi)
-    horiz = _runs(_thicken(dark, 0, RULE_SLACK + 1), h_len)
-    vert = _runs(_thicken(dark, 1, RULE_SLACK).T, v_len).T
+    thin = int(RULE_MAX_THICK_IN * dpi)
+    horiz = _runs(_thicken(dark, 0, RULE_SLACK + 1), h_len) & _thin(dark, thin)
+    vert = _runs(_thicken(dark, 1, RULE_SLACK).T, v_len).T & _thin(dark.T, thin).T
     rules = (horiz | vert) & dark
     rules |= _leaders(pixels < 160, dpi)
     if not rules.any():
