@@ -211,7 +211,7 @@ class _State:
 
     def skip(self, page: PageText, line: Line) -> None:
         """Keep ``line`` as unread when it holds a number."""
-        if holds_number(line) and not self.is_letterhead(line):
+        if holds_number(line) and not self.is_letterhead(line) and not is_boilerplate(line):
             box = BBox(page=page.number, x0=line.x0, top=line.top, x1=line.x1, bottom=line.bottom)
             self.unread.append(UnreadLine(line.text, page.number, box, self.section, page.ocr))
 

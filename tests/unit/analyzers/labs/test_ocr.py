@@ -224,9 +224,12 @@ def test_randomised_scan_is_read_and_nothing_vanishes() -> None:
     unread = " ".join(u.text for u in doc.unread)
     want = [(t["name"], t["value_text"]) for t in truth["rows"]]
     assert sum(pair in got for pair in want) >= 0.8 * len(want)
+    # OCR may misread a value or a name, but each row is read or kept among the unread lines
+    read_names = {r.name.lower() for r in doc.rows}
     for name, value in want:
         assert (
-            (name, value) in got
+            name.lower() in read_names
+            or name.lower() in unread.lower()
             or value in unread
-            or any(r.value_text == value or r.name == name for r in doc.rows)
-        )
+            or any(r.value_text == value for r in doc.rows)
+        ), (name, value)
