@@ -3,7 +3,8 @@
 A two-column page is recognised by what it holds, not only by white space: a single-column
 results table also has vertical white bands (between the Result and Units columns), so a
 candidate gutter counts only when, on at least three lines, the text on *both* sides of it
-parses as a complete test row.
+parses as a complete test row, and it does not cut through a table header read by ``columns``
+(two tables side by side have a header each).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from medflow.analyzers.labs.rows import parse_line
+from medflow.analyzers.labs.columns import Table, read_table_header
+from medflow.analyzers.labs.rows import holds_number, parse_line
 from medflow.analyzers.labs.words import Line, PageText
 
 # Fraction of the page width where a gutter is looked for.
@@ -66,7 +68,14 @@ def column_order(page: PageText) -> list[Line]:
         lines: full-width lines above the columns, the left column, the right column, then
         full-width lines below; a one-column page comes back unchanged.
     """
+    headers = [
+        (line, tables)
+        for line in page.lines
+        if (tables := read_table_header(line, page.width)) is not None
+    ]
     for x in _gutters(page)[:3]:
+        if any(_splits_a_table(line, tables, x) for line, tables in headers):
+            continue
         two_sided = 0
         for line in page.lines:
             left, right = _split(line, x)
@@ -75,6 +84,13 @@ def column_order(page: PageText) -> list[Line]:
         if two_sided >= MIN_TWO_SIDED_ROWS:
             return _reorder(page.lines, x)
     return page.lines
+
+
+def _splits_a_table(line: Line, tables: list[Table], x: float) -> bool:
+    """Whether a gutter at ``x`` would cut a table header in two (one table spans it)."""
+    return any(t.columns[0].x0 < x < t.columns[-1].x1 for t in tables) and any(
+        w.x1 <= x for w in line.words
+    )
 
 
 def _reorder(lines: list[Line], x: float) -> list[Line]:
@@ -125,6 +141,22 @@ def repeated_lines(pages: list[PageText]) -> set[str]:
     return {shape for shape, n in counts.items() if n >= need}
 
 
-def is_repeated(line: Line, shapes: set[str]) -> bool:
-    """Whether ``line`` is one of the repeated header/footer lines."""
-    return bool(shapes) and _shape(line.text) in shapes
+def repeated_texts(pages: list[PageText]) -> set[str]:
+    """Exact texts of lines printed on at least two pages (see :func:`is_repeated`)."""
+    counts: Counter[str] = Counter()
+    for page in pages:
+        counts.update({line.text for line in page.lines})
+    return {text for text, n in counts.items() if n >= 2}
+
+
+def is_repeated(line: Line, shapes: set[str], texts: set[str] | None = None) -> bool:
+    """Whether ``line`` is one of the repeated header/footer lines.
+
+    With ``texts`` (:func:`repeated_texts`), a line that holds a number other than a date, a
+    time, a page number or a phone number must repeat exactly: digits are folded to compare
+    shapes, so "Free T4 | 17.2" at the foot of page 1 and "Free T3 | 5.9" at the top of page
+    2 have one shape, yet they are two results.
+    """
+    if not shapes or _shape(line.text) not in shapes:
+        return False
+    return texts is None or line.text in texts or not holds_number(line)

@@ -11,7 +11,18 @@ turns lines into rows:
   the first header are skipped;
 * two-column pages are read column by column (``layout.column_order``);
 * a value-less line directly under a row, starting at the row's left edge, continues the row's
-  name (wrapped names); another value-less line that looks like a title sets the section.
+  name (wrapped names); another value-less line that looks like a title sets the section;
+* under a header row that ``columns`` can read (its cells name a test and a result column, in
+  any order, with units, ranges, flags, Low/High limits, or dates of a cumulative report), each
+  line's cells are read by column; elsewhere the row grammar of ``rows`` reads the line;
+* dotted leaders are removed before anything else (``Ferritin ...... 18 ng/mL``).
+
+**Nothing vanishes.** A line inside the results area that holds a number (``rows.holds_number``:
+not a date, a time, "page i of n" or a phone number) and is read neither as a row nor as part of
+one is kept in :attr:`LabDocument.unread` (:class:`UnreadLine`) with its text and place. Not
+reported: patient/lab metadata lines (``rows.is_boilerplate``), lines repeated on most pages,
+lines above the first table header of a page unless they read as a row, and footer lines that
+repeat a letterhead line of the first page (the lab's address).
 """
 
 from __future__ import annotations
@@ -21,6 +32,14 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from medflow.analyzers.labs.columns import (
+    EarlierValue,
+    Table,
+    merge_subheader,
+    read_cells,
+    read_table_header,
+    strip_leaders,
+)
 from medflow.analyzers.labs.header import ReportHeader, read_header
 from medflow.analyzers.labs.inputcheck import (
     PdfLimits,
@@ -28,11 +47,17 @@ from medflow.analyzers.labs.inputcheck import (
     check_document,
     check_renderable,
 )
-from medflow.analyzers.labs.layout import column_order, is_repeated, repeated_lines
+from medflow.analyzers.labs.layout import (
+    column_order,
+    is_repeated,
+    repeated_lines,
+    repeated_texts,
+)
 from medflow.analyzers.labs.pdftext import has_text, open_pdf, page_text
 from medflow.analyzers.labs.rows import (
     VALUE_RE,
     Parts,
+    holds_number,
     is_boilerplate,
     is_header,
     lexicon,
@@ -57,6 +82,7 @@ class _Row:
     lines: list[Line] = field(default_factory=list)
     extra_name: list[str] = field(default_factory=list)
     extra_range: list[str] = field(default_factory=list)
+    earlier: tuple[EarlierValue, ...] = ()
 
     def build(self) -> RawLabRow:
         p = self.parts
@@ -96,6 +122,18 @@ def _pitch(lines: list[Line]) -> float:
     return steps[len(steps) // 2] if steps else 0.0
 
 
+def _row_pitch(rows: list[Line], lines: list[Line]) -> float:
+    """The distance between two result rows: the smallest step between lines read as rows
+    (a median over all lines is the wrap leading when many names wrap), never below the
+    median line pitch."""
+    steps = [
+        _left_top(b) - _left_top(a)
+        for a, b in itertools.pairwise(rows)
+        if _left_top(b) > _left_top(a)
+    ]
+    return max(min(steps), _pitch(lines)) if steps else _pitch(lines)
+
+
 def _is_continuation(line: Line, row: _Row, pitch: float) -> bool:
     """A wrapped name: closer under the row than the row pitch, flush left, one cell."""
     last = row.lines[-1]
@@ -128,6 +166,61 @@ def _section_title(line: Line) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class UnreadLine:
+    """A line that holds a number but was read neither as a result row nor as part of one.
+
+    Attributes:
+        text: the line as read.
+        page: 1-based page number.
+        bbox: where on the page.
+        section: the section heading in force above it, or ``""``.
+        ocr: whether the line came from OCR.
+    """
+
+    text: str
+    page: int
+    bbox: BBox
+    section: str
+    ocr: bool
+
+
+@dataclass
+class ParsedPages:
+    """What :func:`parse_pages` read: rows, lines not read, earlier cumulative values.
+
+    Attributes:
+        rows: one row per printed test, in printed order.
+        unread: lines holding a number that are not rows (see the module docstring).
+        earlier: per row (same order), the values printed for earlier dates on a cumulative
+            report; empty tuples elsewhere.
+    """
+
+    rows: list[RawLabRow]
+    unread: list[UnreadLine]
+    earlier: list[tuple[EarlierValue, ...]]
+
+
+@dataclass
+class _State:
+    rows: list[_Row] = field(default_factory=list)
+    unread: list[UnreadLine] = field(default_factory=list)
+    section: str = ""
+    tables: list[Table] | None = None
+    letterhead: set[str] = field(default_factory=set)
+
+    def skip(self, page: PageText, line: Line) -> None:
+        """Keep ``line`` as unread when it holds a number."""
+        if holds_number(line) and not self.is_letterhead(line) and not is_boilerplate(line):
+            box = BBox(page=page.number, x0=line.x0, top=line.top, x1=line.x1, bottom=line.bottom)
+            self.unread.append(UnreadLine(line.text, page.number, box, self.section, page.ocr))
+
+    def is_letterhead(self, line: Line) -> bool:
+        """A footer that repeats a letterhead line (``Lab name - 12 Road, City 62701``)."""
+        text = " ".join(line.text.split())
+        return any(head in text or text in head for head in self.letterhead)
+
+
 def parse_rows(pages: list[PageText]) -> list[RawLabRow]:
     """Turn pages of positioned words into test rows, in printed order.
 
@@ -137,35 +230,172 @@ def parse_rows(pages: list[PageText]) -> list[RawLabRow]:
     Returns:
         one row per printed test; empty when nothing looks like a test row.
     """
+    return parse_pages(pages).rows
+
+
+def parse_pages(pages: list[PageText]) -> ParsedPages:
+    """Rows, unread lines and earlier cumulative values of a whole report.
+
+    Args:
+        pages: every page of one report (text layer or OCR).
+
+    Returns:
+        what was read (see :class:`ParsedPages`).
+    """
     shapes = repeated_lines(pages)
-    rows: list[_Row] = []
-    section = ""
+    texts = repeated_texts(pages)
+    state = _State()
     for page in pages:
-        lines = [ln for ln in column_order(page) if not is_repeated(ln, shapes) and ln.words]
-        in_table = not any(is_header(ln) for ln in lines)
+        lines = [strip_leaders(ln) for ln in column_order(page)]
+        starts = [
+            bool(ln.words) and (is_header(ln) or read_table_header(ln, page.width) is not None)
+            for ln in lines
+        ]  # table headers are kept even though they repeat on every page
+        keep = [
+            h or (bool(ln.words) and not is_repeated(ln, shapes, texts))
+            for ln, h in zip(lines, starts, strict=True)
+        ]
+        lines = [ln for ln, k in zip(lines, keep, strict=True) if k]
+        starts = [h for h, k in zip(starts, keep, strict=True) if k]
+        in_table = not any(starts)
         kept: list[Line] = []
-        for line in lines:
-            if is_header(line):
+        for line, header in zip(lines, starts, strict=True):
+            if header:
                 in_table = True
-            elif in_table and not is_boilerplate(line):
                 kept.append(line)
-        section = _parse_page(page, kept, rows, section)
-    return [r.build() for r in rows]
+            elif not in_table:
+                if not is_boilerplate(line) and len(line.text) >= 12 and page is pages[0]:
+                    state.letterhead.add(" ".join(line.text.split()))
+                if parse_line(line) is not None:
+                    state.skip(page, line)  # a row above the table header: reported, not read
+            elif not is_boilerplate(line) and not state.is_letterhead(line):
+                kept.append(line)
+        _parse_segments(page, kept, state)
+    return ParsedPages(
+        [r.build() for r in state.rows], state.unread, [r.earlier for r in state.rows]
+    )
+
+
+def _parse_segments(page: PageText, lines: list[Line], state: _State) -> None:
+    """Split the page's kept lines at table headers and read each stretch."""
+    stretch: list[Line] = []
+
+    def flush() -> None:
+        if not stretch:
+            return
+        start = state.section
+        chosen = _State(section=start, letterhead=state.letterhead)
+        _parse_page(page, stretch, chosen)
+        if state.tables:
+            by_cols = _State(section=start, letterhead=state.letterhead)
+            streams: list[list[Line]] = [[] for _ in state.tables]
+            for line in stretch:
+                for k, table in enumerate(state.tables):
+                    words = [w for w in line.words if table.left <= (w.x0 + w.x1) / 2 < table.right]
+                    if words:
+                        streams[k].append(Line(words))
+            for table, stream in zip(state.tables, streams, strict=True):
+                _parse_table(page, table, stream, by_cols)
+            # the column model reads the table unless the row grammar reads more of it (a
+            # header whose cells do not line up with the values below)
+            if len(by_cols.rows) >= len(chosen.rows):
+                chosen = by_cols
+        state.rows.extend(chosen.rows)
+        state.unread.extend(chosen.unread)
+        state.section = chosen.section
+        stretch.clear()
+
+    for line in lines:
+        tables = read_table_header(line, page.width)
+        if tables is not None:
+            flush()
+            state.tables = tables
+        elif is_header(line):
+            flush()
+            state.tables = None
+        else:
+            stretch.append(line)
+    flush()
+
+
+def _close_below(line: Line, last: _Row, limit: float) -> bool:
+    return 0 < _left_top(line) - _left_top(last.lines[-1]) < limit
+
+
+def _parse_table(page: PageText, table: Table, lines: list[Line], state: _State) -> None:
+    """Read lines cell by cell under ``table`` (see ``columns``)."""
+    pitch = _row_pitch([ln for ln in lines if read_cells(ln, table).parts is not None], lines)
+    rows = state.rows
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        sub = merge_subheader(table, line)
+        if sub is not None:
+            table = sub
+            continue
+        cells = read_cells(line, table)
+        if cells.parts is not None:
+            rows.append(_Row(cells.parts, state.section, page, [line], earlier=cells.earlier))
+            continue
+        last = rows[-1] if rows and rows[-1].page is page else None
+        roles = cells.roles
+        if last is not None and roles and roles <= {"name", "range"}:
+            wrapped = roles == {"range"} and _close_below(line, last, 1.2 * pitch)
+            wrapped = wrapped or (
+                "name" in roles
+                and _close_below(line, last, 0.8 * pitch)
+                and abs(line.x0 - last.lines[0].x0) <= 3
+            )
+            if wrapped:
+                by_role = _by_role(line, table)
+                if by_role.get("name"):
+                    last.extra_name.append(by_role["name"])
+                if by_role.get("range"):
+                    last.extra_range.append(by_role["range"])
+                last.lines.append(line)
+                continue
+        nxt = lines[i] if i < len(lines) else None
+        if roles == {"name"} and nxt is not None and 0 < nxt.top - line.top < 0.8 * pitch:
+            words = sorted(line.words + nxt.words, key=lambda w: w.x0)
+            merged = read_cells(Line(words), table)
+            if merged.parts is not None and "name" not in read_cells(nxt, table).roles:
+                rows.append(_Row(merged.parts, state.section, page, [line, nxt]))
+                i += 1
+                continue
+        title = _section_title(line)
+        if title is not None and roles <= {"name"}:
+            state.section = title
+            continue
+        state.skip(page, line)
+
+
+def _by_role(line: Line, table: Table) -> dict[str, str]:
+    from medflow.analyzers.labs.columns import assign
+
+    out: dict[str, str] = {}
+    for idx, words in sorted(assign(line, table).items()):
+        role = table.columns[idx].role
+        out[role] = f"{out.get(role, '')} {' '.join(w.text for w in words)}".strip()
+    return out
 
 
 def _starts_with_value(line: Line) -> bool:
     return VALUE_RE.match(line.words[0].text) is not None
 
 
-def _parse_page(page: PageText, lines: list[Line], rows: list[_Row], section: str) -> str:
-    """Append the page's rows to ``rows``; returns the section in force at the page's end.
+def _parse_page(page: PageText, lines: list[Line], state: _State) -> str:
+    """Append the page's rows to ``state.rows``; returns the section in force at the end.
 
     A value-less line is, in this order: the wrapped tail of the row above (close under it,
     flush left); the head of a name wrapped over two lines whose values sit on the next line
     (close above it: flush left, or the next line holds only values, as when a table centres
-    its cells vertically); a section title; or nothing.
+    its cells vertically); a section title; or, when it holds a number, an unread line.
     """
-    pitch = _pitch(lines)
+    rows = state.rows
+    section = state.section
+    # the pitch between rows, not between a wrapped name's lines
+    pitch = _row_pitch([ln for ln in lines if parse_line(ln) is not None], lines)
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -196,6 +426,10 @@ def _parse_page(page: PageText, lines: list[Line], rows: list[_Row], section: st
                 continue
         if title is not None:
             section = title
+            state.section = section
+        else:
+            state.section = section
+            state.skip(page, line)
     return section
 
 
@@ -212,6 +446,8 @@ class LabDocument:
     rows: list[RawLabRow]
     extraction: ExtractionInfo
     header: ReportHeader
+    unread: tuple[UnreadLine, ...] = ()
+    earlier: tuple[tuple[EarlierValue, ...], ...] = ()
 
 
 def read_lab_pdf(
@@ -286,9 +522,12 @@ def read_lab_document(
                 page.close()
     finally:
         pdf.close()
-    rows = parse_rows(pages)
+    parsed = parse_pages(pages)
+    rows = parsed.rows
     if not rows:
         reason = "no lab values found"
+        if parsed.unread:
+            reason += f" ({len(parsed.unread)} lines with numbers could not be read as results)"
         if warnings:
             reason += " (scanned pages were not OCR'd)"
         raise NoResultsError(filename, reason)
@@ -299,4 +538,4 @@ def read_lab_document(
         engine="pdfium+tesseract" if ocr_pages else "pdfium",
         warnings=tuple(warnings),
     )
-    return LabDocument(rows, info, read_header(pages))
+    return LabDocument(rows, info, read_header(pages), tuple(parsed.unread), tuple(parsed.earlier))

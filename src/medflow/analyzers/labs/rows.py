@@ -21,16 +21,26 @@ from typing import Any
 
 import yaml
 
+from medflow.analyzers.labs.values import normalize_flag
 from medflow.analyzers.labs.words import Line, Word
 
 NUM = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
 VALUE_RE = re.compile(
-    rf"^(?P<cmp>[<>≤≥]=?)?\s?(?P<num>1:\d+|{NUM})(?P<flag>\*{{1,2}}|[HL]{{1,2}}\*?|\([HL]\))?$"
+    rf"^(?P<cmp>[<>≤≥]=?)?\s?(?P<num>1:\d+|-?{NUM})"
+    rf"(?P<flag>\*{{1,2}}|[HL]{{1,2}}\*?|\([HL]\)|[↑↓]{{1,2}}|\[(?:[HL]{{1,2}}|[↑↓*])\])?$"
 )
 COMPARATORS = frozenset({"<", ">", "<=", ">=", "≤", "≥"})
-PREFIX_FLAGS = frozenset({"H", "L", "HH", "LL", "H*", "L*"})
+PREFIX_FLAGS = frozenset(
+    {"H", "L", "HH", "LL", "H*", "L*", "↑", "↓", "↑↑", "↓↓", "[H]", "[L]", "[↑]", "[↓]", "[*]"}
+    | {"HIGH", "LOW", "[HH]", "[LL]"}
+)
+_RANGE_JOINERS = frozenset({"-", "–", "—", "to", "TO"})
+NUMBER_RE = re.compile(rf"^-?{NUM}$")
+# OCR smudges and cell rules read as marks ("_", ".", "{", "="); never a flag, a comparator or a
+# range dash.
+STRAY_MARK = re.compile(r"^[.,:;_{}()\[\]'\"~=`]{1,2}$")
 _CORE = (
-    rf"\(?\s*(?:{NUM}\s*(?:-{{1,2}}|–|—|to)\s*{NUM}"
+    rf"\(?\s*(?:-?{NUM}\s*(?:-{{1,2}}|–|—|to)\s*-?{NUM}"
     rf"|(?:<=|>=|<|>|≤|≥)\s*(?:1:\d+|{NUM})|up\s*to\s*{NUM})\s*\)?"
 )
 _LABEL = r"(?:desirable|optimal|normal|borderline|adults?|fasting|target)\s*:?\s*"
@@ -106,7 +116,9 @@ class Tok:
 
 def tokens(line: Line) -> list[Tok]:
     """The line's words as tokens with cell indices; comparators and two-word answers merged."""
-    words: list[Word] = [w for w in line.words if w.text not in {"|", "||", ":"}]
+    words: list[Word] = [
+        w for w in line.words if w.text not in {"|", "||", ":"} and not STRAY_MARK.match(w.text)
+    ]
     if not words:
         return []
     gap = CELL_GAP * line.height
@@ -143,14 +155,29 @@ def _value_at(toks: list[Tok], i: int) -> tuple[str, str, int, bool] | None:
     m = VALUE_RE.match(text)
     if m:
         value = (m.group("cmp") or "") + m.group("num")
-        return value, (m.group("flag") or "").strip("()"), 1, False
+        if _in_range(toks, i):
+            return None  # "70 - 110": a number of a range, not the value
+        return value, normalize_flag(m.group("flag") or ""), 1, False
     nxt = toks[i + 1].text if i + 1 < len(toks) else ""
     m2 = VALUE_RE.match(nxt)
     if text.upper() in PREFIX_FLAGS and m2 and not m2.group("flag"):
-        return (m2.group("cmp") or "") + m2.group("num"), text.rstrip("*"), 2, False
+        flag = normalize_flag(text) or text.rstrip("*")
+        return (m2.group("cmp") or "") + m2.group("num"), flag, 2, False
     if lexicon().qual_re.match(text):
         return text, "", 1, True
     return None
+
+
+def _in_range(toks: list[Tok], i: int) -> bool:
+    """Whether token ``i`` is an end of a spaced range (``70 - 110``, ``3.5 to 5.1``)."""
+
+    def num(k: int) -> bool:
+        return 0 <= k < len(toks) and NUMBER_RE.match(toks[k].text) is not None
+
+    def joiner(k: int) -> bool:
+        return 0 <= k < len(toks) and toks[k].text in _RANGE_JOINERS
+
+    return (joiner(i + 1) and num(i + 2)) or (joiner(i - 1) and num(i - 2))
 
 
 def find_value(toks: list[Tok]) -> tuple[int, tuple[str, str, int, bool]] | None:
@@ -225,14 +252,24 @@ def parse_line(line: Line) -> Parts | None:
         return None
     i, (value, flag, used, qualitative) = found
     # "Anti- HCV": OCR splits a hyphenated name at the hyphen.
-    name = _HYPHEN_SPLIT.sub(r"\1-\2", " ".join(t.text for t in toks[:i])).strip(" .:-")
-    if ":" in name or sum(ch.isalpha() for ch in name) < 2 or len(name) > 80:
+    head = [t.text for t in toks[:i]]
+    before = ""  # a range printed between the name and the value ("Glucose 70 - 110 95 mg/dL")
+    for j in range(1, len(head)):
+        if lexicon().range_re.fullmatch(" ".join(head[j:])):
+            before, head = " ".join(head[j:]), head[:j]
+            break
+    name = _HYPHEN_SPLIT.sub(r"\1-\2", " ".join(head)).strip(" .:")
+    name = name.strip("-") if len(name) > 3 else name  # "Cl-" is chloride
+    letters = sum(ch.isalpha() for ch in name)
+    # one-letter names ("K", "K+") only as a short upper-case symbol
+    if ":" in name or len(name) > 80 or letters < 1 or (letters < 2 and not name[0].isupper()):
         return None
     rest_toks = [t.text for t in toks[i + used :]]
     if rest_toks and not flag and rest_toks[0].upper() in lexicon().flags:
         flag = rest_toks.pop(0)
     unit, rng, tail_flag = _split_rest(" ".join(rest_toks))
-    flag = flag or tail_flag
+    rng = rng or before
+    flag = normalize_flag(flag or tail_flag) or flag or tail_flag
     if not qualitative and not unit and not rng:
         return None
     if len(unit) > 24 or len(unit.split()) > 3 or (unit and not _UNIT_LIKE.match(unit)):
@@ -250,7 +287,32 @@ def is_header(line: Line) -> bool:
 
 def is_boilerplate(line: Line) -> bool:
     """Whether the line is patient/lab/report metadata ("Patient Name:", "Page 1 of 2")."""
-    text = line.text.lower().lstrip("*# ")
+    text = line.text.lower().lstrip("*#-=_ ")
     if re.search(r"\bpage\s*\d+\s*(?:of|/)\s*\d+", text):
         return True
     return lexicon().boilerplate.match(text) is not None
+
+
+# What is not a measured number on a line: dates, clock times, "page 1 of 2", and everything
+# after a phone/fax label.
+_NOT_NUMBERS = [
+    re.compile(r"\b\d{1,4}[/.\-]\d{1,2}[/.\-]\d{2,4}\b"),
+    re.compile(
+        r"\b\d{1,2}[\s\-](?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*[\s\-,]+\d{4}\b",
+        re.I,
+    ),
+    re.compile(r"\b\d{2}:[0-5]\d(?::[0-5]\d)?\s*(?:[ap]\.?m\.?)?", re.I),
+    re.compile(r"\bpage\s*\d+\s*(?:of|/)\s*\d+", re.I),
+    re.compile(r"\b(?:tel|phone|ph|fax|mobile|mob)\b\.?\s*:?.*$", re.I),
+]
+_STANDALONE_NUMBER = re.compile(r"(?<![A-Za-z0-9])[<>]?-?\d+(?:[.,:]\d+)?(?![A-Za-z])")
+
+
+def holds_number(line: Line) -> bool:
+    """Whether the line holds a number that could be a result: a standalone number once dates,
+    times, "page i of n" and phone numbers are taken out (``B12`` or ``T4`` inside a word is no
+    number)."""
+    text = line.text
+    for pattern in _NOT_NUMBERS:
+        text = pattern.sub(" ", text)
+    return _STANDALONE_NUMBER.search(text) is not None

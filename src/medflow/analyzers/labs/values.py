@@ -19,7 +19,7 @@ from medflow.domain.labs import Comparator, ReferenceRange
 from medflow.domain.patient import Sex
 
 _NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+"
-_NUMBER = re.compile(rf"^(?P<n>{_NUM})$")
+_NUMBER = re.compile(rf"^(?P<n>-?(?:{_NUM}))$")
 _DECIMAL_COMMA = re.compile(r"^(?P<i>\d+),(?P<f>\d{1,2})$")
 _SPAN = re.compile(rf"^(?P<a>{_NUM})\s*(?:-|to)\s*(?P<b>{_NUM})$", re.IGNORECASE)
 _COMPARED = re.compile(rf"^(?P<op><=|>=|<|>)\s*(?P<n>{_NUM})$")
@@ -327,3 +327,35 @@ def bounds_inclusive(reference: ReferenceRange) -> tuple[bool, bool]:
     high_open = bool(re.search(r"<(?!=)", text)) and reference.low is None
     low_open = bool(re.search(r">(?!=)", text)) and reference.high is None
     return (not low_open, not high_open)
+
+
+@lru_cache(maxsize=1)
+def _flag_forms() -> dict[str, str]:
+    from importlib import resources
+
+    import yaml
+
+    text = resources.files("medflow.analyzers.labs").joinpath("data/parser_lexicon.yaml")
+    data = yaml.safe_load(text.read_text(encoding="utf-8"))
+    return {
+        str(form).upper(): str(code) for code, forms in data["flag_forms"].items() for form in forms
+    }
+
+
+_FLAG_BRACKETS = re.compile(r"^[\[(](?P<inner>[^\])]*)[\])]$")
+
+
+def normalize_flag(text: str) -> str:
+    """The printed flag in its normalised form, or ``""`` when ``text`` is not a flag.
+
+    ``H``/``High``/``Alto``/``↑``/``[↑]``/``[H]``/``(H)`` -> ``H``; the same for ``L``;
+    ``HH``/``↑↑``/``H*``/``Critical High`` -> ``HH`` (kept apart from ``H``), likewise ``LL``;
+    ``*`` and ``**`` as printed (abnormal, direction not printed; ``[*]`` -> ``*``); ``A``
+    for abnormal; ``C`` for a critical mark without a direction (``CRIT``, ``!!``).
+    Forms are listed in ``data/parser_lexicon.yaml`` (``flag_forms``).
+    """
+    key = " ".join(text.split()).upper().rstrip(".:")
+    m = _FLAG_BRACKETS.match(key)
+    if m:
+        key = m["inner"].strip()
+    return _flag_forms().get(key, "")

@@ -1,0 +1,411 @@
+"""Header-driven table columns: find a results table's header row, read rows by column.
+
+A header row is a line made only of header phrases (``data/parser_lexicon.yaml``,
+``header_roles``: Test/Analyte/Parameter/Investigation/Examen/Prueba, Result/Value/Resultado,
+Units/UOM/Unidades, Reference Range/Biological Reference Interval/Valores de referencia,
+Flag/Status, Low/High) and dates (one result column per date in a cumulative report), naming at
+least a test column and a result column. Each header cell gives a column's role and x-extent;
+the cells of every line below (words grouped by the white space between them) are assigned to
+the column they overlap (or, when they overlap none, to the nearest), whatever the order of the
+columns. A header naming the test column twice is two tables side by side.
+
+Cumulative reports (several date columns): the value is read from the most recent date's
+column (dates read day-first when any day exceeds 12, month-first when any month does; when
+the order cannot be told, the first date column is taken as the most recent, as LIS exports
+print it); the other dates' values are kept as :class:`EarlierValue` beside the row.
+
+A header line of only Low/High cells under a header with a range cell (a two-row header) splits
+that range into Low and High columns. Low/High columns are read as one range
+(``"3.5 - 5.1"``, ``"<5.1"`` with only a high limit, ``">3.5"`` with only a low one).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from medflow.analyzers.labs.header import parse_date
+from medflow.analyzers.labs.rows import (
+    CELL_GAP,
+    STRAY_MARK,
+    VALUE_RE,
+    Parts,
+    is_boilerplate,
+    lexicon,
+)
+from medflow.analyzers.labs.values import normalize_flag
+from medflow.analyzers.labs.words import Line, Word
+
+ROLES = ("name", "result", "unit", "range", "flag", "low", "high")
+_PIPES = frozenset({"|", "||", "¦", "│"})
+_DATE_WORD = re.compile(
+    r"^\d{1,4}[/.\-]\d{1,2}[/.\-]\d{2,4}$|^\d{1,2}[\-\s][A-Za-z]{3}[\-\s]\d{4}$"
+)
+_NAMED_DATE = re.compile(r"^\d{1,2} [A-Za-z]{3,9},? \d{4}$")
+_MAX_PHRASE = 5
+_VALUE_UNIT = re.compile(r"^(?P<v>[<>]?-?\d[\d,]*(?:\.\d+)?)(?P<u>[A-Za-zµμ%/][\w/^*.%µμ]*)$")
+
+
+@cache
+def _phrases() -> dict[str, str]:
+    text = resources.files("medflow.analyzers.labs").joinpath("data/parser_lexicon.yaml")
+    data: dict[str, Any] = yaml.safe_load(text.read_text(encoding="utf-8"))
+    return {
+        str(phrase).lower(): str(role)
+        for role, phrases in data["header_roles"].items()
+        for phrase in phrases
+    }
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a results table: its role, x-extent (points) and header text."""
+
+    role: str  # name, result, unit, range, flag, low, high, date
+    x0: float
+    x1: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """A results table's columns, left to right, and where on the page it lies.
+
+    Attributes:
+        columns: the columns.
+        value_col: index of the column the value is read from (the result column, or the
+            most recent date of a cumulative report).
+        left: left edge of the table (words left of it belong to another table).
+        right: right edge (exclusive).
+    """
+
+    columns: tuple[Column, ...]
+    value_col: int
+    left: float
+    right: float
+
+
+@dataclass(frozen=True)
+class EarlierValue:
+    """A value printed for an earlier date in a cumulative report (not read as the result)."""
+
+    date: str
+    value_text: str
+
+
+@dataclass(frozen=True)
+class CellRow:
+    """What one line holds, by column."""
+
+    parts: Parts | None
+    earlier: tuple[EarlierValue, ...]
+    roles: frozenset[str]  # roles of the columns that hold text on this line
+
+
+def _clean_word(text: str) -> str:
+    word = text.strip(":,;_=").lower()
+    return word if word in ("ref.", "bio.") else word.rstrip(".")
+
+
+_STRAY = STRAY_MARK
+
+
+def _header_cells(words: list[Word]) -> list[tuple[str, str, float, float]] | None:
+    """(role, label, x0, x1) per header cell, or None when a word is no header word."""
+    words = [w for w in words if w.text not in _PIPES and not _STRAY.match(w.text)]
+    phrases = _phrases()
+    out: list[tuple[str, str, float, float]] = []
+    i = 0
+    while i < len(words):
+        for k in range(min(_MAX_PHRASE, len(words) - i), 0, -1):
+            chunk = words[i : i + k]
+            if k > 1 and any(
+                b.x0 - a.x1 > 2.0 * (a.bottom - a.top) for a, b in itertools.pairwise(chunk)
+            ):
+                continue  # a phrase never spans a column gap
+            phrase = " ".join(_clean_word(w.text) for w in chunk)
+            label = " ".join(w.text for w in chunk)
+            if phrase in phrases:
+                out.append((phrases[phrase], label, chunk[0].x0, chunk[-1].x1))
+                i += k
+                break
+            if _DATE_WORD.match(label) or (k == 3 and _NAMED_DATE.match(label)):
+                out.append(("date", label, chunk[0].x0, chunk[-1].x1))
+                i += k
+                break
+        else:
+            return None
+    return out
+
+
+def _most_recent(labels: list[str]) -> int:
+    """Index of the most recent date among column labels (see the module docstring)."""
+    nums = [re.match(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})$", lb) for lb in labels]
+    day_first = any(m is not None and int(m[1]) > 12 for m in nums)
+    parsed: list[datetime | None] = []
+    for label, m in zip(labels, nums, strict=True):
+        if m is not None and day_first:
+            year = int(m[3]) + (2000 if int(m[3]) < 100 else 0)
+            try:
+                parsed.append(datetime(year, int(m[2]), int(m[1])))
+            except ValueError:
+                parsed.append(None)
+        else:
+            parsed.append(parse_date(label))
+    month_first = any(m is not None and int(m[2]) > 12 for m in nums)
+    ambiguous = any(m is not None for m in nums) and not day_first and not month_first
+    if ambiguous or any(p is None for p in parsed):
+        return 0
+    dates = [p for p in parsed if p is not None]
+    return max(range(len(dates)), key=lambda i: dates[i])
+
+
+def read_table_header(line: Line, page_width: float) -> list[Table] | None:
+    """The table(s) a header row defines, or None when ``line`` is not a header row.
+
+    Args:
+        line: a printed line.
+        page_width: the page width (right edge of the last table).
+
+    Returns:
+        one table, or several when the header repeats side by side (two tables per page).
+    """
+    cells = _header_cells(line.words)
+    if not cells or len(cells) < 2:
+        return None
+    starts = [i for i, c in enumerate(cells) if c[0] == "name"]
+    if not starts or starts[0] != 0:
+        return None
+    tables: list[Table] = []
+    for n, start in enumerate(starts):
+        end = starts[n + 1] if n + 1 < len(starts) else len(cells)
+        group = cells[start:end]
+        roles = [c[0] for c in group]
+        if "result" not in roles and "date" not in roles:
+            return None
+        left = group[0][2] - 2
+        right = cells[end][2] - 2 if end < len(cells) else page_width
+        columns = tuple(Column(role, x0, x1, label) for role, label, x0, x1 in group)
+        tables.append(Table(columns, _value_col(columns), left, right))
+    return tables
+
+
+def _value_col(columns: tuple[Column, ...]) -> int:
+    roles = [c.role for c in columns]
+    if "result" in roles:
+        return roles.index("result")
+    dates = [i for i, c in enumerate(columns) if c.role == "date"]
+    return dates[_most_recent([columns[i].label for i in dates])]
+
+
+def merge_subheader(table: Table, line: Line) -> Table | None:
+    """``table`` with its range column split by a Low/High sub-header line, or None when
+    ``line`` is not such a sub-header."""
+    cells = _header_cells(line.words)
+    if not cells or {c[0] for c in cells} - {"low", "high"}:
+        return None
+    ranges = [c for c in table.columns if c.role == "range"]
+    if not ranges:
+        return None
+    sub = [Column(role, x0, x1, label) for role, label, x0, x1 in cells]
+    kept = [c for c in table.columns if c.role != "range"]
+    columns = tuple(sorted([*kept, *sub], key=lambda c: c.x0))
+    return Table(columns, _value_col(columns), table.left, table.right)
+
+
+def strip_leaders(line: Line) -> Line:
+    """The line without dotted leaders (``Ferritin ........ 18 ng/mL ........ 30-400``) and
+    without cell rules glued to a word (``|14.7``)."""
+    out: list[Word] = []
+    for w in line.words:
+        text = w.text
+        if re.fullmatch(r"[.·…_]{2,}", text):
+            continue
+        core = re.sub(r"^[.·…_]{3,}|[.·…_]{3,}$", "", text)
+        if len(core) > 1 and text not in _PIPES:  # a cell rule drawn as a glyph: "|14.7"
+            core = core.strip("|¦│")
+            if "|" in core:  # "(TSH)|0.05": two cells glued by their rule
+                share = (w.x1 - w.x0) / max(len(text), 1)
+                pos = text.index(core)
+                for piece in re.split(r"(\|)", core):
+                    if piece and piece != "|":
+                        x = w.x0 + share * pos
+                        out.append(Word(piece, x, w.top, x + share * len(piece), w.bottom))
+                    pos += len(piece)
+                continue
+        if core != text and core:
+            share = (w.x1 - w.x0) / max(len(text), 1)
+            start = text.index(core[0]) if core[0] in text else 0
+            out.append(
+                Word(
+                    core, w.x0 + share * start, w.top, w.x0 + share * (start + len(core)), w.bottom
+                )
+            )
+            continue
+        out.append(w)
+    return Line(out) if len(out) != len(line.words) or out != line.words else line
+
+
+def _cells(words: list[Word]) -> list[list[Word]]:
+    """Words grouped into cells by white space wider than a cell gap, or split at pipes."""
+    cells: list[list[Word]] = []
+    height = sorted(w.bottom - w.top for w in words)[len(words) // 2] if words else 0.0
+    for w in words:
+        if w.text in _PIPES:
+            cells.append([])
+            continue
+        if cells and cells[-1] and w.x0 - cells[-1][-1].x1 <= CELL_GAP * height:
+            cells[-1].append(w)
+        else:
+            cells.append([w])
+    return [c for c in cells if c]
+
+
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return min(a1, b1) - max(a0, b0)
+
+
+def _nearest(x0: float, x1: float, columns: tuple[Column, ...]) -> int:
+    best, best_d = 0, float("inf")
+    for i, col in enumerate(columns):
+        ov = _overlap(x0, x1, col.x0, col.x1)
+        d = -ov if ov > 0 else min(abs(x0 - col.x1), abs(col.x0 - x1), abs(x0 - col.x0))
+        if d < best_d:
+            best, best_d = i, d
+    return best
+
+
+def _split_widest(cell: list[Word], parts: int) -> list[list[Word]]:
+    """``cell`` cut into ``parts`` pieces at its widest gaps between words."""
+    gaps = sorted(range(1, len(cell)), key=lambda i: cell[i].x0 - cell[i - 1].x1, reverse=True)
+    cuts = sorted(gaps[: parts - 1])
+    pieces: list[list[Word]] = []
+    start = 0
+    for cut in [*cuts, len(cell)]:
+        pieces.append(cell[start:cut])
+        start = cut
+    return [p for p in pieces if p]
+
+
+def assign(line: Line, table: Table) -> dict[int, list[Word]]:
+    """The line's words by column index (words outside the table are left out)."""
+    words = [
+        w
+        for w in line.words
+        if table.left <= (w.x0 + w.x1) / 2 < table.right and not _STRAY.match(w.text)
+    ]
+    out: dict[int, list[Word]] = {}
+    for cell in _cells(words):
+        hits = [
+            i
+            for i, col in enumerate(table.columns)
+            if _overlap(cell[0].x0, cell[-1].x1, col.x0, col.x1) > 0
+        ]
+        if len(hits) > 1:  # two columns' text closer than a cell gap: split at the widest gaps
+            for part in _split_widest(cell, len(hits)):
+                idx = _nearest(part[0].x0, part[-1].x1, table.columns)
+                out.setdefault(idx, []).extend(part)
+            continue
+        idx = hits[0] if hits else _nearest(cell[0].x0, cell[-1].x1, table.columns)
+        out.setdefault(idx, []).extend(cell)
+    return out
+
+
+def _text(words: list[Word] | None) -> str:
+    return " ".join(w.text for w in words) if words else ""
+
+
+def split_value(text: str) -> tuple[str, str, str, bool] | None:
+    """(value, flag, unit, qualitative) from a result cell (``"12.1 H"``, ``"↑ 12.1"``,
+    ``"12.1*"``, ``"5.4 mmol/L"``, ``"< 0.5"``, ``"Negative"``), or None when it holds none."""
+    toks = text.split()
+    if not toks:
+        return None
+    lex = lexicon()
+    flag = ""
+    if len(toks) > 1 and normalize_flag(toks[0]) and not VALUE_RE.match(toks[0]):
+        flag = normalize_flag(toks.pop(0))
+    if len(toks) > 1 and toks[0] in {"<", ">", "<=", ">=", "≤", "≥"}:
+        toks = [toks[0] + toks[1], *toks[2:]]
+    head = toks[0]
+    m = VALUE_RE.match(head)
+    qualitative = False
+    if m:
+        value = (m["cmp"] or "") + m["num"]
+        flag = flag or normalize_flag(m["flag"] or "")
+        rest = toks[1:]
+    else:
+        glued = re.match(
+            r"^(?P<v>[<>]?-?\d[\d,.]*)(?P<f>[↑↓]{1,2}|\[[^\]]+\]|\*{1,2}|[HL]{1,2})$", head
+        )
+        arrow = re.match(r"^(?P<f>[↑↓]{1,2}|\[[^\]]+\])(?P<v>[<>]?-?\d[\d,.]*)$", head)
+        g = glued or arrow
+        unit_glued = re.match(
+            r"^(?P<v>[<>]?-?\d[\d,]*(?:\.\d+)?)(?P<u>[A-Za-zµμ%/][\w/^*.%µμ]*)$", head
+        )
+        if g is not None and normalize_flag(g["f"]):
+            value, flag, rest = g["v"], normalize_flag(g["f"]), toks[1:]
+        elif unit_glued is not None:  # "5.4mmol/L"
+            value, rest = unit_glued["v"], [unit_glued["u"], *toks[1:]]
+        else:
+            for k in (3, 2, 1):
+                if lex.qual_re.match(" ".join(toks[:k])):
+                    value, rest, qualitative = " ".join(toks[:k]), toks[k:], True
+                    break
+            else:
+                return None
+    unit: list[str] = []
+    for t in rest:
+        f = normalize_flag(t)
+        if f and not flag:
+            flag = f
+        elif not f:
+            unit.append(t)
+    return value, flag, " ".join(unit), qualitative
+
+
+def _range_text(low: str, high: str) -> str:
+    if low and high:
+        return f"{low} - {high}"
+    if high:
+        return f"<{high}"
+    if low:
+        return f">{low}"
+    return ""
+
+
+def read_cells(line: Line, table: Table) -> CellRow:
+    """The row a line holds under ``table`` (``parts`` None when no value is in its column)."""
+    by_col = assign(line, table)
+    cols = table.columns
+    roles = frozenset(cols[i].role for i in by_col)
+    text = dict.fromkeys(ROLES, "")
+    for i, words in sorted(by_col.items()):
+        role = cols[i].role
+        if role == "date":
+            continue
+        text[role] = f"{text[role]} {_text(words)}".strip()
+    earlier = tuple(
+        EarlierValue(cols[i].label, _text(words))
+        for i, words in sorted(by_col.items())
+        if cols[i].role == "date" and i != table.value_col
+    )
+    name = " ".join(text["name"].split()).strip(" :")
+    value_cell = _text(by_col.get(table.value_col))
+    found = split_value(value_cell) if name else None
+    if found is None or not any(ch.isalpha() for ch in name) or len(name) > 80:
+        return CellRow(None, earlier, roles)
+    if is_boilerplate(Line([Word(name, 0, 0, 1, 1)])):
+        return CellRow(None, earlier, roles)
+    value, glued_flag, cell_unit, qualitative = found
+    flag = normalize_flag(text["flag"]) or (text["flag"] if text["flag"] else "") or glued_flag
+    unit = text["unit"] or cell_unit
+    rng = text["range"] or _range_text(text["low"], text["high"])
+    return CellRow(Parts(name, value, flag, unit, rng, qualitative), earlier, roles)
