@@ -29,6 +29,10 @@ among the unread lines (``LabDocument.unread``: its value printed there, or its 
 start of one, loosely, since OCR may misread either) counts as **vanished**; the target is none.
 Seeds: the parser was tuned on randomised seeds 0-999 only; the benchmark reports on seeds
 10000 and up (``--random-seed``, default 10000), never used in tuning.
+Each randomised report is also interpreted (``LabAnalyzer.interpret`` with its unread lines)
+and its summary checked by ``labs_testkit.false_reassurance``: a summary that claims normality
+while a printed row was not read as a result with its value, or while a row printed abnormal
+was read as normal, is a **false reassurance**; the target is none, text or scanned.
 Targets: >= 98% per field on text reports, >= 95% on scanned ones.
 """
 
@@ -46,8 +50,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from medflow.analyzers.labs.analyzer import LabAnalyzer, document_unread
 from medflow.analyzers.labs.parser import read_lab_document, read_lab_pdf
 from medflow.domain.labs import RawLabRow
+from medflow.domain.patient import PatientInfo, Sex
 from medflow.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -242,6 +248,17 @@ RANDOM_FIELDS = ("found", "value", "unit", "range", "flag")
 _SIGNED = r"-?\d[\d,]*(?:\.\d+)?"
 
 
+def load_testkit() -> Any:
+    """``tests/fixtures/labs/labs_testkit.py`` as a module (its false-reassurance check)."""
+    here = ROOT / "tests" / "fixtures" / "labs"
+    spec = importlib.util.spec_from_file_location("labs_testkit", here / "labs_testkit.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_randomized() -> Any:
     """``tests/fixtures/labs/randomized.py`` as a module."""
     load_generator()  # puts the fixtures folder on sys.path
@@ -321,17 +338,30 @@ def score_random(truth: dict[str, Any], rows: list[RawLabRow], unread_text: str)
 def run_random(count: int, scanned: int, seed: int) -> dict[str, dict[str, int]]:
     """Score ``count`` randomised text reports and ``scanned`` scanned variants."""
     gen = load_randomized()
+    kit = load_testkit()
+    analyzer = LabAnalyzer()
     totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     jobs = [(seed + i, False) for i in range(count)]
     jobs += [(seed + i, True) for i in range(scanned)]
     for s, is_scan in jobs:
         data, truth = gen.build_random_report(s, scanned=is_scan)
+        reassures = 0
         try:
             doc = read_lab_document(data, f"random-{s}.pdf")
             rows, unread = doc.rows, "\n".join(u.text for u in doc.unread)
+            sex = Sex.MALE if truth["patient"]["sex"] == "M" else Sex.FEMALE
+            report = analyzer.interpret(
+                doc.rows,
+                PatientInfo(sex=sex, age=truth["patient"]["age"]),
+                unread=document_unread(doc),
+            )
+            why = kit.false_reassurance(truth, report)
+            if why:
+                reassures = 1
+                print(f"  FALSE REASSURANCE seed {s} ({truth['family']}): {why[:3]}")
         except InputError as exc:
             rows, unread = [], str(exc)
-        counts = score_random(truth, rows, unread)
+        counts = score_random(truth, rows, unread) | {"reports": 1, "false_reassurance": reassures}
         keys = ["scanned"] if is_scan else ["text", truth["family"]]
         for key in keys:
             for field, ok in counts.items():
@@ -350,7 +380,10 @@ def report_random(totals: dict[str, dict[str, int]], count: int, scanned: int, s
         if not t or not t["n"]:
             continue
         cells = "  ".join(f"{f}={100 * t[f] / t['n']:6.2f}%" for f in RANDOM_FIELDS)
-        print(f"  {key:12s} rows={t['n']:5d}  {cells}  vanished={t['vanished']}")
+        print(
+            f"  {key:12s} rows={t['n']:5d}  {cells}  vanished={t['vanished']}  "
+            f"false reassurance={t['false_reassurance']}/{t['reports']} reports"
+        )
     for key, target in (("text", 98.0), ("scanned", 95.0)):
         t = totals.get(key)
         if not t or not t["n"]:
@@ -360,6 +393,12 @@ def report_random(totals: dict[str, dict[str, int]], count: int, scanned: int, s
         print(
             f"  random {key}: worst field {worst:.2f}% (target {target}%), "
             f"{t['vanished']} rows vanished -> {verdict}"
+        )
+        honest = "PASS" if not t["false_reassurance"] else "FAIL"
+        print(
+            f"  random {key}: summaries claiming normality while a row was not read or an "
+            f"abnormal row was read as normal: {t['false_reassurance']} of {t['reports']} "
+            f"(target 0) -> {honest}"
         )
 
 

@@ -145,8 +145,15 @@ class LabAnalyzer:
 def document_unread(document: LabDocument) -> list[RawLabRow]:
     """The lines with numbers a reader kept as not read (``LabDocument.unread``, when the
     reader provides it), as rows."""
-    items: Sequence[RawLabRow | str] = getattr(document, "unread", None) or ()
-    return [unread_row(item) for item in items]
+    rows: list[RawLabRow] = []
+    for item in document.unread:
+        row = unread_row(item.text)
+        rows.append(
+            row.model_copy(
+                update={"bbox": item.bbox, "section": item.section, "ocr": item.ocr}
+            )
+        )
+    return rows
 
 
 def unread_row(item: RawLabRow | str) -> RawLabRow:

@@ -338,3 +338,34 @@ def test_no_generated_row_vanishes() -> None:
         unread = " ".join(u.text for u in doc.unread)
         for t in truth["rows"]:
             assert (t["name"], t["value_text"]) in read or t["value_text"] in unread, (seed, t)
+
+
+def test_unread_lines_reach_the_report_as_unrecognised_rows_with_their_text() -> None:
+    """The reader's unread lines (``UnreadLine``) become unrecognised rows that keep the line's
+    text, name, place and section, so the summary can count and screen them."""
+    from medflow.analyzers.labs.analyzer import LabAnalyzer, document_unread
+    from medflow.analyzers.labs.header import ReportHeader
+    from medflow.analyzers.labs.parser import UnreadLine
+    from medflow.domain.labs import BBox, ExtractionInfo, RawLabRow
+    from medflow.domain.patient import PatientInfo, Sex
+
+    box = BBox(page=1, x0=40, top=140, x1=200, bottom=150)
+    doc = LabDocument(
+        rows=[RawLabRow(name="Sodium", value_text="140", unit_text="mmol/L", range_text="136-145")],
+        extraction=ExtractionInfo(pages=1, text_pages=1),
+        header=ReportHeader(),
+        unread=(UnreadLine("Glucose random ↑ 6.6 mmol/L", 1, box, "CHEMISTRY", False),),
+    )
+    [row] = document_unread(doc)
+    assert (row.name, row.line, row.section, row.bbox) == (
+        "Glucose random",
+        "Glucose random ↑ 6.6 mmol/L",
+        "CHEMISTRY",
+        box,
+    )
+    report = LabAnalyzer().interpret(
+        doc.rows, PatientInfo(sex=Sex.FEMALE, age=40), unread=document_unread(doc)
+    )
+    assert [r.line for r in report.unrecognized] == ["Glucose random ↑ 6.6 mmol/L"]
+    assert not report.summary.complete
+    assert "within their reference ranges" not in report.summary.headline

@@ -1,0 +1,120 @@
+"""Over randomised layouts, text and scanned: a summary never claims normality while a printed
+row was not read as a result, or while the report holds an abnormal row (issue 11).
+
+The generator (``tests/fixtures/labs/randomized.py``) gives the truth; the check
+(``labs_testkit.false_reassurance``) is shared with ``benchmarks/labs_accuracy.py``, which runs
+it over the whole held-out set (seeds 10000+). Seeds here are tuning seeds (100-199).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from medflow.analyzers.labs.analyzer import LabAnalyzer
+from medflow.domain.labs import (
+    Flag,
+    LabReport,
+    LabResult,
+    LabSummary,
+    RawLabRow,
+    Significance,
+)
+from medflow.domain.patient import PatientInfo, Sex
+
+FIXTURES = Path(__file__).parents[3] / "fixtures" / "labs"
+
+
+def _kit() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("labs_testkit", FIXTURES / "labs_testkit.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+KIT = _kit()
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> LabAnalyzer:
+    return LabAnalyzer()
+
+
+def _patient(truth: dict[str, Any]) -> PatientInfo:
+    sex = Sex.MALE if truth["patient"]["sex"] == "M" else Sex.FEMALE
+    return PatientInfo(sex=sex, age=truth["patient"]["age"])
+
+
+def _analyze(analyzer: LabAnalyzer, seed: int, scanned: bool) -> tuple[dict[str, Any], LabReport]:
+    data, truth = KIT.random_report(seed, scanned)
+    return truth, analyzer.analyze(data, f"random-{seed}.pdf", _patient(truth))
+
+
+def test_no_text_report_reassures_falsely(analyzer: LabAnalyzer) -> None:
+    claims = 0
+    for seed in range(100, 200):
+        truth, report = _analyze(analyzer, seed, scanned=False)
+        assert KIT.false_reassurance(truth, report) == [], (seed, truth["family"])
+        claims += KIT.claims_normality(report.summary.headline, report.summary.text)
+    assert claims > 0  # some reports are normal and say so: the check is not vacuous
+
+
+@pytest.mark.parametrize("seed", [102, 105])
+def test_a_scanned_report_with_rows_not_read_does_not_reassure(
+    analyzer: LabAnalyzer, seed: int
+) -> None:
+    truth, report = _analyze(analyzer, seed, scanned=True)
+    assert KIT.rows_not_read(truth, list(report.results))  # OCR loses rows on these seeds
+    assert not report.summary.complete
+    assert not KIT.claims_normality(report.summary.headline, report.summary.text)
+    assert KIT.false_reassurance(truth, report) == []
+
+
+def _result(name: str, value: str) -> LabResult:
+    return LabResult(
+        test_id=name.lower(),
+        loinc=None,
+        name=name,
+        printed_name=name,
+        value=float(value),
+        value_text=value,
+        unit="mmol/L",
+        flag=Flag.NORMAL,
+        significance=Significance.NORMAL,
+        row=RawLabRow(name=name, value_text=value),
+    )
+
+
+def test_the_check_catches_a_normal_claim_over_a_row_not_read() -> None:
+    truth = {
+        "rows": [
+            {"name": "Sodium", "value_text": "140", "flag": "N"},
+            {"name": "Glucose", "value_text": "6.6", "flag": "H"},
+        ]
+    }
+    report = LabReport(
+        patient=PatientInfo(sex=Sex.FEMALE, age=50),
+        results=(_result("Sodium", "140"),),
+        summary=LabSummary(headline="All 1 results within their reference ranges"),
+    )
+    why = KIT.false_reassurance(truth, report)
+    assert "row not read: Glucose 6.6" in why
+    assert not any("Sodium" in w for w in why)
+
+
+def test_the_check_catches_an_abnormal_row_read_as_normal() -> None:
+    truth = {"rows": [{"name": "Glucose", "value_text": "6.6", "flag": "H"}]}
+    report = LabReport(
+        patient=PatientInfo(sex=Sex.FEMALE, age=50),
+        results=(_result("Glucose", "6.6"),),
+        summary=LabSummary(headline="All 1 results within their reference ranges"),
+    )
+    assert KIT.false_reassurance(truth, report) == [
+        "abnormal row called normal: Glucose 6.6 (H)"
+    ]
