@@ -149,9 +149,7 @@ def document_unread(document: LabDocument) -> list[RawLabRow]:
     for item in document.unread:
         row = unread_row(item.text)
         rows.append(
-            row.model_copy(
-                update={"bbox": item.bbox, "section": item.section, "ocr": item.ocr}
-            )
+            row.model_copy(update={"bbox": item.bbox, "section": item.section, "ocr": item.ocr})
         )
     return rows
 

@@ -167,6 +167,14 @@ def _weigh_printed_flag(
     if not printed:
         return flag, significance, ""
     reference = work.reference
+    if printed == "C":  # critical, direction not printed: the computed flag gives it
+        printed = "HH" if flag in _HIGH else "LL" if flag in _LOW else ""
+        if not printed:
+            work.notes.append("the report marks this value critical: critical")
+            said = "" if reference is None or flag is not Flag.NORMAL else _source(reference)
+            why = f"printed critical, computed N against the {said}" if said else ""
+            shown = Flag.ABNORMAL if flag is Flag.NORMAL else flag
+            return shown, Significance.CRITICAL, why
     if reference is None:
         if flag is Flag.NORMAL and printed != "N":
             work.notes.append(f"flag {printed} taken from the report; no range to check it")

@@ -120,6 +120,9 @@ def screen_row(row: RawLabRow, patient: PatientInfo) -> Finding | None:
     if side == 0 and printed.flag in ("", "N"):
         return None
     flag_code = printed.flag if printed.flag and printed.flag != "N" else ("L" if side < 0 else "H")
+    marked_critical = flag_code == "C"  # critical, direction not printed
+    if marked_critical:
+        flag_code = "LL" if side < 0 else "HH" if side > 0 else "A"
     flag = Flag(flag_code)
     reasons: list[str] = []
     shown_range = printed.range.text if printed.range is not None else ""
@@ -133,7 +136,7 @@ def screen_row(row: RawLabRow, patient: PatientInfo) -> Finding | None:
         if far:
             reasons.append(f"implausible as read ({far})")
     name = row.name.strip() or "A row"
-    critical = flag in (Flag.CRITICAL_HIGH, Flag.CRITICAL_LOW)
+    critical = marked_critical or flag in (Flag.CRITICAL_HIGH, Flag.CRITICAL_LOW)
     return Finding(
         code="unrecognized.abnormal",
         title=f"{name}: abnormal as printed, not interpreted",

@@ -15,7 +15,8 @@ from medflow.analyzers.labs.kb_errors import KnowledgeBaseError
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
 _FILE = "qualitative.yaml"
 _LABEL_GROUPS = ("male", "female", "adult", "child", "preferred", "other")
-_FLAG_CODES = {"N", "L", "H", "LL", "HH", "A"}
+_FLAG_CODES = {"N", "L", "H", "LL", "HH", "A", "C"}
+"""FHIR interpretation codes, plus ``C``: a critical mark printed without a direction."""
 
 
 def normalize_words(text: str) -> str:

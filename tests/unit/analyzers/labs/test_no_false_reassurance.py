@@ -219,3 +219,44 @@ def test_decimal_comma_printed_range_is_read_as_decimals(
     assert result.reference_range is not None
     assert (result.reference_range.low, result.reference_range.high) == (12.0, 15.5)
     assert result.flag is Flag.LOW
+
+
+@pytest.mark.parametrize("mark", ["CRIT", "!!", "Critical"])
+def test_a_critical_mark_without_direction_takes_the_computed_one(
+    analyzer: LabAnalyzer, mark: str
+) -> None:
+    row = RawLabRow(
+        name="Potassium", value_text="6.9", unit_text="mmol/L", range_text="3.5-5.1", flag_text=mark
+    )
+    report = report_of(analyzer, [*NORMAL_ROWS, row])
+    result = report.results[3]
+    assert result.flag is Flag.CRITICAL_HIGH
+    assert result.significance is Significance.CRITICAL
+    assert result.printed_flag == "C"
+
+
+def test_a_critical_mark_on_a_value_computed_normal_is_critical_and_shown(
+    analyzer: LabAnalyzer,
+) -> None:
+    row = RawLabRow(
+        name="Potassium", value_text="4.0", unit_text="mmol/L", range_text="3.5-5.1", flag_text="C"
+    )
+    report = report_of(analyzer, [*NORMAL_ROWS, row])
+    result = report.results[3]
+    assert result.significance is Significance.CRITICAL
+    assert result.flag_disagreement.startswith("printed critical, computed N against the range")
+    assert_not_reassuring(report)
+
+
+def test_an_unrecognised_row_marked_critical_is_a_critical_finding(analyzer: LabAnalyzer) -> None:
+    row = RawLabRow(
+        name="Cromo en sangre",
+        value_text="9.1",
+        unit_text="ug/L",
+        range_text="0.1-2.0",
+        flag_text="C",
+    )
+    report = report_of(analyzer, [*NORMAL_ROWS, row])
+    [finding] = [f for f in report.summary.findings if f.code == "unrecognized.abnormal"]
+    assert finding.severity.value == "critical"
+    assert finding.evidence[0].flag is Flag.CRITICAL_HIGH
