@@ -115,6 +115,4 @@ def test_the_check_catches_an_abnormal_row_read_as_normal() -> None:
         results=(_result("Glucose", "6.6"),),
         summary=LabSummary(headline="All 1 results within their reference ranges"),
     )
-    assert KIT.false_reassurance(truth, report) == [
-        "abnormal row called normal: Glucose 6.6 (H)"
-    ]
+    assert KIT.false_reassurance(truth, report) == ["abnormal row called normal: Glucose 6.6 (H)"]
