@@ -35,6 +35,7 @@ from medflow.analyzers.imaging.read import (
     sniff_kind,
 )
 from medflow.analyzers.imaging.render import display_frame
+from medflow.analyzers.imaging.repair import drop_unwritable
 from medflow.domain.imaging import DeidOptions, DeidSummary, PixelRegion
 
 if TYPE_CHECKING:
@@ -115,6 +116,46 @@ class _Counts:
     private: int = 0
     regions: list[PixelRegion] = field(default_factory=list)
     ocr_ran: bool = False
+
+
+def _complete_file_meta(ds: Dataset) -> None:
+    """Give a data set read without its preamble or File Meta Information a proper one
+    (PS3.10 7.1): a 128-byte preamble, the SOP Class and Instance UIDs and the transfer syntax
+    it is written in."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import (
+        PYDICOM_IMPLEMENTATION_UID,
+        ExplicitVRBigEndian,
+        ExplicitVRLittleEndian,
+        ImplicitVRLittleEndian,
+    )
+
+    if getattr(ds, "preamble", None) is None:
+        ds.preamble = b"\x00" * 128
+    meta = getattr(ds, "file_meta", None)
+    if meta is None:
+        ds.file_meta = meta = FileMetaDataset()
+    if not meta.get("TransferSyntaxUID"):
+        if ds.original_encoding[0] is True or getattr(ds, "is_implicit_VR", None):
+            meta.TransferSyntaxUID = ImplicitVRLittleEndian
+        elif ds.original_encoding[1] is False:
+            meta.TransferSyntaxUID = ExplicitVRBigEndian
+        else:
+            meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    if not meta.get("MediaStorageSOPClassUID") and ds.get("SOPClassUID"):
+        meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    if not meta.get("MediaStorageSOPInstanceUID") and ds.get("SOPInstanceUID"):
+        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    if "FileMetaInformationVersion" not in meta:
+        meta.FileMetaInformationVersion = b"\x00\x01"
+    if not meta.get("ImplementationClassUID"):
+        meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+
+
+def _encode(ds: Dataset) -> bytes:
+    buf = io.BytesIO()
+    ds.save_as(buf)
+    return buf.getvalue()
 
 
 def _shift_da(value: str, days: int) -> str | None:
@@ -199,14 +240,20 @@ class Deidentifier:
         """
         if sniff_kind(src) in ("png", "jpeg"):
             return self.deidentify_raster(src, name)
-        ds = read_dicom(src, name, self.limits)
+        repairs: list[str] = []
+        ds = read_dicom(src, name, self.limits, repairs=repairs)
         with quiet_pydicom():
             links = capture_links(ds)
         summary = self.deidentify_dataset(ds, name)
-        buf = io.BytesIO()
         with quiet_pydicom():
-            ds.save_as(buf)
-        data = buf.getvalue()
+            _complete_file_meta(ds)
+            try:
+                data = _encode(ds)
+            except Exception:  # a value pydicom cannot encode: drop it, report, write the rest
+                drop_unwritable(ds, repairs)
+                data = _encode(ds)
+        if repairs:
+            summary = summary.model_copy(update={"repairs": (*repairs, *summary.repairs)})
         return (rewrite_offsets(data, links) if links else data), summary
 
     def deidentify_raster(self, src: Source, name: str) -> tuple[bytes, DeidSummary]:
@@ -261,11 +308,8 @@ class Deidentifier:
             burned_in = str(ds.get("BurnedInAnnotation", "") or "").upper()
             self._walk(ds, counts, shift, self.pseudonym(patient_id))
             meta = getattr(ds, "file_meta", None)
-            if meta is not None and "MediaStorageSOPInstanceUID" in meta and not opts.retain_uids:
-                meta.MediaStorageSOPInstanceUID = self.uids.map(
-                    str(meta.MediaStorageSOPInstanceUID)
-                )
-                counts.uids += 1
+            if meta is not None:  # the File Meta group: UIDs, AE titles, private information
+                self._walk(meta, counts, shift, self.pseudonym(patient_id))
             if self._wants_ocr(ds, modality, burned_in):
                 self._clean_pixels(ds, name, counts)
             self._stamp(ds, counts, shift)
