@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from medflow.analyzers.imaging.burned_in import Box, TextFinder
+from medflow.analyzers.imaging.burned_in import Box, TextFinder, Word
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -217,7 +217,8 @@ def outside(regions: tuple[Box, ...], height: int, width: int) -> list[Box]:
     return out
 
 
-def _strip_boxes(rules: PixelRules, height: int, width: int) -> list[Box]:
+def strip_boxes(rules: PixelRules, height: int, width: int) -> list[Box]:
+    """The text strips of the rules in an image's pixels."""
     return [
         (round(fl * width), round(ft * height), round(fw * width), round(fh * height))
         for fl, ft, fw, fh in rules.strips
@@ -283,12 +284,94 @@ def _separation(patch: NDArray[Any]) -> float:
     return best / total
 
 
+_BANDS: tuple[tuple[float, float], ...] = ((0.1, 0.3), (0.25, 0.3), (0.4, 0.3), (0.55, 0.3))
+"""Horizontal bands (top, height as fractions) read on their own besides the whole frame:
+Tesseract's page layout drops words that sit inside a large bright shape (a lung, a fan), and
+reads them once the band around them is cut out."""
+
+
+def _iou(a: Box, b: Box) -> float:
+    inter = _overlap(a, b)
+    return inter / max(1, a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def read_bands(finder: TextFinder, image: NDArray[Any], strips: list[Box]) -> list[Word]:
+    """Words of the whole frame, of each text strip and of each band, boxes in frame pixels;
+    a word read twice (IoU over 0.5) is kept once, at its best confidence."""
+    height, width = image.shape[:2]
+    crops = [(0, 0, width, height), *strips]
+    crops += [(0, round(t * height), width, round(h * height)) for t, h in _BANDS]
+    words: list[Word] = []
+    for left, top, w, h in crops:
+        if w < 8 or h < 8:
+            continue
+        for word in finder.read(image[top : top + h, left : left + w]):
+            x, y, bw, bh = word.box
+            moved = Word((x + left, y + top, bw, bh), word.text, word.confidence)
+            same = next((i for i, o in enumerate(words) if _iou(o.box, moved.box) > 0.5), None)
+            if same is None:
+                words.append(moved)
+            elif words[same].confidence < moved.confidence:
+                words[same] = moved
+    return words
+
+
 def _pad(box: Box, fraction: float, height: int, width: int) -> Box:
     left, top, w, h = box
     p = max(2, round(h * fraction))
     x0, y0 = max(0, left - p), max(0, top - p)
     x1, y1 = min(width, left + w + p), min(height, top + h + p)
     return (x0, y0, x1 - x0, y1 - y0)
+
+
+_PASSES = 3
+"""OCR passes at most per frame (the first, and re-reads while new words surface)."""
+
+
+def _judge(
+    words: list[Word],
+    strips: list[Box],
+    shown: NDArray[Any],
+    rules: PixelRules,
+    result: MaskPlan,
+    reviewed: set[str],
+) -> list[Box]:
+    """Add the words to blank to ``result`` (and the review lines); return the new boxes."""
+    height, width = shown.shape[:2]
+    area = height * width
+    new: list[Box] = []
+    for word in words:
+        box = word.box
+        chars = sum(ch.isalnum() for ch in word.text)
+        in_strip = any(_overlap(box, s) * 2 >= box[2] * box[3] for s in strips)
+        if in_strip:
+            if word.confidence < rules.strip_min_confidence or chars < rules.strip_min_chars:
+                continue
+            cap = rules.strip_max_box_fraction
+        else:
+            if word.confidence < rules.min_confidence or chars < rules.min_chars:
+                continue
+            cap = rules.max_box_fraction
+        why_not = (
+            "larger than the cap for a word"
+            if box[2] * box[3] > cap * area
+            else text_shape(shown, box, rules.shape)
+        )
+        if why_not is None:
+            padded = _pad(box, rules.pad_fraction, height, width)
+            if any(b == padded for b, _ in result.boxes):
+                continue
+            result.boxes.append((padded, "text-strip" if in_strip else "text-shaped"))
+            result.text_found = True
+            new.append(padded)
+        elif word.confidence >= rules.review_confidence and why_not in _TOO_BIG and chars >= 3:
+            # text-like but too large to blank without hiding anatomy: a person decides
+            where = f"at ({box[0]},{box[1]}) {box[2]}x{box[3]} px, confidence {word.confidence:.0f}"
+            line = f"a word-like box {where} was not blanked: {why_not}"
+            if line not in reviewed:
+                reviewed.add(line)
+                result.review.append(line)
+    return new
 
 
 def plan(
@@ -325,36 +408,18 @@ def plan(
     # OCR the frame as it will be after the region masks, so a blanked banner is not re-read.
     shown = mask_boxes(grey, [b for b, _ in result.boxes], 0) if result.boxes else grey
     strips = (
-        _strip_boxes(rules, height, width)
+        strip_boxes(rules, height, width)
         if header is None or modality in rules.strip_modalities
         else []
     )
-    words = finder.read(shown)
-    result.ocr_ran = True
-    area = height * width
-    for word in words:
-        box = word.box
-        chars = sum(ch.isalnum() for ch in word.text)
-        in_strip = any(_overlap(box, s) * 2 >= box[2] * box[3] for s in strips)
-        if in_strip:
-            if word.confidence < rules.strip_min_confidence or chars < rules.strip_min_chars:
-                continue
-            cap = rules.strip_max_box_fraction
-        else:
-            if word.confidence < rules.min_confidence or chars < rules.min_chars:
-                continue
-            cap = rules.max_box_fraction
-        why_not = (
-            "larger than the cap for a word"
-            if box[2] * box[3] > cap * area
-            else text_shape(shown, box, rules.shape)
-        )
-        where = f"at ({box[0]},{box[1]}) {box[2]}x{box[3]} px, confidence {word.confidence:.0f}"
-        if why_not is None:
-            reason = "text-strip" if in_strip else "text-shaped"
-            result.boxes.append((_pad(box, rules.pad_fraction, height, width), reason))
-            result.text_found = True
-        elif word.confidence >= rules.review_confidence and why_not in _TOO_BIG and chars >= 3:
-            # text-like but too large to blank without hiding anatomy: a person decides
-            result.review.append(f"a word-like box {where} was not blanked: {why_not}")
+    reviewed: set[str] = set()
+    for _ in range(_PASSES):
+        # Each pass reads the frame as blanked so far: removing one word changes how Tesseract
+        # binarizes the rest, so a word it missed can surface; it stops when nothing new does.
+        words = read_bands(finder, shown, strips)
+        result.ocr_ran = True
+        new = _judge(words, strips, shown, rules, result, reviewed)
+        if not new:
+            break
+        shown = mask_boxes(shown, new, 0)
     return result
