@@ -231,12 +231,17 @@ def _overlap(a: Box, b: Box) -> int:
     return max(0, w) * max(0, h)
 
 
-def text_shape(grey: NDArray[Any], box: Box, shape: ShapeRules) -> str | None:
-    """None when the box looks like a line of text; else why not (for the review list)."""
+def text_shape(
+    grey: NDArray[Any], box: Box, shape: ShapeRules, any_size: bool = False
+) -> str | None:
+    """None when the box looks like a line of text; else why not (for the review list).
+
+    ``any_size`` skips the height limit (to tell large text from large non-text).
+    """
     import numpy as np
 
     left, top, width, height = box
-    if height > shape.max_height_fraction * grey.shape[0] and height > 24:
+    if not any_size and height > shape.max_height_fraction * grey.shape[0] and height > 24:
         return "taller than a line of text"
     aspect = width / max(1, height)
     if not shape.min_aspect <= aspect <= shape.max_aspect:
@@ -324,6 +329,12 @@ def _pad(box: Box, fraction: float, height: int, width: int) -> Box:
     return (x0, y0, x1 - x0, y1 - y0)
 
 
+def _same_line(a: Box, b: Box) -> bool:
+    """Whether two boxes sit on one line of text (vertical overlap of half the smaller)."""
+    overlap = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return overlap * 2 >= min(a[3], b[3])
+
+
 _PASSES = 3
 """OCR passes at most per frame (the first, and re-reads while new words surface)."""
 
@@ -364,7 +375,12 @@ def _judge(
             result.boxes.append((padded, "text-strip" if in_strip else "text-shaped"))
             result.text_found = True
             new.append(padded)
-        elif word.confidence >= rules.review_confidence and why_not in _TOO_BIG and chars >= 3:
+        elif (
+            word.confidence >= rules.review_confidence
+            and why_not in _TOO_BIG
+            and chars >= 3
+            and text_shape(shown, box, rules.shape, any_size=True) is None
+        ):
             # text-like but too large to blank without hiding anatomy: a person decides
             where = f"at ({box[0]},{box[1]}) {box[2]}x{box[3]} px, confidence {word.confidence:.0f}"
             line = f"a word-like box {where} was not blanked: {why_not}"
@@ -388,6 +404,8 @@ def plan(
         rules: the pixel rules.
         finder: the OCR; None skips the OCR pass (regions only).
     """
+    import numpy as np
+
     from medflow.analyzers.imaging.burned_in import mask_boxes
     from medflow.analyzers.imaging.render import to_grey
 
@@ -413,13 +431,20 @@ def plan(
         else []
     )
     reviewed: set[str] = set()
+    lines: list[Box] | None = None
     for _ in range(_PASSES):
         # Each pass reads the frame as blanked so far: removing one word changes how Tesseract
         # binarizes the rest, so a word it missed can surface; it stops when nothing new does.
+        # A re-read only accepts words on the lines of words already blanked (text comes in
+        # lines; the blanked boxes' own edges must not breed new boxes over anatomy), and
+        # reads the blanked boxes filled with the frame's median, not black.
         words = read_bands(finder, shown, strips)
         result.ocr_ran = True
+        if lines is not None:
+            words = [w for w in words if any(_same_line(w.box, b) for b in lines)]
         new = _judge(words, strips, shown, rules, result, reviewed)
         if not new:
             break
-        shown = mask_boxes(shown, new, 0)
+        lines = [b for b, why in result.boxes if why in ("text-strip", "text-shaped")]
+        shown = mask_boxes(shown, new, int(np.median(grey)))
     return result
