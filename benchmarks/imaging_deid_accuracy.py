@@ -11,8 +11,8 @@ Figures, for medflow's region-first de-identification and, in the same run, for 
 OCR-confidence approach (every word Tesseract reads at confidence >= 45 blanked, the rest kept):
 
 * PHI words unreadable after de-identification: of the words Tesseract could read before,
-  how many it can no longer read after (Tesseract psm 11 on the whole image, its text strips
-  and horizontal bands, and psm 6 on the whole image; a word counts as read when a token equals
+  how many it can no longer read after (Tesseract psm 11 and psm 6, each on the whole image
+  and on its top and bottom text strips cut out; a word counts as read when a token equals
   it, contains it, or is 80% similar for words of 4+ characters);
 * pixels changed on text-free images: the share of stored pixel values that changed.
 

@@ -89,9 +89,10 @@ class TextFinder:
         self._tess = pytesseract
         self.settings = settings or load_rules().ocr
 
-    def read(self, image: NDArray[Any]) -> list[Word]:
+    def read(self, image: NDArray[Any], config: str | None = None) -> list[Word]:
         """Every word Tesseract reads in a uint8 grey or RGB image, whatever its confidence,
-        with its box in the image's pixels (unpadded)."""
+        with its box in the image's pixels (unpadded); ``config`` overrides the settings'
+        Tesseract options (``"--psm 6"`` reads a strip as one block of text)."""
         import numpy as np
         from PIL import Image
 
@@ -103,7 +104,9 @@ class TextFinder:
             img = img.resize(
                 (round(width * scale), round(height * scale)), Image.Resampling.BICUBIC
             )
-        data = self._tess.image_to_data(img, config=s.config, output_type=self._tess.Output.DICT)
+        data = self._tess.image_to_data(
+            img, config=config or s.config, output_type=self._tess.Output.DICT
+        )
         words: list[Word] = []
         for i, text in enumerate(data["text"]):
             word = str(text).strip()

@@ -232,11 +232,13 @@ def _overlap(a: Box, b: Box) -> int:
 
 
 def text_shape(
-    grey: NDArray[Any], box: Box, shape: ShapeRules, any_size: bool = False
+    grey: NDArray[Any], box: Box, shape: ShapeRules, any_size: bool = False, sure: bool = False
 ) -> str | None:
     """None when the box looks like a line of text; else why not (for the review list).
 
-    ``any_size`` skips the height limit (to tell large text from large non-text).
+    ``any_size`` skips the height limit (to tell large text from large non-text); ``sure``
+    (a word OCR read confidently) skips the two-tone test, which text over striped anatomy
+    (three tones: background, rib, strokes) fails.
     """
     import numpy as np
 
@@ -252,7 +254,7 @@ def text_shape(
     lo, hi = np.percentile(patch, [5, 95])
     if hi - lo < shape.min_contrast:
         return "no stroke contrast"
-    if _separation(patch) < shape.min_separation:
+    if not sure and _separation(patch) < shape.min_separation:
         return "not two-toned like strokes on a background"
     ink = patch > (lo + hi) / 2
     if ink.mean() > 0.5:
@@ -289,10 +291,9 @@ def _separation(patch: NDArray[Any]) -> float:
     return best / total
 
 
-_BANDS: tuple[tuple[float, float], ...] = ((0.1, 0.3), (0.25, 0.3), (0.4, 0.3), (0.55, 0.3))
-"""Horizontal bands (top, height as fractions) read on their own besides the whole frame:
-Tesseract's page layout drops words that sit inside a large bright shape (a lung, a fan), and
-reads them once the band around them is cut out."""
+_BLOCK = "--psm 6"
+"""Tesseract page segmentation 6: a single uniform block of text; it reads some banners the
+sparse-text mode (11) misses, and the other way round."""
 
 
 def _iou(a: Box, b: Box) -> float:
@@ -301,17 +302,26 @@ def _iou(a: Box, b: Box) -> float:
 
 
 def read_bands(finder: TextFinder, image: NDArray[Any], strips: list[Box]) -> list[Word]:
-    """Words of the whole frame, of each text strip and of each band, boxes in frame pixels;
-    a word read twice (IoU over 0.5) is kept once, at its best confidence."""
+    """Words of the whole frame (sparse text, then one block) and of each text strip read on
+    its own (Tesseract's page layout can drop a banner next to a large bright shape; cut out,
+    it reads), boxes in frame
+    pixels; a word read twice (IoU over 0.5) is kept once, at its best confidence.
+
+    Bands across the image body are not read separately: cut out of context, rib-like
+    texture reads as large letters."""
     height, width = image.shape[:2]
-    crops = [(0, 0, width, height), *strips]
-    crops += [(0, round(t * height), width, round(h * height)) for t, h in _BANDS]
+    # the whole frame as sparse text and as one block of text lines (psm 6); each strip alone
+    crops: list[tuple[int, int, int, int, str | None]] = [(0, 0, width, height, None)]
+    crops += [(0, 0, width, height, _BLOCK), *((*s, None) for s in strips)]
     words: list[Word] = []
-    for left, top, w, h in crops:
+    for left, top, w, h, config in crops:
         if w < 8 or h < 8:
             continue
-        for word in finder.read(image[top : top + h, left : left + w]):
+        whole = (left, top, w, h) == (0, 0, width, height)
+        for word in finder.read(image[top : top + h, left : left + w], config):
             x, y, bw, bh = word.box
+            if not whole and bh > 0.75 * h:
+                continue  # a "word" as tall as the strip is its texture, not a line in it
             moved = Word((x + left, y + top, bw, bh), word.text, word.confidence)
             same = next((i for i, o in enumerate(words) if _iou(o.box, moved.box) > 0.5), None)
             if same is None:
@@ -366,7 +376,9 @@ def _judge(
         why_not = (
             "larger than the cap for a word"
             if box[2] * box[3] > cap * area
-            else text_shape(shown, box, rules.shape)
+            else text_shape(
+                shown, box, rules.shape, sure=word.confidence >= rules.review_confidence
+            )
         )
         if why_not is None:
             padded = _pad(box, rules.pad_fraction, height, width)
