@@ -180,6 +180,26 @@ def test_deid_reports_a_repaired_attribute_and_exits_0(tmp_path: Path, secret: P
     assert pydicom.dcmread(tmp_path / "out" / "frames.dcm").NumberOfFrames == 15
 
 
+@pytest.mark.slow
+def test_deid_warns_when_text_may_remain_in_the_pixels(tmp_path: Path, secret: Path) -> None:
+    from PIL import Image, ImageDraw, ImageFont
+
+    src = tmp_path / "in"
+    src.mkdir()
+    img = Image.new("L", (1000, 1000), 30)
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((0, 300, 1000, 800), fill=60)
+    draw.text((150, 450), "HARTWELL", fill=250, font=ImageFont.load_default(size=80))
+    img.save(src / "screen.png")
+    result = runner.invoke(
+        app, ["imaging", "deid", str(src), str(tmp_path / "out"), "--secret-file", str(secret)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: screen.png: review the pixels, text may remain" in result.stderr
+    assert "HARTWELL" not in result.stderr
+    assert (tmp_path / "out" / "screen.png").exists()
+
+
 def test_deid_refuses_output_inside_input(tmp_path: Path, secret: Path) -> None:
     src = tmp_path / "in"
     fx.save(fx.ct_image(), src / "a.dcm")
