@@ -86,6 +86,7 @@ class PixelRules:
     strip_min_confidence: float
     strip_min_chars: int
     strip_max_box_fraction: float
+    block_min_confidence: float
     min_confidence: float
     min_chars: int
     max_box_fraction: float
@@ -116,6 +117,7 @@ def _parse_rules(data: dict[str, Any]) -> PixelRules:
         strip_min_confidence=float(ocr["strip"]["min_confidence"]),
         strip_min_chars=int(ocr["strip"]["min_chars"]),
         strip_max_box_fraction=float(ocr["strip"]["max_box_fraction"]),
+        block_min_confidence=float(ocr["strip"]["block_min_confidence"]),
         min_confidence=float(ocr["elsewhere"]["min_confidence"]),
         min_chars=int(ocr["elsewhere"]["min_chars"]),
         max_box_fraction=float(ocr["elsewhere"]["max_box_fraction"]),
@@ -301,7 +303,9 @@ def _iou(a: Box, b: Box) -> float:
     return inter / max(1, a[2] * a[3] + b[2] * b[3] - inter)
 
 
-def read_bands(finder: TextFinder, image: NDArray[Any], strips: list[Box]) -> list[Word]:
+def read_bands(
+    finder: TextFinder, image: NDArray[Any], strips: list[Box], block_confidence: float = 60.0
+) -> list[Word]:
     """Words of the whole frame (sparse text, then one block) and of each text strip read on
     its own (Tesseract's page layout can drop a banner next to a large bright shape; cut out,
     it reads), boxes in frame
@@ -322,6 +326,11 @@ def read_bands(finder: TextFinder, image: NDArray[Any], strips: list[Box]) -> li
             x, y, bw, bh = word.box
             if not whole and bh > 0.75 * h:
                 continue  # a "word" as tall as the strip is its texture, not a line in it
+            if config == _BLOCK and (
+                word.confidence < block_confidence
+                or not any(_overlap(word.box, s) * 2 >= bw * bh for s in strips)
+            ):
+                continue  # read as one block, striped anatomy turns into words: strips only
             moved = Word((x + left, y + top, bw, bh), word.text, word.confidence)
             same = next((i for i, o in enumerate(words) if _iou(o.box, moved.box) > 0.5), None)
             if same is None:
@@ -447,13 +456,18 @@ def plan(
     for _ in range(_PASSES):
         # Each pass reads the frame as blanked so far: removing one word changes how Tesseract
         # binarizes the rest, so a word it missed can surface; it stops when nothing new does.
-        # A re-read only accepts words on the lines of words already blanked (text comes in
-        # lines; the blanked boxes' own edges must not breed new boxes over anatomy), and
-        # reads the blanked boxes filled with the frame's median, not black.
-        words = read_bands(finder, shown, strips)
+        # A re-read only accepts confident words on the lines of words already blanked (text
+        # comes in lines; the blanked boxes' own edges must not breed new boxes over anatomy),
+        # and reads the blanked boxes filled with the frame's median, not black.
+        words = read_bands(finder, shown, strips, rules.block_min_confidence)
         result.ocr_ran = True
         if lines is not None:
-            words = [w for w in words if any(_same_line(w.box, b) for b in lines)]
+            words = [
+                w
+                for w in words
+                if w.confidence >= rules.review_confidence
+                and any(_same_line(w.box, b) for b in lines)
+            ]
         new = _judge(words, strips, shown, rules, result, reviewed)
         if not new:
             break
