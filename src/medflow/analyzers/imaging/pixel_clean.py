@@ -245,7 +245,7 @@ def text_shape(
     import numpy as np
 
     left, top, width, height = box
-    if not any_size and height > shape.max_height_fraction * grey.shape[0] and height > 24:
+    if not any_size and height > max(shape.max_height_fraction * grey.shape[0], 40):
         return "taller than a line of text"
     aspect = width / max(1, height)
     if not shape.min_aspect <= aspect <= shape.max_aspect:
