@@ -348,12 +348,6 @@ def _pad(box: Box, fraction: float, height: int, width: int) -> Box:
     return (x0, y0, x1 - x0, y1 - y0)
 
 
-def _same_line(a: Box, b: Box) -> bool:
-    """Whether two boxes sit on one line of text (vertical overlap of half the smaller)."""
-    overlap = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    return overlap * 2 >= min(a[3], b[3])
-
-
 _PASSES = 3
 """OCR passes at most per frame (the first, and re-reads while new words surface)."""
 
@@ -452,25 +446,20 @@ def plan(
         else []
     )
     reviewed: set[str] = set()
-    lines: list[Box] | None = None
+    rereading = False
     for _ in range(_PASSES):
         # Each pass reads the frame as blanked so far: removing one word changes how Tesseract
         # binarizes the rest, so a word it missed can surface; it stops when nothing new does.
-        # A re-read only accepts confident words on the lines of words already blanked (text
-        # comes in lines; the blanked boxes' own edges must not breed new boxes over anatomy),
-        # and reads the blanked boxes filled with the frame's median, not black.
+        # A re-read only accepts confident words (the blanked boxes' own edges must not breed
+        # new boxes over anatomy), and reads the blanked boxes filled with the frame's median,
+        # not black.
         words = read_bands(finder, shown, strips, rules.block_min_confidence)
         result.ocr_ran = True
-        if lines is not None:
-            words = [
-                w
-                for w in words
-                if w.confidence >= rules.review_confidence
-                and any(_same_line(w.box, b) for b in lines)
-            ]
+        if rereading:
+            words = [w for w in words if w.confidence >= rules.review_confidence]
         new = _judge(words, strips, shown, rules, result, reviewed)
         if not new:
             break
-        lines = [b for b, why in result.boxes if why in ("text-strip", "text-shaped")]
+        rereading = True
         shown = mask_boxes(shown, new, int(np.median(grey)))
     return result
