@@ -4,7 +4,7 @@ A generated test set (``tests/fixtures/imaging/burned_in_set.py``): images with 
 burned in at several positions, sizes and contrasts (ultrasound with and without Sequence of
 Ultrasound Regions, secondary capture grey and RGB, PNG), and text-free anatomy-like images
 (gradients, ellipses, noise, rib-like stripes; ultrasound with regions, SC, PNG), plus the
-text-free images of pydicom's test data (CT, MR, CR chest films, a face photo, colour SC) run
+text-free images of pydicom's test data (CT, MR, CR chest films, colour SC, LUT tests) run
 with ``burned_in_text="all"``.
 
 Figures, for medflow's region-first de-identification and, in the same run, for the previous
@@ -17,7 +17,16 @@ OCR-confidence approach (every word Tesseract reads at confidence >= 45 blanked,
 * pixels changed on text-free images: the share of stored pixel values that changed.
 
 Seeds: the thresholds in ``data/pixel_rules.yaml`` were tuned on seeds 0-11 (PHI) and 0-9
-(text-free); the held-out figures use seeds 100-115 and 100-109, never looked at while tuning.
+(text-free), and the unit tests' seeds 200-203 informed two fixes; the held-out figures use
+seeds 100-115 and 100-109, never looked at while tuning.
+
+Measured on 2026-12-06 (2 shared CPU cores), final code:
+  tune:     PHI words unreadable 100.0% (27/27; baseline 85.2%, 23/27); text-free pixels
+            changed mean 0.160%, max 0.851% (baseline mean 0.272%, max 0.674%).
+  held-out: PHI words unreadable 94.1% (32/34; baseline 76.5%, 26/34; 2 files flagged for
+            review); text-free mean 0.405%, max 2.672% (baseline mean 0.244%, max 0.730%).
+  pydicom text-free files (6, burned_in_text=all): mean 0.331%, max 1.419% (baseline mean
+            0.016%, max 0.068%).
 
 Usage: ``python benchmarks/imaging_deid_accuracy.py [--set tune|held-out|both]``.
 """
@@ -50,7 +59,6 @@ PYDICOM_TEXT_FREE = (
     "MR_small.dcm",
     "RG1_UNCR.dcm",
     "RG3_UNCR.dcm",
-    "OT-PAL-8-face.dcm",
     "SC_rgb.dcm",
     "mlut_18.dcm",
 )
@@ -139,6 +147,17 @@ def _pydicom_free(base: TextFinder, secret: bytes) -> dict[str, Any] | None:
     return {"ours": ours, "base": theirs, "files": len(ours)}
 
 
+def _print_pydicom(base: TextFinder, secret: bytes) -> None:
+    extra = _pydicom_free(base, secret)
+    if extra and extra["files"]:
+        o, t = np.array(extra["ours"]), np.array(extra["base"])
+        print(
+            f"pydicom text-free files ({extra['files']}, burned_in_text=all): pixels changed, "
+            f"medflow: mean {o.mean():.3%}, max {o.max():.3%}; baseline: mean {t.mean():.3%}, "
+            f"max {t.max():.3%}"
+        )
+
+
 def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else ("n/a" if a == 0 else "inf")
 
@@ -185,23 +204,19 @@ def run(name: str) -> None:
         f"flagged for review: {free['review']}"
     )
     if name == "held-out":
-        extra = _pydicom_free(base, secret)
-        if extra and extra["files"]:
-            o, t = np.array(extra["ours"]), np.array(extra["base"])
-            print(
-                f"pydicom text-free files ({extra['files']}, burned_in_text=all): pixels "
-                f"changed, medflow: mean {o.mean():.3%}, max {o.max():.3%}; baseline: mean "
-                f"{t.mean():.3%}, max {t.max():.3%}"
-            )
+        _print_pydicom(base, secret)
     print(f"({time.perf_counter() - start:.0f} s)")
 
 
 def main() -> None:
     """Command line: which seed set(s) to measure."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", choices=("tune", "held-out", "both"), default="both")
+    parser.add_argument("--set", choices=("tune", "held-out", "both", "pydicom"), default="both")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
+    if args.set == "pydicom":
+        _print_pydicom(TextFinder(), b"benchmark-secret-0123456789abcdef")
+        return
     for name in ("tune", "held-out") if args.set == "both" else (args.set,):
         run(name)
 
