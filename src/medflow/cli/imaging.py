@@ -113,21 +113,46 @@ def deid_command(
     except ValueError as exc:
         _fail(str(exc))
         raise typer.Exit(2) from exc
-    bad = _run_deid(deid, list(_files(inp)), out)
+    bad = _run_deid(deid, list(_files(inp)), out, folder=inp.is_dir())
     if bad:
         raise typer.Exit(2)
 
 
-def _run_deid(deid: Deidentifier, files: list[tuple[str, Path]], out: Path) -> int:
-    """De-identify ``files`` into ``out`` (same relative names); returns how many were bad."""
-    bad = 0
+_CLAIMS_IMAGE = frozenset({".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".jpe", ".jfif"})
+"""Names that claim an image: such a file that is not one is an error, not something to skip."""
+
+
+def _warn(message: str) -> None:
+    _err.print(f"warning: {message}", markup=False)
+
+
+def _run_deid(
+    deid: Deidentifier, files: list[tuple[str, Path]], out: Path, folder: bool = False
+) -> int:
+    """De-identify ``files`` into ``out`` (same relative names); returns how many were bad.
+
+    In a folder run, a file that is not DICOM (nor PNG/JPEG) and whose name does not claim to
+    be an image (notes, spreadsheets, ``DICOMDIR`` companions, desktop files) is skipped with a
+    warning and does not count as bad. Every file is reported: written, repaired, flagged for
+    review (text may remain in its pixels), skipped or refused.
+    """
+    from medflow.analyzers.imaging.errors import NotDicomError
+
+    bad = skipped = 0
     with Progress(
         console=_err, transient=True, disable=len(files) < 2 or not _err.is_terminal
     ) as progress:
         task = progress.add_task("de-identifying", total=len(files))
         for name, path in files:
             try:
-                data, _ = deid.deidentify_file(path, name)
+                data, summary = deid.deidentify_file(path, name)
+            except NotDicomError as exc:
+                if folder and path.suffix.lower() not in _CLAIMS_IMAGE:
+                    _warn(f"{name}: skipped, not a DICOM, PNG or JPEG file")
+                    skipped += 1
+                else:
+                    _fail(str(exc))
+                    bad += 1
             except InputError as exc:
                 _fail(str(exc))
                 bad += 1
@@ -137,8 +162,15 @@ def _run_deid(deid: Deidentifier, files: list[tuple[str, Path]], out: Path) -> i
                 tmp = target.with_name(target.name + ".part")
                 tmp.write_bytes(data)
                 tmp.replace(target)
+                for repair in summary.repairs:
+                    _warn(f"{name}: repaired {repair}")
+                if summary.needs_review:
+                    reasons = "; ".join(summary.review_reasons)
+                    _warn(f"{name}: review the pixels, text may remain ({reasons})")
             progress.advance(task)
-    _out.print(f"de-identified {len(files) - bad} of {len(files)} file(s) into {out}")
+    done = len(files) - bad - skipped
+    extra = f", {skipped} skipped" if skipped else ""
+    _out.print(f"de-identified {done} of {len(files)} file(s) into {out}{extra}")
     return bad
 
 

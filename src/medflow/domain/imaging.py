@@ -266,7 +266,13 @@ class DeidOptions(BaseModel):
 
 
 class PixelRegion(BaseModel):
-    """A rectangle of pixels (frame, left, top, width, height) that held burned-in text."""
+    """A rectangle of pixels (frame, left, top, width, height) blanked for burned-in text.
+
+    ``reason`` says why: ``"outside-image-regions"`` (outside the declared ultrasound regions or
+    the active area), ``"text-strip"`` (a known annotation strip of the rules table), ``"ocr"``
+    (a word OCR read inside a text strip) or ``"text-shaped"`` (a small, text-shaped word box
+    elsewhere).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -275,6 +281,7 @@ class PixelRegion(BaseModel):
     top: int = Field(ge=0)
     width: int = Field(ge=1)
     height: int = Field(ge=1)
+    reason: str = "ocr"
 
 
 class DeidSummary(BaseModel):
@@ -285,8 +292,16 @@ class DeidSummary(BaseModel):
         removed, blanked, replaced, uids_remapped, dates_shifted: counts of elements per action.
         private_removed: private elements removed.
         date_shift_days: the offset applied to dates, when dates were shifted.
-        masked_regions: burned-in text regions blanked in the pixels.
+        masked_regions: burned-in text regions blanked in the pixels, each with its reason.
         ocr_ran: whether OCR looked at the pixels.
+        burned_in_annotation: what the copy's Burned In Annotation says (``"YES"``/``"NO"``),
+            None when the pixels were not checked.
+        needs_review: True when text may remain in the pixels (OCR read something it was not
+            sure of, or a text-like box too large to mask without hiding anatomy): a person
+            should look before the copy leaves the site.
+        review_reasons: why, one line each (positions and confidences, never the text).
+        repairs: bad attributes removed or replaced so the rest could be de-identified
+            (tag and name, never the value).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -301,3 +316,7 @@ class DeidSummary(BaseModel):
     date_shift_days: int | None = None
     masked_regions: tuple[PixelRegion, ...] = ()
     ocr_ran: bool = False
+    burned_in_annotation: str | None = None
+    needs_review: bool = False
+    review_reasons: tuple[str, ...] = ()
+    repairs: tuple[str, ...] = ()

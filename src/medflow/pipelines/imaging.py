@@ -251,19 +251,29 @@ class StudyOutcome:
         }
 
 
-def deidentify_study(store: ObjectStore, study_uid: str, deid: Deidentifier) -> list[str]:
+def deidentify_study(
+    store: ObjectStore, study_uid: str, deid: Deidentifier, review: list[str] | None = None
+) -> list[str]:
     """De-identified copies of every instance of a study into ``deidentified``.
 
     Keys use the remapped UIDs (``imaging/<new study>/<new series>/<new sop>.dcm``), so the
     copy's location reveals nothing; writing twice gives the same keys (idempotent).
+
+    Args:
+        review: when given, one line is appended per copy whose pixels a person must review
+            (text may remain: ``DeidSummary.needs_review``), naming the copy's key and why.
     """
     keys = []
     for marker in _markers(store, study_uid):
-        data, _ = deid.deidentify_file(store.get(marker["bucket"], marker["key"]), marker["key"])
+        data, summary = deid.deidentify_file(
+            store.get(marker["bucket"], marker["key"]), marker["key"]
+        )
         new = [deid.uids.map(marker[k]) or "none" for k in ("study_uid", "series_uid", "sop_uid")]
         key = f"imaging/{new[0]}/{new[1]}/{new[2]}.dcm"
         store.put(DEID_BUCKET, key, data, content_type="application/dicom")
         keys.append(key)
+        if review is not None and summary.needs_review:
+            review.append(f"{key}: {'; '.join(summary.review_reasons)}")
     return keys
 
 
@@ -415,6 +425,9 @@ def process_image_study(
     return {
         "deidentified_keys": [deid_key],
         "masked_regions": len(summary.masked_regions),
+        "pixel_review": (
+            [f"{deid_key}: {'; '.join(summary.review_reasons)}"] if summary.needs_review else []
+        ),
         "result_keys": result_keys,
         "images": len(report.images),
         "positive_findings": sum(f.positive for a in report.images for f in a.findings),
@@ -555,8 +568,9 @@ def imaging_pipelines(config: ImagingConfig) -> tuple[Pipeline, Pipeline]:
     def deidentify(ctx: StepContext) -> dict[str, Any]:
         study = _study_of(ctx)
         ctx.progress(0.0, "de-identifying")
-        keys = deidentify_study(ctx.services.store, study["study_uid"], deid)
-        return {"study_uid": study["study_uid"], "deidentified_keys": keys}
+        review: list[str] = []
+        keys = deidentify_study(ctx.services.store, study["study_uid"], deid, review)
+        return {"study_uid": study["study_uid"], "deidentified_keys": keys, "pixel_review": review}
 
     def analyze(ctx: StepContext) -> dict[str, Any]:
         study_uid = str(ctx.state["study_uid"])

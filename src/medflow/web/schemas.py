@@ -172,10 +172,14 @@ class ExecutionPublic(_Schema):
     error: str | None
     created_at: datetime
     finished_at: datetime | None
+    pixel_review: list[str] = []
+    """Imaging: de-identified copies whose pixels a person must review before they leave the
+    site (burned-in text may remain), each ``key: why``; empty when none (or not imaging)."""
 
     @classmethod
     def of(cls, rec: ExecutionRecord) -> ExecutionPublic:
         """From a database record."""
+        review = rec.state.get("pixel_review") if isinstance(rec.state, dict) else None
         return cls(
             id=rec.id,
             document_id=rec.document_id,
@@ -186,6 +190,7 @@ class ExecutionPublic(_Schema):
             error=rec.error,
             created_at=rec.created_at,
             finished_at=rec.finished_at,
+            pixel_review=[str(r) for r in review] if isinstance(review, list) else [],
         )
 
 

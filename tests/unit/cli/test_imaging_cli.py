@@ -146,6 +146,60 @@ def test_deid_folder_with_one_bad_file_still_writes_the_good_ones(
     assert "bad.dcm" in result.stderr
 
 
+def test_deid_folder_skips_non_dicom_files_with_a_warning_and_exits_0(
+    tmp_path: Path, secret: Path
+) -> None:
+    src = tmp_path / "in"
+    fx.save(fx.ct_image(), src / "good.dcm")
+    (src / "README.txt").write_text("export notes")
+    (src / "sub").mkdir()
+    (src / "sub" / "Thumbs.db").write_bytes(b"\x00\x01not an image")
+    result = runner.invoke(
+        app, ["imaging", "deid", str(src), str(tmp_path / "out"), "--secret-file", str(secret)]
+    )
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert any("README.txt" in w and "skipped" in w for w in warnings)
+    assert any("Thumbs.db" in w and "skipped" in w for w in warnings)
+    assert not [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*") if p.is_file()) == ["good.dcm"]
+    assert "2 skipped" in result.stdout
+
+
+def test_deid_reports_a_repaired_attribute_and_exits_0(tmp_path: Path, secret: Path) -> None:
+    from pydicom.data import get_testdata_file
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "frames.dcm").write_bytes(Path(get_testdata_file("badVR.dcm")).read_bytes())
+    result = runner.invoke(
+        app, ["imaging", "deid", str(src), str(tmp_path / "out"), "--secret-file", str(secret)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "frames.dcm: repaired (0028,0008) Number of Frames" in result.stderr
+    assert pydicom.dcmread(tmp_path / "out" / "frames.dcm").NumberOfFrames == 15
+
+
+@pytest.mark.slow
+def test_deid_warns_when_text_may_remain_in_the_pixels(tmp_path: Path, secret: Path) -> None:
+    from PIL import Image, ImageDraw, ImageFont
+
+    src = tmp_path / "in"
+    src.mkdir()
+    img = Image.new("L", (1000, 1000), 30)
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((0, 300, 1000, 800), fill=60)
+    draw.text((150, 450), "HARTWELL", fill=250, font=ImageFont.load_default(size=80))
+    img.save(src / "screen.png")
+    result = runner.invoke(
+        app, ["imaging", "deid", str(src), str(tmp_path / "out"), "--secret-file", str(secret)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: screen.png: review the pixels, text may remain" in result.stderr
+    assert "HARTWELL" not in result.stderr
+    assert (tmp_path / "out" / "screen.png").exists()
+
+
 def test_deid_refuses_output_inside_input(tmp_path: Path, secret: Path) -> None:
     src = tmp_path / "in"
     fx.save(fx.ct_image(), src / "a.dcm")

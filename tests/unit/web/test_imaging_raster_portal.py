@@ -100,3 +100,43 @@ def test_an_untyped_dicom_named_by_its_uid_is_accepted_by_its_bytes(
     # The same declared type with bytes that are not DICOM is refused at the PUT.
     code, detail = _put(portal, b"\x00" * 300, "1.2.3.4", "application/octet-stream")
     assert code == 415 and detail.startswith("1.2.3.4: ")
+
+
+@pytest.mark.slow
+def test_an_image_whose_text_may_remain_is_flagged_for_review_in_the_api(
+    portal: Portal,
+) -> None:
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    # A word too large to blank without hiding what is under it (over the box cap): the copy
+    # is not stamped clean, the API says a person must look at it.
+    img = Image.new("L", (1000, 1000), 30)
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((0, 300, 1000, 800), fill=60)
+    draw.text((150, 450), "HARTWELL", fill=250, font=ImageFont.load_default(size=80))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    doc_id = upload(
+        portal, buf.getvalue(), filename="screen.png", content_type="image/png", pipeline="imaging"
+    )
+    execution = _run(portal, doc_id)
+    assert execution["status"] == "succeeded", execution.get("error")
+    review = execution["pixel_review"]
+    assert isinstance(review, list) and len(review) == 1
+    assert "larger than the cap" in review[0]
+    assert "HARTWELL" not in review[0]
+
+
+@pytest.mark.slow
+def test_a_text_free_upload_has_no_pixel_review(portal: Portal) -> None:
+    import burned_in_set
+
+    case = burned_in_set.free_case(0)  # a generated text-free chest-like PNG
+    doc_id = upload(
+        portal, case.data, filename="chest.png", content_type="image/png", pipeline="imaging"
+    )
+    execution = _run(portal, doc_id)
+    assert execution["status"] == "succeeded", execution.get("error")
+    assert execution["pixel_review"] == []

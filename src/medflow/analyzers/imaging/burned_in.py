@@ -58,6 +58,15 @@ Box = tuple[int, int, int, int]
 """(left, top, width, height) in pixels of the original image."""
 
 
+@dataclass(frozen=True)
+class Word:
+    """One word Tesseract read: its box in the original image, its text and confidence."""
+
+    box: Box
+    text: str
+    confidence: float
+
+
 class TextFinder:
     """Finds words in an image with Tesseract; constructed once, used for many images.
 
@@ -80,8 +89,10 @@ class TextFinder:
         self._tess = pytesseract
         self.settings = settings or load_rules().ocr
 
-    def find(self, image: NDArray[Any]) -> list[Box]:
-        """Boxes of the words Tesseract reads in a uint8 grey or RGB image."""
+    def read(self, image: NDArray[Any], config: str | None = None) -> list[Word]:
+        """Every word Tesseract reads in a uint8 grey or RGB image, whatever its confidence,
+        with its box in the image's pixels (unpadded); ``config`` overrides the settings'
+        Tesseract options (``"--psm 6"`` reads a strip as one block of text)."""
         import numpy as np
         from PIL import Image
 
@@ -93,20 +104,39 @@ class TextFinder:
             img = img.resize(
                 (round(width * scale), round(height * scale)), Image.Resampling.BICUBIC
             )
-        data = self._tess.image_to_data(img, config=s.config, output_type=self._tess.Output.DICT)
-        boxes: list[Box] = []
+        data = self._tess.image_to_data(
+            img, config=config or s.config, output_type=self._tess.Output.DICT
+        )
+        words: list[Word] = []
         for i, text in enumerate(data["text"]):
             word = str(text).strip()
-            if sum(ch.isalnum() for ch in word) < s.min_chars:
+            if not word or float(data["conf"][i]) < 0:
                 continue
-            if float(data["conf"][i]) < s.min_confidence:
-                continue
-            left = max(0, int(data["left"][i] / scale) - s.pad_px)
-            top = max(0, int(data["top"][i] / scale) - s.pad_px)
-            right = min(width, int((data["left"][i] + data["width"][i]) / scale) + s.pad_px + 1)
-            bottom = min(height, int((data["top"][i] + data["height"][i]) / scale) + s.pad_px + 1)
+            left = max(0, int(data["left"][i] / scale))
+            top = max(0, int(data["top"][i] / scale))
+            right = min(width, int((data["left"][i] + data["width"][i]) / scale) + 1)
+            bottom = min(height, int((data["top"][i] + data["height"][i]) / scale) + 1)
             if right > left and bottom > top:
-                boxes.append((left, top, right - left, bottom - top))
+                box = (left, top, right - left, bottom - top)
+                words.append(Word(box, word, float(data["conf"][i])))
+        return words
+
+    def find(self, image: NDArray[Any]) -> list[Box]:
+        """Padded boxes of the words read with at least ``min_confidence`` and ``min_chars``
+        letters or digits (the OCR-confidence approach; :mod:`pixel_clean` decides by region
+        and shape instead)."""
+        s = self.settings
+        height, width = image.shape[:2]
+        boxes: list[Box] = []
+        for word in self.read(image):
+            if sum(ch.isalnum() for ch in word.text) < s.min_chars:
+                continue
+            if word.confidence < s.min_confidence:
+                continue
+            left, top, w, h = word.box
+            x0, y0 = max(0, left - s.pad_px), max(0, top - s.pad_px)
+            x1, y1 = min(width, left + w + s.pad_px), min(height, top + h + s.pad_px)
+            boxes.append((x0, y0, x1 - x0, y1 - y0))
         return boxes
 
 

@@ -21,8 +21,9 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from medflow.analyzers.imaging.burned_in import TextFinder, load_rules, mask_boxes
+from medflow.analyzers.imaging.burned_in import Box, TextFinder, load_rules, mask_boxes
 from medflow.analyzers.imaging.dicomdir import capture_links, rewrite_offsets
+from medflow.analyzers.imaging.pixel_clean import Header, PixelRules, load_pixel_rules, plan
 from medflow.analyzers.imaging.profile import Action, load_profile
 from medflow.analyzers.imaging.raster import encode_clean
 from medflow.analyzers.imaging.read import (
@@ -35,6 +36,7 @@ from medflow.analyzers.imaging.read import (
     sniff_kind,
 )
 from medflow.analyzers.imaging.render import display_frame
+from medflow.analyzers.imaging.repair import drop_unwritable
 from medflow.domain.imaging import DeidOptions, DeidSummary, PixelRegion
 
 if TYPE_CHECKING:
@@ -115,6 +117,48 @@ class _Counts:
     private: int = 0
     regions: list[PixelRegion] = field(default_factory=list)
     ocr_ran: bool = False
+    review: list[str] = field(default_factory=list)
+    burned_in: str | None = None
+
+
+def _complete_file_meta(ds: Dataset) -> None:
+    """Give a data set read without its preamble or File Meta Information a proper one
+    (PS3.10 7.1): a 128-byte preamble, the SOP Class and Instance UIDs and the transfer syntax
+    it is written in."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import (
+        PYDICOM_IMPLEMENTATION_UID,
+        ExplicitVRBigEndian,
+        ExplicitVRLittleEndian,
+        ImplicitVRLittleEndian,
+    )
+
+    if getattr(ds, "preamble", None) is None:
+        ds.preamble = b"\x00" * 128
+    meta = getattr(ds, "file_meta", None)
+    if meta is None:
+        ds.file_meta = meta = FileMetaDataset()
+    if not meta.get("TransferSyntaxUID"):
+        if ds.original_encoding[0] is True or getattr(ds, "is_implicit_VR", None):
+            meta.TransferSyntaxUID = ImplicitVRLittleEndian
+        elif ds.original_encoding[1] is False:
+            meta.TransferSyntaxUID = ExplicitVRBigEndian
+        else:
+            meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    if not meta.get("MediaStorageSOPClassUID") and ds.get("SOPClassUID"):
+        meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    if not meta.get("MediaStorageSOPInstanceUID") and ds.get("SOPInstanceUID"):
+        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    if "FileMetaInformationVersion" not in meta:
+        meta.FileMetaInformationVersion = b"\x00\x01"
+    if not meta.get("ImplementationClassUID"):
+        meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+
+
+def _encode(ds: Dataset) -> bytes:
+    buf = io.BytesIO()
+    ds.save_as(buf)
+    return buf.getvalue()
 
 
 def _shift_da(value: str, days: int) -> str | None:
@@ -160,6 +204,9 @@ class Deidentifier:
         options: the Annex E options the site chose.
         limits: read limits for :meth:`deidentify_file`.
         text_finder: the OCR used for burned-in text; built on first need when None.
+        pixel_rules: the region rules, text strips and OCR thresholds for burned-in text
+            (default ``data/pixel_rules.yaml``; :func:`pixel_clean.pixel_rules_from` reads a
+            site's own, with its device signatures).
     """
 
     def __init__(
@@ -168,6 +215,7 @@ class Deidentifier:
         options: DeidOptions | None = None,
         limits: ReadLimits | None = None,
         text_finder: TextFinder | None = None,
+        pixel_rules: PixelRules | None = None,
     ) -> None:
         self.options = options or DeidOptions()
         self.limits = limits or ReadLimits()
@@ -175,6 +223,7 @@ class Deidentifier:
         self._exact, self._masked = load_profile().resolved(self.options)
         self._finder = text_finder
         self._burned_in_modalities = load_rules().modalities
+        self.pixel_rules = pixel_rules or load_pixel_rules()
 
     # -- public API -----------------------------------------------------------------------
 
@@ -199,14 +248,20 @@ class Deidentifier:
         """
         if sniff_kind(src) in ("png", "jpeg"):
             return self.deidentify_raster(src, name)
-        ds = read_dicom(src, name, self.limits)
+        repairs: list[str] = []
+        ds = read_dicom(src, name, self.limits, repairs=repairs)
         with quiet_pydicom():
             links = capture_links(ds)
         summary = self.deidentify_dataset(ds, name)
-        buf = io.BytesIO()
         with quiet_pydicom():
-            ds.save_as(buf)
-        data = buf.getvalue()
+            _complete_file_meta(ds)
+            try:
+                data = _encode(ds)
+            except Exception:  # a value pydicom cannot encode: drop it, report, write the rest
+                drop_unwritable(ds, repairs)
+                data = _encode(ds)
+        if repairs:
+            summary = summary.model_copy(update={"repairs": (*repairs, *summary.repairs)})
         return (rewrite_offsets(data, links) if links else data), summary
 
     def deidentify_raster(self, src: Source, name: str) -> tuple[bytes, DeidSummary]:
@@ -228,18 +283,17 @@ class Deidentifier:
         frame = read_raster(src, name, self.limits)[0]
         counts = _Counts()
         if self.options.burned_in_text != "off":
-            if self._finder is None:
-                self._finder = TextFinder()
-            counts.ocr_ran = True
             shown = frame if frame.dtype.itemsize == 1 else (frame >> 8).astype("uint8")
-            boxes = self._finder.find(shown)
-            counts.regions.extend(
-                PixelRegion(frame=0, left=b[0], top=b[1], width=b[2], height=b[3]) for b in boxes
-            )
+            boxes = self._plan_frame(shown, None, 0, counts)
             if boxes:
                 frame = mask_boxes(frame, boxes, 0)
         return encode_clean(frame, kind), DeidSummary(
-            source=name, masked_regions=tuple(counts.regions), ocr_ran=counts.ocr_ran
+            source=name,
+            masked_regions=tuple(counts.regions),
+            ocr_ran=counts.ocr_ran,
+            burned_in_annotation=counts.burned_in,
+            needs_review=bool(counts.review),
+            review_reasons=tuple(counts.review),
         )
 
     def deidentify_dataset(self, ds: Dataset, name: str) -> DeidSummary:
@@ -261,11 +315,8 @@ class Deidentifier:
             burned_in = str(ds.get("BurnedInAnnotation", "") or "").upper()
             self._walk(ds, counts, shift, self.pseudonym(patient_id))
             meta = getattr(ds, "file_meta", None)
-            if meta is not None and "MediaStorageSOPInstanceUID" in meta and not opts.retain_uids:
-                meta.MediaStorageSOPInstanceUID = self.uids.map(
-                    str(meta.MediaStorageSOPInstanceUID)
-                )
-                counts.uids += 1
+            if meta is not None:  # the File Meta group: UIDs, AE titles, private information
+                self._walk(meta, counts, shift, self.pseudonym(patient_id))
             if self._wants_ocr(ds, modality, burned_in):
                 self._clean_pixels(ds, name, counts)
             self._stamp(ds, counts, shift)
@@ -280,6 +331,9 @@ class Deidentifier:
             date_shift_days=shift,
             masked_regions=tuple(counts.regions),
             ocr_ran=counts.ocr_ran,
+            burned_in_annotation=counts.burned_in,
+            needs_review=bool(counts.review),
+            review_reasons=tuple(counts.review),
         )
 
     # -- the tag walk ---------------------------------------------------------------------
@@ -388,8 +442,29 @@ class Deidentifier:
             return True
         return burned_in == "YES" or modality in self._burned_in_modalities
 
+    def _plan_frame(
+        self, shown: Any, header: Header | None, index: int, counts: _Counts
+    ) -> list[Box]:
+        """Plan one display frame's masks (:func:`pixel_clean.plan`); record them in counts."""
+        if self._finder is None:
+            self._finder = TextFinder()
+        result = plan(shown, header, self.pixel_rules, self._finder)
+        counts.ocr_ran = counts.ocr_ran or result.ocr_ran
+        counts.regions.extend(
+            PixelRegion(frame=index, left=b[0], top=b[1], width=b[2], height=b[3], reason=why)
+            for b, why in result.boxes
+        )
+        counts.review.extend(
+            f"frame {index}: {r}" if header is not None else r for r in result.review
+        )
+        # Burned In Annotation (PS3.3 C.7.6.1.1.5) of the copy: NO only when nothing text-like
+        # is left that a person has not ruled out.
+        counts.burned_in = "YES" if counts.review else "NO"
+        return [b for b, _ in result.boxes]
+
     def _clean_pixels(self, ds: Dataset, name: str, counts: _Counts) -> None:
-        """OCR the frames, blank every word box on every frame (Clean Pixel Data Option).
+        """Blank burned-in text on every frame (Clean Pixel Data Option): the declared image
+        regions and text strips first, then OCR (:mod:`pixel_clean`).
 
         A cine loop carries the same annotation on each frame, so a long one is read on its
         first, middle and last frames and the union of their boxes is blanked on all frames:
@@ -397,27 +472,20 @@ class Deidentifier:
         """
         import numpy as np
 
-        if self._finder is None:
-            self._finder = TextFinder()
         frames = decode_frames(ds, name)
-        counts.ocr_ran = True
+        header = Header.of(ds)
         n = len(frames)
         sampled = range(n) if n <= 3 else sorted({0, n // 2, n - 1})
-        boxes: list[tuple[int, int, int, int]] = []
+        boxes: set[Box] = set()
         for index in sampled:
-            found = self._finder.find(display_frame(ds, frames[index]))
-            boxes.extend(found)
-            counts.regions.extend(
-                PixelRegion(frame=index, left=b[0], top=b[1], width=b[2], height=b[3])
-                for b in found
-            )
-        if boxes:
+            boxes.update(self._plan_frame(display_frame(ds, frames[index]), header, index, counts))
+        cleaned = [
+            mask_boxes(frame, sorted(boxes), 0 if frame.ndim == 3 else int(frame.min()))
+            for frame in frames
+        ]
+        if any(not np.array_equal(a, b) for a, b in zip(cleaned, frames, strict=True)):
             if ds.original_encoding[1] is False:
                 _to_little_endian(ds)
-            cleaned = [
-                mask_boxes(frame, boxes, 0 if frame.ndim == 3 else int(frame.min()))
-                for frame in frames
-            ]
             arr = np.stack(cleaned) if n > 1 else cleaned[0]
             colour = arr.ndim == (4 if n > 1 else 3)
             photometric = "RGB" if colour else str(ds.PhotometricInterpretation)
@@ -425,7 +493,7 @@ class Deidentifier:
                 arr, photometric, int(ds.get("BitsStored", 8)), generate_instance_uid=False
             )
             ds.set_original_encoding(False, True)  # written Explicit VR Little Endian
-        ds.BurnedInAnnotation = "NO"
+        ds.BurnedInAnnotation = counts.burned_in or "NO"
 
     def _stamp(self, ds: Dataset, counts: _Counts, shift: int | None) -> None:
         from pydicom.dataset import Dataset as PydicomDataset

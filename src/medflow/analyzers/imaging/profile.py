@@ -146,13 +146,15 @@ def _rows(filename: str) -> list[Rule]:
 
 @lru_cache(maxsize=1)
 def load_profile() -> Profile:
-    """Load Table E.1-1, then medflow's extra date attributes (once per process).
+    """Load Table E.1-1, then medflow's extra date attributes, then the residual dates, names,
+    locations and File Meta attributes (once per process).
 
-    The extras (``data/extra_actions.csv``) never override a row of the standard's table.
+    The extras (``data/extra_actions.csv``, ``data/residual_actions.csv``) never override a row
+    of the standard's table.
     """
     exact: dict[int, Rule] = {}
     masked: list[tuple[int, int, Rule]] = []
-    for filename in ("annex_e_actions.csv", "extra_actions.csv"):
+    for filename in ("annex_e_actions.csv", "extra_actions.csv", "residual_actions.csv"):
         for rule in _rows(filename):
             mask, value = _parse_tag(rule.tag)
             if mask != 0xFFFFFFFF:

@@ -135,6 +135,10 @@ def _parse(src: Source, name: str, *, header_only: bool) -> Dataset:
                     # Files without the 128-byte preamble (older exports) are still DICOM when
                     # they parse into standard attributes; anything else is not DICOM at all.
                     fh.seek(0)
+                    if fh.read(4) == b"DICM":  # the prefix and file meta, but no preamble
+                        with io.BytesIO(b"\x00" * 128 + b"DICM" + fh.read()) as whole:
+                            return pydicom.dcmread(whole, stop_before_pixels=header_only)
+                    fh.seek(0)
                     try:
                         ds = pydicom.dcmread(fh, force=True, stop_before_pixels=header_only)
                     except Exception:  # any failure of a forced parse means "not DICOM"
@@ -172,13 +176,18 @@ def _check_truncation(ds: Dataset, name: str) -> None:
         raise TruncatedDicomError(name, "the header declares an image but the file ends before it")
 
 
-def read_dicom(src: Source, name: str, limits: ReadLimits | None = None) -> Dataset:
+def read_dicom(
+    src: Source, name: str, limits: ReadLimits | None = None, repairs: list[str] | None = None
+) -> Dataset:
     """Parse a DICOM file after checking its size; pixel data is read but not decoded.
 
     Args:
         src: the file's bytes or path.
         name: the file name to put in error messages.
         limits: size limits (defaults: 1 GiB file, 512 MiB declared pixel data).
+        repairs: when given, an element that cannot be decoded is removed and a Number of
+            Frames that is not a number is replaced (:mod:`repair`), each repair appended here,
+            instead of the file being refused.
 
     Returns:
         The pydicom Dataset.
@@ -201,6 +210,11 @@ def read_dicom(src: Source, name: str, limits: ReadLimits | None = None) -> Data
     big = size > limits.max_pixel_bytes
     with quiet_pydicom():
         ds = _parse(src, name, header_only=big)
+        if repairs is not None and not big:
+            from medflow.analyzers.imaging.repair import repair_unreadable
+
+            _check_truncation(ds, name)  # on the raw elements, before repairs decode them
+            repair_unreadable(ds, repairs)
         declared = declared_pixel_bytes(ds, name)
         if declared > limits.max_pixel_bytes:
             raise ImageTooLargeError(
@@ -210,6 +224,11 @@ def read_dicom(src: Source, name: str, limits: ReadLimits | None = None) -> Data
             )
         if big:
             ds = _parse(src, name, header_only=False)
+            if repairs is not None:
+                from medflow.analyzers.imaging.repair import repair_unreadable
+
+                _check_truncation(ds, name)
+                repair_unreadable(ds, repairs)
         _check_truncation(ds, name)
     return ds
 
