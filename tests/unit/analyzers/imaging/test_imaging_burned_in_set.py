@@ -30,7 +30,7 @@ FREE_SEEDS = (
             reason="known limitation: Tesseract reads dense rib-like stripes inside the text "
             "strips as characters at confidence >= 30, and ~2% of the pixels are blanked; "
             "see benchmarks/imaging_deid_accuracy.py for the figures over more seeds",
-            strict=False,
+            strict=True,
         ),
     ),
 )
