@@ -21,18 +21,12 @@ from medflow.domain.imaging import DeidOptions
 SECRET = b"burned-in-set-secret-0123456789ab"
 # one image of each kind: ultrasound with and without declared regions, SC, PNG
 PHI_SEEDS = (200, 201, 202, 203)
+# The rib-like PNG (seed 203) is left to the benchmark: Tesseract reads its dense stripes inside
+# the text strips as characters at confidence >= 30 and ~2% of its pixels are blanked, a known
+# limitation measured there (85 s of OCR here for a result the benchmark already prints).
 FREE_SEEDS = (
     200,  # chest-like PNG
     202,  # ultrasound with declared regions
-    pytest.param(
-        203,  # rib-like PNG
-        marks=pytest.mark.xfail(
-            reason="known limitation: Tesseract reads dense rib-like stripes inside the text "
-            "strips as characters at confidence >= 30, and ~2% of the pixels are blanked; "
-            "see benchmarks/imaging_deid_accuracy.py for the figures over more seeds",
-            strict=True,
-        ),
-    ),
 )
 
 
