@@ -68,7 +68,11 @@ def test_transcribe_with_base_gives_spanish_text_and_a_note(
     out = json.loads(done.stdout)
     assert out["language"] == "es" and out["model"] == "whisper-base"
     words = set(out["text"].lower().replace(",", " ").replace(".", " ").split())
-    assert {"paciente", "hipertensión", "continuar", "respirar"} <= words, out["text"]
+    # Fallback sampling makes single words vary between runs ("continuar" was once
+    # "continuarme"): most of these Spanish words must be there; an English or garbled decode
+    # has none of them.
+    spanish = {"paciente", "hipertensión", "continuar", "respirar", "años", "tres", "meses"}
+    assert len(spanish & words) >= 5, out["text"]
     assert "English only" in out["notes"][0]
 
 
