@@ -179,6 +179,26 @@ def _effective(effective: str | None) -> JsonDict:
     return {} if effective is None else {"effectiveDateTime": effective}
 
 
+def _observation(
+    obs_id: str, code: JsonDict, subject: str, effective: str | None, issued: str
+) -> JsonDict:
+    """The parts every lab Observation of a bundle shares: identity, status final, category
+    laboratory, code, subject, effective and issued times."""
+    return {
+        "resourceType": "Observation",
+        "id": obs_id,
+        "identifier": [_identifier(f"urn:uuid:{obs_id}")],
+        "status": "final",
+        "category": [
+            {"coding": [_coding("observation_category", terminology()["observation_category"])]}
+        ],
+        "code": code,
+        "subject": {"reference": subject},
+        **_effective(effective),
+        "issued": issued,
+    }
+
+
 def observation(
     result: LabResult,
     *,
@@ -203,19 +223,7 @@ def observation(
         The Observation as a JSON-ready dict (status final, category laboratory).
     """
     interp = terminology()["interpretation"]
-    obs: JsonDict = {
-        "resourceType": "Observation",
-        "id": obs_id,
-        "identifier": [_identifier(f"urn:uuid:{obs_id}")],
-        "status": "final",
-        "category": [
-            {"coding": [_coding("observation_category", terminology()["observation_category"])]}
-        ],
-        "code": _code(result, coding),
-        "subject": {"reference": subject},
-        **_effective(effective),
-    }
-    obs["issued"] = issued
+    obs = _observation(obs_id, _code(result, coding), subject, effective, issued)
     obs.update(_value(result))
     flag = result.flag.value
     obs["interpretation"] = [
@@ -407,23 +415,12 @@ def _panels(
             if test_id in panel.members
         ]
         obs_id = resource_uuid(document_id, "panel", panel.id)
-        panel_obs: JsonDict = {
-            "resourceType": "Observation",
-            "id": obs_id,
-            "identifier": [_identifier(f"urn:uuid:{obs_id}")],
-            "status": "final",
-            "category": [
-                {"coding": [_coding("observation_category", terminology()["observation_category"])]}
-            ],
-            "code": {
-                "coding": [{"system": system("loinc"), "code": panel.loinc, "display": panel.name}],
-                "text": panel.name,
-            },
-            "subject": {"reference": subject},
-            **_effective(effective),
-            "issued": issued,
-            "hasMember": members,
+        code = {
+            "coding": [{"system": system("loinc"), "code": panel.loinc, "display": panel.name}],
+            "text": panel.name,
         }
+        panel_obs = _observation(obs_id, code, subject, effective, issued)
+        panel_obs["hasMember"] = members
         out.append((panel_obs, panel))
     return out
 
