@@ -22,3 +22,21 @@ def s3_endpoint() -> Iterator[str]:
 
     with moto_server() as url:
         yield url
+
+
+_SERVICE_SUITES = ("contract", "integration")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests of the real services run one after another on one xdist worker.
+
+    Some of them stop and start RabbitMQ or kill Celery workers on purpose (the fault and
+    durability tests), which other tests using the same broker must not see; the rest of the
+    suite spreads over the other workers (``make test`` runs ``pytest -n 2 --dist loadgroup``).
+    Without xdist the mark does nothing.
+    """
+    root = config.rootpath / "tests"
+    for item in items:
+        parts = item.path.relative_to(root).parts if item.path.is_relative_to(root) else ()
+        if parts and parts[0] in _SERVICE_SUITES:
+            item.add_marker(pytest.mark.xdist_group("services"))
