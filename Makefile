@@ -76,8 +76,12 @@ format: venv
 	$(VENV)/bin/ruff format src tests benchmarks
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
+# Two xdist workers (the tests of real services stay together on one, see tests/conftest.py);
+# TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
+
 test: sysdeps services venv speech-base lint typecheck
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 bench: sysdeps venv speech-base
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
