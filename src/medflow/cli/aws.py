@@ -54,7 +54,7 @@ def synth(
             EXIT_FAILED,
         )
     resources = json.loads(template.read_text())["Resources"]
-    out_console.print(f"{template} ({len(resources)} resources)")
+    out_console.print(f"{template} ({len(resources)} resources)", soft_wrap=True)
 
 
 @aws_app.command("asl")

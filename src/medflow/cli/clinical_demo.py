@@ -72,7 +72,8 @@ def run_documents_demo(data_dir: Path) -> None:
     out_console.print(
         f"documents results: {data_dir}/objects/results/documents/<document id>/"
         "(entities.json, fhir.json, summary.html)\n"
-        f"patient emails:    {data_dir}/outbox/*.eml (a signed link, no clinical content)"
+        f"patient emails:    {data_dir}/outbox/*.eml (a signed link, no clinical content)",
+        soft_wrap=True,
     )
 
 
@@ -133,5 +134,6 @@ def run_dictation_demo(data_dir: Path) -> None:
     out_console.print(
         f"dictation results: {data_dir}/objects/results/dictation/<document id>/"
         "(transcript.json, entities.json, fhir.json, resume.html)\n"
-        f"health records:    table health_records in {data_dir}/medflow.db"
+        f"health records:    table health_records in {data_dir}/medflow.db",
+        soft_wrap=True,
     )

@@ -55,13 +55,15 @@ class ClinicalOutput:
                 err_console.print(f"medflow: {self.filename}: {warning}", markup=False)
             out_console.print(
                 f"[dim]document {self.document_id}: medical resume in "
-                f"{folder}{self.document_id}/resume.html; health record stored[/dim]"
+                f"{folder}{self.document_id}/resume.html; health record stored[/dim]",
+                soft_wrap=True,
             )
             return
         out_console.print(entities_table(result, self.filename))
         out_console.print(
             f"[dim]document {self.document_id}: results in {folder}{self.document_id}/ "
-            "(entities.json, fhir.json, summary.html)[/dim]"
+            "(entities.json, fhir.json, summary.html)[/dim]",
+            soft_wrap=True,
         )
 
     def payload(self, output_format: str) -> Any:

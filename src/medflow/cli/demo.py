@@ -99,7 +99,7 @@ def run_records_demo(data_dir: Path) -> None:
         f"{len(truth['duplicates'])} duplicate rows"
     )
     for name, where in sorted(state["outputs"].items()):
-        out_console.print(f"{name + ':':20} {data_dir}/objects/{where}")
+        out_console.print(f"{name + ':':20} {data_dir}/objects/{where}", soft_wrap=True)
 
 
 def run_imaging_demo(data_dir: Path) -> None:
@@ -167,7 +167,8 @@ def run_imaging_demo(data_dir: Path) -> None:
         f"de-identified copies: {data_dir}/objects/deidentified/imaging/\n"
         f"reports and SRs:      {data_dir}/objects/results/imaging/<study uid>/"
         "(report.html, report.json, findings.sr.dcm)\n"
-        f"originals:            {data_dir}/objects/raw/imaging/"
+        f"originals:            {data_dir}/objects/raw/imaging/",
+        soft_wrap=True,
     )
 
 
@@ -182,7 +183,8 @@ def run_demo(data_dir: str) -> int:
     out_console.print(Rule())
     out_console.print(
         f"[bold]All demo results are under {root}[/bold]  "
-        f"(medflow status --data-dir {root}; emails in {root}/outbox/)"
+        f"(medflow status --data-dir {root}; emails in {root}/outbox/)",
+        soft_wrap=True,
     )
     base_url = Settings(data_dir=root).web.link_base
     out_console.print(
@@ -190,6 +192,7 @@ def run_demo(data_dir: str) -> int:
         f"  MEDFLOW_WEB__ADMIN_EMAIL=admin@example.org MEDFLOW_WEB__ADMIN_PASSWORD='<choose one>' "
         f"medflow serve --data-dir {root}\n"
         "  then log in as that admin and create staff, doctor and patient accounts "
-        "(Accounts page, or medflow admin create-user)."
+        "(Accounts page, or medflow admin create-user).",
+        soft_wrap=True,
     )
     return 0

@@ -170,7 +170,7 @@ def _run_deid(
             progress.advance(task)
     done = len(files) - bad - skipped
     extra = f", {skipped} skipped" if skipped else ""
-    _out.print(f"de-identified {done} of {len(files)} file(s) into {out}{extra}")
+    _out.print(f"de-identified {done} of {len(files)} file(s) into {out}{extra}", soft_wrap=True)
     return bad
 
 
@@ -223,7 +223,7 @@ def _run_analysis(
             out / f"study-{number}.sr.dcm", enforce_file_format=True
         )
     _out.print(_table(report))
-    _out.print(f"report: {out / 'report.html'}")
+    _out.print(f"report: {out / 'report.html'}", soft_wrap=True)
     return report
 
 
@@ -291,7 +291,7 @@ def convert_torch_command(
     except (DependencyMissingError, AnalyzerError, ConfigError, ValueError, IndexError) as exc:
         _fail(str(exc))
         raise typer.Exit(2) from exc
-    _out.print(f"installed {name}: {manifest}")
+    _out.print(f"installed {name}: {manifest}", soft_wrap=True)
 
 
 DEMO_SAMPLES = ("CT_small.dcm", "MR_small.dcm", "RG1_UNCI.dcm", "US1_UNCR.dcm", "SC_rgb.dcm")

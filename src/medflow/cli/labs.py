@@ -258,7 +258,7 @@ def _lab_output(
         print_lab_report(out_console, report, title=f"{path.name}")
         where = f"{settings.data_dir}/objects/results/labs/{document_id}/"
         what = "stored results (for the first upload's patient details)" if fresh else "results"
-        out_console.print(f"[dim]document {document_id}: {what} in {where}[/dim]")
+        out_console.print(f"[dim]document {document_id}: {what} in {where}[/dim]", soft_wrap=True)
         return []
     if fresh is None:
         name = "report.json" if output_format is AnalyzeFormat.JSON else "fhir.json"

@@ -299,3 +299,15 @@ def test_demo_keeps_originals_deidentifies_and_reports(tmp_path: Path) -> None:
     assert chest.PatientIdentityRemoved == "YES"
     data = json.loads((tmp_path / "demo" / "report" / "report.json").read_text())
     assert len(data["images"]) == len(copies)
+
+
+def test_deid_prints_a_long_output_path_on_one_line(tmp_path: Path, secret: Path) -> None:
+    # Scripts read the output folder from this line: a path longer than the 80 columns a
+    # non-terminal gets must not be broken across lines.
+    src = fx.save(fx.ct_image(seed=3), tmp_path / "in" / "a.dcm")
+    out = tmp_path / ("deidentified-" + "x" * 100)
+    result = runner.invoke(
+        app, ["imaging", "deid", str(src), str(out), "--secret-file", str(secret)]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"de-identified 1 of 1 file(s) into {out}" in result.stdout.splitlines()
