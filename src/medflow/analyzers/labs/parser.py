@@ -69,6 +69,7 @@ from medflow.domain.labs import BBox, ExtractionInfo, RawLabRow
 from medflow.errors import NoResultsError
 
 if TYPE_CHECKING:
+    from medflow.analyzers.labs.kb import KnowledgeBase
     from medflow.analyzers.labs.ocr import TesseractOcr
 
 MAX_SECTION_CHARS = 60
@@ -474,6 +475,7 @@ def read_lab_document(
     ocr: bool = True,
     limits: PdfLimits | None = None,
     ocr_engine: TesseractOcr | None = None,
+    kb: KnowledgeBase | None = None,
 ) -> LabDocument:
     """Read a lab-report PDF: rows as printed, how they were read, the letterhead.
 
@@ -483,6 +485,8 @@ def read_lab_document(
         ocr: OCR pages that have no text layer (needs the ``ocr`` extra and Tesseract).
         limits: size, page and pixel limits (defaults: :class:`PdfLimits`).
         ocr_engine: a constructed OCR engine to reuse across documents.
+        kb: the knowledge base whose test units check OCR'd units (``ocr_repair``); the
+            packaged one when None.
 
     Returns:
         the rows, the extraction info and the header.
@@ -531,6 +535,11 @@ def read_lab_document(
         if warnings:
             reason += " (scanned pages were not OCR'd)"
         raise NoResultsError(filename, reason)
+    if ocr_pages:
+        from medflow.analyzers.labs.kb import default_kb
+        from medflow.analyzers.labs.ocr_repair import repair_rows
+
+        rows = repair_rows(rows, kb or default_kb())
     info = ExtractionInfo(
         pages=len(pages) + len(warnings),
         text_pages=len(pages) - ocr_pages,
