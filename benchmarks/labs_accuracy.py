@@ -362,7 +362,7 @@ def run_random(count: int, scanned: int, seed: int) -> dict[str, dict[str, int]]
         except InputError as exc:
             rows, unread = [], str(exc)
         counts = score_random(truth, rows, unread) | {"reports": 1, "false_reassurance": reassures}
-        keys = ["scanned"] if is_scan else ["text", truth["family"]]
+        keys = ["scanned", f"{truth['family']} (scan)"] if is_scan else ["text", truth["family"]]
         for key in keys:
             for field, ok in counts.items():
                 totals[key][field] += ok

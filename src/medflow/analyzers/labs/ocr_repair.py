@@ -280,6 +280,16 @@ def clean_range(text: str) -> str:
     return f"{low} - {high}"
 
 
+# Marks OCR glues to the words of a test name from noise ("CKD-EPI!", "Total;"); no test
+# name prints them.
+_NAME_MARKS = re.compile(r"(?<=\w)[!;|\\]+(?=\s|\)|$)|(?<=\s)[!;|\\]+(?=\w)")
+
+
+def clean_name(name: str) -> str:
+    """A test name without the marks OCR glued to its words (``eGFR (CKD-EPI! 2021)``)."""
+    return " ".join(_NAME_MARKS.sub("", name).split())
+
+
 def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]:
     """Rows with OCR garbles in units and arrow flags undone where the evidence is clear.
 
@@ -315,6 +325,10 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
                 f'flag read as "{read}" taken as {code}: what OCR makes of a printed flag or '
                 "arrow, and the value lies beyond the printed range"
             )
+        name = clean_name(row.name)
+        if name and name != row.name:
+            update["name"] = name
+            notes.append(f'name read as "{row.name}"')
         rng = clean_range(row.range_text) if row.range_text else ""
         if rng and rng != row.range_text:
             update["range_text"] = rng

@@ -16,6 +16,7 @@ from medflow.analyzers.labs.ocr import (
 )
 from medflow.analyzers.labs.ocr_repair import (
     arrow_reading,
+    clean_name,
     clean_range,
     ocr_distance,
     repair_rows,
@@ -264,3 +265,13 @@ def test_a_degraded_page_is_cleaned_into_solid_strokes() -> None:
     assert set(np.unique(out)) <= {0, 255}
     assert (out[29:31, 30:170] == 0).mean() > 0.9  # the stroke is whole and black
     assert (out[:20] == 255).all()  # the grain is gone
+
+
+def test_marks_ocr_glued_to_a_name_are_dropped_and_recorded() -> None:
+    (row,) = repair_rows(
+        [_row("eGFR (CKD-EPI! 2021)", "63", "mL/min/1.73m2", "> 60")], default_kb()
+    )
+    assert row.name == "eGFR (CKD-EPI 2021)"
+    assert any("CKD-EPI!" in note for note in row.corrections)
+    assert clean_name("HIV 1/2") == "HIV 1/2"
+    assert clean_name("K+") == "K+"
