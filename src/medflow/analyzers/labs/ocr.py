@@ -28,6 +28,15 @@ pixels most peaked; a smaller skew is left to Tesseract, as resampling blurs); w
 measured from Tesseract's own lines (the median slope of word bottoms) and every word box is
 rotated back (:func:`deskew_lines`). Table rules (grid lines, cell borders) are whitened before
 OCR (:func:`remove_rules`): Tesseract reads them as ``|``, ``[`` or ``1`` beside the digits.
+
+A degraded scan (thin strokes broken by blur and JPEG, grain) is read a second time when
+Tesseract's mean word confidence on it is below :data:`RETRY_CONFIDENCE`: smoothed (a 3x3
+median), then blurred slightly and thresholded generously (:func:`clean_degraded`), and the
+reading Tesseract is surer of is kept. Clean pages (confidence 90 or more on the tuning scans)
+are read once, as before: the median that thinned their decimal points is not applied to them.
+Rows that Tesseract split at a wide table gap into two lines are joined
+(:func:`merge_split_lines`), as a text layer would give them. What OCR still garbles in a row
+is checked against the report and the knowledge base after parsing (``ocr_repair``).
 """
 
 from __future__ import annotations

@@ -275,3 +275,40 @@ def test_marks_ocr_glued_to_a_name_are_dropped_and_recorded() -> None:
     assert any("CKD-EPI!" in note for note in row.corrections)
     assert clean_name("HIV 1/2") == "HIV 1/2"
     assert clean_name("K+") == "K+"
+
+
+def _ocr_line(top: float, *cells: tuple[str, float]) -> Line:
+    words = []
+    for text, x in cells:
+        for k, part in enumerate(text.split()):
+            x0 = x + 30.0 * k
+            words.append(Word(part, x0, top, x0 + 5.0 * len(part), top + 8.0))
+    return Line(words)
+
+
+def test_on_a_scan_rows_read_by_both_readers_take_the_column_models_unit() -> None:
+    from medflow.analyzers.labs.parser import parse_pages
+    from medflow.analyzers.labs.words import PageText
+
+    lines = [
+        _ocr_line(
+            128, ("Analyte", 41), ("Unit", 236), ("Value", 316), ("Flag", 395), ("Range", 444)
+        ),
+        _ocr_line(160, ("Hemoglobin", 41), ("g/dL", 236), ("12.2", 316), ("13.5-17.5", 444)),
+        _ocr_line(183, ("Hematocrit", 41), ("%", 236), ("39.7", 316), ("36.0-46.0", 444)),
+        _ocr_line(
+            208,
+            ("Platelet Count", 41),
+            ("thousand/uL", 236),
+            ("589", 316),
+            ("H", 395),
+            ("150-450", 444),
+        ),
+        # a row OCR garbled: the grammar reads a value ("1") the column model does not
+        _ocr_line(230, ("Eosinophils", 41), ("% iL", 236), ("H 1 to6", 380)),
+    ]
+    page = PageText(1, 612, 792, lines, ocr=True)
+    rows = {r.name: r for r in parse_pages([page]).rows}
+    assert rows["Hemoglobin"].unit_text == "g/dL"
+    assert rows["Platelet Count"].unit_text == "thousand/uL"
+    assert rows["Platelet Count"].flag_text == "H"
