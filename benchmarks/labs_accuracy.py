@@ -34,6 +34,28 @@ and its summary checked by ``labs_testkit.false_reassurance``: a summary that cl
 while a printed row was not read as a result with its value, or while a row printed abnormal
 was read as normal, is a **false reassurance**; the target is none, text or scanned.
 Targets: >= 98% per field on text reports, >= 95% on scanned ones.
+Scanned figures are printed per family too (``standard (scan)``...).
+
+Measured (2026-12-06, Tesseract 5.3, held-out seeds; ``--random 200`` and
+``--random-scanned 100``, default ``--random-seed 10000``):
+
+* text, seeds 10000-10199 (3351 rows): 100% on every field, 0 vanished, 0/200 false
+  reassurance.
+* scanned, seeds 10000-10099 (1699 rows): found 94.6%, value 91.8%, unit 88.4%,
+  range 88.5%, flag 90.8%, 4 rows vanished, 0/100 false reassurance; per family from 89.9%
+  found (two tables side by side, leaders) to 99.3% (standard, value and unit in one cell);
+  the weakest fields are split Low/High columns (unit 75.6%, range 70.7%) and two tables side
+  by side (unit 72.7%).
+* scanned, tuning seeds 200-259 (1056 rows): found 94.2%, value 92.7%, unit 90.7%, range
+  90.9%, flag 90.2%, 11 vanished (before: 88.6%, 86.1%, 73.0%, 80.4%, 81.2%, 20 vanished).
+* before the OCR repair (``ocr_repair``, the cleaned second reading of degraded pages, joined
+  split lines; 60 scanned reports, seeds 10000-10059): found 93.2%, value 89.8%, unit 76.1%,
+  range 80.4%, flag 84.2%, 7 rows vanished, 0/60 false reassurance.
+
+The scanned target is not met: the misses left are values with a decimal point lost or
+misread (``1222`` for 12.2; held for review by ``plausibility`` when far out of range, never
+summarised as a finding), units and flags Tesseract drops entirely, and rows on the most
+degraded pages (thin fonts with dotted leaders, two tables side by side).
 """
 
 from __future__ import annotations
@@ -362,7 +384,7 @@ def run_random(count: int, scanned: int, seed: int) -> dict[str, dict[str, int]]
         except InputError as exc:
             rows, unread = [], str(exc)
         counts = score_random(truth, rows, unread) | {"reports": 1, "false_reassurance": reassures}
-        keys = ["scanned"] if is_scan else ["text", truth["family"]]
+        keys = ["scanned", f"{truth['family']} (scan)"] if is_scan else ["text", truth["family"]]
         for key in keys:
             for field, ok in counts.items():
                 totals[key][field] += ok

@@ -68,6 +68,9 @@ class RawLabRow(BaseModel):
         line: the whole line as read, kept as evidence.
         bbox: where on the page it was read.
         ocr: whether the row came from OCR rather than a text layer.
+        corrections: OCR readings the reader corrected, each in words with the text as read
+            (``'unit read as "mmo] /T." taken as mmol/L'``); the whole line as read stays in
+            ``line``.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -81,6 +84,7 @@ class RawLabRow(BaseModel):
     line: str = ""
     bbox: BBox | None = None
     ocr: bool = False
+    corrections: tuple[str, ...] = ()
 
 
 class ReferenceRange(BaseModel):

@@ -238,6 +238,8 @@ def observation(
         notes.append({"text": f"{note} {result.note}".strip()})
     if result.row.ocr:
         notes.append({"text": OCR_NOTE})
+    for correction in result.row.corrections:
+        notes.append({"text": f"OCR reading corrected: {correction}."})
     if notes:
         obs["note"] = notes
     ranges = _reference_range(result, coding)

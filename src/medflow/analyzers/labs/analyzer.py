@@ -59,7 +59,12 @@ class LabAnalyzer:
             DependencyMissingError: a scanned page needs OCR and Tesseract is missing.
         """
         document = read_lab_document(
-            data, filename, ocr=self.ocr, limits=self.limits, ocr_engine=self._ocr_engine
+            data,
+            filename,
+            ocr=self.ocr,
+            limits=self.limits,
+            ocr_engine=self._ocr_engine,
+            kb=self.kb,
         )
         if document.extraction.ocr_pages and self._ocr_engine is None:
             from medflow.analyzers.labs.ocr import TesseractOcr

@@ -122,6 +122,7 @@ def _header_cells(words: list[Word]) -> list[tuple[str, str, float, float]] | No
     words = [w for w in words if w.text not in _PIPES and not _STRAY.match(w.text)]
     phrases = _phrases()
     out: list[tuple[str, str, float, float]] = []
+    skipped = 0
     i = 0
     while i < len(words):
         for k in range(min(_MAX_PHRASE, len(words) - i), 0, -1):
@@ -141,8 +142,13 @@ def _header_cells(words: list[Word]) -> list[tuple[str, str, float, float]] | No
                 i += k
                 break
         else:
-            return None
-    return out
+            # one short smudge an OCR reads between header cells ("Kon") is passed over
+            # when the header names three columns or more without it
+            if skipped or len(words[i].text) > 3:
+                return None
+            skipped += 1
+            i += 1
+    return out if not skipped or len(out) >= 3 else None
 
 
 def _most_recent(labels: list[str]) -> int:
@@ -322,6 +328,16 @@ def _text(words: list[Word] | None) -> str:
     return " ".join(w.text for w in words) if words else ""
 
 
+def _unknown_mark(token: str) -> bool:
+    """A short mark that is neither a value, a comparator, a flag nor a word: what OCR makes
+    of a printed arrow or bracketed flag (``[1]``, ``(t]``, ``T``)."""
+    if len(token) > 4 or VALUE_RE.match(token) or token in {"<", ">", "<=", ">=", "≤", "≥"}:
+        return False
+    if lexicon().qual_re.match(token) or re.fullmatch(r"[A-Za-z]{3,}", token):
+        return False
+    return not re.fullmatch(r"[-–—+]", token)
+
+
 def split_value(text: str) -> tuple[str, str, str, bool] | None:
     """(value, flag, unit, qualitative) from a result cell (``"12.1 H"``, ``"↑ 12.1"``,
     ``"12.1*"``, ``"5.4 mmol/L"``, ``"< 0.5"``, ``"Negative"``), or None when it holds none."""
@@ -332,6 +348,8 @@ def split_value(text: str) -> tuple[str, str, str, bool] | None:
     flag = ""
     if len(toks) > 1 and normalize_flag(toks[0]) and not VALUE_RE.match(toks[0]):
         flag = normalize_flag(toks.pop(0))
+    elif len(toks) > 1 and _unknown_mark(toks[0]) and VALUE_RE.match(toks[1]):
+        flag = toks.pop(0)  # a flag OCR could not read ("[1]" for "[↓]"): kept as read
     if len(toks) > 1 and toks[0] in {"<", ">", "<=", ">=", "≤", "≥"}:
         toks = [toks[0] + toks[1], *toks[2:]]
     head = toks[0]
@@ -381,9 +399,78 @@ def _range_text(low: str, high: str) -> str:
     return ""
 
 
+_LIMIT_WORD = re.compile(r"^(?:[<>]=?)?-?\d[\d.,]*$|^(?:-|–|to)$")
+
+
+def _unspill(by_col: dict[int, list[Word]], table: Table) -> dict[int, list[Word]]:
+    """Range numbers that ran into the unit cell given back to empty range columns.
+
+    On a scan turned a little askew, or with the unit and the low limit printed close, the
+    numbers of the range are grouped with the unit (``mmol/L 3.5 5.1``) while the Low/High or
+    range columns stay empty. Trailing numbers of the unit cell then go to the nearest empty
+    Low/High column, or to an empty range column; a unit never ends in a bare number.
+    """
+    roles = [c.role for c in table.columns]
+    if "unit" not in roles:
+        return by_col
+    u = roles.index("unit")
+    words = by_col.get(u, [])
+    targets = [
+        i
+        for i, c in enumerate(table.columns)
+        if c.role in ("low", "high", "range") and i not in by_col
+    ]
+    if len(words) < 2 or not targets:
+        return by_col
+    cut = len(words)
+    while cut > 1 and _LIMIT_WORD.match(words[cut - 1].text):
+        cut -= 1
+    moved = words[cut:]
+    if not moved or not any(ch.isdigit() for w in moved for ch in w.text):
+        return by_col
+    if any(ch.isdigit() for ch in words[0].text) and not words[0].text[:1].isalpha():
+        return by_col  # "10^3/uL" style units start with digits: leave them whole
+    out = dict(by_col)
+    out[u] = words[:cut]
+    ranges = [i for i in targets if table.columns[i].role == "range"]
+    numbers = [w for w in moved if any(ch.isdigit() for ch in w.text)]
+    limits = sorted((i for i in targets if i not in ranges), key=lambda i: table.columns[i].x0)
+    if not ranges and len(numbers) == len(limits):  # one number per empty Low/High column
+        for w, idx in zip(numbers, limits, strict=True):
+            out.setdefault(idx, []).append(w)
+        return out
+    for w in moved:
+        if ranges:
+            idx = ranges[0]
+        else:
+            mid = (w.x0 + w.x1) / 2
+            idx = min(
+                targets, key=lambda i: abs((table.columns[i].x0 + table.columns[i].x1) / 2 - mid)
+            )
+        out.setdefault(idx, []).append(w)
+    return out
+
+
+def _share_limits(by_col: dict[int, list[Word]], table: Table) -> dict[int, list[Word]]:
+    """Two numbers in one of a Low/High pair of columns while the other is empty: one each."""
+    limits = [i for i, c in enumerate(table.columns) if c.role in ("low", "high")]
+    if len(limits) != 2:
+        return by_col
+    full = [i for i in limits if i in by_col]
+    if len(full) != 1:
+        return by_col
+    words = by_col[full[0]]
+    if len(words) != 2 or not all(_LIMIT_WORD.match(w.text) for w in words):
+        return by_col
+    out = dict(by_col)
+    left, right = sorted(limits, key=lambda i: table.columns[i].x0)
+    out[left], out[right] = [words[0]], [words[1]]
+    return out
+
+
 def read_cells(line: Line, table: Table) -> CellRow:
     """The row a line holds under ``table`` (``parts`` None when no value is in its column)."""
-    by_col = assign(line, table)
+    by_col = _share_limits(_unspill(assign(line, table), table), table)
     cols = table.columns
     roles = frozenset(cols[i].role for i in by_col)
     text = dict.fromkeys(ROLES, "")

@@ -69,6 +69,7 @@ from medflow.domain.labs import BBox, ExtractionInfo, RawLabRow
 from medflow.errors import NoResultsError
 
 if TYPE_CHECKING:
+    from medflow.analyzers.labs.kb import KnowledgeBase
     from medflow.analyzers.labs.ocr import TesseractOcr
 
 MAX_SECTION_CHARS = 60
@@ -300,6 +301,8 @@ def _parse_segments(page: PageText, lines: list[Line], state: _State) -> None:
             # header whose cells do not line up with the values below)
             if len(by_cols.rows) >= len(chosen.rows):
                 chosen = by_cols
+            elif page.ocr:
+                _prefer_columns(chosen, by_cols)
         state.rows.extend(chosen.rows)
         state.unread.extend(chosen.unread)
         state.section = chosen.section
@@ -316,6 +319,30 @@ def _parse_segments(page: PageText, lines: list[Line], state: _State) -> None:
         else:
             stretch.append(line)
     flush()
+
+
+def _prefer_columns(grammar: _State, by_cols: _State) -> None:
+    """On a scanned page where the row grammar read more rows than the column model (a row
+    or two OCR garbled out of line), each row both read with the same value is taken as the
+    column model read it: its unit, range and flag come from their columns, which the
+    grammar guesses from the order of the words (a unit printed before the value is lost)."""
+    owners: dict[int, _Row] = {}
+    for row in by_cols.rows:
+        for line in row.lines:
+            for w in line.words:
+                owners[id(w)] = row
+    used: set[int] = set()
+    for i, row in enumerate(grammar.rows):
+        found = next(
+            (owners[id(w)] for line in row.lines for w in line.words if id(w) in owners), None
+        )
+        if found is None or id(found) in used:
+            continue
+        a, b = found.parts.name, row.parts.name
+        # the grammar may take a unit printed before the value into the name
+        if found.parts.value_text == row.parts.value_text and (b.startswith(a) or a.startswith(b)):
+            used.add(id(found))
+            grammar.rows[i] = found
 
 
 def _close_below(line: Line, last: _Row, limit: float) -> bool:
@@ -474,6 +501,7 @@ def read_lab_document(
     ocr: bool = True,
     limits: PdfLimits | None = None,
     ocr_engine: TesseractOcr | None = None,
+    kb: KnowledgeBase | None = None,
 ) -> LabDocument:
     """Read a lab-report PDF: rows as printed, how they were read, the letterhead.
 
@@ -483,6 +511,8 @@ def read_lab_document(
         ocr: OCR pages that have no text layer (needs the ``ocr`` extra and Tesseract).
         limits: size, page and pixel limits (defaults: :class:`PdfLimits`).
         ocr_engine: a constructed OCR engine to reuse across documents.
+        kb: the knowledge base whose test units check OCR'd units (``ocr_repair``); the
+            packaged one when None.
 
     Returns:
         the rows, the extraction info and the header.
@@ -531,6 +561,11 @@ def read_lab_document(
         if warnings:
             reason += " (scanned pages were not OCR'd)"
         raise NoResultsError(filename, reason)
+    if ocr_pages:
+        from medflow.analyzers.labs.kb import default_kb
+        from medflow.analyzers.labs.ocr_repair import repair_rows
+
+        rows = repair_rows(rows, kb or default_kb())
     info = ExtractionInfo(
         pages=len(pages) + len(warnings),
         text_pages=len(pages) - ocr_pages,

@@ -342,7 +342,8 @@ def _flag_forms() -> dict[str, str]:
     }
 
 
-_FLAG_BRACKETS = re.compile(r"^[\[(](?P<inner>[^\])]*)[\])]$")
+# "[H]", "(H)"; a scan may read one bracket as another ("{H]", "(H]").
+_FLAG_BRACKETS = re.compile(r"^[\[({](?P<inner>[^\])}]*)[\])}]$")
 
 
 def normalize_flag(text: str) -> str:

@@ -1,0 +1,345 @@
+"""A second reading of OCR'd rows with what the report and the knowledge base already tell.
+
+Tesseract garbles units (``mmo] /T.`` for ``mmol/L``, ``K/ul.`` for ``K/uL``) and reads printed
+arrows as letters (``[Tt]`` for ``[↑]``, ``J`` for ``↓``). Two checks undo what can be undone
+without guessing, on rows read by OCR only:
+
+* **units**: a unit that is not a known spelling, or differs from one only in case, spaces or
+  stray marks, is compared with the spellings (``knowledge/unit_forms.yaml``) of the units the
+  knowledge base accepts for the row's test, and with the units read cleanly on the report's
+  other rows. The distance is an edit distance in which the confusions Tesseract makes
+  (``data/ocr_confusions.yaml``: ``l``/``1``/``I``, ``u``/``µ``, stray marks) cost less. The
+  unit is taken only when one spelling is clearly closest; otherwise the text stays as read.
+* **arrows**: a word beside the value or in the flag cell that is what Tesseract makes of an
+  arrow is read as ``H`` or ``L`` only when the value and the printed range agree on that
+  direction; otherwise it stays as read (and is shown as an unknown flag).
+
+Each correction is kept on the row (``RawLabRow.corrections``) with the text as read, and the
+row stays marked as OCR-read; the whole line as read is kept in ``RawLabRow.line``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import yaml
+
+from medflow.analyzers.labs.kb import KnowledgeBase
+from medflow.analyzers.labs.units import normalize_spelling
+from medflow.analyzers.labs.values import normalize_flag, parse_range, parse_value
+from medflow.domain.labs import RawLabRow
+
+# A unit is taken when its distance is at most this share of its length (and at least 1.0
+# allowed), and the next spelling (of another text) is at least MARGIN farther.
+MAX_SHARE = 0.35
+MARGIN = 1.0
+CHEAP_SUB = 0.4  # a substitution inside one confusion group
+CASE_SUB = 0.1  # the same letter in the other case
+MARK_COST = 0.3  # a stray mark dropped or added
+
+
+@dataclass(frozen=True)
+class Confusions:
+    """Character groups Tesseract confuses, stray marks, and its readings of arrows."""
+
+    groups: tuple[frozenset[str], ...]
+    marks: frozenset[str]
+    up: frozenset[str]
+    down: frozenset[str]
+
+
+@cache
+def confusions() -> Confusions:
+    """``data/ocr_confusions.yaml``, loaded once."""
+    text = resources.files("medflow.analyzers.labs").joinpath("data/ocr_confusions.yaml")
+    data = yaml.safe_load(text.read_text(encoding="utf-8"))
+    return Confusions(
+        groups=tuple(frozenset(str(g)) for g in data["groups"]),
+        marks=frozenset(str(data["marks"])),
+        up=frozenset(str(a) for a in data["arrows"]["up"]),
+        down=frozenset(str(a) for a in data["arrows"]["down"]),
+    )
+
+
+@cache
+def unit_forms() -> tuple[str, ...]:
+    """Printed unit spellings (``knowledge/unit_forms.yaml``), loaded once."""
+    pkg = "medflow.analyzers.labs.knowledge"
+    text = resources.files(pkg).joinpath("unit_forms.yaml").read_text(encoding="utf-8")
+    return tuple(str(f) for f in yaml.safe_load(text)["forms"])
+
+
+def _sub_cost(a: str, b: str, conf: Confusions) -> float:
+    if a == b:
+        return 0.0
+    if a.lower() == b.lower():
+        return CASE_SUB
+    if any(a in g and b in g for g in conf.groups):
+        return CHEAP_SUB
+    return 1.0
+
+
+def _indel(ch: str, conf: Confusions) -> float:
+    return MARK_COST if ch in conf.marks else 1.0
+
+
+def ocr_distance(read: str, printed: str) -> float:
+    """Edit distance from ``printed`` to what OCR ``read``, with OCR confusions made cheap."""
+    conf = confusions()
+    prev = [0.0]
+    for ch in printed:
+        prev.append(prev[-1] + _indel(ch, conf))
+    for a in read:
+        row = [prev[0] + _indel(a, conf)]
+        for j, b in enumerate(printed, start=1):
+            row.append(
+                min(
+                    prev[j] + _indel(a, conf),
+                    row[j - 1] + _indel(b, conf),
+                    prev[j - 1] + _sub_cost(a, b, conf),
+                )
+            )
+        prev = row
+    return prev[-1]
+
+
+def _accepted(
+    kb: KnowledgeBase, row: RawLabRow, pool: Sequence[str]
+) -> tuple[set[str], set[str]] | None:
+    """(units the knowledge base lists for the row's test and its alternates, the UCUM codes
+    among ``pool``'s units that the test converts to its own unit), or None when the test is
+    not known."""
+    test = kb.match(row.name, row.section)
+    if test is None:
+        return None
+    ids = (test.id, *test.alternates)
+    listed: set[str] = set()
+    for test_id in ids:
+        t = kb.get(test_id)
+        listed |= {t.unit, *(u.unit for u in t.units), *t.loinc_units}
+    codes = {kb.to_ucum(p) for p in pool} - {None, ""}
+    convertible = {c for c in codes if c is not None and any(kb.accepts(t, c) for t in ids)}
+    return listed & convertible, convertible
+
+
+def snap_unit(read: str, candidates: Sequence[str], preferred: Sequence[str] = ()) -> str | None:
+    """The printed spelling among ``candidates`` that OCR clearly read as ``read``, or None.
+
+    Args:
+        read: the unit text as OCR read it.
+        candidates: printed spellings of every unit the row's test converts to.
+        preferred: those of the units the knowledge base lists for the test, and the units
+            printed on the report's other rows; tried first, when none of the other
+            candidates is closer.
+
+    Returns:
+        the closest spelling when its distance is small for its length and every other
+        spelling (of another unit text) is at least ``MARGIN`` farther; None otherwise.
+    """
+    scored = sorted({(ocr_distance(read, c), c) for c in candidates})
+    if preferred:
+        mine = [(d, c) for d, c in scored if c in preferred]
+        if mine and (not scored or mine[0][0] <= scored[0][0] + 1e-9):
+            found = _clear_best(mine)
+            if found is not None:
+                return found
+    return _clear_best(scored)
+
+
+def _clear_best(scored: list[tuple[float, str]]) -> str | None:
+    if not scored:
+        return None
+    best, form = scored[0]
+    if best > max(1.0, MAX_SHARE * len(form)) + 1e-9:
+        return None
+    key = normalize_spelling(form)
+    rest = [d for d, c in scored[1:] if normalize_spelling(c) != key]
+    if rest and rest[0] - best < MARGIN - 1e-9:
+        return None
+    return form
+
+
+def _unit_fix(row: RawLabRow, kb: KnowledgeBase, others: Sequence[str]) -> str | None:
+    """The unit as printed when OCR clearly garbled it, else None (see the module docstring).
+
+    ``others``: the units read on the report's other rows.
+    """
+    read = row.unit_text.strip()
+    if not read:
+        return None
+    pool = list(dict.fromkeys([*unit_forms(), *others]))
+    found = _accepted(kb, row, pool)
+    if found is None:
+        return None
+    listed, accepted = found
+    candidates = [c for c in pool if kb.to_ucum(c) in accepted]
+    ucum = kb.to_ucum(read)
+    if ucum is None:
+        preferred = [c for c in candidates if kb.to_ucum(c) in listed or c in others]
+        return snap_unit(read, candidates, preferred)
+    if ucum not in accepted:
+        return None  # a known unit is never changed into another
+    # a known spelling read with a slip of case, a space or a mark ("fl", "mmol /L"): the
+    # spelling the report's other rows print, else the usual one
+    same = [
+        c
+        for c in candidates
+        if normalize_spelling(c) == normalize_spelling(read)
+        and ocr_distance(read, c) <= 2 * CASE_SUB + MARK_COST
+    ]
+    if not same:
+        return None
+    forms = unit_forms()
+    pick = max(same, key=lambda c: (others.count(c), c in forms, -ocr_distance(read, c)))
+    if others.count(read) >= others.count(pick) and others.count(read):
+        return None  # the report prints it so elsewhere too
+    return pick if pick != read else None
+
+
+def _direction(row: RawLabRow) -> str:
+    """``H`` or ``L`` when the value lies beyond its printed range, else ``""``."""
+    value = parse_value(row.value_text)
+    reference = parse_range(row.range_text) if row.range_text else None
+    if value is None or value.number is None or reference is None:
+        return ""
+    if reference.high is not None and value.number > reference.high:
+        return "H"
+    if reference.low is not None and value.number < reference.low:
+        return "L"
+    return ""
+
+
+def arrow_reading(text: str) -> str:
+    """``H`` or ``L`` when ``text`` is what Tesseract makes of an up or down arrow, else ``""``."""
+    core = text.strip("[](){}|.,:;'")
+    conf = confusions()
+    if core in conf.up:
+        return "H"
+    if core in conf.down:
+        return "L"
+    return ""
+
+
+def _flag_fix(row: RawLabRow) -> tuple[str, str, str] | None:
+    """(flag, the text read, the unit without it) when an arrow read as a letter is the
+    row's printed flag and agrees with the value against the printed range."""
+    want = _direction(row)
+    if not want:
+        return None
+    if row.flag_text and not normalize_flag(row.flag_text):
+        if arrow_reading(row.flag_text) == want:
+            return want, row.flag_text, row.unit_text
+        return None
+    if row.flag_text:
+        return None
+    unit_words = row.unit_text.split()
+    if len(unit_words) > 1 and arrow_reading(unit_words[-1]) == want:
+        return want, unit_words[-1], " ".join(unit_words[:-1])
+    words = row.line.replace("|", " ").split()
+    for i, w in enumerate(words):
+        if w == row.value_text:
+            for k in (i - 1, i + 1):
+                read = words[k] if 0 <= k < len(words) else ""
+                if want in (arrow_reading(read), normalize_flag(read)):
+                    return want, read, row.unit_text
+            break
+    return None
+
+
+_TO = re.compile(r"(?<=[\d\s])t[0O](?=[\s\d:.]|$)")
+# "3:.5", "1.:2", "1:2" are decimals; "1:80" (two digits or more after the colon) is a titre
+_COLON_POINT = re.compile(r"(?<=\d)(?::\.|\.:|:(?=\d(?!\d)))(?=\d)")
+_SPAN = re.compile(r"^(?P<a>-?\d+(?:\.\d+)?)\s*(?P<sep>[-–—+=]|to|-\s*-)\s*(?P<b>-?\d+(?:\.\d+)?)$")
+_JUNK_EDGE = re.compile(r"^[\[\](){}|;:,.=_*'\s]+|[\[\](){}|;:,.=_*'\s]+$")
+
+
+def clean_range(text: str) -> str:
+    """A printed range with OCR slips undone where the reading stays a range of two ordered
+    numbers: ``3:.5-5.1`` -> ``3.5-5.1``, ``1.7 t0 2.2`` -> ``1.7 to 2.2``, ``2.5 -4.5`` ->
+    ``2.5 - 4.5`` (a negative upper limit below a positive lower one cannot be meant),
+    ``0.80+ 1.20`` -> ``0.80 - 1.20``, brackets and smudges at the ends dropped. Anything
+    else is returned as read."""
+    read = text.strip()
+    fixed = _COLON_POINT.sub(".", _JUNK_EDGE.sub("", _TO.sub("to", read)))
+    m = _SPAN.match(fixed)
+    if m is None:
+        return text
+    low, high, sep = m["a"], m["b"], m["sep"]
+    if high.startswith("-") and not low.startswith("-") and sep not in {"to", "+", "="}:
+        high = high[1:]  # "2.5 - -4.5" read from "2.5 - 4.5"
+    if float(low) >= float(high):
+        return text
+    if sep == "to":
+        return f"{low} to {high}"
+    if fixed == read and sep in {"-", "–", "—"} and not re.search(r"\s[-–—]\d", read):
+        return text  # a clean reading is left as printed
+    return f"{low} - {high}"
+
+
+# Marks OCR glues to the words of a test name from noise ("CKD-EPI!", "Total;"); no test
+# name prints them.
+_NAME_MARKS = re.compile(r"(?<=\w)[!;|\\]+(?=\s|\)|$)|(?<=\s)[!;|\\]+(?=\w)")
+
+
+def clean_name(name: str) -> str:
+    """A test name without the marks OCR glued to its words (``eGFR (CKD-EPI! 2021)``)."""
+    return " ".join(_NAME_MARKS.sub("", name).split())
+
+
+def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]:
+    """Rows with OCR garbles in units and arrow flags undone where the evidence is clear.
+
+    Args:
+        rows: one report's rows as read; rows not read by OCR are returned unchanged.
+        kb: the knowledge base (test names -> accepted units).
+
+    Returns:
+        the rows, corrected ones with ``corrections`` saying what was read.
+    """
+    forms = set(unit_forms())
+    seen = [
+        r.unit_text
+        if r.unit_text
+        and kb.to_ucum(r.unit_text) is not None
+        and (" " not in r.unit_text or r.unit_text in forms)
+        else ""
+        for r in rows
+    ]
+    out: list[RawLabRow] = []
+    for i, row in enumerate(rows):
+        if not row.ocr:
+            out.append(row)
+            continue
+        notes: list[str] = []
+        update: dict[str, str] = {}
+        flag = _flag_fix(row)
+        if flag is not None:
+            code, read, unit = flag
+            update["flag_text"] = code
+            update["unit_text"] = unit
+            notes.append(
+                f'flag read as "{read}" taken as {code}: what OCR makes of a printed flag or '
+                "arrow, and the value lies beyond the printed range"
+            )
+        name = clean_name(row.name)
+        if name and name != row.name:
+            update["name"] = name
+            notes.append(f'name read as "{row.name}"')
+        rng = clean_range(row.range_text) if row.range_text else ""
+        if rng and rng != row.range_text:
+            update["range_text"] = rng
+            notes.append(f'range read as "{row.range_text}" taken as {rng}')
+        current = row.model_copy(update=update) if update else row
+        others = [u for k, u in enumerate(seen) if u and k != i]
+        snapped = _unit_fix(current, kb, others)
+        if snapped is not None:
+            notes.append(f'unit read as "{current.unit_text}" taken as {snapped}')
+            update["unit_text"] = snapped
+        if update:
+            row = row.model_copy(update={**update, "corrections": (*row.corrections, *notes)})
+        out.append(row)
+    return out

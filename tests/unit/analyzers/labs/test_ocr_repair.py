@@ -1,0 +1,314 @@
+"""OCR repair: garbled units snapped to the test's units, arrows read as letters, range numbers
+that ran into the unit cell, rows Tesseract split in two (issue 11, scanned reports)."""
+
+from __future__ import annotations
+
+import pytest
+
+from medflow.analyzers.labs.columns import read_cells, read_table_header, split_value
+from medflow.analyzers.labs.kb import default_kb
+from medflow.analyzers.labs.ocr import (
+    clean_degraded,
+    clean_word,
+    mean_confidence,
+    merge_split_lines,
+    smooth,
+)
+from medflow.analyzers.labs.ocr_repair import (
+    arrow_reading,
+    clean_name,
+    clean_range,
+    ocr_distance,
+    repair_rows,
+    snap_unit,
+)
+from medflow.analyzers.labs.values import normalize_flag
+from medflow.analyzers.labs.words import Line, Word
+from medflow.domain.labs import RawLabRow
+
+
+def _row(name: str, value: str, unit: str, rng: str = "", flag: str = "", **kw: str) -> RawLabRow:
+    line = kw.get("line", f"{name} {value} {flag} {unit} {rng}")
+    return RawLabRow(
+        name=name,
+        value_text=value,
+        unit_text=unit,
+        range_text=rng,
+        flag_text=flag,
+        line=line,
+        ocr=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "read", "printed"),
+    [
+        ("Potassium", "mmo] /T.", "mmol/L"),  # l read as ], L as T, a smudge
+        ("WBC Count", "K/ul.", "K/uL"),
+        ("Absolute Eosinophils", "Kiul.", "K/uL"),
+        ("TSH", "ulTU/mL", "uIU/mL"),
+        ("MCV", "fk", "fL"),
+        ("HbA1c", "mmo1/mol", "mmol/mol"),
+        ("eGFR", "mI_/min/1.73m2", "mL/min/1.73m2"),
+        ("Sodium", "mmol /L", "mmol/L"),  # a known spelling with a space
+        ("D-Dimer", "ng/ml FFU", "ng/mL FEU"),
+    ],
+)
+def test_a_garbled_unit_is_snapped_to_a_unit_of_the_test(
+    name: str, read: str, printed: str
+) -> None:
+    (row,) = repair_rows([_row(name, "4.1", read)], default_kb())
+    assert row.unit_text == printed
+    assert row.ocr
+    assert any(read in note for note in row.corrections)  # the text as read is kept
+    assert read in row.line
+
+
+@pytest.mark.parametrize(
+    ("name", "read"),
+    [
+        ("Potassium", "hig /aL"),  # too far from every unit of the test
+        ("Unheard-of assay", "mmo] /T."),  # test not known: nothing to compare with
+        ("Glucose", "mmol/L"),  # a clean known unit is never changed
+        ("Glucose", "g/L"),  # nor a known unit into another
+        ("Potassium", "ug/dL"),  # a known unit the test does not take: left as read
+    ],
+)
+def test_a_unit_is_left_as_read_when_no_spelling_is_clearly_meant(name: str, read: str) -> None:
+    (row,) = repair_rows([_row(name, "4.1", read)], default_kb())
+    assert row.unit_text == read
+    assert row.corrections == ()
+
+
+def test_a_unit_is_not_snapped_when_two_spellings_are_equally_close() -> None:
+    assert snap_unit("x/uL", ["K/uL", "M/uL"]) is None
+    assert snap_unit("K/ul.", ["K/uL", "M/uL"]) == "K/uL"
+
+
+def test_the_spelling_printed_on_the_reports_other_rows_wins() -> None:
+    rows = [
+        _row("Sodium", "140", "mmol/l"),
+        _row("Chloride", "101", "mmol/l"),
+        _row("Potassium", "4.1", "mmo] /l."),
+    ]
+    out = repair_rows(rows, default_kb())
+    assert [r.unit_text for r in out] == ["mmol/l", "mmol/l", "mmol/l"]
+
+
+def test_text_layer_rows_are_never_repaired() -> None:
+    row = _row("Potassium", "4.1", "mmo] /T.").model_copy(update={"ocr": False})
+    assert repair_rows([row], default_kb()) == [row]
+
+
+def test_ocr_distance_makes_tesseract_confusions_cheap() -> None:
+    assert ocr_distance("mmol/1", "mmol/L") < ocr_distance("mmol/x", "mmol/L")
+    assert ocr_distance("mg/dl", "mg/dL") < 0.5
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "rng", "want"),
+    [
+        ("[Tt]", "132", "<100", "H"),  # [↑] as Tesseract reads it
+        ("T", "64", "7-55", "H"),
+        ("J", "-4.9", "-2.0 - 3.0", "L"),
+        ("[1]", "0.53", "0.80 - 1.80", "L"),
+    ],
+)
+def test_an_arrow_read_as_a_letter_is_the_flag_when_the_range_agrees(
+    flag: str, value: str, rng: str, want: str
+) -> None:
+    (row,) = repair_rows([_row("Glucose", value, "mg/dL", rng, flag)], default_kb())
+    assert row.flag_text == want
+    assert any(f'"{flag}"' in note for note in row.corrections)
+
+
+def test_an_arrow_reading_against_the_range_stays_as_read() -> None:
+    # "T" beside a value inside its range: not taken as an up arrow
+    (row,) = repair_rows([_row("Glucose", "90", "mg/dL", "70-99", "T")], default_kb())
+    assert row.flag_text == "T"
+    # and with no printed range there is nothing to check it against
+    (row,) = repair_rows([_row("Glucose", "190", "mg/dL", "", "[Tt]")], default_kb())
+    assert row.flag_text == "[Tt]"
+
+
+def test_an_arrow_glued_beside_the_value_in_its_cell_is_found_in_the_line() -> None:
+    row = _row("SGPT (ALT)", "64", "U/L", "7-55", line="SGPT (ALT) | 64 T | U/L | 7-55")
+    (out,) = repair_rows([row], default_kb())
+    assert out.flag_text == "H"
+
+
+def test_arrow_readings_and_odd_brackets() -> None:
+    assert arrow_reading("[tT]") == "H"
+    assert arrow_reading("J") == "L"
+    assert arrow_reading("Total") == ""
+    assert normalize_flag("{H]") == "H"
+    assert normalize_flag("(L]") == "L"
+
+
+@pytest.mark.parametrize(
+    ("read", "clean"),
+    [("1046/uL", "10^6/uL"), ("10%3/uL", "10^3/uL"), ("x10%9/L", "x10^9/L"), ("1046", "1046")],
+)
+def test_a_caret_read_as_4_or_percent_in_a_power_of_ten_unit(read: str, clean: str) -> None:
+    assert clean_word(read) == clean
+
+
+def _words(*cells: tuple[str, float]) -> Line:
+    return Line([Word(t, x, 100.0, x + 6.0 * len(t), 108.0) for t, x in cells])
+
+
+def test_range_numbers_run_into_the_unit_cell_go_back_to_the_low_and_high_columns() -> None:
+    header = _words(("Test", 40), ("Result", 200), ("Units", 260), ("Low", 330), ("High", 380))
+    (table,) = read_table_header(header, 600) or []
+    # on a skewed scan the limits sit right after the unit, closer than a cell gap
+    line = Line(
+        [
+            Word("Sodium", 40, 120, 80, 128),
+            Word("140", 200, 120, 218, 128),
+            Word("mmol/L", 262, 120, 300, 128),
+            Word("136", 304, 120, 322, 128),
+            Word("145", 326, 120, 344, 128),
+        ]
+    )
+    parts = read_cells(line, table).parts
+    assert parts is not None
+    assert (parts.unit_text, parts.range_text) == ("mmol/L", "136 - 145")
+
+
+def test_a_header_with_one_ocr_smudge_is_still_a_header() -> None:
+    header = _words(
+        ("Analyte", 40),
+        ("Kon", 150),
+        ("Observed", 262),
+        ("Value", 314),
+        ("Units", 350),
+        ("Low", 446),
+        ("High", 509),
+    )
+    tables = read_table_header(header, 600)
+    assert tables is not None
+    assert [c.role for c in tables[0].columns] == ["name", "result", "unit", "low", "high"]
+    # two smudges, or a long unknown word, and it is no header
+    assert (
+        read_table_header(
+            _words(("Test", 40), ("ab", 100), ("cd", 150), ("Result", 200), ("Units", 260)), 600
+        )
+        is None
+    )
+    assert (
+        read_table_header(
+            _words(("Test", 40), ("Potassium", 100), ("Result", 200), ("Units", 260)), 600
+        )
+        is None
+    )
+
+
+def test_a_row_tesseract_split_into_two_lines_is_joined() -> None:
+    test = Line([Word("Test", 48, 123.6, 64, 131.6)])
+    rest = Line([Word("Results", 372, 121.5, 400, 129.5), Word("UOM", 452, 121.5, 470, 129.5)])
+    below = Line([Word("LIPID", 49, 142.2, 70, 150.2)])
+    merged = merge_split_lines([rest, test, below])
+    assert [ln.text for ln in merged] == ["Test Results UOM", "LIPID"]
+
+
+@pytest.mark.parametrize(
+    ("read", "clean"),
+    [
+        ("3:.5-5.1", "3.5 - 5.1"),  # a point read as a colon and a point
+        ("0.1 - 1:2", "0.1 - 1.2"),
+        ("1.7 t0 2.2", "1.7 to 2.2"),
+        ("2.5 -4.5", "2.5 - 4.5"),  # not an upper limit of -4.5
+        ("0.80+ 1.20", "0.80 - 1.20"),
+        ("[5.0 -12.0", "5.0 - 12.0"),
+        ("-2.0 - 3.0", "-2.0 - 3.0"),  # a real negative lower limit stays
+        ("3.5-5.1", "3.5-5.1"),  # clean readings stay as printed
+        ("1:20 - 1:80", "1:20 - 1:80"),  # titres stay
+        ("2200 tO 226", "2200 tO 226"),  # not an ordered range once fixed: left as read
+        ("M: 13.5-17.5 F: 12-15", "M: 13.5-17.5 F: 12-15"),
+    ],
+)
+def test_ocr_slips_in_a_printed_range_are_undone_only_when_it_stays_a_range(
+    read: str, clean: str
+) -> None:
+    assert clean_range(read) == clean
+
+
+def test_a_range_repair_is_recorded_on_the_row() -> None:
+    (row,) = repair_rows([_row("Magnesium", "2.0", "mg/dL", "1.7 t0 2.2")], default_kb())
+    assert row.range_text == "1.7 to 2.2"
+    assert any('"1.7 t0 2.2"' in note for note in row.corrections)
+
+
+def test_an_unreadable_mark_before_the_value_is_kept_as_the_flag_read() -> None:
+    assert split_value("[1] 48") == ("48", "[1]", "", False)
+    assert split_value("T 33") == ("33", "T", "", False)
+    assert split_value("Trace 1+") is not None
+    assert split_value("< 0.5")[0] == "<0.5"  # type: ignore[index]
+
+
+def test_mean_confidence_ignores_structural_rows_and_empty_words() -> None:
+    data = {"conf": ["-1", "90", "60", "95"], "text": ["", "Sodium", "140", " "]}
+    assert mean_confidence(data) == pytest.approx(75.0)
+    assert mean_confidence({"conf": [], "text": []}) == 0.0
+
+
+def test_a_degraded_page_is_cleaned_into_solid_strokes() -> None:
+    import numpy as np
+    from PIL import Image
+
+    # a faint broken stroke (grey 150, gaps every third pixel) on grainy paper (grey 215-255)
+    rng = np.random.default_rng(3)
+    page = rng.integers(215, 256, size=(60, 200)).astype(np.uint8)
+    page[27:33, 20:180] = 150
+    page[27:33, 20:180:3] = 235
+    out = np.asarray(clean_degraded(smooth(Image.fromarray(page))))
+    assert set(np.unique(out)) <= {0, 255}
+    assert (out[29:31, 30:170] == 0).mean() > 0.9  # the stroke is whole and black
+    assert (out[:20] == 255).all()  # the grain is gone
+
+
+def test_marks_ocr_glued_to_a_name_are_dropped_and_recorded() -> None:
+    (row,) = repair_rows(
+        [_row("eGFR (CKD-EPI! 2021)", "63", "mL/min/1.73m2", "> 60")], default_kb()
+    )
+    assert row.name == "eGFR (CKD-EPI 2021)"
+    assert any("CKD-EPI!" in note for note in row.corrections)
+    assert clean_name("HIV 1/2") == "HIV 1/2"
+    assert clean_name("K+") == "K+"
+
+
+def _ocr_line(top: float, *cells: tuple[str, float]) -> Line:
+    words = []
+    for text, x in cells:
+        for k, part in enumerate(text.split()):
+            x0 = x + 30.0 * k
+            words.append(Word(part, x0, top, x0 + 5.0 * len(part), top + 8.0))
+    return Line(words)
+
+
+def test_on_a_scan_rows_read_by_both_readers_take_the_column_models_unit() -> None:
+    from medflow.analyzers.labs.parser import parse_pages
+    from medflow.analyzers.labs.words import PageText
+
+    lines = [
+        _ocr_line(
+            128, ("Analyte", 41), ("Unit", 236), ("Value", 316), ("Flag", 395), ("Range", 444)
+        ),
+        _ocr_line(160, ("Hemoglobin", 41), ("g/dL", 236), ("12.2", 316), ("13.5-17.5", 444)),
+        _ocr_line(183, ("Hematocrit", 41), ("%", 236), ("39.7", 316), ("36.0-46.0", 444)),
+        _ocr_line(
+            208,
+            ("Platelet Count", 41),
+            ("thousand/uL", 236),
+            ("589", 316),
+            ("H", 395),
+            ("150-450", 444),
+        ),
+        # a row OCR garbled: the grammar reads a value ("1") the column model does not
+        _ocr_line(230, ("Eosinophils", 41), ("% iL", 236), ("H 1 to6", 380)),
+    ]
+    page = PageText(1, 612, 792, lines, ocr=True)
+    rows = {r.name: r for r in parse_pages([page]).rows}
+    assert rows["Hemoglobin"].unit_text == "g/dL"
+    assert rows["Platelet Count"].unit_text == "thousand/uL"
+    assert rows["Platelet Count"].flag_text == "H"
