@@ -62,7 +62,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import importlib.util
 import io
 import json
 import re
@@ -111,16 +110,20 @@ SEED_LINE = re.compile(
 )
 
 
+def load_testkit() -> Any:
+    """``tests/fixtures/labs/labs_testkit.py``: the generators, reports cached per process, and
+    the false-reassurance check the tests share."""
+    here = str(ROOT / "tests" / "fixtures" / "labs")
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import labs_testkit
+
+    return labs_testkit
+
+
 def load_generator() -> Any:
-    """``tests/fixtures/labs/generate.py`` as a module."""
-    here = ROOT / "tests" / "fixtures" / "labs"
-    sys.path.insert(0, str(here))
-    spec = importlib.util.spec_from_file_location("labs_generate", here / "generate.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """``tests/fixtures/labs/generate.py`` (the fixed layouts) as a module."""
+    return load_testkit().generator()
 
 
 def seed_rows(data: bytes) -> list[RawLabRow]:
@@ -270,28 +273,9 @@ RANDOM_FIELDS = ("found", "value", "unit", "range", "flag")
 _SIGNED = r"-?\d[\d,]*(?:\.\d+)?"
 
 
-def load_testkit() -> Any:
-    """``tests/fixtures/labs/labs_testkit.py`` as a module (its false-reassurance check)."""
-    here = ROOT / "tests" / "fixtures" / "labs"
-    spec = importlib.util.spec_from_file_location("labs_testkit", here / "labs_testkit.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def load_randomized() -> Any:
-    """``tests/fixtures/labs/randomized.py`` as a module."""
-    load_generator()  # puts the fixtures folder on sys.path
-    here = ROOT / "tests" / "fixtures" / "labs"
-    spec = importlib.util.spec_from_file_location("labs_randomized", here / "randomized.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["labs_randomized"] = module
-    spec.loader.exec_module(module)
-    return module
+    """``tests/fixtures/labs/randomized.py`` (the randomised layouts) as a module."""
+    return load_testkit().randomized()
 
 
 def signed_limits(text: str, sex: str) -> tuple[float | None, float | None] | str:

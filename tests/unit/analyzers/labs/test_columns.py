@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 from functools import cache
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from tests.fixtures.labs import labs_testkit as KIT
 
 from medflow.analyzers.labs.columns import read_table_header, split_value
 from medflow.analyzers.labs.parser import LabDocument, parse_pages, read_lab_document
@@ -16,20 +15,7 @@ from medflow.analyzers.labs.rows import holds_number, parse_line
 from medflow.analyzers.labs.values import normalize_flag, parse_value
 from medflow.analyzers.labs.words import Line, PageText, Word
 
-FIXTURES = Path(__file__).parents[3] / "fixtures" / "labs"
 CHAR = 5.0
-
-
-def _kit() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("labs_testkit", FIXTURES / "labs_testkit.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-KIT = _kit()
 
 
 def _randomized() -> ModuleType:

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from tests.fixtures.labs import labs_testkit as KIT
 
 from medflow.analyzers.labs import ocr
 from medflow.analyzers.labs.ocr import TesseractOcr, clean_word, lines_from_data
 from medflow.errors import DependencyMissingError
-
-
-def _kit() -> ModuleType:
-    path = Path(__file__).parents[3] / "fixtures" / "labs" / "labs_testkit.py"
-    spec = importlib.util.spec_from_file_location("labs_testkit", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_image_to_data_boxes_become_points_grouped_by_tesseract_lines() -> None:
@@ -109,7 +97,7 @@ def test_missing_tesseract_binary_is_a_clear_dependency_error(
 def test_scanned_page_values_are_read() -> None:
     from medflow.analyzers.labs.parser import read_lab_pdf
 
-    pdf, truth = _kit().report("scanned", 3)
+    pdf, truth = KIT.report("scanned", 3)
     rows, info = read_lab_pdf(pdf, "scan.pdf")
     assert info.ocr_pages == truth["pages"]
     assert info.engine == "pdfium+tesseract"
@@ -217,8 +205,7 @@ def test_word_boxes_on_a_skewed_page_are_turned_back_level() -> None:
 def test_randomised_scan_is_read_and_nothing_vanishes() -> None:
     from medflow.analyzers.labs.parser import read_lab_document
 
-    kit = _kit()
-    pdf, truth = kit.random_report(4, scanned=True)  # value and unit in one cell, ruled
+    pdf, truth = KIT.random_report(4, scanned=True)  # value and unit in one cell, ruled
     doc = read_lab_document(pdf, "scan.pdf")
     got = {(r.name, r.value_text) for r in doc.rows}
     unread = " ".join(u.text for u in doc.unread)

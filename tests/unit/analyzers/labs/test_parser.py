@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from tests.fixtures.labs import labs_testkit as KIT
 
 from medflow.analyzers.labs.parser import parse_rows, read_lab_pdf
 from medflow.analyzers.labs.rows import is_boilerplate, is_header, parse_line
 from medflow.analyzers.labs.words import Line, PageText, Word
 from medflow.errors import NoResultsError
 
-
-def _kit() -> ModuleType:
-    path = Path(__file__).parents[3] / "fixtures" / "labs" / "labs_testkit.py"
-    spec = importlib.util.spec_from_file_location("labs_testkit", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-KIT = _kit()
 CHAR = 5.0
 
 

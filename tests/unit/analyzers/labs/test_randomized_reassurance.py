@@ -8,12 +8,10 @@ it over the whole held-out set (seeds 10000+). Seeds here are tuning seeds (100-
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from tests.fixtures.labs import labs_testkit as KIT
 
 from medflow.analyzers.labs.analyzer import LabAnalyzer
 from medflow.domain.labs import (
@@ -25,20 +23,6 @@ from medflow.domain.labs import (
     Significance,
 )
 from medflow.domain.patient import PatientInfo, Sex
-
-FIXTURES = Path(__file__).parents[3] / "fixtures" / "labs"
-
-
-def _kit() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("labs_testkit", FIXTURES / "labs_testkit.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-KIT = _kit()
 
 
 @pytest.fixture(scope="module")
