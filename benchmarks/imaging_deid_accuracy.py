@@ -52,7 +52,9 @@ from medflow.domain.imaging import DeidOptions
 
 SETS = {
     "tune": (range(12), range(10)),
+    "tune-wide": (range(40), range(30)),
     "held-out": (range(100, 116), range(100, 110)),
+    "held-out-2": (range(300, 332), range(300, 320)),
 }
 PYDICOM_TEXT_FREE = (
     "CT_small.dcm",
@@ -60,8 +62,11 @@ PYDICOM_TEXT_FREE = (
     "RG1_UNCR.dcm",
     "RG3_UNCR.dcm",
     "SC_rgb.dcm",
-    "mlut_18.dcm",
 )
+PYDICOM_WITH_TEXT = ("mlut_18.dcm",)
+"""SMPTE test pattern with its caption burned in ("SMPTE TEST PATTERN", "Rev. 3/1/91
+Copyright 1983"): blanking the caption is right, so it is reported apart from the text-free
+files (it was counted among them before 2026-12-06's second session)."""
 
 
 def _baseline(data: bytes, finder: TextFinder) -> bytes:
@@ -129,14 +134,16 @@ def _free(seeds: range, deid: Deidentifier, base: TextFinder) -> dict[str, Any]:
     return {"ours": ours, "base": theirs, "review": review}
 
 
-def _pydicom_free(base: TextFinder, secret: bytes) -> dict[str, Any] | None:
+def _pydicom_free(
+    base: TextFinder, secret: bytes, names: tuple[str, ...] = PYDICOM_TEXT_FREE
+) -> dict[str, Any] | None:
     try:
         from pydicom.data import get_testdata_file
     except ImportError:
         return None
     deid = Deidentifier(secret, DeidOptions(burned_in_text="all"))
     ours, theirs = [], []
-    for name in PYDICOM_TEXT_FREE:
+    for name in names:
         path = get_testdata_file(name)
         if path is None:
             continue
@@ -155,6 +162,12 @@ def _print_pydicom(base: TextFinder, secret: bytes) -> None:
             f"pydicom text-free files ({extra['files']}, burned_in_text=all): pixels changed, "
             f"medflow: mean {o.mean():.3%}, max {o.max():.3%}; baseline: mean {t.mean():.3%}, "
             f"max {t.max():.3%}"
+        )
+    captioned = _pydicom_free(base, secret, PYDICOM_WITH_TEXT)
+    if captioned and captioned["files"]:
+        print(
+            f"pydicom file with a burned-in caption ({', '.join(PYDICOM_WITH_TEXT)}): pixels "
+            f"changed, medflow {captioned['ours'][0]:.3%}, baseline {captioned['base'][0]:.3%}"
         )
 
 
@@ -203,7 +216,7 @@ def run(name: str) -> None:
         f"{theirs.max():.3%}; ratio of means {_ratio(ours.mean(), theirs.mean())}; "
         f"flagged for review: {free['review']}"
     )
-    if name == "held-out":
+    if name.startswith("held-out"):
         _print_pydicom(base, secret)
     print(f"({time.perf_counter() - start:.0f} s)")
 
@@ -211,7 +224,7 @@ def run(name: str) -> None:
 def main() -> None:
     """Command line: which seed set(s) to measure."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", choices=("tune", "held-out", "both", "pydicom"), default="both")
+    parser.add_argument("--set", choices=(*SETS, "both", "pydicom"), default="both")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     if args.set == "pydicom":

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from medflow.analyzers.imaging.burned_in import Box, TextFinder, Word
+from medflow.analyzers.imaging.text_structure import StructureRules, looks_like_characters
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -92,12 +93,14 @@ class PixelRules:
     max_box_fraction: float
     review_confidence: float
     shape: ShapeRules
+    structure: StructureRules
     pad_fraction: float
 
 
 def _parse_rules(data: dict[str, Any]) -> PixelRules:
     ocr = data["ocr"]
     shape = ocr["shape"]
+    structure = ocr["structure"]
     devices = tuple(
         DeviceRule(
             blank=tuple(tuple(int(v) for v in r) for r in d["blank"]),  # type: ignore[misc]
@@ -130,6 +133,14 @@ def _parse_rules(data: dict[str, Any]) -> PixelRules:
             min_separation=float(shape["min_separation"]),
             ink_fraction=(float(shape["ink_fraction"][0]), float(shape["ink_fraction"][1])),
             min_transitions=float(shape["min_transitions"]),
+        ),
+        structure=StructureRules(
+            sure_confidence=float(structure["sure_confidence"]),
+            min_height_px=int(structure["min_height_px"]),
+            min_share=float(structure["min_share"]),
+            levels=int(structure["levels"]),
+            level_min_share=float(structure["level_min_share"]),
+            level_min_blobs=int(structure["level_min_blobs"]),
         ),
         pad_fraction=float(ocr["pad_fraction"]),
     )
@@ -376,6 +387,10 @@ def _judge(
             if word.confidence < rules.min_confidence or chars < rules.min_chars:
                 continue
             cap = rules.max_box_fraction
+        if word.confidence < rules.structure.sure_confidence and looks_like_characters(
+            shown, box, rules.structure
+        ):
+            continue  # read unsurely and built like texture (a stripe, a rib edge, speckle)
         why_not = (
             "larger than the cap for a word"
             if box[2] * box[3] > cap * area

@@ -1,0 +1,124 @@
+"""Text vs texture by structure (issue 15): characters are blobs inside their line's box;
+stripes, rib edges and speckle are not. Synthetic arrays and a scripted reader, no OCR."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from medflow.analyzers.imaging.burned_in import Box, Word
+from medflow.analyzers.imaging.pixel_clean import load_pixel_rules, plan
+from medflow.analyzers.imaging.text_structure import blobs, containment, looks_like_characters
+
+RULES = load_pixel_rules().structure
+
+
+def _ink_box(arr: np.ndarray, differs_from: np.ndarray) -> Box:
+    ys, xs = np.nonzero(arr != differs_from)
+    return (int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
+
+
+def _text_on(base: np.ndarray, word: str, xy: tuple[int, int], fill: int, size: int = 22) -> Any:
+    img = Image.fromarray(base)
+    ImageDraw.Draw(img).text(xy, word, fill=fill, font=ImageFont.load_default(size=size))
+    arr = np.asarray(img)
+    return arr, _ink_box(arr, base)
+
+
+def _stripes(height: int = 200, width: int = 300, period: float = 36.0) -> np.ndarray:
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    ribs = np.sin((yy + 0.002 * (xx - width / 2) ** 2) / period * 2 * np.pi) > 0.55
+    noise = np.random.default_rng(1).normal(0, 6, (height, width))
+    return np.clip(60 + 50 * ribs + noise, 0, 255).astype(np.uint8)
+
+
+def test_blobs_are_eight_connected_components_with_boxes_and_areas() -> None:
+    mask = np.zeros((10, 10), bool)
+    mask[1:3, 1:3] = True
+    mask[3, 3] = True  # touches (2, 2) diagonally
+    mask[6:8, 6:9] = True
+    assert sorted(blobs(mask)) == [(1, 1, 4, 4, 5), (6, 6, 8, 9, 6)]
+    assert blobs(np.zeros((4, 4), bool)) == []
+
+
+def test_a_word_on_a_plain_background_is_built_like_characters() -> None:
+    arr, box = _text_on(np.full((80, 300), 40, np.uint8), "HARTWELL", (10, 20), 200)
+    found = containment(arr, box)
+    assert found.share > 0.9 and found.blobs >= 6
+    assert looks_like_characters(arr, box, RULES) is None
+
+
+def test_dark_text_on_a_bright_background_is_characters_too() -> None:
+    arr, box = _text_on(np.full((80, 300), 210, np.uint8), "12/03/1961", (10, 20), 60)
+    assert looks_like_characters(arr, box, RULES) is None
+
+
+def test_a_stripe_read_as_a_word_runs_on_past_its_box() -> None:
+    # what Tesseract returns on rib-like stripes: a short box on a stripe's edge
+    arr = _stripes()
+    for box in [(100, 8, 20, 10), (60, 40, 30, 12), (150, 75, 16, 9)]:
+        assert containment(arr, box).share < RULES.min_share
+        assert looks_like_characters(arr, box, RULES) == "texture: its ink runs on past the box"
+
+
+def test_speckle_is_not_characters() -> None:
+    noise = np.random.default_rng(0).normal(110, 12, (80, 200)).clip(0, 255).astype(np.uint8)
+    assert looks_like_characters(noise, (50, 30, 24, 12), RULES) is not None
+
+
+def test_a_box_lower_than_a_character_is_not_text() -> None:
+    arr, _ = _text_on(np.full((80, 300), 40, np.uint8), "OMAR", (10, 20), 200)
+    assert looks_like_characters(arr, (10, 30, 40, 3), RULES) == "lower than a character"
+
+
+def test_text_half_over_a_bright_shape_is_characters_at_some_level() -> None:
+    # three tones: background, a bright ellipse under half the word, the strokes
+    img = Image.new("L", (300, 120), 50)
+    ImageDraw.Draw(img).ellipse((120, -60, 400, 200), fill=150)
+    base = np.asarray(img)
+    arr, box = _text_on(base, "NAKAMURA", (40, 40), 245)
+    assert looks_like_characters(arr, box, RULES) is None
+
+
+class _Reader:
+    """Scripted OCR: the words given, on the whole frame, while their box is not blank."""
+
+    def __init__(self, words: list[Word], shape: tuple[int, int]) -> None:
+        self.words, self.shape = words, shape
+
+    def read(self, image: Any, config: str | None = None) -> list[Word]:
+        if image.shape[:2] != self.shape or config is not None:
+            return []
+        return [
+            w
+            for w in self.words
+            if np.ptp(image[w.box[1] : w.box[1] + w.box[3], w.box[0] : w.box[0] + w.box[2]]) > 0
+        ]
+
+
+def test_an_unsure_word_on_stripes_in_a_text_strip_is_not_blanked() -> None:
+    arr = _stripes(400, 400)
+    reader = _Reader([Word((100, 8, 20, 10), "ae", 38.0)], (400, 400))
+    result = plan(arr, None, load_pixel_rules(), reader)  # type: ignore[arg-type]
+    assert result.boxes == [] and not result.review
+
+
+def test_an_unsure_word_that_is_characters_in_a_text_strip_is_blanked() -> None:
+    arr, box = _text_on(np.full((400, 400), 30, np.uint8), "ZZTEST", (20, 8), 120)
+    reader = _Reader([Word(box, "ZZTEST", 35.0)], (400, 400))
+    result = plan(arr, None, load_pixel_rules(), reader)  # type: ignore[arg-type]
+    assert [why for _, why in result.boxes] == ["text-strip"]
+
+
+def test_a_sure_word_skips_the_structure_check(monkeypatch: Any) -> None:
+    # read at or above sure_confidence, Tesseract is trusted (text over a rib, say)
+    import medflow.analyzers.imaging.pixel_clean as pc
+
+    monkeypatch.setattr(pc, "looks_like_characters", lambda *a: "texture")
+    arr, box = _text_on(np.full((400, 400), 30, np.uint8), "JANE", (20, 8), 200)
+    for confidence, expected in ((RULES.sure_confidence, ["text-strip"]), (59.0, [])):
+        reader = _Reader([Word(box, "JANE", confidence)], (400, 400))
+        result = plan(arr, None, load_pixel_rules(), reader)  # type: ignore[arg-type]
+        assert [why for _, why in result.boxes] == expected
