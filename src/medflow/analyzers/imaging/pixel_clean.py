@@ -30,7 +30,11 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from medflow.analyzers.imaging.burned_in import Box, TextFinder, Word
-from medflow.analyzers.imaging.text_structure import StructureRules, looks_like_characters
+from medflow.analyzers.imaging.text_structure import (
+    StructureRules,
+    looks_like_characters,
+    stroke_images,
+)
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -94,6 +98,9 @@ class PixelRules:
     review_confidence: float
     shape: ShapeRules
     structure: StructureRules
+    strokes_min_confidence: float
+    strokes_size_fraction: float
+    strokes_min_size: int
     pad_fraction: float
 
 
@@ -136,12 +143,16 @@ def _parse_rules(data: dict[str, Any]) -> PixelRules:
         ),
         structure=StructureRules(
             sure_confidence=float(structure["sure_confidence"]),
+            sure_min_share=float(structure["sure_min_share"]),
             min_height_px=int(structure["min_height_px"]),
             min_share=float(structure["min_share"]),
             levels=int(structure["levels"]),
             level_min_share=float(structure["level_min_share"]),
             level_min_blobs=int(structure["level_min_blobs"]),
         ),
+        strokes_min_confidence=float(ocr["strokes"]["min_confidence"]),
+        strokes_size_fraction=float(ocr["strokes"]["size_fraction"]),
+        strokes_min_size=int(ocr["strokes"]["min_size"]),
         pad_fraction=float(ocr["pad_fraction"]),
     )
 
@@ -387,10 +398,8 @@ def _judge(
             if word.confidence < rules.min_confidence or chars < rules.min_chars:
                 continue
             cap = rules.max_box_fraction
-        if word.confidence < rules.structure.sure_confidence and looks_like_characters(
-            shown, box, rules.structure
-        ):
-            continue  # read unsurely and built like texture (a stripe, a rib edge, speckle)
+        if looks_like_characters(shown, box, rules.structure, word.confidence):
+            continue  # built like texture (a stripe, a rib edge, speckle), not characters
         why_not = (
             "larger than the cap for a word"
             if box[2] * box[3] > cap * area
@@ -461,6 +470,23 @@ def plan(
         else []
     )
     reviewed: set[str] = set()
+    if rules.strokes_min_confidence <= 100:
+        # Text beside or over a large bright shape: Tesseract's page layout drops it on the
+        # frame as shown, but reads it on the frame's strokes (shapes removed), both polarities.
+        size = max(rules.strokes_min_size, round(rules.strokes_size_fraction * min(height, width)))
+        for strokes in stroke_images(shown, size | 1):
+            # judged on the stroke image (two-toned there) and, as a check that the strokes
+            # are not anatomy's fine texture, on the frame as shown: characters with contrast
+            sure = [
+                w
+                for w in finder.read(strokes)
+                if w.confidence >= rules.strokes_min_confidence
+                and looks_like_characters(shown, w.box, rules.structure, w.confidence) is None
+                and text_shape(shown, w.box, rules.shape, any_size=True, sure=True) is None
+            ]
+            new = _judge(sure, strips, strokes, rules, result, reviewed)
+            if new:
+                shown = mask_boxes(shown, new, int(np.median(grey)))
     rereading = False
     for _ in range(_PASSES):
         # Each pass reads the frame as blanked so far: removing one word changes how Tesseract

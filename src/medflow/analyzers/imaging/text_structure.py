@@ -31,6 +31,7 @@ class StructureRules:
     """Thresholds of ``ocr.structure`` in ``data/pixel_rules.yaml``."""
 
     sure_confidence: float
+    sure_min_share: float
     min_height_px: int
     min_share: float
     levels: int
@@ -150,18 +151,46 @@ def containment(grey: NDArray[Any], box: Box, levels: int = 1) -> Containment:
     return best
 
 
-def looks_like_characters(grey: NDArray[Any], box: Box, rules: StructureRules) -> str | None:
+def looks_like_characters(
+    grey: NDArray[Any], box: Box, rules: StructureRules, confidence: float
+) -> str | None:
     """None when a box's ink is character-like; else why not (for the plan's notes).
 
-    Characters: at least ``min_height_px`` tall; binarised at the middle level, most ink
-    inside the box (``min_share``); or, for text over a shape (three tones: background,
-    shape, strokes, which no one level splits), at some of ``levels`` levels several blobs
-    inside and nearly all ink inside."""
+    Characters are at least ``min_height_px`` tall. A word read at or above
+    ``sure_confidence`` needs only some blobs inside its box at one of ``levels`` levels
+    (``sure_min_share``): Tesseract also reads a stripe's edge at 60-90. Below it: binarised
+    at the middle level, most ink inside the box (``min_share``); or, for text over a shape
+    (three tones: background, shape, strokes, which no one level splits), at one of
+    ``levels`` levels several blobs inside and nearly all ink inside."""
     if box[3] < rules.min_height_px:
         return "lower than a character"
+    if confidence >= rules.sure_confidence:
+        if containment(grey, box, rules.levels).share >= rules.sure_min_share:
+            return None
+        return "texture: no blob inside the box at any level"
     if containment(grey, box).share >= rules.min_share:
         return None
     best = containment(grey, box, rules.levels)
     if best.share >= rules.level_min_share and best.blobs >= rules.level_min_blobs:
         return None
     return "texture: its ink runs on past the box"
+
+
+def stroke_images(grey: NDArray[Any], size: int) -> list[NDArray[Any]]:
+    """The frame's thin strokes, contrast-invariant: a white top-hat (bright strokes) and a
+    black top-hat (dark strokes) with a ``size`` square, each stretched and shown dark on
+    white. A shape wider than the square (an organ, a rib, the edge of the image area) is
+    gone, so text over it or beside it reads as on a plain page; a stroke is narrower."""
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    img = Image.fromarray(np.ascontiguousarray(grey))
+    shrink, grow = ImageFilter.MinFilter(size), ImageFilter.MaxFilter(size)
+    opened = np.asarray(img.filter(shrink).filter(grow)).astype(np.int16)
+    closed = np.asarray(img.filter(grow).filter(shrink)).astype(np.int16)
+    values = grey.astype(np.int16)
+    out = []
+    for hat in (values - opened, closed - values):
+        scale = 255.0 / max(30.0, float(np.percentile(hat, 99.5)))
+        out.append((255 - np.clip(hat * scale, 0, 255)).astype(np.uint8))
+    return out
