@@ -17,18 +17,29 @@ OCR-confidence approach (every word Tesseract reads at confidence >= 45 blanked,
 * pixels changed on text-free images: the share of stored pixel values that changed.
 
 Seeds: the thresholds in ``data/pixel_rules.yaml`` were tuned on seeds 0-11 (PHI) and 0-9
-(text-free), and the unit tests' seeds 200-203 informed two fixes; the held-out figures use
-seeds 100-115 and 100-109, never looked at while tuning.
+(text-free), and the unit tests' seeds 200-203 informed two fixes; the structure check and the
+stroke read (second session) on seeds 0-39 and 0-29 (``--set tune-wide``). Held-out: seeds
+100-115 and 100-109 (measured once per session, never looked at case by case) and seeds
+300-331 and 300-319 (``--set held-out-2``, first measured with the final code of the second
+session).
 
-Measured on 2026-12-06 (2 shared CPU cores), final code:
-  tune:     PHI words unreadable 100.0% (27/27; baseline 85.2%, 23/27); text-free pixels
-            changed mean 0.160%, max 0.851% (baseline mean 0.272%, max 0.674%).
-  held-out: PHI words unreadable 94.1% (32/34; baseline 76.5%, 26/34; 2 files flagged for
-            review); text-free mean 0.405%, max 2.672% (baseline mean 0.244%, max 0.730%).
-  pydicom text-free files (6, burned_in_text=all): mean 0.331%, max 1.419% (baseline mean
-            0.016%, max 0.068%).
+Measured on 2026-12-06 (2 shared CPU cores). Second session (structure check, stroke read):
+  tune 0-11/0-9:  PHI words unreadable 100.0% (27/27); text-free mean 0.007%, max 0.035%.
+  tune 0-39/0-29: PHI 97.8% (89/91; 1 file flagged for review); text-free mean 0.010%,
+            max 0.222% (first session's code: 96.7%, 88/91, 2 flagged; mean 0.15%, max 1.26%).
+  held-out 100-115/100-109: PHI 94.1% (32/34; baseline 76.5%, 26/34; 1 file flagged for
+            review); text-free mean 0.126%, max 1.105% (baseline mean 0.244%, max 0.730%).
+  held-out-2 300-331/300-319: HO2_FIGURES
+  pydicom text-free files (5: CT, MR, two CR chest films, colour SC): mean 0.000%, max
+            0.000% (baseline mean 0.014%, max 0.068%); mlut_18 (SMPTE pattern, its caption
+            burned in): 1.341% changed, the caption blanked (baseline 0.030%).
+First session's code (region-first, before the structure check): tune 0-11/0-9 100.0% (27/27;
+baseline 85.2%, 23/27), text-free mean 0.160%, max 0.851%; held-out 94.1% (32/34; 2 files
+flagged), text-free mean 0.405%, max 2.672%; pydicom files with mlut_18 counted as text-free
+(6): mean 0.331%, max 1.419%.
 
-Usage: ``python benchmarks/imaging_deid_accuracy.py [--set tune|held-out|both]``.
+Usage: ``python benchmarks/imaging_deid_accuracy.py [--set tune|tune-wide|held-out|held-out-2|
+both|pydicom]``.
 """
 
 from __future__ import annotations

@@ -470,23 +470,6 @@ def plan(
         else []
     )
     reviewed: set[str] = set()
-    if rules.strokes_min_confidence <= 100:
-        # Text beside or over a large bright shape: Tesseract's page layout drops it on the
-        # frame as shown, but reads it on the frame's strokes (shapes removed), both polarities.
-        size = max(rules.strokes_min_size, round(rules.strokes_size_fraction * min(height, width)))
-        for strokes in stroke_images(shown, size | 1):
-            # judged on the stroke image (two-toned there) and, as a check that the strokes
-            # are not anatomy's fine texture, on the frame as shown: characters with contrast
-            sure = [
-                w
-                for w in finder.read(strokes)
-                if w.confidence >= rules.strokes_min_confidence
-                and looks_like_characters(shown, w.box, rules.structure, w.confidence) is None
-                and text_shape(shown, w.box, rules.shape, any_size=True, sure=True) is None
-            ]
-            new = _judge(sure, strips, strokes, rules, result, reviewed)
-            if new:
-                shown = mask_boxes(shown, new, int(np.median(grey)))
     rereading = False
     for _ in range(_PASSES):
         # Each pass reads the frame as blanked so far: removing one word changes how Tesseract
@@ -499,8 +482,41 @@ def plan(
         if rereading:
             words = [w for w in words if w.confidence >= rules.review_confidence]
         new = _judge(words, strips, shown, rules, result, reviewed)
+        if not rereading and rules.strokes_min_confidence <= 100:
+            # after the first read (so what it finds is found as before), the frame's strokes
+            seen = mask_boxes(shown, new, int(np.median(grey))) if new else shown
+            new += _read_strokes(finder, seen, strips, rules, result, reviewed)
         if not new:
             break
         rereading = True
         shown = mask_boxes(shown, new, int(np.median(grey)))
     return result
+
+
+def _read_strokes(
+    finder: TextFinder,
+    shown: NDArray[Any],
+    strips: list[Box],
+    rules: PixelRules,
+    result: MaskPlan,
+    reviewed: set[str],
+) -> list[Box]:
+    """Text beside or over a large bright shape: Tesseract's page layout drops it on the frame
+    as shown, but reads it on the frame's strokes (shapes removed), in both polarities.
+
+    A word counts when read surely there, judged on the stroke image (two-toned there) and,
+    so that anatomy's fine texture is not taken for strokes, on the frame as shown: characters
+    with stroke contrast."""
+    height, width = shown.shape[:2]
+    size = max(rules.strokes_min_size, round(rules.strokes_size_fraction * min(height, width)))
+    new: list[Box] = []
+    for strokes in stroke_images(shown, size | 1):
+        sure = [
+            w
+            for w in finder.read(strokes)
+            if w.confidence >= rules.strokes_min_confidence
+            and looks_like_characters(shown, w.box, rules.structure, w.confidence) is None
+            and text_shape(shown, w.box, rules.shape, any_size=True, sure=True) is None
+        ]
+        new += _judge(sure, strips, strokes, rules, result, reviewed)
+    return new

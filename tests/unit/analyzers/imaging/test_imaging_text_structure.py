@@ -189,3 +189,22 @@ def test_a_word_read_on_the_strokes_of_anatomy_is_not_blanked() -> None:
     reader = StrokesOnly([Word((200, 200, 30, 20), "att", 90.0)], arr.shape)
     result = plan(arr, None, load_pixel_rules(), reader)  # type: ignore[arg-type]
     assert result.boxes == [] and not result.review
+
+
+def test_the_strokes_are_read_after_the_first_read_of_the_frame() -> None:
+    # what the first read finds is blanked as before; the stroke read adds to it
+    arr, box = _beside_a_bright_shape()
+    calls: list[str] = []
+
+    class Recording(_Reader):
+        def read(self, image: Any, config: str | None = None) -> list[Word]:
+            on_strokes = float(np.median(image)) > 240
+            calls.append("strokes" if on_strokes else "frame")
+            return super().read(image, config) if not on_strokes else []
+
+    reader = Recording([Word(box, "BRADSHAW", 92.0)], arr.shape)
+    result = plan(arr, None, load_pixel_rules(), reader)  # type: ignore[arg-type]
+    assert [why for _, why in result.boxes] == ["text-shaped"]
+    first = calls.index("strokes")
+    assert first > 0 and set(calls[:first]) == {"frame"}
+    assert calls.count("strokes") == 2  # both polarities, once per frame
