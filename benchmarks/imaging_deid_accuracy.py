@@ -23,16 +23,21 @@ stroke read (second session) on seeds 0-39 and 0-29 (``--set tune-wide``). Held-
 300-331 and 300-319 (``--set held-out-2``, first measured with the final code of the second
 session).
 
-Measured on 2026-12-06 (2 shared CPU cores). Second session (structure check, stroke read):
+Measured on 2026-12-06 (2 shared CPU cores). Second session (structure check, stroke read),
+final code:
   tune 0-11/0-9:  PHI words unreadable 100.0% (27/27); text-free mean 0.007%, max 0.035%.
-  tune 0-39/0-29: PHI 97.8% (89/91; 1 file flagged for review); text-free mean 0.010%,
-            max 0.222% (first session's code: 96.7%, 88/91, 2 flagged; mean 0.15%, max 1.26%).
+  tune 0-39/0-29: PHI 98.9% (90/91; 2 files flagged for review, both blanked); text-free mean
+            0.010%, max 0.222% (first session's code: 96.7%, 88/91, 2 flagged; mean 0.15%,
+            max 1.26%).
   held-out 100-115/100-109: PHI 94.1% (32/34; baseline 76.5%, 26/34; 1 file flagged for
-            review); text-free mean 0.126%, max 1.105% (baseline mean 0.244%, max 0.730%).
-  held-out-2 300-331/300-319: HO2_FIGURES
+            review); text-free mean 0.118%, max 1.032% (baseline mean 0.244%, max 0.730%).
+  held-out-2 300-331/300-319 (measured with commit 8b24f55, where the stroke read came
+            before the frame's first read): PHI 95.2% (79/83; baseline
+            81.9%, 68/83; 1 file flagged for review); text-free mean 0.029%, max 0.204%
+            (baseline mean 0.281%, max 0.898%).
   pydicom text-free files (5: CT, MR, two CR chest films, colour SC): mean 0.000%, max
-            0.000% (baseline mean 0.014%, max 0.068%); mlut_18 (SMPTE pattern, its caption
-            burned in): 1.341% changed, the caption blanked (baseline 0.030%).
+            0.000% (baseline mean 0.014%, max 0.068%); mlut_18 (SMPTE pattern, its caption and
+            percentage labels burned in): 1.690% changed, the caption blanked (baseline 0.030%).
 First session's code (region-first, before the structure check): tune 0-11/0-9 100.0% (27/27;
 baseline 85.2%, 23/27), text-free mean 0.160%, max 0.851%; held-out 94.1% (32/34; 2 files
 flagged), text-free mean 0.405%, max 2.672%; pydicom files with mlut_18 counted as text-free
