@@ -30,6 +30,11 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from medflow.analyzers.imaging.burned_in import Box, TextFinder, Word
+from medflow.analyzers.imaging.text_structure import (
+    StructureRules,
+    looks_like_characters,
+    stroke_images,
+)
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -92,12 +97,17 @@ class PixelRules:
     max_box_fraction: float
     review_confidence: float
     shape: ShapeRules
+    structure: StructureRules
+    strokes_min_confidence: float
+    strokes_size_fraction: float
+    strokes_min_size: int
     pad_fraction: float
 
 
 def _parse_rules(data: dict[str, Any]) -> PixelRules:
     ocr = data["ocr"]
     shape = ocr["shape"]
+    structure = ocr["structure"]
     devices = tuple(
         DeviceRule(
             blank=tuple(tuple(int(v) for v in r) for r in d["blank"]),  # type: ignore[misc]
@@ -131,6 +141,18 @@ def _parse_rules(data: dict[str, Any]) -> PixelRules:
             ink_fraction=(float(shape["ink_fraction"][0]), float(shape["ink_fraction"][1])),
             min_transitions=float(shape["min_transitions"]),
         ),
+        structure=StructureRules(
+            sure_confidence=float(structure["sure_confidence"]),
+            sure_min_share=float(structure["sure_min_share"]),
+            min_height_px=int(structure["min_height_px"]),
+            min_share=float(structure["min_share"]),
+            levels=int(structure["levels"]),
+            level_min_share=float(structure["level_min_share"]),
+            level_min_blobs=int(structure["level_min_blobs"]),
+        ),
+        strokes_min_confidence=float(ocr["strokes"]["min_confidence"]),
+        strokes_size_fraction=float(ocr["strokes"]["size_fraction"]),
+        strokes_min_size=int(ocr["strokes"]["min_size"]),
         pad_fraction=float(ocr["pad_fraction"]),
     )
 
@@ -376,6 +398,8 @@ def _judge(
             if word.confidence < rules.min_confidence or chars < rules.min_chars:
                 continue
             cap = rules.max_box_fraction
+        if looks_like_characters(shown, box, rules.structure, word.confidence):
+            continue  # built like texture (a stripe, a rib edge, speckle), not characters
         why_not = (
             "larger than the cap for a word"
             if box[2] * box[3] > cap * area
@@ -458,8 +482,41 @@ def plan(
         if rereading:
             words = [w for w in words if w.confidence >= rules.review_confidence]
         new = _judge(words, strips, shown, rules, result, reviewed)
+        if not rereading and rules.strokes_min_confidence <= 100:
+            # after the first read (so what it finds is found as before), the frame's strokes
+            seen = mask_boxes(shown, new, int(np.median(grey))) if new else shown
+            new += _read_strokes(finder, seen, strips, rules, result, reviewed)
         if not new:
             break
         rereading = True
         shown = mask_boxes(shown, new, int(np.median(grey)))
     return result
+
+
+def _read_strokes(
+    finder: TextFinder,
+    shown: NDArray[Any],
+    strips: list[Box],
+    rules: PixelRules,
+    result: MaskPlan,
+    reviewed: set[str],
+) -> list[Box]:
+    """Text beside or over a large bright shape: Tesseract's page layout drops it on the frame
+    as shown, but reads it on the frame's strokes (shapes removed), in both polarities.
+
+    A word counts when read surely there, judged on the stroke image (two-toned there) and,
+    so that anatomy's fine texture is not taken for strokes, on the frame as shown: characters
+    with stroke contrast."""
+    height, width = shown.shape[:2]
+    size = max(rules.strokes_min_size, round(rules.strokes_size_fraction * min(height, width)))
+    new: list[Box] = []
+    for strokes in stroke_images(shown, size | 1):
+        sure = [
+            w
+            for w in finder.read(strokes)
+            if w.confidence >= rules.strokes_min_confidence
+            and looks_like_characters(shown, w.box, rules.structure, w.confidence) is None
+            and text_shape(shown, w.box, rules.shape, any_size=True, sure=True) is None
+        ]
+        new += _judge(sure, strips, strokes, rules, result, reviewed)
+    return new
