@@ -17,6 +17,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
+from tests.fixtures.imaging.scripted_reader import ScriptedReader
 
 from medflow.analyzers.imaging.burned_in import Box, Word
 from medflow.analyzers.imaging.deid import Deidentifier
@@ -31,24 +32,6 @@ from medflow.analyzers.imaging.pixel_clean import (
 from medflow.domain.imaging import DeidOptions
 
 SECRET = b"region-test-secret-0123456789abcd"
-
-
-class ScriptedReader:
-    """Returns the given words on the whole frame wherever their box is not blank yet (as OCR
-    would; the crops medflow also reads return nothing, so each word is read once)."""
-
-    def __init__(self, words: list[Word], shape: tuple[int, int] = (480, 640)) -> None:
-        self.words = words
-        self.shape = shape
-
-    def read(self, image: Any, config: str | None = None) -> list[Word]:
-        if image.shape[:2] != self.shape or config is not None:
-            return []
-        return [
-            w
-            for w in self.words
-            if np.ptp(image[w.box[1] : w.box[1] + w.box[3], w.box[0] : w.box[0] + w.box[2]]) > 0
-        ]
 
 
 BANNER = (("ZZZ", 12), ("TEST", 70), ("M", 150), ("CLEVELAND", 190))

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+from tests.fixtures.imaging.scripted_reader import ScriptedReader
 
 from medflow.analyzers.imaging.burned_in import Box, Word
 from medflow.analyzers.imaging.pixel_clean import load_pixel_rules, plan
@@ -93,32 +94,16 @@ def test_text_half_over_a_bright_shape_is_characters_at_some_level() -> None:
     assert looks_like_characters(arr, box, RULES, 40.0) is None
 
 
-class _Reader:
-    """Scripted OCR: the words given, on the whole frame, while their box is not blank."""
-
-    def __init__(self, words: list[Word], shape: tuple[int, int]) -> None:
-        self.words, self.shape = words, shape
-
-    def read(self, image: Any, config: str | None = None) -> list[Word]:
-        if image.shape[:2] != self.shape or config is not None:
-            return []
-        return [
-            w
-            for w in self.words
-            if np.ptp(image[w.box[1] : w.box[1] + w.box[3], w.box[0] : w.box[0] + w.box[2]]) > 0
-        ]
-
-
 def test_an_unsure_word_on_stripes_in_a_text_strip_is_not_blanked() -> None:
     arr = _stripes(400, 400)
-    reader = _Reader([Word((100, 8, 20, 10), "ae", 38.0)], (400, 400))
+    reader = ScriptedReader([Word((100, 8, 20, 10), "ae", 38.0)], (400, 400))
     result = plan(arr, None, load_pixel_rules(), reader)  # type: ignore[arg-type]
     assert result.boxes == [] and not result.review
 
 
 def test_an_unsure_word_that_is_characters_in_a_text_strip_is_blanked() -> None:
     arr, box = _text_on(np.full((400, 400), 30, np.uint8), "ZZTEST", (20, 8), 120)
-    reader = _Reader([Word(box, "ZZTEST", 35.0)], (400, 400))
+    reader = ScriptedReader([Word(box, "ZZTEST", 35.0)], (400, 400))
     result = plan(arr, None, load_pixel_rules(), reader)  # type: ignore[arg-type]
     assert [why for _, why in result.boxes] == ["text-strip"]
 
@@ -131,7 +116,7 @@ def test_a_sure_word_needs_only_some_character_blobs(monkeypatch: Any) -> None:
     monkeypatch.setattr(ts, "containment", lambda *a: ts.Containment(RULES.sure_min_share, 1))
     arr, box = _text_on(np.full((400, 400), 30, np.uint8), "JANE", (20, 8), 200)
     for confidence, expected in ((RULES.sure_confidence, ["text-strip"]), (59.0, [])):
-        reader = _Reader([Word(box, "JANE", confidence)], (400, 400))
+        reader = ScriptedReader([Word(box, "JANE", confidence)], (400, 400))
         result = plan(arr, None, load_pixel_rules(), reader)  # type: ignore[arg-type]
         assert [why for _, why in result.boxes] == expected
 
@@ -161,7 +146,7 @@ def test_the_stroke_images_keep_strokes_and_drop_shapes() -> None:
 def test_a_sure_word_read_only_on_the_strokes_is_blanked() -> None:
     arr, box = _beside_a_bright_shape()
 
-    class StrokesOnly(_Reader):
+    class StrokesOnly(ScriptedReader):
         def read(self, image: Any, config: str | None = None) -> list[Word]:
             on_strokes = float(np.median(image)) > 240  # a stroke image: white page
             return super().read(image, config) if on_strokes else []
@@ -182,7 +167,7 @@ def test_a_word_read_on_the_strokes_of_anatomy_is_not_blanked() -> None:
     film = (film + np.random.default_rng(2).normal(0, 3, film.shape)).clip(0, 255)
     arr = film.astype(np.uint8)
 
-    class StrokesOnly(_Reader):
+    class StrokesOnly(ScriptedReader):
         def read(self, image: Any, config: str | None = None) -> list[Word]:
             return super().read(image, config) if float(np.median(image)) > 200 else []
 
@@ -196,7 +181,7 @@ def test_the_strokes_are_read_after_the_first_read_of_the_frame() -> None:
     arr, box = _beside_a_bright_shape()
     calls: list[str] = []
 
-    class Recording(_Reader):
+    class Recording(ScriptedReader):
         def read(self, image: Any, config: str | None = None) -> list[Word]:
             on_strokes = float(np.median(image)) > 240
             calls.append("strokes" if on_strokes else "frame")
