@@ -82,6 +82,15 @@ _TRAILING_DOT = re.compile(r"^(\d+(?:\.\d+)?)\.([HL]{1,2})?$")
 # the generated noisy scans: 0.0015).
 SPECKLE_SHARE = 0.0002
 _STRAY = str.maketrans("", "", "‘’'`“”\"")
+# A cell border Tesseract glued to a number ("{13.3", "[0.7", "J1.1", "(33", "5.3}"): a value
+# is never printed with an unbalanced bracket, so the marks go; "[1]" (an arrow read as a
+# digit in brackets, ``ocr_repair``) keeps its brackets.
+_EDGED_NUMBER = re.compile(
+    r"^[\[{(|}\]J]{1,2}([<>]?-?\d[\d.,]*%?\*?)[}\]|{]?$|^(\d[\d.,]*%?)[}|{]$"
+)
+_ARROW_DIGIT = re.compile(r"^\[[1l4]\]?$")
+# A bracketed flag with a border mark after it ("[H])", "[L]|").
+_EDGED_FLAG = re.compile(r"^(\[(?:[HL]{1,2}|\*)\])[)}\]|J]$")
 
 
 class TesseractOcr:
@@ -246,9 +255,15 @@ def lines_from_data(data: dict[str, list[Any]], dpi: int) -> list[Line]:
     """
     scale = 72.0 / dpi
     grouped: dict[tuple[int, int, int], list[Word]] = {}
+    body = body_height(data)
+    stars = star_marks(data, body)
     for i, raw_text in enumerate(data["text"]):
-        text = clean_word(str(raw_text))
+        text = "*" if i in stars else clean_word(str(raw_text))
         if not text or float(data["conf"][i]) < MIN_CONFIDENCE:
+            continue
+        if i not in stars and is_leader_junk(
+            text, float(data["height"][i]), float(data["conf"][i]), body
+        ):
             continue
         left, top = float(data["left"][i]), float(data["top"][i])
         word = Word(
@@ -262,6 +277,92 @@ def lines_from_data(data: dict[str, list[Any]], dpi: int) -> list[Line]:
         grouped.setdefault(key, []).append(word)
     lines = [Line(sorted(words, key=lambda w: w.x0)) for words in grouped.values()]
     return merge_split_lines(sorted(deskew_lines(lines), key=lambda ln: ln.top))
+
+
+# Leader dots and scanner grain that Tesseract reads as words ("eee", "cee", "oe" along a
+# degraded dotted leader): on the tuning pages their boxes were 3-5 px tall at 300 dpi, or,
+# merged with the grain above them, 33-34 px with a confidence under 40, against 18-26 px for
+# the text around them. A word is junk when its box is under FLAT_SHARE of the page's body
+# text height and it holds a letter or digit (a dash stays: "-" is 3 px tall), or when it is
+# over TALL_SHARE of it, Tesseract's confidence in it is under TALL_CONF and it is made of the
+# round small letters dots are read as (mostly e, c, o). A tall box alone is no sign: real
+# words with a stroke of a rule or of the line above in their box were 41-42 px on 24-26.
+FLAT_SHARE = 0.4
+TALL_SHARE = 1.5
+TALL_CONF = 50.0
+_DASHES = re.compile(r"^[-=~_.,:;·–—]+$")
+# What dots look like to Tesseract: round small letters ("eee", "cee", "oo...", "wee").
+_DOT_LETTERS = re.compile(r"^[ecowvnast.]{2,}$")
+_SHORT_WORDS = frozenset({"to", "sec", "on", "no", "not", "at", "as", "was", "one", "see"})
+
+
+def body_height(data: dict[str, list[Any]]) -> float:
+    """Median box height of the words Tesseract read with confidence 60 or more that hold two
+    letters or digits (the page's body text; 0 when there are none)."""
+    heights = sorted(
+        float(h)
+        for t, c, h in zip(data["text"], data["conf"], data["height"], strict=False)
+        if float(c) >= 60 and sum(ch.isalnum() for ch in str(t)) >= 2
+    )
+    return heights[len(heights) // 2] if heights else 0.0
+
+
+def is_leader_junk(text: str, height: float, conf: float, body: float) -> bool:
+    """Whether an OCR word is leader dots or grain read as letters (see :data:`FLAT_SHARE`)."""
+    if body <= 0 or _DASHES.match(text):
+        return False
+    if height < FLAT_SHARE * body:
+        return any(ch.isalnum() for ch in text)
+    if height <= TALL_SHARE * body or conf >= TALL_CONF or text in _SHORT_WORDS:
+        return False
+    return bool(_DOT_LETTERS.match(text)) and sum(c in "eco." for c in text) >= 0.6 * len(text)
+
+
+# A printed asterisk flag is a small glyph at the top of the line; Tesseract reads it as
+# "*", or as ":", "-", "z", "2", "3" or a quote mark. On the tuning pages a star's box was
+# 0.37-0.56 of the body text height on both sides and its middle 0.3-0.58 body heights above
+# the middle of the nearest word beside it; dashes, colons, letters and digits sit at or below
+# that middle (-0.11 to +0.5), and rule marks ("|", "_") are 0.04-0.11 wide.
+STAR_SIZE = (0.3, 0.6)
+STAR_RISE = 0.3
+
+
+def star_marks(data: dict[str, list[Any]], body: float) -> set[int]:
+    """Indices of the words in Tesseract's table that are asterisks by their shape and place
+    (see :data:`STAR_SIZE`), whatever Tesseract read them as."""
+    if body <= 0:
+        return set()
+    lo, hi = STAR_SIZE[0] * body, STAR_SIZE[1] * body
+    boxes = [
+        (
+            i,
+            float(data["left"][i]),
+            float(data["top"][i]),
+            float(data["width"][i]),
+            float(data["height"][i]),
+        )
+        for i, t in enumerate(data["text"])
+        if str(t).strip() and float(data["conf"][i]) >= 0
+    ]
+    normal = [
+        b
+        for b in boxes
+        if 0.7 * body <= b[4] <= 1.3 * body and any(c.isalnum() for c in str(data["text"][b[0]]))
+    ]
+    out: set[int] = set()
+    for i, left, top, width, height in boxes:
+        if len(str(data["text"][i]).strip()) > 2 or not (lo <= height <= hi and lo <= width <= hi):
+            continue
+        beside = None
+        for _, l2, t2, w2, h2 in normal:
+            if t2 > top + height + 0.5 * body or t2 + h2 < top - 0.5 * body:
+                continue
+            gap = left - (l2 + w2) if l2 < left else l2 - (left + width)
+            if gap >= -2 and (beside is None or gap < beside[0]):
+                beside = (gap, t2 + h2 / 2)
+        if beside is not None and beside[1] - (top + height / 2) >= STAR_RISE * body:
+            out.add(i)
+    return out
 
 
 def _middle(line: Line) -> float:
@@ -527,4 +628,8 @@ def clean_word(text: str) -> str:
     text = _BARE_POWER_UNIT.sub(r"10^\1/\2", text)
     text = _IU.sub(r"\1IU/", text)
     text = _TRAILING_DOT.sub(r"\1\2", text)
+    text = _EDGED_FLAG.sub(r"\1", text)
+    edged = _EDGED_NUMBER.match(text)
+    if edged and not _ARROW_DIGIT.match(text):
+        text = edged.group(1) or edged.group(2)
     return _word_fixes().get(text, text)
