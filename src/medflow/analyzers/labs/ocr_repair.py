@@ -10,6 +10,9 @@ without guessing, on rows read by OCR only:
   other rows. The distance is an edit distance in which the confusions Tesseract makes
   (``data/ocr_confusions.yaml``: ``l``/``1``/``I``, ``u``/``µ``, stray marks) cost less. The
   unit is taken only when one spelling is clearly closest; otherwise the text stays as read.
+  Where OCR garbled the test's name too (no test known), a unit read as no known spelling is
+  compared with every spelling, the report's other units first (``cellsicumm`` ->
+  ``cells/cumm``, ``Kiul.`` -> ``K/uL``), with the same margin.
 * **arrows**: a word beside the value or in the flag cell that is what Tesseract makes of an
   arrow is read as ``H`` or ``L`` only when the value and the printed range agree on that
   direction; otherwise it stays as read (and is shown as an unknown flag).
@@ -50,6 +53,7 @@ class Confusions:
     marks: frozenset[str]
     up: frozenset[str]
     down: frozenset[str]
+    bracket: frozenset[str]
 
 
 @cache
@@ -62,6 +66,7 @@ def confusions() -> Confusions:
         marks=frozenset(str(data["marks"])),
         up=frozenset(str(a) for a in data["arrows"]["up"]),
         down=frozenset(str(a) for a in data["arrows"]["down"]),
+        bracket=frozenset(str(data["arrows"]["bracket"])),
     )
 
 
@@ -174,7 +179,11 @@ def _unit_fix(row: RawLabRow, kb: KnowledgeBase, others: Sequence[str]) -> str |
     pool = list(dict.fromkeys([*unit_forms(), *others]))
     found = _accepted(kb, row, pool)
     if found is None:
-        return None
+        # the name is too garbled to know the test: only a unit read as no known spelling is
+        # snapped, among every spelling, the report's other rows first
+        if kb.to_ucum(read) is not None:
+            return None
+        return snap_unit(read, pool, others)
     listed, accepted = found
     candidates = [c for c in pool if kb.to_ucum(c) in accepted]
     ucum = kb.to_ucum(read)
@@ -217,11 +226,25 @@ def arrow_reading(text: str) -> str:
     """``H`` or ``L`` when ``text`` is what Tesseract makes of an up or down arrow, else ``""``."""
     core = text.strip("[](){}|.,:;'")
     conf = confusions()
-    if core in conf.up:
-        return "H"
-    if core in conf.down:
-        return "L"
+    bare = core.lstrip("".join(conf.bracket)) if len(core) > 1 else core
+    for reading in dict.fromkeys((core, bare)):
+        if reading in conf.up:
+            return "H"
+        if reading in conf.down:
+            return "L"
     return ""
+
+
+_FLAG_LETTER = re.compile(r"^[\[({|]?([a-zEI]?)([HL])([a-zEI]?)[\])}|]?$")
+
+
+def letter_reading(text: str) -> str:
+    """``H`` or ``L`` when ``text`` is one flag letter with a smudge read beside it (``LE``,
+    ``Li``, ``aL``: a lower-case letter, ``E`` or ``I``, the marks of a bracket), else ``""``."""
+    m = _FLAG_LETTER.match(text.strip())
+    if m is None or not (m.group(1) or m.group(3)):
+        return ""
+    return m.group(2)
 
 
 def _flag_fix(row: RawLabRow) -> tuple[str, str, str] | None:
@@ -231,7 +254,7 @@ def _flag_fix(row: RawLabRow) -> tuple[str, str, str] | None:
     if not want:
         return None
     if row.flag_text and not normalize_flag(row.flag_text):
-        if arrow_reading(row.flag_text) == want:
+        if want in (arrow_reading(row.flag_text), letter_reading(row.flag_text)):
             return want, row.flag_text, row.unit_text
         return None
     if row.flag_text:
