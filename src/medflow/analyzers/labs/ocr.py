@@ -86,11 +86,11 @@ _STRAY = str.maketrans("", "", "‘’'`“”\"")
 # is never printed with an unbalanced bracket, so the marks go; "[1]" (an arrow read as a
 # digit in brackets, ``ocr_repair``) keeps its brackets.
 _EDGED_NUMBER = re.compile(
-    r"^[\[{(|}\]J]{1,2}([<>]?-?\d[\d.,]*%?\*?)[}\]|{]?$|^(\d[\d.,]*%?)[}|{]$"
+    r"^[\[{()|}\]J]{1,2}([<>]?-?\d[\d.,]*%?\*?)[}\]|{]?$|^(\d[\d.,]*%?)[}|{]$"
 )
 _ARROW_DIGIT = re.compile(r"^\[[1l4]\]?$")
-# A bracketed flag with a border mark after it ("[H])", "[L]|").
-_EDGED_FLAG = re.compile(r"^(\[(?:[HL]{1,2}|\*)\])[)}\]|J]$")
+# A bracketed flag with a border mark after it ("[H])", "{H])", "[L]|").
+_EDGED_FLAG = re.compile(r"^[\[{(]((?:[HL]{1,2}|\*))[\])}][)}\]|J]$")
 
 
 class TesseractOcr:
@@ -266,15 +266,18 @@ def lines_from_data(data: dict[str, list[Any]], dpi: int) -> list[Line]:
         ):
             continue
         left, top = float(data["left"][i]), float(data["top"][i])
-        word = Word(
-            text,
-            left * scale,
-            top * scale,
-            (left + float(data["width"][i])) * scale,
-            (top + float(data["height"][i])) * scale,
-        )
+        width = float(data["width"][i])
         key = (int(data["block_num"][i]), int(data["par_num"][i]), int(data["line_num"][i]))
-        grouped.setdefault(key, []).append(word)
+        start = 0
+        for piece in split_glued_flag(text):
+            # a flag and the value it was glued to: each its share of the box
+            x0 = left + width * start / len(text)
+            start += len(piece)
+            x1 = left + width * start / len(text)
+            word = Word(
+                piece, x0 * scale, top * scale, x1 * scale, (top + float(data["height"][i])) * scale
+            )
+            grouped.setdefault(key, []).append(word)
     lines = [Line(sorted(words, key=lambda w: w.x0)) for words in grouped.values()]
     return merge_split_lines(sorted(deskew_lines(lines), key=lambda ln: ln.top))
 
@@ -363,6 +366,16 @@ def star_marks(data: dict[str, list[Any]], body: float) -> set[int]:
         if beside is not None and beside[1] - (top + height / 2) >= STAR_RISE * body:
             out.add(i)
     return out
+
+
+# A bracketed flag Tesseract read with no space before the value ("[T]113" for "[↑] 113").
+_GLUED_FLAG = re.compile(r"^(\[[^\]\s\d]{1,2}\]|\[[14]\])(-?\d[\d.,]*%?)$")
+
+
+def split_glued_flag(text: str) -> list[str]:
+    """``text`` as the words it holds: ``[T]113`` -> ``["[T]", "113"]``; other words whole."""
+    m = _GLUED_FLAG.match(text)
+    return [m.group(1), m.group(2)] if m else [text]
 
 
 def _middle(line: Line) -> float:
@@ -628,7 +641,7 @@ def clean_word(text: str) -> str:
     text = _BARE_POWER_UNIT.sub(r"10^\1/\2", text)
     text = _IU.sub(r"\1IU/", text)
     text = _TRAILING_DOT.sub(r"\1\2", text)
-    text = _EDGED_FLAG.sub(r"\1", text)
+    text = _EDGED_FLAG.sub(r"[\1]", text)
     edged = _EDGED_NUMBER.match(text)
     if edged and not _ARROW_DIGIT.match(text):
         text = edged.group(1) or edged.group(2)

@@ -1,5 +1,6 @@
 """OCR word clean-up by shape: leader dots read as letters, asterisk flags read as other marks,
-cell borders glued to numbers. Word boxes are those Tesseract gave on generated scans (300 dpi,
+cell borders and flags glued to numbers; scanned table cells (a sex-split range, names wrapped
+as tightly as the rows). Word boxes are those Tesseract gave on generated scans (300 dpi,
 tuning seeds of ``benchmarks/labs_accuracy.py``)."""
 
 from __future__ import annotations
@@ -8,7 +9,16 @@ from typing import Any
 
 import pytest
 
-from medflow.analyzers.labs.ocr import clean_word, is_leader_junk, lines_from_data, star_marks
+from medflow.analyzers.labs.columns import read_cells, read_table_header
+from medflow.analyzers.labs.ocr import (
+    clean_word,
+    is_leader_junk,
+    lines_from_data,
+    split_glued_flag,
+    star_marks,
+)
+from medflow.analyzers.labs.parser import parse_pages
+from medflow.analyzers.labs.words import Line, PageText, Word
 
 
 def _data(words: list[tuple[str, float, int, int, int, int, int]]) -> dict[str, list[Any]]:
@@ -115,6 +125,8 @@ def test_marks_that_are_not_raised_stars_are_not_made_flags(
         ("5.3}", "5.3"),
         ("[-2.9", "-2.9"),
         ("[H])", "[H]"),
+        ("{H])", "[H]"),
+        (")7.5", "7.5"),  # "| 7.1 fL | 7.5 - 11.5": the border before the range
         ("[1]", "[1]"),  # an up arrow read as a digit: ocr_repair reads it as a flag
         ("[H]", "[H]"),
         ("(T3)", "(T3)"),
@@ -125,3 +137,83 @@ def test_marks_that_are_not_raised_stars_are_not_made_flags(
 )
 def test_cell_borders_glued_to_numbers_and_flags_are_dropped(raw: str, clean: str) -> None:
     assert clean_word(raw) == clean
+
+
+@pytest.mark.parametrize(
+    ("read", "words"),
+    [
+        ("[T]113", ["[T]", "113"]),  # "[↑] 113" read without the space
+        ("[4]95", ["[4]", "95"]),
+        ("[H]5.2", ["[H]", "5.2"]),
+        ("[t19,969", ["[t19,969"]),  # the closing bracket read as a digit: not split
+        ("[12]3", ["[12]3"]),
+        ("113", ["113"]),
+    ],
+)
+def test_a_bracketed_flag_glued_to_its_value_is_two_words(read: str, words: list[str]) -> None:
+    assert split_glued_flag(read) == words
+
+
+def test_the_split_words_share_the_box() -> None:
+    data = _data([("Glucose", 96, 150, 700, 120, 30, 1), ("[T]113", 90, 1000, 700, 120, 30, 1)])
+    (line,) = lines_from_data(data, dpi=300)
+    assert [w.text for w in line.words] == ["Glucose", "[T]", "113"]
+    flag, value = line.words[1:]
+    assert flag.x0 == pytest.approx(240.0) and value.x1 == pytest.approx(268.8)
+    assert flag.x1 == pytest.approx(value.x0)
+
+
+def _ocr_line(*words: tuple[str, float, float], top: float = 200.0) -> Line:
+    """A scanned line: Tesseract's ink boxes (digits 5 pt tall on a 7.9 pt font)."""
+    return Line([Word(t, x0, top, x1, top + 5.0) for t, x0, x1 in words])
+
+
+def test_a_sex_split_range_on_a_scan_stays_in_the_range_column() -> None:
+    # "Analyte | Ref. Range | Observed Value | Units | H/L", tuning scan seed 251
+    header = _ocr_line(
+        ("Analyte", 40, 71),
+        ("Ref.", 235, 252),
+        ("Range", 258, 280),
+        ("Observed", 364, 400),
+        ("Value", 404, 427),
+        ("Units", 443, 465),
+        ("H/L", 523, 536),
+        top=150.0,
+    )
+    tables = read_table_header(header, 612)
+    assert tables is not None
+    row = _ocr_line(
+        ("Hemoglobin", 40, 84),
+        ("M:", 236, 243),
+        ("13.5-17.5", 250, 288),
+        ("F:", 294, 301),
+        ("12.0-15.5", 308, 347),
+        ("16.3", 365, 381),
+        ("g/dL", 444, 461),
+    )
+    parts = read_cells(row, tables[0]).parts
+    assert parts is not None
+    assert (parts.value_text, parts.range_text) == ("16.3", "M: 13.5-17.5 F: 12.0-15.5")
+
+
+def _page(lines: list[Line], *, ocr: bool) -> PageText:
+    return PageText(1, 612, 792, lines, ocr=ocr)
+
+
+def test_a_name_wrapped_as_tightly_as_the_rows_is_joined_on_a_scan() -> None:
+    # two tables side by side in a small font, tuning scan seed 249: wraps lie 8.6-10.1 pt
+    # under their row, rows 11.3-12.8 pt apart (Tesseract's tops move with the glyphs)
+    def row(name: str, value: str, top: float) -> Line:
+        return _ocr_line((name, 36, 56), (value, 110, 122), ("ng/dL", 150, 170), top=top)
+
+    lines = [
+        _ocr_line(("Test", 36, 52), ("Value", 110, 130), ("UOM", 150, 166), top=140.0),
+        row("Ferritin", "88", 160.0),
+        row("Folate", "9.1", 172.8),
+        row("Total", "103", 184.1),
+        _ocr_line(("Triiodothyronine", 36, 96), top=194.2),
+        _ocr_line(("(T3)", 36.7, 50), top=203.0),
+        row("Iron", "35", 215.0),
+    ]
+    names = [r.name for r in parse_pages([_page(lines, ocr=True)]).rows]
+    assert names == ["Ferritin", "Folate", "Total Triiodothyronine (T3)", "Iron"]
