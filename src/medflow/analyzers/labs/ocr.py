@@ -37,6 +37,14 @@ are read once, as before: the median that thinned their decimal points is not ap
 Rows that Tesseract split at a wide table gap into two lines are joined
 (:func:`merge_split_lines`), as a text layer would give them. What OCR still garbles in a row
 is checked against the report and the knowledge base after parsing (``ocr_repair``).
+
+Some words are judged by their box, which Tesseract gives with each: dotted leaders on a
+grainy page come back as flat "words" (``eee``, ``cee``, 3-5 px tall against 18-26 px for the
+text) and are dropped (:func:`is_leader_junk`); a printed asterisk flag, a small glyph at the
+top of the line, is read as ``*`` whatever Tesseract made of it (:func:`star_marks`); a
+bracketed flag glued to its value is split (:func:`split_glued_flag`). Each OCR'd page keeps
+its image so that a value or range that cannot be what was printed can be read again from
+its box (:func:`reread_box`, used by ``ocr_reread``).
 """
 
 from __future__ import annotations
@@ -57,7 +65,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from medflow.analyzers.labs.words import Line, PageText, Word
+from medflow.analyzers.labs.words import Line, PageText, Reread, Word
 from medflow.errors import AnalyzerError, DependencyMissingError
 
 if TYPE_CHECKING:
@@ -147,15 +155,30 @@ class TesseractOcr:
         """
         width, height = page.get_size()
         rendered = page.render(scale=self.dpi / 72, grayscale=True).to_pil()
-        data = self.image_to_data(self._prepare(rendered))
+        image = self._prepare(rendered)
+        data = self.image_to_data(image)
         first = mean_confidence(data)
         if first < RETRY_CONFIDENCE:
             # a degraded scan (faint strokes, grain, JPEG): read it again cleaned, keep the
             # reading Tesseract is surer of
-            again = self.image_to_data(clean_degraded(self._prepare(smooth(rendered))))
+            cleaned = clean_degraded(self._prepare(smooth(rendered)))
+            again = self.image_to_data(cleaned)
             if mean_confidence(again) > first:
-                data = again
-        return PageText(number, width, height, lines_from_data(data, self.dpi), ocr=True)
+                data, image = again, cleaned
+        lines = lines_from_data(data, self.dpi)
+        angle = skew_angle(_grouped_lines(data, self.dpi))
+        return PageText(number, width, height, lines, ocr=True, reread=self._rereader(image, angle))
+
+    def _rereader(self, image: Any, angle: float) -> Reread:
+        """Reads a box of ``image`` again (see :func:`reread_box`); ``angle``: the skew the
+        word boxes were turned by (:func:`deskew_lines`), undone to find the box. The page's
+        pixels (8 MB at 300 dpi) are held as long as the page is: ``parser`` keeps re-reading
+        to the first ``REREAD_MAX_PAGES`` pages of a document."""
+
+        def reread(box: tuple[float, float, float, float], allowed: str) -> list[str]:
+            return reread_box(self, image, unskew_box(box, angle), allowed)
+
+        return reread
 
     def _prepare(self, image: Any) -> Any:
         image = deskew_image(image)
@@ -164,18 +187,22 @@ class TesseractOcr:
             image = remove_specks(image)
         return image
 
-    def image_to_data(self, image: Any, timeout_s: float = 300.0) -> dict[str, list[str]]:
+    def image_to_data(
+        self, image: Any, timeout_s: float = 300.0, config: str | None = None
+    ) -> dict[str, list[str]]:
         """Tesseract's word table (TSV) for a PIL image, as columns (pytesseract's DICT shape).
 
         Tesseract runs as a child process with ``OMP_THREAD_LIMIT=1`` in its own environment.
+        ``config``: options instead of the engine's own (a one-line re-read).
 
         Raises:
             AnalyzerError: Tesseract failed or ran past ``timeout_s``.
         """
+        options = shlex.split(self.config if config is None else config)
         with tempfile.TemporaryDirectory(prefix="medflow-ocr-") as tmp:
             png = Path(tmp) / "page.png"
             image.save(png)
-            cmd = [self._cmd, str(png), "stdout", "-l", self.lang, *shlex.split(self.config)]
+            cmd = [self._cmd, str(png), "stdout", "-l", self.lang, *options]
             env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
             try:
                 done = subprocess.run(
@@ -253,6 +280,12 @@ def lines_from_data(data: dict[str, list[Any]], dpi: int) -> list[Line]:
     Returns:
         lines top to bottom, words left to right.
     """
+    return merge_split_lines(sorted(deskew_lines(_grouped_lines(data, dpi)), key=lambda ln: ln.top))
+
+
+def _grouped_lines(data: dict[str, list[Any]], dpi: int) -> list[Line]:
+    """Tesseract's words cleaned (:func:`clean_word`, junk and stars by shape) and grouped by
+    its line ids, in points, before deskewing."""
     scale = 72.0 / dpi
     grouped: dict[tuple[int, int, int], list[Word]] = {}
     body = body_height(data)
@@ -278,8 +311,7 @@ def lines_from_data(data: dict[str, list[Any]], dpi: int) -> list[Line]:
                 piece, x0 * scale, top * scale, x1 * scale, (top + float(data["height"][i])) * scale
             )
             grouped.setdefault(key, []).append(word)
-    lines = [Line(sorted(words, key=lambda w: w.x0)) for words in grouped.values()]
-    return merge_split_lines(sorted(deskew_lines(lines), key=lambda ln: ln.top))
+    return [Line(sorted(words, key=lambda w: w.x0)) for words in grouped.values()]
 
 
 # Leader dots and scanner grain that Tesseract reads as words ("eee", "cee", "oe" along a
@@ -436,6 +468,67 @@ def skew_angle(lines: list[Line]) -> float:
         return 0.0
     slopes.sort()
     return math.atan(slopes[len(slopes) // 2])
+
+
+def unskew_box(
+    box: tuple[float, float, float, float], angle: float
+) -> tuple[float, float, float, float]:
+    """A deskewed box (:func:`deskew_lines`) back where it lies on the image as read: its
+    centre turned back by ``angle``, its size kept."""
+    if not MIN_SKEW_DEG < abs(math.degrees(angle)) < MAX_SKEW_DEG:
+        return box
+    x0, top, x1, bottom = box
+    nx, ny = (x0 + x1) / 2, (top + bottom) / 2
+    cos, sin = math.cos(angle), math.sin(angle)
+    cx, cy = nx * cos - ny * sin, nx * sin + ny * cos
+    hw, hh = (x1 - x0) / 2, (bottom - top) / 2
+    return cx - hw, cy - hh, cx + hw, cy + hh
+
+
+# A re-read: the box padded by this share of its height on every side, enlarged
+# REREAD_SCALE times on a white frame, then read at each of REREAD_SIZES of that (1 is the
+# page's own 300 dpi) as one line and as one word (``--psm 7`` and ``8``) with only the
+# characters asked for. On the tuning crops no one setting read every clear value right
+# ("1.33" came back empty at one size and as "135" at another), so each reading is a vote.
+REREAD_PAD = 0.35
+REREAD_SCALE = 3
+REREAD_SIZES = (1 / 3, 1 / 2, 1.0)
+REREAD_PSM = (7, 8)
+
+
+def reread_box(
+    engine: TesseractOcr, image: Any, box: tuple[float, float, float, float], allowed: str
+) -> list[str]:
+    """The readings of ``box`` (points) of a page ``image`` read again (see
+    :data:`REREAD_SIZES`), one per setting, ``""`` where Tesseract read nothing; no reading
+    when the box is empty or off the page."""
+    from PIL import Image
+
+    px = engine.dpi / 72.0
+    x0, top, x1, bottom = (v * px for v in box)
+    pad = REREAD_PAD * (bottom - top)
+    left, upper = max(0, int(x0 - pad)), max(0, int(top - pad))
+    right, lower = min(image.width, int(x1 + pad) + 1), min(image.height, int(bottom + pad) + 1)
+    if right - left < 2 or lower - upper < 2:
+        return []
+    crop = image.crop((left, upper, right, lower))
+    big = crop.resize(
+        (crop.width * REREAD_SCALE, crop.height * REREAD_SCALE), Image.Resampling.LANCZOS
+    )
+    framed = Image.new("L", (big.width + 40, big.height + 40), 255)
+    framed.paste(big, (20, 20))
+    allowed = allowed.replace(" ", "")
+    readings: list[str] = []
+    for size in REREAD_SIZES:
+        sized = framed.resize(
+            (max(1, round(framed.width * size)), max(1, round(framed.height * size))),
+            Image.Resampling.LANCZOS,
+        )
+        for psm in REREAD_PSM:
+            config = f"--psm {psm} -c tessedit_char_whitelist={allowed}"
+            data = engine.image_to_data(sized, timeout_s=60.0, config=config)
+            readings.append(" ".join(t.strip() for t in data.get("text", []) if t.strip()))
+    return readings
 
 
 def deskew_lines(lines: list[Line]) -> list[Line]:

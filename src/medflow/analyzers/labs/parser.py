@@ -77,6 +77,9 @@ MAX_SECTION_CHARS = 60
 # scanned page the word tops Tesseract gives vary by a point or so with the glyphs, so a wrap
 # led as tightly as the rows (two tables side by side in a small font) measured 0.75-0.9 of
 # the pitch on the tuning scans; a text layer's tops are exact.
+# OCR'd pages whose image is kept for re-reading an impossible value or range
+# (``ocr_reread``): about 8 MB each at 300 dpi; later pages of a long scan are not re-read.
+REREAD_MAX_PAGES = 10
 WRAP_SHARE = 0.8
 WRAP_SHARE_OCR = 0.95
 
@@ -100,7 +103,7 @@ class _Row:
             x1=max(ln.x1 for ln in self.lines),
             bottom=max(ln.bottom for ln in self.lines),
         )
-        return RawLabRow(
+        row = RawLabRow(
             name=" ".join([p.name, *self.extra_name]),
             value_text=p.value_text,
             unit_text=p.unit_text,
@@ -111,6 +114,11 @@ class _Row:
             bbox=box,
             ocr=self.page.ocr,
         )
+        if self.page.reread is not None:
+            from medflow.analyzers.labs.ocr_reread import reread_row
+
+            row = reread_row(row, self.lines, self.page.reread)
+        return row
 
 
 def _left_top(line: Line) -> float:
@@ -555,7 +563,10 @@ def read_lab_document(
                         from medflow.analyzers.labs.ocr import TesseractOcr
 
                         ocr_engine = TesseractOcr()
-                    pages.append(ocr_engine.read_page(page, index + 1))
+                    scanned = ocr_engine.read_page(page, index + 1)
+                    if ocr_pages >= REREAD_MAX_PAGES:
+                        scanned.reread = None  # its image is let go (memory)
+                    pages.append(scanned)
                     ocr_pages += 1
                 else:
                     warnings.append(f"page {index + 1} has no text layer and OCR is off")
