@@ -376,3 +376,32 @@ def test_a_flag_read_with_bracket_or_smudge_marks_is_taken_when_the_range_agrees
 def test_a_smudged_flag_against_the_range_stays_as_read(flag: str, value: str, rng: str) -> None:
     (row,) = repair_rows([_row("Glucose", value, "mg/dL", rng, flag)], default_kb())
     assert row.flag_text == flag
+
+
+def test_a_caret_read_as_a_star_follows_the_rows_that_read_the_caret() -> None:
+    rows = [
+        _row("Absolute Neutrophils", "0.43", "10^3/uL"),
+        _row("Absolute Lymphocytes", "6.72", "10*3/uL"),
+    ]
+    out = repair_rows(rows, default_kb())
+    assert [r.unit_text for r in out] == ["10^3/uL", "10^3/uL"]
+    # a report that prints the star everywhere keeps it
+    rows = [_row("WBC Count", "6.8", "10*3/uL"), _row("Platelet Count", "396", "10*3/uL")]
+    assert [r.unit_text for r in repair_rows(rows, default_kb())] == ["10*3/uL", "10*3/uL"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "rng", "kept"),
+    [
+        ("I", "4.2", "4.0-5.6", ""),  # "Hemoglobin A1c I | 4.2 | %": the border, dropped
+        ("i", "6.4", "2.6 - 24.9", ""),
+        ("l", "0.66", "0.80 - 1.80", "l"),  # below its range: a down arrow, not dropped
+        ("I", "4.2", "", "I"),  # no range to judge by: shown as read
+        ("H", "4.2", "4.0-5.6", "H"),  # a real flag that disagrees is never dropped
+    ],
+)
+def test_a_cell_border_read_as_the_flag_is_dropped_only_inside_the_range(
+    flag: str, value: str, rng: str, kept: str
+) -> None:
+    (row,) = repair_rows([_row("Glucose", value, "mg/dL", rng, flag)], default_kb())
+    assert row.flag_text == kept
