@@ -17,11 +17,13 @@ again, and it is well formed:
 
 * for a value, a number within :data:`FAR` times of the range, holding the digits first read
   (or those with one digit fewer where the re-read shows a point: a point read as a digit),
-  so a re-read cannot bring a new number; and on the same side of the range as first read,
-  so a far value is never brought into its range;
+  so a re-read cannot bring a new number; a far value keeps its side of the range, and no
+  value is moved into its range;
 * for a range, an ordered range whose limits print the same decimals, which the row's value
-  does not contradict by :data:`FAR` times (split Low and High cells are each read again as
-  a number and joined).
+  does not contradict by :data:`FAR` times, and which holds the digits first read (one fewer
+  where a point or dash was read as a digit) unless the value lies outside it: a re-read
+  range with new digits may flag a value, never clear it (split Low and High cells are each
+  read again as a number and joined).
 
 Otherwise the row stays as read, and ``plausibility`` holds an implausible value for review
 as before. Each change is recorded on the row (``RawLabRow.corrections``) with the text as
@@ -155,6 +157,15 @@ def same_digits(first: str, again: str) -> bool:
     return dropped and "." in again and "." not in first
 
 
+def range_digits(first: str, again: str) -> bool:
+    """Whether a re-read range holds the digits first read, or those with one digit fewer (a
+    dash or point read as a digit: ``7.52115`` and ``7.5-11.5``)."""
+    a, b = _digits(first), _digits(again)
+    if not b:
+        return False
+    return a == b or (len(a) == len(b) + 1 and any(a[:i] + a[i + 1 :] == b for i in range(len(a))))
+
+
 def _vote(readings: list[str], ok: Callable[[str], bool]) -> str | None:
     """The reading given most often among those ``ok`` accepts, when given at least
     :data:`MIN_VOTES` times and more often than any other accepted one."""
@@ -219,15 +230,21 @@ def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
         words = _value_words(lines, row.value_text)
         read = reread(_box(words), VALUE_CHARS) if words else []
         readings = [r.replace(" ", "").rstrip(",") for r in read]
-        malformed = not far_out(row.value_text, row.range_text)
+        far = far_out(row.value_text, row.range_text)
         side = _side(row.value_text, row.range_text)
+
+        def keeps_side(r: str) -> bool:
+            # a far value keeps its side; no value is moved into its range
+            new = _side(r, row.range_text)
+            return new == side if far else not (side and not new)
+
         again = _vote(
             readings,
             lambda r: (
                 bool(_NUMBER.match(r))
                 and same_digits(row.value_text, r)
                 and not suspicious_value(r, row.range_text)
-                and (malformed or _side(r, row.range_text) == side)
+                and keeps_side(r)
             ),
         )
         if again is not None and readings.count(row.value_text) >= readings.count(again):
@@ -242,12 +259,14 @@ def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
         value = update.get("value_text", row.value_text)
 
         def fits(r: str) -> bool:
+            # new digits in a range may only make the value abnormal, never normal
             return (
                 r != row.range_text
                 and not bad_range(r)
                 and same_precision(r)
                 and _limits(r) is not None
                 and not far_out(value, r)
+                and (range_digits(row.range_text, r) or _side(value, r) != "")
             )
 
         words = _range_words(lines, row.range_text)

@@ -146,6 +146,25 @@ def test_a_re_read_range_whose_limits_print_different_decimals_is_not_taken() ->
     assert reread_row(row, lines, Scripted(["1.12-122", "1.12-122", "1.12-122"])) == row
 
 
+def test_a_re_read_never_moves_a_value_into_its_range() -> None:
+    # ".52" is read as 0.52, below 40 - 129: a re-read "52" would clear it, so it stays
+    row, lines = _row("Alkaline phosphatase", ".52", "40 - 129")
+    assert reread_row(row, lines, Scripted(["52", "52", "52"])) == row
+    # "02" beside 0.0 - 5.0 is inside either way: taken
+    row, lines = _row("CK-MB", "02", "0.0-5.0")
+    assert reread_row(row, lines, Scripted(["0.2", "0.2"])).value_text == "0.2"
+
+
+def test_a_re_read_range_with_new_digits_may_flag_a_value_never_clear_it() -> None:
+    # "2.7 - 2.2" re-read as "1.7 - 2.2": new digits that would put 2.0 inside: not taken
+    row, lines = _row("Magnesium", "2.0", "2.7 - 2.2")
+    assert reread_row(row, lines, Scripted(["1.7 - 2.2", "1.7 - 2.2", "1.7 - 2.2"])) == row
+    # the digits first read, with a dash read as a digit: taken although 10.6 is inside
+    row, lines = _row("MPV", "10.6", "7.52115")
+    out = reread_row(row, lines, Scripted(["7.5-11.5", "7.5-11.5"]))
+    assert out.range_text == "7.5-11.5"
+
+
 def test_split_low_and_high_cells_are_each_read_again() -> None:
     # "ALT (SGPT) 4 U/L iL 55 *": the Low cell's 7 read as "iL"
     line = Line(
