@@ -259,6 +259,13 @@ def strip_leaders(line: Line) -> Line:
     return Line(out) if len(out) != len(line.words) or out != line.words else line
 
 
+# A label that introduces the text after it in one cell ("M: 13.5-17.5", "Female: 12-15"),
+# and the widest gap after it that still joins (in line heights; scanned sex-split ranges
+# measured 1.4 ink heights from "M:" to its numbers, cells 3.5 and more apart).
+_LABEL = re.compile(r"^(?:[MF]|[Mm]ale|[Ff]emale|[Mm]en|[Ww]omen|[Aa]dults?|[Cc]hildren):$")
+LABEL_GAP = 2.0
+
+
 def _cells(words: list[Word]) -> list[list[Word]]:
     """Words grouped into cells by white space wider than a cell gap, or split at pipes."""
     cells: list[list[Word]] = []
@@ -267,7 +274,11 @@ def _cells(words: list[Word]) -> list[list[Word]]:
         if w.text in _PIPES:
             cells.append([])
             continue
-        if cells and cells[-1] and w.x0 - cells[-1][-1].x1 <= CELL_GAP * height:
+        gap = w.x0 - cells[-1][-1].x1 if cells and cells[-1] else None
+        # a label ("M:", "Female:") belongs with what follows it: on a scan the ink gap after
+        # a colon is wider than the text layer's (the colon's right side bearing)
+        label = gap is not None and _LABEL.match(cells[-1][-1].text) is not None
+        if gap is not None and gap <= (LABEL_GAP if label else CELL_GAP) * height:
             cells[-1].append(w)
         else:
             cells.append([w])

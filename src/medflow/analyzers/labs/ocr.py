@@ -37,6 +37,14 @@ are read once, as before: the median that thinned their decimal points is not ap
 Rows that Tesseract split at a wide table gap into two lines are joined
 (:func:`merge_split_lines`), as a text layer would give them. What OCR still garbles in a row
 is checked against the report and the knowledge base after parsing (``ocr_repair``).
+
+Some words are judged by their box, which Tesseract gives with each: dotted leaders on a
+grainy page come back as flat "words" (``eee``, ``cee``, 3-5 px tall against 18-26 px for the
+text) and are dropped (:func:`is_leader_junk`); a printed asterisk flag, a small glyph at the
+top of the line, is read as ``*`` whatever Tesseract made of it (:func:`star_marks`); a
+bracketed flag glued to its value is split (:func:`split_glued_flag`). Each OCR'd page keeps
+its image so that a value or range that cannot be what was printed can be read again from
+its box (:func:`reread_box`, used by ``ocr_reread``).
 """
 
 from __future__ import annotations
@@ -57,7 +65,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from medflow.analyzers.labs.words import Line, PageText, Word
+from medflow.analyzers.labs.words import Line, PageText, Reread, Word
 from medflow.errors import AnalyzerError, DependencyMissingError
 
 if TYPE_CHECKING:
@@ -82,6 +90,15 @@ _TRAILING_DOT = re.compile(r"^(\d+(?:\.\d+)?)\.([HL]{1,2})?$")
 # the generated noisy scans: 0.0015).
 SPECKLE_SHARE = 0.0002
 _STRAY = str.maketrans("", "", "‘’'`“”\"")
+# A cell border Tesseract glued to a number ("{13.3", "[0.7", "J1.1", "(33", "5.3}"): a value
+# is never printed with an unbalanced bracket, so the marks go; "[1]" (an arrow read as a
+# digit in brackets, ``ocr_repair``) keeps its brackets.
+_EDGED_NUMBER = re.compile(
+    r"^[\[{()|}\]J]{1,2}([<>]?-?\d[\d.,]*%?\*?)[}\]|{]?$|^(\d[\d.,]*%?)[}|{]$"
+)
+_ARROW_DIGIT = re.compile(r"^\[[1l4]\]?$")
+# A bracketed flag with a border mark after it ("[H])", "{H])", "[L]|").
+_EDGED_FLAG = re.compile(r"^[\[{(]((?:[HL]{1,2}|\*))[\])}][)}\]|J]$")
 
 
 class TesseractOcr:
@@ -138,15 +155,30 @@ class TesseractOcr:
         """
         width, height = page.get_size()
         rendered = page.render(scale=self.dpi / 72, grayscale=True).to_pil()
-        data = self.image_to_data(self._prepare(rendered))
+        image = self._prepare(rendered)
+        data = self.image_to_data(image)
         first = mean_confidence(data)
         if first < RETRY_CONFIDENCE:
             # a degraded scan (faint strokes, grain, JPEG): read it again cleaned, keep the
             # reading Tesseract is surer of
-            again = self.image_to_data(clean_degraded(self._prepare(smooth(rendered))))
+            cleaned = clean_degraded(self._prepare(smooth(rendered)))
+            again = self.image_to_data(cleaned)
             if mean_confidence(again) > first:
-                data = again
-        return PageText(number, width, height, lines_from_data(data, self.dpi), ocr=True)
+                data, image = again, cleaned
+        lines = lines_from_data(data, self.dpi)
+        angle = skew_angle(_grouped_lines(data, self.dpi))
+        return PageText(number, width, height, lines, ocr=True, reread=self._rereader(image, angle))
+
+    def _rereader(self, image: Any, angle: float) -> Reread:
+        """Reads a box of ``image`` again (see :func:`reread_box`); ``angle``: the skew the
+        word boxes were turned by (:func:`deskew_lines`), undone to find the box. The page's
+        pixels (8 MB at 300 dpi) are held as long as the page is: ``parser`` keeps re-reading
+        to the first ``REREAD_MAX_PAGES`` pages of a document."""
+
+        def reread(box: tuple[float, float, float, float], allowed: str) -> list[str]:
+            return reread_box(self, image, unskew_box(box, angle), allowed)
+
+        return reread
 
     def _prepare(self, image: Any) -> Any:
         image = deskew_image(image)
@@ -155,18 +187,22 @@ class TesseractOcr:
             image = remove_specks(image)
         return image
 
-    def image_to_data(self, image: Any, timeout_s: float = 300.0) -> dict[str, list[str]]:
+    def image_to_data(
+        self, image: Any, timeout_s: float = 300.0, config: str | None = None
+    ) -> dict[str, list[str]]:
         """Tesseract's word table (TSV) for a PIL image, as columns (pytesseract's DICT shape).
 
         Tesseract runs as a child process with ``OMP_THREAD_LIMIT=1`` in its own environment.
+        ``config``: options instead of the engine's own (a one-line re-read).
 
         Raises:
             AnalyzerError: Tesseract failed or ran past ``timeout_s``.
         """
+        options = shlex.split(self.config if config is None else config)
         with tempfile.TemporaryDirectory(prefix="medflow-ocr-") as tmp:
             png = Path(tmp) / "page.png"
             image.save(png)
-            cmd = [self._cmd, str(png), "stdout", "-l", self.lang, *shlex.split(self.config)]
+            cmd = [self._cmd, str(png), "stdout", "-l", self.lang, *options]
             env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
             try:
                 done = subprocess.run(
@@ -244,24 +280,134 @@ def lines_from_data(data: dict[str, list[Any]], dpi: int) -> list[Line]:
     Returns:
         lines top to bottom, words left to right.
     """
+    return merge_split_lines(sorted(deskew_lines(_grouped_lines(data, dpi)), key=lambda ln: ln.top))
+
+
+def _grouped_lines(data: dict[str, list[Any]], dpi: int) -> list[Line]:
+    """Tesseract's words cleaned (:func:`clean_word`, junk and stars by shape) and grouped by
+    its line ids, in points, before deskewing."""
     scale = 72.0 / dpi
     grouped: dict[tuple[int, int, int], list[Word]] = {}
+    body = body_height(data)
+    stars = star_marks(data, body)
     for i, raw_text in enumerate(data["text"]):
-        text = clean_word(str(raw_text))
+        text = "*" if i in stars else clean_word(str(raw_text))
         if not text or float(data["conf"][i]) < MIN_CONFIDENCE:
             continue
+        if i not in stars and is_leader_junk(
+            text, float(data["height"][i]), float(data["conf"][i]), body
+        ):
+            continue
         left, top = float(data["left"][i]), float(data["top"][i])
-        word = Word(
-            text,
-            left * scale,
-            top * scale,
-            (left + float(data["width"][i])) * scale,
-            (top + float(data["height"][i])) * scale,
-        )
+        width = float(data["width"][i])
         key = (int(data["block_num"][i]), int(data["par_num"][i]), int(data["line_num"][i]))
-        grouped.setdefault(key, []).append(word)
-    lines = [Line(sorted(words, key=lambda w: w.x0)) for words in grouped.values()]
-    return merge_split_lines(sorted(deskew_lines(lines), key=lambda ln: ln.top))
+        start = 0
+        for piece in split_glued_flag(text):
+            # a flag and the value it was glued to: each its share of the box
+            x0 = left + width * start / len(text)
+            start += len(piece)
+            x1 = left + width * start / len(text)
+            word = Word(
+                piece, x0 * scale, top * scale, x1 * scale, (top + float(data["height"][i])) * scale
+            )
+            grouped.setdefault(key, []).append(word)
+    return [Line(sorted(words, key=lambda w: w.x0)) for words in grouped.values()]
+
+
+# Leader dots and scanner grain that Tesseract reads as words ("eee", "cee", "oe" along a
+# degraded dotted leader): on the tuning pages their boxes were 3-5 px tall at 300 dpi, or,
+# merged with the grain above them, 33-34 px with a confidence under 40, against 18-26 px for
+# the text around them. A word is junk when its box is under FLAT_SHARE of the page's body
+# text height and it holds a letter or digit (a dash stays: "-" is 3 px tall), or when it is
+# over TALL_SHARE of it, Tesseract's confidence in it is under TALL_CONF and it is made of the
+# round small letters dots are read as (mostly e, c, o). A tall box alone is no sign: real
+# words with a stroke of a rule or of the line above in their box were 41-42 px on 24-26.
+FLAT_SHARE = 0.4
+TALL_SHARE = 1.5
+TALL_CONF = 50.0
+_DASHES = re.compile(r"^[-=~_.,:;·–—]+$")
+# What dots look like to Tesseract: round small letters ("eee", "cee", "oo...", "wee").
+_DOT_LETTERS = re.compile(r"^[ecowvnast.]{2,}$")
+_SHORT_WORDS = frozenset({"to", "sec", "on", "no", "not", "at", "as", "was", "one", "see"})
+
+
+def body_height(data: dict[str, list[Any]]) -> float:
+    """Median box height of the words Tesseract read with confidence 60 or more that hold two
+    letters or digits (the page's body text; 0 when there are none)."""
+    heights = sorted(
+        float(h)
+        for t, c, h in zip(data["text"], data["conf"], data["height"], strict=False)
+        if float(c) >= 60 and sum(ch.isalnum() for ch in str(t)) >= 2
+    )
+    return heights[len(heights) // 2] if heights else 0.0
+
+
+def is_leader_junk(text: str, height: float, conf: float, body: float) -> bool:
+    """Whether an OCR word is leader dots or grain read as letters (see :data:`FLAT_SHARE`)."""
+    if body <= 0 or _DASHES.match(text):
+        return False
+    if height < FLAT_SHARE * body:
+        return any(ch.isalnum() for ch in text)
+    if height <= TALL_SHARE * body or conf >= TALL_CONF or text in _SHORT_WORDS:
+        return False
+    return bool(_DOT_LETTERS.match(text)) and sum(c in "eco." for c in text) >= 0.6 * len(text)
+
+
+# A printed asterisk flag is a small glyph at the top of the line; Tesseract reads it as
+# "*", or as ":", "-", "z", "2", "3" or a quote mark. On the tuning pages a star's box was
+# 0.37-0.56 of the body text height on both sides and its middle 0.3-0.58 body heights above
+# the middle of the nearest word beside it; dashes, colons, letters and digits sit at or below
+# that middle (-0.11 to +0.5), and rule marks ("|", "_") are 0.04-0.11 wide.
+STAR_SIZE = (0.3, 0.6)
+STAR_RISE = 0.3
+
+
+def star_marks(data: dict[str, list[Any]], body: float) -> set[int]:
+    """Indices of the words in Tesseract's table that are asterisks by their shape and place
+    (see :data:`STAR_SIZE`), whatever Tesseract read them as."""
+    if body <= 0:
+        return set()
+    lo, hi = STAR_SIZE[0] * body, STAR_SIZE[1] * body
+    boxes = [
+        (
+            i,
+            float(data["left"][i]),
+            float(data["top"][i]),
+            float(data["width"][i]),
+            float(data["height"][i]),
+        )
+        for i, t in enumerate(data["text"])
+        if str(t).strip() and float(data["conf"][i]) >= 0
+    ]
+    normal = [
+        b
+        for b in boxes
+        if 0.7 * body <= b[4] <= 1.3 * body and any(c.isalnum() for c in str(data["text"][b[0]]))
+    ]
+    out: set[int] = set()
+    for i, left, top, width, height in boxes:
+        if len(str(data["text"][i]).strip()) > 2 or not (lo <= height <= hi and lo <= width <= hi):
+            continue
+        beside = None
+        for _, l2, t2, w2, h2 in normal:
+            if t2 > top + height + 0.5 * body or t2 + h2 < top - 0.5 * body:
+                continue
+            gap = left - (l2 + w2) if l2 < left else l2 - (left + width)
+            if gap >= -2 and (beside is None or gap < beside[0]):
+                beside = (gap, t2 + h2 / 2)
+        if beside is not None and beside[1] - (top + height / 2) >= STAR_RISE * body:
+            out.add(i)
+    return out
+
+
+# A bracketed flag Tesseract read with no space before the value ("[T]113" for "[↑] 113").
+_GLUED_FLAG = re.compile(r"^(\[[^\]\s\d]{1,2}\]|\[[14]\])(-?\d[\d.,]*%?)$")
+
+
+def split_glued_flag(text: str) -> list[str]:
+    """``text`` as the words it holds: ``[T]113`` -> ``["[T]", "113"]``; other words whole."""
+    m = _GLUED_FLAG.match(text)
+    return [m.group(1), m.group(2)] if m else [text]
 
 
 def _middle(line: Line) -> float:
@@ -322,6 +468,67 @@ def skew_angle(lines: list[Line]) -> float:
         return 0.0
     slopes.sort()
     return math.atan(slopes[len(slopes) // 2])
+
+
+def unskew_box(
+    box: tuple[float, float, float, float], angle: float
+) -> tuple[float, float, float, float]:
+    """A deskewed box (:func:`deskew_lines`) back where it lies on the image as read: its
+    centre turned back by ``angle``, its size kept."""
+    if not MIN_SKEW_DEG < abs(math.degrees(angle)) < MAX_SKEW_DEG:
+        return box
+    x0, top, x1, bottom = box
+    nx, ny = (x0 + x1) / 2, (top + bottom) / 2
+    cos, sin = math.cos(angle), math.sin(angle)
+    cx, cy = nx * cos - ny * sin, nx * sin + ny * cos
+    hw, hh = (x1 - x0) / 2, (bottom - top) / 2
+    return cx - hw, cy - hh, cx + hw, cy + hh
+
+
+# A re-read: the box padded by this share of its height on every side, enlarged
+# REREAD_SCALE times on a white frame, then read at each of REREAD_SIZES of that (1 is the
+# page's own 300 dpi) as one line and as one word (``--psm 7`` and ``8``) with only the
+# characters asked for. On the tuning crops no one setting read every clear value right
+# ("1.33" came back empty at one size and as "135" at another), so each reading is a vote.
+REREAD_PAD = 0.35
+REREAD_SCALE = 3
+REREAD_SIZES = (1 / 3, 1 / 2, 1.0)
+REREAD_PSM = (7, 8)
+
+
+def reread_box(
+    engine: TesseractOcr, image: Any, box: tuple[float, float, float, float], allowed: str
+) -> list[str]:
+    """The readings of ``box`` (points) of a page ``image`` read again (see
+    :data:`REREAD_SIZES`), one per setting, ``""`` where Tesseract read nothing; no reading
+    when the box is empty or off the page."""
+    from PIL import Image
+
+    px = engine.dpi / 72.0
+    x0, top, x1, bottom = (v * px for v in box)
+    pad = REREAD_PAD * (bottom - top)
+    left, upper = max(0, int(x0 - pad)), max(0, int(top - pad))
+    right, lower = min(image.width, int(x1 + pad) + 1), min(image.height, int(bottom + pad) + 1)
+    if right - left < 2 or lower - upper < 2:
+        return []
+    crop = image.crop((left, upper, right, lower))
+    big = crop.resize(
+        (crop.width * REREAD_SCALE, crop.height * REREAD_SCALE), Image.Resampling.LANCZOS
+    )
+    framed = Image.new("L", (big.width + 40, big.height + 40), 255)
+    framed.paste(big, (20, 20))
+    allowed = allowed.replace(" ", "")
+    readings: list[str] = []
+    for size in REREAD_SIZES:
+        sized = framed.resize(
+            (max(1, round(framed.width * size)), max(1, round(framed.height * size))),
+            Image.Resampling.LANCZOS,
+        )
+        for psm in REREAD_PSM:
+            config = f"--psm {psm} -c tessedit_char_whitelist={allowed}"
+            data = engine.image_to_data(sized, timeout_s=60.0, config=config)
+            readings.append(" ".join(t.strip() for t in data.get("text", []) if t.strip()))
+    return readings
 
 
 def deskew_lines(lines: list[Line]) -> list[Line]:
@@ -527,4 +734,8 @@ def clean_word(text: str) -> str:
     text = _BARE_POWER_UNIT.sub(r"10^\1/\2", text)
     text = _IU.sub(r"\1IU/", text)
     text = _TRAILING_DOT.sub(r"\1\2", text)
+    text = _EDGED_FLAG.sub(r"[\1]", text)
+    edged = _EDGED_NUMBER.match(text)
+    if edged and not _ARROW_DIGIT.match(text):
+        text = edged.group(1) or edged.group(2)
     return _word_fixes().get(text, text)

@@ -10,9 +10,16 @@ without guessing, on rows read by OCR only:
   other rows. The distance is an edit distance in which the confusions Tesseract makes
   (``data/ocr_confusions.yaml``: ``l``/``1``/``I``, ``u``/``µ``, stray marks) cost less. The
   unit is taken only when one spelling is clearly closest; otherwise the text stays as read.
+  Where OCR garbled the test's name too (no test known), a unit read as no known spelling is
+  compared with every spelling, the report's other units first (``cellsicumm`` ->
+  ``cells/cumm``, ``Kiul.`` -> ``K/uL``), with the same margin. ``10*3/uL`` is read as
+  ``10^3/uL`` where another row of the report reads the caret (Tesseract reads a caret as a
+  star, not the reverse).
 * **arrows**: a word beside the value or in the flag cell that is what Tesseract makes of an
   arrow is read as ``H`` or ``L`` only when the value and the printed range agree on that
-  direction; otherwise it stays as read (and is shown as an unknown flag).
+  direction; otherwise it stays as read (and is shown as an unknown flag). One upright stroke
+  read as the flag (``I``, ``|``, ``l``) beside a value inside its printed range is a cell
+  border and is dropped.
 
 Each correction is kept on the row (``RawLabRow.corrections``) with the text as read, and the
 row stays marked as OCR-read; the whole line as read is kept in ``RawLabRow.line``.
@@ -50,6 +57,7 @@ class Confusions:
     marks: frozenset[str]
     up: frozenset[str]
     down: frozenset[str]
+    bracket: frozenset[str]
 
 
 @cache
@@ -62,6 +70,7 @@ def confusions() -> Confusions:
         marks=frozenset(str(data["marks"])),
         up=frozenset(str(a) for a in data["arrows"]["up"]),
         down=frozenset(str(a) for a in data["arrows"]["down"]),
+        bracket=frozenset(str(data["arrows"]["bracket"])),
     )
 
 
@@ -174,7 +183,11 @@ def _unit_fix(row: RawLabRow, kb: KnowledgeBase, others: Sequence[str]) -> str |
     pool = list(dict.fromkeys([*unit_forms(), *others]))
     found = _accepted(kb, row, pool)
     if found is None:
-        return None
+        # the name is too garbled to know the test: only a unit read as no known spelling is
+        # snapped, among every spelling, the report's other rows first
+        if kb.to_ucum(read) is not None:
+            return None
+        return snap_unit(read, pool, others)
     listed, accepted = found
     candidates = [c for c in pool if kb.to_ucum(c) in accepted]
     ucum = kb.to_ucum(read)
@@ -183,6 +196,11 @@ def _unit_fix(row: RawLabRow, kb: KnowledgeBase, others: Sequence[str]) -> str |
         return snap_unit(read, candidates, preferred)
     if ucum not in accepted:
         return None  # a known unit is never changed into another
+    caret = read.replace("*", "^")
+    if caret != read and caret in others:
+        # Tesseract reads the small caret of "10^3/uL" as "*" (the reverse was not seen): the
+        # report prints the caret where another row reads it
+        return caret
     # a known spelling read with a slip of case, a space or a mark ("fl", "mmol /L"): the
     # spelling the report's other rows print, else the usual one
     same = [
@@ -217,11 +235,45 @@ def arrow_reading(text: str) -> str:
     """``H`` or ``L`` when ``text`` is what Tesseract makes of an up or down arrow, else ``""``."""
     core = text.strip("[](){}|.,:;'")
     conf = confusions()
-    if core in conf.up:
-        return "H"
-    if core in conf.down:
-        return "L"
+    bare = core.lstrip("".join(conf.bracket)) if len(core) > 1 else core
+    for reading in dict.fromkeys((core, bare)):
+        if reading in conf.up:
+            return "H"
+        if reading in conf.down:
+            return "L"
     return ""
+
+
+_FLAG_LETTER = re.compile(r"^[\[({|]?([a-zEI]?)([HL])([a-zEI]?)[\])}|]?$")
+
+
+def letter_reading(text: str) -> str:
+    """``H`` or ``L`` when ``text`` is one flag letter with a smudge read beside it (``LE``,
+    ``Li``, ``aL``: a lower-case letter, ``E`` or ``I``, the marks of a bracket), else ``""``."""
+    m = _FLAG_LETTER.match(text.strip())
+    if m is None or not (m.group(1) or m.group(3)):
+        return ""
+    return m.group(2)
+
+
+# One stroke standing up: what Tesseract makes of a cell border beside the flag cell.
+_BORDER_MARKS = frozenset({"I", "i", "l", "|", "!", "[", "]"})
+
+
+def border_mark(row: RawLabRow) -> bool:
+    """Whether the row's flag as read is a cell border: one upright stroke, beside a value
+    that lies inside its printed range (a down arrow read as ``l`` lies below it)."""
+    if row.flag_text not in _BORDER_MARKS:
+        return False
+    value = parse_value(row.value_text)
+    reference = parse_range(row.range_text) if row.range_text else None
+    if value is None or value.number is None or reference is None:
+        return False
+    if reference.low is None and reference.high is None:
+        return False
+    above = reference.high is not None and value.number > reference.high
+    below = reference.low is not None and value.number < reference.low
+    return not (above or below)
 
 
 def _flag_fix(row: RawLabRow) -> tuple[str, str, str] | None:
@@ -231,7 +283,7 @@ def _flag_fix(row: RawLabRow) -> tuple[str, str, str] | None:
     if not want:
         return None
     if row.flag_text and not normalize_flag(row.flag_text):
-        if arrow_reading(row.flag_text) == want:
+        if want in (arrow_reading(row.flag_text), letter_reading(row.flag_text)):
             return want, row.flag_text, row.unit_text
         return None
     if row.flag_text:
@@ -317,6 +369,12 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
         notes: list[str] = []
         update: dict[str, str] = {}
         flag = _flag_fix(row)
+        if flag is None and border_mark(row):
+            update["flag_text"] = ""
+            notes.append(
+                f'flag read as "{row.flag_text}" dropped: a cell border (one upright stroke), '
+                "and the value lies inside the printed range"
+            )
         if flag is not None:
             code, read, unit = flag
             update["flag_text"] = code

@@ -73,6 +73,15 @@ if TYPE_CHECKING:
     from medflow.analyzers.labs.ocr import TesseractOcr
 
 MAX_SECTION_CHARS = 60
+# A wrapped name's next line lies closer under it than this share of the row pitch. On a
+# scanned page the word tops Tesseract gives vary by a point or so with the glyphs, so a wrap
+# led as tightly as the rows (two tables side by side in a small font) measured 0.75-0.9 of
+# the pitch on the tuning scans; a text layer's tops are exact.
+# OCR'd pages whose image is kept for re-reading an impossible value or range
+# (``ocr_reread``): about 8 MB each at 300 dpi; later pages of a long scan are not re-read.
+REREAD_MAX_PAGES = 10
+WRAP_SHARE = 0.8
+WRAP_SHARE_OCR = 0.95
 
 
 @dataclass
@@ -94,7 +103,7 @@ class _Row:
             x1=max(ln.x1 for ln in self.lines),
             bottom=max(ln.bottom for ln in self.lines),
         )
-        return RawLabRow(
+        row = RawLabRow(
             name=" ".join([p.name, *self.extra_name]),
             value_text=p.value_text,
             unit_text=p.unit_text,
@@ -105,6 +114,11 @@ class _Row:
             bbox=box,
             ocr=self.page.ocr,
         )
+        if self.page.reread is not None:
+            from medflow.analyzers.labs.ocr_reread import reread_row
+
+            row = reread_row(row, self.lines, self.page.reread)
+        return row
 
 
 def _left_top(line: Line) -> float:
@@ -135,11 +149,16 @@ def _row_pitch(rows: list[Line], lines: list[Line]) -> float:
     return max(min(steps), _pitch(lines)) if steps else _pitch(lines)
 
 
+def _wrap(page: PageText) -> float:
+    return WRAP_SHARE_OCR if page.ocr else WRAP_SHARE
+
+
 def _is_continuation(line: Line, row: _Row, pitch: float) -> bool:
     """A wrapped name: closer under the row than the row pitch, flush left, one cell."""
     last = row.lines[-1]
     first = row.lines[0]
-    if abs(line.x0 - first.x0) > 3 or not 0 < _left_top(line) - _left_top(last) < 0.8 * pitch:
+    limit = _wrap(row.page) * pitch
+    if abs(line.x0 - first.x0) > 3 or not 0 < _left_top(line) - _left_top(last) < limit:
         return False
     toks = tokens(line)
     return bool(toks) and toks[-1].cell == 0
@@ -371,7 +390,7 @@ def _parse_table(page: PageText, table: Table, lines: list[Line], state: _State)
             wrapped = roles == {"range"} and _close_below(line, last, 1.2 * pitch)
             wrapped = wrapped or (
                 "name" in roles
-                and _close_below(line, last, 0.8 * pitch)
+                and _close_below(line, last, _wrap(page) * pitch)
                 and abs(line.x0 - last.lines[0].x0) <= 3
             )
             if wrapped:
@@ -544,7 +563,10 @@ def read_lab_document(
                         from medflow.analyzers.labs.ocr import TesseractOcr
 
                         ocr_engine = TesseractOcr()
-                    pages.append(ocr_engine.read_page(page, index + 1))
+                    scanned = ocr_engine.read_page(page, index + 1)
+                    if ocr_pages >= REREAD_MAX_PAGES:
+                        scanned.reread = None  # its image is let go (memory)
+                    pages.append(scanned)
                     ocr_pages += 1
                 else:
                     warnings.append(f"page {index + 1} has no text layer and OCR is off")

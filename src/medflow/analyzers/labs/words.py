@@ -7,6 +7,7 @@ Coordinates are PDF points from the page's top-left corner (the same frame as
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,8 @@ class PageText:
         height: page height in points.
         lines: the lines, top to bottom.
         ocr: True when the words came from OCR.
+        reread: for an OCR'd page, reads one box of the page image again (points, as the
+            words' boxes, and the characters allowed); None for a text layer.
     """
 
     number: int
@@ -84,6 +87,16 @@ class PageText:
     height: float
     lines: list[Line] = field(default_factory=list)
     ocr: bool = False
+    reread: Reread | None = field(default=None, compare=False, repr=False)
+
+
+class Reread(Protocol):
+    """Reads a box of an OCR'd page image again (``ocr.TesseractOcr``)."""
+
+    def __call__(self, box: tuple[float, float, float, float], allowed: str) -> list[str]:
+        """The readings of ``box`` (x0, top, x1, bottom in points) with only ``allowed``
+        characters, one per setting tried."""
+        ...
 
 
 def group_lines(words: list[Word]) -> list[Line]:

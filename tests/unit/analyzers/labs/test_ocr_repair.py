@@ -312,3 +312,96 @@ def test_on_a_scan_rows_read_by_both_readers_take_the_column_models_unit() -> No
     assert rows["Hemoglobin"].unit_text == "g/dL"
     assert rows["Platelet Count"].unit_text == "thousand/uL"
     assert rows["Platelet Count"].flag_text == "H"
+
+
+@pytest.mark.parametrize(
+    ("name", "read", "others", "printed"),
+    [
+        ("Total Feuer yte Count (TLO)", "cellsicumm", [], "cells/cumm"),
+        ("Absolute, Fusiavopbils", "Kiul.", ["%"], "K/uL"),
+        ("Glokust in", "g/aL", ["g/dL"], "g/dL"),
+        ("Carbon Dios de cous", "mmo] /L", ["mmol/L"], "mmol/L"),
+    ],
+)
+def test_a_garbled_unit_of_a_garbled_name_is_snapped_among_all_spellings(
+    name: str, read: str, others: list[str], printed: str
+) -> None:
+    rows = [_row(n, "4.1", u) for n, u in zip(["Sodium", "Neutrophils"], others, strict=False)]
+    *_, row = repair_rows([*rows, _row(name, "4.1", read)], default_kb())
+    assert row.unit_text == printed
+    assert any(f'"{read}"' in note for note in row.corrections)
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        "UA",  # too far from every spelling (U/L? U/mL?)
+        "U/mL",  # a known unit: never changed when the test is not known
+        "Kul,",  # as close to K/uL as to other spellings
+    ],
+)
+def test_a_unit_of_a_garbled_name_is_left_when_no_spelling_is_clearly_meant(read: str) -> None:
+    (row,) = repair_rows([_row("Gamma Glutamyl Transfe rase", "26", read)], default_kb())
+    assert row.unit_text == read
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "rng", "want"),
+    [
+        ("Et)", "583", "70 - 99", "H"),  # "[↑]": the bracket read as E, the arrow as t
+        ("FET]", "2.4", "1.7 - 2.2", "H"),
+        ("PEt]", "56", "8 - 48", "H"),
+        ("LE", "3.3", "3.5 - 6.5", "L"),  # a flag letter with a smudge beside it
+        ("Li", "10.6", "11.0 - 13.5", "L"),
+        ("aL", "36", "40 - 60", "L"),
+    ],
+)
+def test_a_flag_read_with_bracket_or_smudge_marks_is_taken_when_the_range_agrees(
+    flag: str, value: str, rng: str, want: str
+) -> None:
+    (row,) = repair_rows([_row("Glucose", value, "mg/dL", rng, flag)], default_kb())
+    assert row.flag_text == want
+    assert any(f'"{flag}"' in note for note in row.corrections)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "rng"),
+    [
+        ("LE", "5.0", "3.5 - 6.5"),  # inside the range: shown as read
+        ("Et)", "50", "70 - 99"),  # an up reading below the range
+        ("HL", "120", "70 - 99"),  # two letters: no one flag is meant
+        ("E", "120", "70 - 99"),  # a bracket mark alone
+    ],
+)
+def test_a_smudged_flag_against_the_range_stays_as_read(flag: str, value: str, rng: str) -> None:
+    (row,) = repair_rows([_row("Glucose", value, "mg/dL", rng, flag)], default_kb())
+    assert row.flag_text == flag
+
+
+def test_a_caret_read_as_a_star_follows_the_rows_that_read_the_caret() -> None:
+    rows = [
+        _row("Absolute Neutrophils", "0.43", "10^3/uL"),
+        _row("Absolute Lymphocytes", "6.72", "10*3/uL"),
+    ]
+    out = repair_rows(rows, default_kb())
+    assert [r.unit_text for r in out] == ["10^3/uL", "10^3/uL"]
+    # a report that prints the star everywhere keeps it
+    rows = [_row("WBC Count", "6.8", "10*3/uL"), _row("Platelet Count", "396", "10*3/uL")]
+    assert [r.unit_text for r in repair_rows(rows, default_kb())] == ["10*3/uL", "10*3/uL"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "rng", "kept"),
+    [
+        ("I", "4.2", "4.0-5.6", ""),  # "Hemoglobin A1c I | 4.2 | %": the border, dropped
+        ("i", "6.4", "2.6 - 24.9", ""),
+        ("l", "0.66", "0.80 - 1.80", "l"),  # below its range: a down arrow, not dropped
+        ("I", "4.2", "", "I"),  # no range to judge by: shown as read
+        ("H", "4.2", "4.0-5.6", "H"),  # a real flag that disagrees is never dropped
+    ],
+)
+def test_a_cell_border_read_as_the_flag_is_dropped_only_inside_the_range(
+    flag: str, value: str, rng: str, kept: str
+) -> None:
+    (row,) = repair_rows([_row("Glucose", value, "mg/dL", rng, flag)], default_kb())
+    assert row.flag_text == kept

@@ -1,0 +1,286 @@
+"""A second look at the page image for an OCR'd value or range that cannot be what was printed.
+
+Tesseract loses or adds a decimal point in a value (``1222`` for 12.2, ``133`` for 1.33),
+reads a border or a smudge as a digit (``02``, ``.52``) and garbles a printed range (``41 - 2.2``
+for 1.7 - 2.2, ``112 to 1.32``). Such a reading is found without guessing what was meant:
+
+* a **value** that lies more than :data:`FAR` times beyond its printed range (above its upper
+  limit or below its lower one), or that no printer writes (a leading zero before a digit, a
+  leading point);
+* a **range** that does not read as a range, or whose lower limit is not below the upper one.
+
+The cell is then read again from the page image (``PageText.reread``: the word's box cropped
+with a margin, enlarged, read at three sizes as a line and as a word with only digits, the
+point, the dash, comparators and "to" allowed). A new reading is taken only when at least
+:data:`MIN_VOTES` of those readings agree on it, more of them than read the first reading
+again, and it is well formed:
+
+* for a value, a number within :data:`FAR` times of the range, holding the digits first read
+  (or those with one digit fewer where the re-read shows a point: a point read as a digit),
+  so a re-read cannot bring a new number; a far value keeps its side of the range, and no
+  value is moved into its range;
+* for a range, an ordered range whose limits print the same decimals, which the row's value
+  does not contradict by :data:`FAR` times, and which holds the digits first read (one fewer
+  where a point or dash was read as a digit) unless the value lies outside it: a re-read
+  range with new digits may flag a value, never clear it (split Low and High cells are each
+  read again as a number and joined).
+
+Otherwise the row stays as read, and ``plausibility`` holds an implausible value for review
+as before. Each change is recorded on the row (``RawLabRow.corrections``) with the text as
+first read.
+
+On text layers nothing is re-read (their pages have no ``reread``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+
+from medflow.analyzers.labs.values import parse_range, parse_value
+from medflow.analyzers.labs.words import Line, Reread, Word
+from medflow.domain.labs import RawLabRow
+
+# A value more than FAR times above its printed upper limit or below its lower limit is
+# re-read: the line ``plausibility`` holds such a value for review at (the tuning scans' lost
+# and added points were 30-100 times out). Real results that far out exist (a CRP of 250
+# beside "<5"): a re-read never moves a value to the other side of its range or into it,
+# and is not taken when the settings read the first reading as often.
+FAR = 10.0
+VALUE_CHARS = "0123456789.,-<>"
+RANGE_CHARS = "0123456789.,-<>to"
+# A re-read is taken when at least this many of its settings (``ocr.REREAD_SIZES`` x
+# ``REREAD_PSM``) gave the same acceptable reading.
+MIN_VOTES = 2
+_MALFORMED = re.compile(r"^(?:0\d|\.\d)")
+_NUMBER = re.compile(r"^[<>]?=?-?\d[\d,]*(?:\.\d+)?$")
+
+
+def _limits(range_text: str) -> tuple[float | None, float | None] | None:
+    ref = parse_range(range_text) if range_text.strip() else None
+    if ref is None or (ref.low is None and ref.high is None):
+        return None
+    return ref.low, ref.high
+
+
+def far_out(value_text: str, range_text: str) -> bool:
+    """Whether a numeric value lies more than :data:`FAR` times beyond its printed range."""
+    value = parse_value(value_text)
+    limits = _limits(range_text)
+    if value is None or value.number is None or limits is None:
+        return False
+    low, high = limits
+    number = value.number
+    if high is not None and high > 0 and number > FAR * high:
+        return True
+    return low is not None and low > 0 and 0 <= number < low / FAR
+
+
+def suspicious_value(value_text: str, range_text: str) -> bool:
+    """A value reading that cannot be what was printed (see the module docstring)."""
+    text = value_text.strip().lstrip("<>=")
+    if _MALFORMED.match(text) and not text.startswith("0."):
+        return True
+    return far_out(value_text, range_text)
+
+
+def bad_range(range_text: str) -> bool:
+    """A printed range that does not read as one, or reads with its limits out of order."""
+    if not range_text.strip() or not re.search(r"\d", range_text):
+        return False
+    ref = parse_range(range_text)
+    if ref is None:
+        return True
+    if ref.low is not None and ref.high is not None:
+        return ref.low >= ref.high
+    return ref.low is None and ref.high is None
+
+
+def _box(words: list[Word]) -> tuple[float, float, float, float]:
+    return (
+        min(w.x0 for w in words),
+        min(w.top for w in words),
+        max(w.x1 for w in words),
+        max(w.bottom for w in words),
+    )
+
+
+def _value_words(lines: list[Line], value_text: str) -> list[Word]:
+    """The word the value was read from (the first that holds it after the row's first word)."""
+    for line in lines:
+        for w in line.words[1:]:
+            if w.text == value_text or w.text.rstrip("*%HL") == value_text:
+                return [w]
+    return []
+
+
+def _range_words(lines: list[Line], range_text: str) -> list[Word]:
+    """The run of words on one line that reads as ``range_text``."""
+    want = range_text.split()
+    for line in lines:
+        texts = [w.text for w in line.words]
+        for i in range(len(texts) - len(want) + 1):
+            if texts[i : i + len(want)] == want:
+                return line.words[i : i + len(want)]
+    return []
+
+
+def _side(value_text: str, range_text: str) -> str:
+    """``H`` above the printed range, ``L`` below it, ``""`` inside it or unknown."""
+    value = parse_value(value_text)
+    limits = _limits(range_text)
+    if value is None or value.number is None or limits is None:
+        return ""
+    low, high = limits
+    if high is not None and value.number > high:
+        return "H"
+    if low is not None and value.number < low:
+        return "L"
+    return ""
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
+
+
+def same_digits(first: str, again: str) -> bool:
+    """Whether ``again`` holds the digits of the ``first`` reading, or those with one digit
+    dropped (a point read as a digit: ``1222`` and ``12.2``), and is not the same text."""
+    a, b = _digits(first), _digits(again)
+    if not b or again == first:
+        return False
+    if a == b:
+        return True
+    # one digit fewer only where the re-read shows the point that digit was
+    dropped = len(a) == len(b) + 1 and any(a[:i] + a[i + 1 :] == b for i in range(len(a)))
+    return dropped and "." in again and "." not in first
+
+
+def range_digits(first: str, again: str) -> bool:
+    """Whether a re-read range holds the digits first read, or those with one digit fewer (a
+    dash or point read as a digit: ``7.52115`` and ``7.5-11.5``)."""
+    a, b = _digits(first), _digits(again)
+    if not b:
+        return False
+    return a == b or (len(a) == len(b) + 1 and any(a[:i] + a[i + 1 :] == b for i in range(len(a))))
+
+
+def _vote(readings: list[str], ok: Callable[[str], bool]) -> str | None:
+    """The reading given most often among those ``ok`` accepts, when given at least
+    :data:`MIN_VOTES` times and more often than any other accepted one."""
+    counts = Counter(r for r in readings if r and ok(r)).most_common()
+    if not counts or counts[0][1] < MIN_VOTES:
+        return None
+    if len(counts) > 1 and counts[1][1] == counts[0][1]:
+        return None
+    return counts[0][0]
+
+
+def same_precision(range_text: str) -> bool:
+    """Whether the limits of a range print the same number of decimals (``1.7 - 2.2``, not
+    ``1.12-122``), a zero limit or a one-sided range excepted."""
+    nums = re.findall(r"\d+(?:\.\d+)?", range_text)
+    if len(nums) != 2 or any(float(n) == 0 for n in nums):
+        return True
+    places = [len(n.split(".")[1]) if "." in n else 0 for n in nums]
+    return places[0] == places[1]
+
+
+# A range built from separate Low and High columns ("41 - 2.2": two words on the line).
+_SPLIT = re.compile(r"^(-?\S+) - (-?\S+)$")
+
+
+def _reread_limits(
+    lines: list[Line], low: str, high: str, reread: Reread, fits: Callable[[str], bool]
+) -> str | None:
+    """A range from Low and High cells each read again (see :func:`reread_row`), or None."""
+    found: list[Word] = []
+    for text in (low, high):
+        hits = [w for line in lines for w in line.words[1:] if w.text == text]
+        if len(hits) != 1:
+            return None
+        found.append(hits[0])
+    if found[0] is found[1]:
+        return None
+    picks: list[str] = []
+    for word in found:
+        readings = [r.replace(" ", "").rstrip(",") for r in reread(_box([word]), VALUE_CHARS)]
+        pick = _vote(readings, lambda r: bool(_NUMBER.match(r)))
+        picks.append(pick if pick is not None else word.text)
+    again = f"{picks[0]} - {picks[1]}"
+    return again if fits(again) else None
+
+
+def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
+    """``row`` with an impossible value or range read again from the page image, when the new
+    reading is well formed and agrees with the rest of the row (see the module docstring).
+
+    Args:
+        row: one OCR'd row as parsed.
+        lines: the lines it was read from (their words carry the boxes).
+        reread: the page's re-reader.
+
+    Returns:
+        the row, with ``corrections`` saying what was first read where a cell changed.
+    """
+    update: dict[str, str] = {}
+    notes: list[str] = []
+    if suspicious_value(row.value_text, row.range_text):
+        words = _value_words(lines, row.value_text)
+        read = reread(_box(words), VALUE_CHARS) if words else []
+        readings = [r.replace(" ", "").rstrip(",") for r in read]
+        far = far_out(row.value_text, row.range_text)
+        side = _side(row.value_text, row.range_text)
+
+        def keeps_side(r: str) -> bool:
+            # a far value keeps its side; no value is moved into its range
+            new = _side(r, row.range_text)
+            return new == side if far else not (side and not new)
+
+        again = _vote(
+            readings,
+            lambda r: (
+                bool(_NUMBER.match(r))
+                and same_digits(row.value_text, r)
+                and not suspicious_value(r, row.range_text)
+                and keeps_side(r)
+            ),
+        )
+        if again is not None and readings.count(row.value_text) >= readings.count(again):
+            again = None  # read as first read as often: the value may be what was printed
+        if again is not None:
+            update["value_text"] = again
+            notes.append(
+                f'value read as "{row.value_text}", impossible beside its range: read again '
+                f"from the page image as {again}"
+            )
+    if bad_range(row.range_text):
+        value = update.get("value_text", row.value_text)
+
+        def fits(r: str) -> bool:
+            # new digits in a range may only make the value abnormal, never normal
+            return (
+                r != row.range_text
+                and not bad_range(r)
+                and same_precision(r)
+                and _limits(r) is not None
+                and not far_out(value, r)
+                and (range_digits(row.range_text, r) or _side(value, r) != "")
+            )
+
+        words = _range_words(lines, row.range_text)
+        read = reread(_box(words), RANGE_CHARS) if words else []
+        again = _vote([" ".join(r.split()) for r in read], fits)
+        split = _SPLIT.match(row.range_text)
+        if again is None and not words and split is not None:
+            again = _reread_limits(lines, split.group(1), split.group(2), reread, fits)
+        if again is not None:
+            update["range_text"] = again
+            notes.append(
+                f'range read as "{row.range_text}", not a range: read again from the page '
+                f"image as {again}"
+            )
+    if not update:
+        return row
+    return row.model_copy(update={**update, "corrections": (*row.corrections, *notes)})

@@ -1,0 +1,205 @@
+"""Re-reading an impossible OCR'd value or range from the page image (``ocr_reread``): what is
+re-read, what a re-read may change, and a real crop read again by Tesseract. The readings are
+those Tesseract gave on crops of the tuning scans (``benchmarks/labs_accuracy.py``)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from medflow.analyzers.labs.ocr import TesseractOcr, reread_box, unskew_box
+from medflow.analyzers.labs.ocr_reread import (
+    bad_range,
+    reread_row,
+    same_digits,
+    suspicious_value,
+)
+from medflow.analyzers.labs.words import Line, Word
+from medflow.domain.labs import RawLabRow
+
+
+def _row(name: str, value: str, rng: str, unit: str = "") -> tuple[RawLabRow, list[Line]]:
+    words = [Word(name, 40, 100, 100, 108), Word(value, 200, 100, 220, 108)]
+    words += [Word(t, 300 + 30 * i, 100, 325 + 30 * i, 108) for i, t in enumerate(rng.split())]
+    line = Line(words)
+    row = RawLabRow(
+        name=name, value_text=value, unit_text=unit, range_text=rng, line=line.text, ocr=True
+    )
+    return row, [line]
+
+
+class Scripted:
+    """A page re-reader that answers from a script and records the boxes asked for."""
+
+    def __init__(self, readings: list[str]) -> None:
+        self.readings = readings
+        self.boxes: list[tuple[float, float, float, float]] = []
+
+    def __call__(self, box: tuple[float, float, float, float], allowed: str) -> list[str]:
+        self.boxes.append(box)
+        return self.readings
+
+
+@pytest.mark.parametrize(
+    ("value", "rng", "suspicious"),
+    [
+        ("133", "1.12-1.32", True),  # 1.33 with its point lost: 100 times out
+        ("1222", "M: 13.5-17.5 F: 12.0-15.5", True),
+        ("02", "0.0-5.0", True),  # no printer writes a leading zero before a digit
+        (".52", "40 - 129", True),
+        ("0.2", "0.0-5.0", False),
+        ("583", "70 - 99", False),  # high, but not 10 times the upper limit (plausibility's)
+        ("0.43", "1.80 - 7.70", False),
+        ("Negative", "Negative", False),
+        ("47", "", False),  # nothing to judge it by
+    ],
+)
+def test_a_value_is_re_read_only_when_no_printer_would_print_it_beside_its_range(
+    value: str, rng: str, suspicious: bool
+) -> None:
+    assert suspicious_value(value, rng) is suspicious
+
+
+@pytest.mark.parametrize(
+    ("rng", "bad"),
+    [
+        ("112 to 1.32", True),  # limits out of order
+        ("2.7 - 2.2", True),
+        ("1.12 - 1.32", False),
+        ("<5.0", False),
+        ("Negative", False),
+        ("", False),
+    ],
+)
+def test_a_range_is_re_read_when_its_limits_are_out_of_order(rng: str, bad: bool) -> None:
+    assert bad_range(rng) is bad
+
+
+@pytest.mark.parametrize(
+    ("first", "again", "same"),
+    [
+        ("133", "1.33", True),
+        ("02", "0.2", True),
+        ("1222", "12.2", True),  # the point had been read as a 2
+        ("1222", "122", False),  # a digit fewer, and no point to show where it went
+        ("47", "5", False),  # a new number
+        ("47", "1.17", False),
+        ("133", "133", False),  # the same reading again
+    ],
+)
+def test_a_re_read_may_only_move_a_point(first: str, again: str, same: bool) -> None:
+    assert same_digits(first, again) is same
+
+
+def test_a_lost_point_read_again_is_taken_and_recorded() -> None:
+    row, lines = _row("Ionized Calcium", "133", "1.12-1.32")
+    reread = Scripted(["133", "", "135", "1.33", "", "1.33"])
+    out = reread_row(row, lines, reread)
+    assert out.value_text == "1.33"
+    assert any('"133"' in note and "1.33" in note for note in out.corrections)
+    assert reread.boxes == [(200, 100, 220, 108)]  # the value's own word
+
+
+def test_a_far_value_is_never_brought_into_its_range_nor_across_it() -> None:
+    # a real CRP of 250 beside "<5" is far out too: a re-read that puts a point in it stays out
+    row, lines = _row("CRP", "250", "<5")
+    assert reread_row(row, lines, Scripted(["2.50", "2.50", "2.50"])) == row
+    row, lines = _row("Hemoglobin", "1222", "13.5-17.5")  # above; 12.2 would be below
+    assert reread_row(row, lines, Scripted(["12.2", "12.2", "122"])) == row
+
+
+def test_a_re_read_that_reads_the_first_reading_as_often_is_not_taken() -> None:
+    row, lines = _row("Ionized Calcium", "133", "1.12-1.32")
+    assert reread_row(row, lines, Scripted(["133", "133", "1.33", "1.33"])) == row
+
+
+@pytest.mark.parametrize(
+    "readings",
+    [
+        ["", "47", "", "", "5", "7"],  # no reading agreed on
+        ["5", "5", "5", "5", "5", "5"],  # agreed, but a number OCR never read first
+        ["4.7", "", "", "", "", ""],  # one vote is not enough
+    ],
+)
+def test_an_unsure_or_new_re_read_leaves_the_value_as_read(readings: list[str]) -> None:
+    row, lines = _row("INR", "47", "0.80-1.20")
+    assert reread_row(row, lines, Scripted(readings)) == row
+
+
+def test_a_plausible_value_is_never_re_read() -> None:
+    row, lines = _row("Glucose", "583", "70 - 99")
+    reread = Scripted(["5.83", "5.83"])
+    assert reread_row(row, lines, reread) == row
+    assert reread.boxes == []
+
+
+def test_a_range_out_of_order_read_again_is_taken() -> None:
+    row, lines = _row("Calcium Ionized", "1.07", "112 to 1.32")
+    out = reread_row(row, lines, Scripted(["1.12 to 1.32", "1.12 to 1.32", "112 to 1.32"]))
+    assert out.range_text == "1.12 to 1.32"
+    assert any('"112 to 1.32"' in note for note in out.corrections)
+
+
+def test_a_re_read_range_whose_limits_print_different_decimals_is_not_taken() -> None:
+    row, lines = _row("Ionized Calcium", "1.41", "J 1.12 - 1 22")
+    assert reread_row(row, lines, Scripted(["1.12-122", "1.12-122", "1.12-122"])) == row
+
+
+def test_a_re_read_never_moves_a_value_into_its_range() -> None:
+    # ".52" is read as 0.52, below 40 - 129: a re-read "52" would clear it, so it stays
+    row, lines = _row("Alkaline phosphatase", ".52", "40 - 129")
+    assert reread_row(row, lines, Scripted(["52", "52", "52"])) == row
+    # "02" beside 0.0 - 5.0 is inside either way: taken
+    row, lines = _row("CK-MB", "02", "0.0-5.0")
+    assert reread_row(row, lines, Scripted(["0.2", "0.2"])).value_text == "0.2"
+
+
+def test_a_re_read_range_with_new_digits_may_flag_a_value_never_clear_it() -> None:
+    # "2.7 - 2.2" re-read as "1.7 - 2.2": new digits that would put 2.0 inside: not taken
+    row, lines = _row("Magnesium", "2.0", "2.7 - 2.2")
+    assert reread_row(row, lines, Scripted(["1.7 - 2.2", "1.7 - 2.2", "1.7 - 2.2"])) == row
+    # the digits first read, with a dash read as a digit: taken although 10.6 is inside
+    row, lines = _row("MPV", "10.6", "7.52115")
+    out = reread_row(row, lines, Scripted(["7.5-11.5", "7.5-11.5"]))
+    assert out.range_text == "7.5-11.5"
+
+
+def test_split_low_and_high_cells_are_each_read_again() -> None:
+    # "ALT (SGPT) 4 U/L iL 55 *": the Low cell's 7 read as "iL"
+    line = Line(
+        [
+            Word("ALT", 40, 100, 60, 108),
+            Word("4", 200, 100, 205, 108),
+            Word("iL", 300, 100, 306, 108),
+            Word("55", 360, 100, 370, 108),
+        ]
+    )
+    row = RawLabRow(name="ALT", value_text="4", range_text="iL - 55", line=line.text, ocr=True)
+
+    def reread(box: tuple[float, float, float, float], allowed: str) -> list[str]:
+        return ["7", "", "7", "", "7", ""] if box[0] == 300 else ["55", "55", "29"]
+
+    out = reread_row(row, [line], reread)
+    assert out.range_text == "7 - 55"
+    assert any('"iL - 55"' in note for note in out.corrections)
+
+
+def test_a_box_turned_back_by_the_page_skew() -> None:
+    box = (100.0, 200.0, 120.0, 208.0)
+    assert unskew_box(box, 0.0) == box  # no skew: the box as it is
+    x0, top, x1, bottom = unskew_box(box, 0.02)  # about 1.1 degrees
+    assert (x1 - x0, bottom - top) == pytest.approx((20.0, 8.0))
+    assert top == pytest.approx(200 + 110 * 0.02, abs=0.2)
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr not installed")
+def test_a_value_crop_is_read_again_with_digits_only() -> None:
+    from PIL import Image, ImageDraw, ImageFont
+
+    page = Image.new("L", (600, 200), 255)
+    font = ImageFont.load_default(size=40)  # about 10 pt at 300 dpi
+    ImageDraw.Draw(page).text((200, 80), "1.33", fill=0, font=font)
+    readings = reread_box(TesseractOcr(), page, (45.0, 17.0, 70.0, 30.0), "0123456789.")
+    assert len(readings) == 6
+    assert readings.count("1.33") >= 2
