@@ -14,6 +14,10 @@ second pass (the rules and their sources are in ``data/pixel_rules.yaml``):
    edges per row): a bright rib edge or a lung apex is not a word, and a de-identified image
    that lost anatomy is clinically harmful.
 
+4. **Lines without OCR** — on the same modalities as the strips, rows of character-like
+   strokes (:mod:`text_lines`) are blanked whole, or word by word under the caps, whatever
+   OCR read of them: a line OCR reads in part or not at all goes too.
+
 Nothing is stamped clean on hope: a word-like box that was read but not blanked (too large,
 not text-shaped, or read with low confidence) makes the plan ask for review.
 """

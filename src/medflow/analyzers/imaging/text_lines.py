@@ -266,19 +266,22 @@ def _extend(box: Box, height: float, every: list[Blob], rules: LineRules) -> Box
     return (left, top, right - left, bottom - top)
 
 
-def _words(group: list[Blob], line: Box, gap: float) -> tuple[Box, ...]:
-    """The line's words: runs of characters cut where the gap exceeds ``gap`` px; each word
-    spans the line's rows, the first and last reach the line's ends."""
-    ordered = sorted(group, key=lambda b: b[1])
+def _words(mask: NDArray[Any], line: Box, gap: float) -> tuple[Box, ...]:
+    """The line's words: its columns with stroke pixels, cut where more than ``gap`` columns
+    in a row have none (a space; the gaps between letters are narrower); each word spans the
+    line's rows, the first and last reach the line's ends."""
+    import numpy as np
+
     left, top, width, height = line
-    spans: list[list[int]] = []
-    for blob in ordered:
-        if spans and blob[1] - spans[-1][1] <= gap:
-            spans[-1][1] = max(spans[-1][1], blob[3])
-        else:
-            spans.append([blob[1], blob[3]])
-    spans[0][0], spans[-1][1] = left, left + width
-    return tuple((a, top, b - a, height) for a, b in spans)
+    used = mask[top : top + height, left : left + width].any(axis=0)
+    columns = np.flatnonzero(used)
+    if not len(columns):
+        return (line,)
+    cuts = np.flatnonzero(np.diff(columns) > gap)
+    starts = [int(columns[0]), *(int(columns[c + 1]) for c in cuts)]
+    ends = [*(int(columns[c]) + 1 for c in cuts), int(columns[-1]) + 1]
+    starts[0], ends[-1] = 0, width
+    return tuple((left + a, top, b - a, height) for a, b in zip(starts, ends, strict=True))
 
 
 def find_lines(grey: NDArray[Any], rules: LineRules) -> list[Line]:
@@ -310,6 +313,6 @@ def find_lines(grey: NDArray[Any], rules: LineRules) -> list[Line]:
             bottom = max(b[2] for b in group)
             right = max(b[3] for b in group)
             box = _extend((left, top, right - left, bottom - top), heights.mean(), every, rules)
-            words = _words(group, box, rules.word_gap * float(heights.mean()))
+            words = _words(mask, box, rules.word_gap * float(heights.mean()))
             lines.append(Line(box, count, float(heights.mean()), words))
     return lines
