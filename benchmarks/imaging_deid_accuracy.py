@@ -36,7 +36,7 @@ sets now print only a count of images with a word left, never the cases. Final c
   tune-wider 40-79/30-59: PHI 100.0% (102/102; before 99.0%, 101/102; 2 flagged); text-free
             mean 0.026%, max 0.340% (unchanged: the detector blanked nothing on them).
   held-out 100-115/100-109: PHI 100.0% (34/34; before 94.1%; 1 flagged); text-free mean
-            0.118%, max 1.032% (unchanged, still over 1%: one image's OCR boxes, not a line).
+            0.118%, max 1.032% (unchanged: the detector added nothing there; still over 1%).
   held-out-2 300-331/300-319: PHI 100.0% (83/83; before 97.6%; 1 flagged); text-free mean
             0.029%, max 0.204% (unchanged).
   held-out-3 500-539/500-529 (measured once): PHI 99.0% (99/100; one image with a word left;
