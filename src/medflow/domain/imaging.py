@@ -270,8 +270,9 @@ class PixelRegion(BaseModel):
 
     ``reason`` says why: ``"outside-image-regions"`` (outside the declared ultrasound regions or
     the active area), ``"text-strip"`` (a known annotation strip of the rules table), ``"ocr"``
-    (a word OCR read inside a text strip) or ``"text-shaped"`` (a small, text-shaped word box
-    elsewhere).
+    (a word OCR read inside a text strip), ``"text-shaped"`` (a small, text-shaped word box
+    elsewhere) or ``"text-line"`` (a row of character-like strokes found without OCR, or a
+    word of it, under the same size caps).
     """
 
     model_config = ConfigDict(frozen=True)

@@ -14,6 +14,10 @@ second pass (the rules and their sources are in ``data/pixel_rules.yaml``):
    edges per row): a bright rib edge or a lung apex is not a word, and a de-identified image
    that lost anatomy is clinically harmful.
 
+4. **Lines without OCR** — on the same modalities as the strips, rows of character-like
+   strokes (:mod:`text_lines`) are blanked whole, or word by word under the caps, whatever
+   OCR read of them: a line OCR reads in part or not at all goes too.
+
 Nothing is stamped clean on hope: a word-like box that was read but not blanked (too large,
 not text-shaped, or read with low confidence) makes the plan ask for review.
 """
@@ -30,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from medflow.analyzers.imaging.burned_in import Box, TextFinder, Word
+from medflow.analyzers.imaging.text_lines import LineRules, find_lines
 from medflow.analyzers.imaging.text_structure import (
     StructureRules,
     looks_like_characters,
@@ -102,6 +107,7 @@ class PixelRules:
     strokes_size_fraction: float
     strokes_min_size: int
     pad_fraction: float
+    lines: LineRules | None = None
 
 
 def _parse_rules(data: dict[str, Any]) -> PixelRules:
@@ -154,6 +160,35 @@ def _parse_rules(data: dict[str, Any]) -> PixelRules:
         strokes_size_fraction=float(ocr["strokes"]["size_fraction"]),
         strokes_min_size=int(ocr["strokes"]["min_size"]),
         pad_fraction=float(ocr["pad_fraction"]),
+        lines=_parse_lines(data.get("lines")),
+    )
+
+
+def _parse_lines(lines: dict[str, Any] | None) -> LineRules | None:
+    """The text-line detector's thresholds; None (no ``lines`` section, or ``enabled: false``)
+    turns it off."""
+    if not lines or not lines.get("enabled", True):
+        return None
+    return LineRules(
+        size_fraction=float(lines["size_fraction"]),
+        min_size=int(lines["min_size"]),
+        min_contrast=float(lines["min_contrast"]),
+        noise_factor=float(lines["noise_factor"]),
+        min_height_px=int(lines["min_height_px"]),
+        max_height_px=int(lines["max_height_px"]),
+        max_width_ratio=float(lines["max_width_ratio"]),
+        fill=(float(lines["fill"][0]), float(lines["fill"][1])),
+        height_ratio=float(lines["height_ratio"]),
+        max_gap=float(lines["max_gap"]),
+        baseline_tolerance=float(lines["baseline_tolerance"]),
+        min_chars=int(lines["min_chars"]),
+        max_height_spread=float(lines["max_height_spread"]),
+        min_split_rows=float(lines["min_split_rows"]),
+        max_slope=float(lines["max_slope"]),
+        max_slanted_share=float(lines["max_slanted_share"]),
+        ring_contrast=float(lines["ring_contrast"]),
+        min_width_share=float(lines["min_width_share"]),
+        word_gap=float(lines["word_gap"]),
     )
 
 
@@ -486,6 +521,12 @@ def plan(
             # after the first read (so what it finds is found as before), the frame's strokes
             seen = mask_boxes(shown, new, int(np.median(grey))) if new else shown
             new += _read_strokes(finder, seen, strips, rules, result, reviewed)
+        if not rereading and rules.lines is not None and strips:
+            # lines of characters, whatever OCR made of them (nothing, or part of a line), on
+            # the modalities whose screens burn text in (those searched with the text strips;
+            # a CT or MR slice's bone edges line up like characters more often than it
+            # carries text)
+            new += _blank_lines(shown, strips, rules, rules.lines, result, reviewed)
         if not new:
             break
         rereading = True
@@ -520,3 +561,60 @@ def _read_strokes(
         ]
         new += _judge(sure, strips, strokes, rules, result, reviewed)
     return new
+
+
+def _blank_lines(
+    shown: NDArray[Any],
+    strips: list[Box],
+    rules: PixelRules,
+    lines: LineRules,
+    result: MaskPlan,
+    reviewed: set[str],
+) -> list[Box]:
+    """Blank the text lines the detector finds (:mod:`text_lines`), each padded, when small
+    (the strip or elsewhere cap); a line over the cap is listed for review, not blanked."""
+    height, width = shown.shape[:2]
+    area = height * width
+    new: list[Box] = []
+    for line in find_lines(shown, lines):
+        blanked = [b for b, _ in result.boxes]
+        if _covered(line.box, blanked) >= 0.9:
+            continue  # read and blanked already
+        box = line.box
+        in_strip = any(_overlap(box, s) * 2 >= box[2] * box[3] for s in strips)
+        cap = (rules.strip_max_box_fraction if in_strip else rules.max_box_fraction) * area
+        padded = _pad(box, rules.pad_fraction, height, width)
+        pieces = [padded] if padded[2] * padded[3] <= cap else []
+        if not pieces:  # a long line: word by word, each under the cap
+            pieces = [_pad(w, rules.pad_fraction, height, width) for w in line.words]
+            pieces = [w for w in pieces if _covered(w, blanked) < 0.9]
+            if any(w[2] * w[3] > cap for w in pieces):
+                where = f"at ({box[0]},{box[1]}) {box[2]}x{box[3]} px, {line.chars} characters"
+                text = f"a text line {where} was not blanked: larger than the cap for a word"
+                if text not in reviewed:
+                    reviewed.add(text)
+                    result.review.append(text)
+                continue
+        for piece in pieces:
+            if any(b == piece for b, _ in result.boxes):
+                continue
+            result.boxes.append((piece, "text-line"))
+            result.text_found = True
+            new.append(piece)
+    return new
+
+
+def _covered(box: Box, boxes: list[Box]) -> float:
+    """The share of a box's area inside the union of other boxes."""
+    import numpy as np
+
+    left, top, width, height = box
+    if width <= 0 or height <= 0:
+        return 1.0
+    inside = np.zeros((height, width), bool)
+    for b_left, b_top, b_width, b_height in boxes:
+        x0, y0 = max(0, b_left - left), max(0, b_top - top)
+        x1, y1 = min(width, b_left + b_width - left), min(height, b_top + b_height - top)
+        if x1 > x0 and y1 > y0:
+            inside[y0:y1, x0:x1] = True
+    return float(inside.mean())

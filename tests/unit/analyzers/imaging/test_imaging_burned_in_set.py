@@ -56,6 +56,7 @@ def test_burned_in_phi_words_are_unreadable_after_deidentification(
         "outside-image-regions",
         "text-strip",
         "text-shaped",
+        "text-line",
     }
 
 

@@ -8,6 +8,7 @@ images."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ from medflow.domain.imaging import DeidOptions
 SECRET = b"region-test-secret-0123456789abcd"
 
 
+OCR_ONLY = replace(load_pixel_rules(), lines=None)
+"""The rules with the text-line detector off: these tests judge what OCR reads."""
 BANNER = (("ZZZ", 12), ("TEST", 70), ("M", 150), ("CLEVELAND", 190))
 
 
@@ -116,7 +119,12 @@ def test_low_confidence_words_in_the_top_strip_are_blanked() -> None:
     arr = _screen()
     words = _banner_words(38.0)
     reader = ScriptedReader(words)
-    deid = Deidentifier(SECRET, DeidOptions(), text_finder=reader)  # type: ignore[arg-type]
+    deid = Deidentifier(
+        SECRET,
+        DeidOptions(),
+        text_finder=reader,  # type: ignore[arg-type]
+        pixel_rules=OCR_ONLY,
+    )
     out_bytes, summary = deid.deidentify_file(_us(arr, None), "us.dcm")
     pixels = pydicom.dcmread(io.BytesIO(out_bytes)).pixel_array
     assert pixels[:40].max() == 0

@@ -3,6 +3,7 @@ stripes, rib edges and speckle are not. Synthetic arrays and a scripted reader, 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,8 @@ from medflow.analyzers.imaging.text_structure import (
 )
 
 RULES = load_pixel_rules().structure
+OCR_ONLY = replace(load_pixel_rules(), lines=None)
+"""The rules with the text-line detector off, for the tests that judge what OCR reads."""
 
 
 def _ink_box(arr: np.ndarray, differs_from: np.ndarray) -> Box:
@@ -117,7 +120,7 @@ def test_a_sure_word_needs_only_some_character_blobs(monkeypatch: Any) -> None:
     arr, box = _text_on(np.full((400, 400), 30, np.uint8), "JANE", (20, 8), 200)
     for confidence, expected in ((RULES.sure_confidence, ["text-strip"]), (59.0, [])):
         reader = ScriptedReader([Word(box, "JANE", confidence)], (400, 400))
-        result = plan(arr, None, load_pixel_rules(), reader)  # type: ignore[arg-type]
+        result = plan(arr, None, OCR_ONLY, reader)  # type: ignore[arg-type]
         assert [why for _, why in result.boxes] == expected
 
 
@@ -151,12 +154,10 @@ def test_a_sure_word_read_only_on_the_strokes_is_blanked() -> None:
             on_strokes = float(np.median(image)) > 240  # a stroke image: white page
             return super().read(image, config) if on_strokes else []
 
-    result = plan(
-        arr, None, load_pixel_rules(), StrokesOnly([Word(box, "BRADSHAW", 92.0)], arr.shape)
-    )  # type: ignore[arg-type]
+    result = plan(arr, None, OCR_ONLY, StrokesOnly([Word(box, "BRADSHAW", 92.0)], arr.shape))  # type: ignore[arg-type]
     assert [why for _, why in result.boxes] == ["text-shaped"]
     unsure = StrokesOnly([Word(box, "BRADSHAW", 50.0)], arr.shape)
-    assert plan(arr, None, load_pixel_rules(), unsure).boxes == []  # type: ignore[arg-type]
+    assert plan(arr, None, OCR_ONLY, unsure).boxes == []  # type: ignore[arg-type]
 
 
 def test_a_word_read_on_the_strokes_of_anatomy_is_not_blanked() -> None:
