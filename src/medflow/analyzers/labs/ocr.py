@@ -165,8 +165,7 @@ class TesseractOcr:
             again = self.image_to_data(cleaned)
             if mean_confidence(again) > first:
                 data, image = again, cleaned
-        lines = lines_from_data(data, self.dpi)
-        angle = skew_angle(_grouped_lines(data, self.dpi))
+        lines, angle = _lines_and_skew(data, self.dpi)
         return PageText(number, width, height, lines, ocr=True, reread=self._rereader(image, angle))
 
     def _rereader(self, image: Any, angle: float) -> Reread:
@@ -280,7 +279,15 @@ def lines_from_data(data: dict[str, list[Any]], dpi: int) -> list[Line]:
     Returns:
         lines top to bottom, words left to right.
     """
-    return merge_split_lines(sorted(deskew_lines(_grouped_lines(data, dpi)), key=lambda ln: ln.top))
+    return _lines_and_skew(data, dpi)[0]
+
+
+def _lines_and_skew(data: dict[str, list[Any]], dpi: int) -> tuple[list[Line], float]:
+    """(:func:`lines_from_data`'s lines, the skew angle their boxes were turned by)."""
+    grouped = _grouped_lines(data, dpi)
+    angle = skew_angle(grouped)
+    lines = merge_split_lines(sorted(deskew_lines(grouped, angle), key=lambda ln: ln.top))
+    return lines, angle
 
 
 def _grouped_lines(data: dict[str, list[Any]], dpi: int) -> list[Line]:
@@ -531,10 +538,12 @@ def reread_box(
     return readings
 
 
-def deskew_lines(lines: list[Line]) -> list[Line]:
-    """``lines`` with every word box rotated by the page's skew (:func:`skew_angle`), so a
-    column keeps one x-extent from the top of the page to the bottom."""
-    angle = skew_angle(lines)
+def deskew_lines(lines: list[Line], angle: float | None = None) -> list[Line]:
+    """``lines`` with every word box rotated by the page's skew (``angle``, or
+    :func:`skew_angle` of ``lines``), so a column keeps one x-extent from the top of the page
+    to the bottom."""
+    if angle is None:
+        angle = skew_angle(lines)
     if not MIN_SKEW_DEG < abs(math.degrees(angle)) < MAX_SKEW_DEG:
         return lines
     cos, sin = math.cos(angle), math.sin(angle)

@@ -144,6 +144,11 @@ def _digits(text: str) -> str:
     return "".join(c for c in text if c.isdigit())
 
 
+def _one_digit_fewer(a: str, b: str) -> bool:
+    """Whether digit string ``b`` is ``a`` with one digit left out."""
+    return len(a) == len(b) + 1 and any(a[:i] + a[i + 1 :] == b for i in range(len(a)))
+
+
 def same_digits(first: str, again: str) -> bool:
     """Whether ``again`` holds the digits of the ``first`` reading, or those with one digit
     dropped (a point read as a digit: ``1222`` and ``12.2``), and is not the same text."""
@@ -153,8 +158,7 @@ def same_digits(first: str, again: str) -> bool:
     if a == b:
         return True
     # one digit fewer only where the re-read shows the point that digit was
-    dropped = len(a) == len(b) + 1 and any(a[:i] + a[i + 1 :] == b for i in range(len(a)))
-    return dropped and "." in again and "." not in first
+    return _one_digit_fewer(a, b) and "." in again and "." not in first
 
 
 def range_digits(first: str, again: str) -> bool:
@@ -163,7 +167,7 @@ def range_digits(first: str, again: str) -> bool:
     a, b = _digits(first), _digits(again)
     if not b:
         return False
-    return a == b or (len(a) == len(b) + 1 and any(a[:i] + a[i + 1 :] == b for i in range(len(a))))
+    return a == b or _one_digit_fewer(a, b)
 
 
 def _vote(readings: list[str], ok: Callable[[str], bool]) -> str | None:

@@ -73,13 +73,13 @@ if TYPE_CHECKING:
     from medflow.analyzers.labs.ocr import TesseractOcr
 
 MAX_SECTION_CHARS = 60
+# OCR'd pages whose image is kept for re-reading an impossible value or range
+# (``ocr_reread``): about 8 MB each at 300 dpi; later pages of a long scan are not re-read.
+REREAD_MAX_PAGES = 10
 # A wrapped name's next line lies closer under it than this share of the row pitch. On a
 # scanned page the word tops Tesseract gives vary by a point or so with the glyphs, so a wrap
 # led as tightly as the rows (two tables side by side in a small font) measured 0.75-0.9 of
 # the pitch on the tuning scans; a text layer's tops are exact.
-# OCR'd pages whose image is kept for re-reading an impossible value or range
-# (``ocr_reread``): about 8 MB each at 300 dpi; later pages of a long scan are not re-read.
-REREAD_MAX_PAGES = 10
 WRAP_SHARE = 0.8
 WRAP_SHARE_OCR = 0.95
 
