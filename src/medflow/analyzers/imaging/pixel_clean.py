@@ -183,7 +183,6 @@ def _parse_lines(lines: dict[str, Any] | None) -> LineRules | None:
         baseline_tolerance=float(lines["baseline_tolerance"]),
         min_chars=int(lines["min_chars"]),
         max_height_spread=float(lines["max_height_spread"]),
-        min_split_rows=float(lines["min_split_rows"]),
         max_slope=float(lines["max_slope"]),
         max_slanted_share=float(lines["max_slanted_share"]),
         ring_contrast=float(lines["ring_contrast"]),

@@ -50,7 +50,6 @@ class LineRules:
     baseline_tolerance: float
     min_chars: int
     max_height_spread: float
-    min_split_rows: float
     max_slope: float
     max_slanted_share: float
     ring_contrast: float
@@ -224,21 +223,6 @@ def _slanted_share(mask: NDArray[Any], group: list[Blob]) -> float:
     return max(rising, falling) / max(1, len(slants))
 
 
-def _split_rows(mask: NDArray[Any], group: list[Blob]) -> float:
-    """The share of the group's rows (each character's rows, summed) crossed by two or more
-    runs of ink: most characters have two strokes side by side somewhere (A, H, M, N, U, 0,
-    4, 8, ...); a piece of a stripe has one run per row."""
-    import numpy as np
-
-    split = total = 0
-    for top, left, bottom, right, _ in group:
-        patch = mask[top:bottom, left:right].astype(np.int8)
-        starts = (np.diff(patch, axis=1, prepend=0) == 1).sum(axis=1)
-        split += int((starts >= 2).sum())
-        total += bottom - top
-    return split / max(1, total)
-
-
 def _extend(box: Box, height: float, every: list[Blob], rules: LineRules) -> Box:
     """The line's whole extent: grown by the components in its row (its band of rows) that
     lie next to it, of any shape but not taller than its characters; a thin "1", a "/" or a
@@ -304,8 +288,6 @@ def find_lines(grey: NDArray[Any], rules: LineRules) -> list[Line]:
                 continue  # a few pieces far apart along a row, not a run of characters
             if _slope(group) > rules.max_slope:
                 continue  # a slanted chain (a diagonal stripe's pieces), not a baseline
-            if rules.min_split_rows > 0 and _split_rows(mask, group) < rules.min_split_rows:
-                continue  # solid pieces (a stripe cut up by noise), not characters
             if _slanted_share(mask, group) > rules.max_slanted_share:
                 continue  # parallel slanted pieces: stripes cut by a row, not characters
             top = min(b[0] for b in group)
