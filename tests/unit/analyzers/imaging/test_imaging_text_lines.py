@@ -127,3 +127,22 @@ def test_the_lines_are_not_searched_on_ct() -> None:
     reader = ScriptedReader([], arr.shape)
     header = Header(modality="CT", rows=200, columns=300)
     assert plan(arr, header, RULES, reader).boxes == []  # type: ignore[arg-type]
+
+
+def _hatch_row() -> np.ndarray:
+    """A row of parallel diagonal dashes (a hatched band, stripes cut by a row): every piece
+    character-sized, on one baseline, evenly spaced."""
+    frame = np.full((200, 400), 40, dtype=np.uint8)
+    image = Image.fromarray(frame)
+    draw = ImageDraw.Draw(image)
+    for i in range(12):
+        x = 40 + 22 * i
+        draw.line([(x, 116), (x + 16, 100)], fill=220, width=3)
+    return np.asarray(image)
+
+
+def test_a_row_of_parallel_slanted_dashes_is_not_a_text_line() -> None:
+    hatch = _hatch_row()
+    assert find_lines(hatch, LINES) == []
+    # the slant check is what refuses it: without it the row passes as a line of characters
+    assert find_lines(hatch, replace(LINES, max_slanted_share=1.0))
