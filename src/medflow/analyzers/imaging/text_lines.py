@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from medflow.analyzers.imaging.burned_in import Box
-from medflow.analyzers.imaging.text_structure import Blob, blobs
+from medflow.analyzers.imaging.text_structure import Blob, blob_table, open_close
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -98,9 +98,7 @@ def stroke_mask(grey: NDArray[Any], rules: LineRules) -> Strokes:
     size = max(rules.min_size, round(rules.size_fraction * min(height, width))) | 1
     img = Image.fromarray(np.ascontiguousarray(grey)).filter(ImageFilter.BoxBlur(1))
     smooth = np.asarray(img).astype(np.int16)
-    shrink, grow = ImageFilter.MinFilter(size), ImageFilter.MaxFilter(size)
-    opened = np.asarray(img.filter(shrink).filter(grow)).astype(np.int16)
-    closed = np.asarray(img.filter(grow).filter(shrink)).astype(np.int16)
+    opened, closed = open_close(np.asarray(img), size)
     floor = max(rules.min_contrast, rules.noise_factor * _noise_sigma(grey))
     bright, dark = (smooth - opened) > floor, (closed - smooth) > floor
     return Strokes([bright, dark, bright | dark], smooth, floor)
@@ -118,15 +116,14 @@ def _stands_out(mask: NDArray[Any], strokes: Strokes, blob: Blob, rules: LineRul
     wider bright or dark shape (a bone's edge, a lead marker's thick letter) is as bright as
     the shape it is part of."""
     import numpy as np
-    from PIL import Image, ImageFilter
+    from scipy import ndimage
 
     top, left, bottom, right, _ = blob
     rows, cols = mask.shape
     y0, x0 = max(0, top - 2), max(0, left - 2)
     y1, x1 = min(rows, bottom + 2), min(cols, right + 2)
     ink = mask[y0:y1, x0:x1]
-    grown = np.asarray(Image.fromarray(ink.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(5)))
-    ring = (grown > 0) & ~ink
+    ring = ndimage.binary_dilation(ink, structure=np.ones((5, 5), bool)) & ~ink
     if not ring.any() or not ink.any():
         return False
     values = strokes.smooth[y0:y1, x0:x1]
@@ -136,23 +133,21 @@ def _stands_out(mask: NDArray[Any], strokes: Strokes, blob: Blob, rules: LineRul
 
 def _characters(
     mask: NDArray[Any], strokes: Strokes, rules: LineRules
-) -> tuple[list[Blob], list[Blob]]:
-    """The character-like components, and every component (to extend lines with)."""
-    found = []
-    every = blobs(mask)
-    for blob in every:
-        top, left, bottom, right, area = blob
-        h, w = bottom - top, right - left
-        if not rules.min_height_px <= h <= rules.max_height_px:
-            continue
-        if w > rules.max_width_ratio * h:
-            continue
-        fill = area / (h * w)
-        if not rules.fill[0] <= fill <= rules.fill[1]:
-            continue
-        if not _stands_out(mask, strokes, blob, rules):
-            continue
-        found.append(blob)
+) -> tuple[list[Blob], NDArray[Any]]:
+    """The character-like components, and every component (rows of :func:`blob_table`, to
+    extend lines with). Size, width and fill are judged on all components at once; the ring
+    contrast, on the few that pass."""
+    import numpy as np
+
+    every = blob_table(mask)
+    top, left, bottom, right, area = every.T
+    h, w = bottom - top, right - left
+    shaped = (rules.min_height_px <= h) & (h <= rules.max_height_px)
+    shaped &= w <= rules.max_width_ratio * h
+    fill = area / np.maximum(1, h * w)
+    shaped &= (rules.fill[0] <= fill) & (fill <= rules.fill[1])
+    candidates: list[Blob] = [(a, b, c, d, e) for a, b, c, d, e in every[shaped].tolist()]
+    found = [blob for blob in candidates if _stands_out(mask, strokes, blob, rules)]
     return found, every
 
 
@@ -223,30 +218,38 @@ def _slanted_share(mask: NDArray[Any], group: list[Blob]) -> float:
     return max(rising, falling) / max(1, len(slants))
 
 
-def _extend(box: Box, height: float, every: list[Blob], rules: LineRules) -> Box:
+def _extend(box: Box, height: float, every: NDArray[Any], rules: LineRules) -> Box:
     """The line's whole extent: grown by the components in its row (its band of rows) that
     lie next to it, of any shape but not taller than its characters; a thin "1", a "/" or a
-    character joined to its neighbour is part of the line though not character-shaped."""
+    character joined to its neighbour is part of the line though not character-shaped.
+
+    The components are taken in their order, each against the box as grown so far, passes
+    repeated until one grows nothing (the next component that grows it is found with one
+    array comparison, not a loop over all)."""
+    import numpy as np
+
     left, top, width, h = box
     right, bottom = left + width, top + h
     reach = rules.max_gap * height
+    tops, lefts, bottoms, rights = every[:, 0], every[:, 1], every[:, 2], every[:, 3]
+    low = bottoms - tops <= rules.height_ratio * height
+    middles = (tops + bottoms) / 2
     grown = True
     while grown:
         grown = False
-        for b_top, b_left, b_bottom, b_right, _ in every:
-            if b_right <= left - reach or b_left >= right + reach:
-                continue
-            if b_left >= left and b_right <= right:
-                continue
-            if b_bottom - b_top > rules.height_ratio * height:
-                continue
-            middle = (b_top + b_bottom) / 2
-            if not top <= middle <= bottom:
-                continue
-            if b_left < left or b_right > right:
-                left, right = min(left, b_left), max(right, b_right)
-                top, bottom = min(top, b_top), max(bottom, b_bottom)
-                grown = True
+        start = 0
+        while True:
+            near = low[start:] & (rights[start:] > left - reach) & (lefts[start:] < right + reach)
+            near &= (lefts[start:] < left) | (rights[start:] > right)
+            near &= (middles[start:] >= top) & (middles[start:] <= bottom)
+            hits = np.flatnonzero(near)
+            if not len(hits):
+                break
+            i = start + int(hits[0])
+            left, right = min(left, int(lefts[i])), max(right, int(rights[i]))
+            top, bottom = min(top, int(tops[i])), max(bottom, int(bottoms[i]))
+            grown = True
+            start = i + 1
     return (left, top, right - left, bottom - top)
 
 

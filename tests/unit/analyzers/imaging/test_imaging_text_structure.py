@@ -7,15 +7,18 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+import pytest
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from tests.fixtures.imaging.scripted_reader import ScriptedReader
 
 from medflow.analyzers.imaging.burned_in import Box, Word
 from medflow.analyzers.imaging.pixel_clean import load_pixel_rules, plan
 from medflow.analyzers.imaging.text_structure import (
+    blob_table,
     blobs,
     containment,
     looks_like_characters,
+    open_close,
     stroke_images,
 )
 
@@ -50,6 +53,28 @@ def test_blobs_are_eight_connected_components_with_boxes_and_areas() -> None:
     mask[6:8, 6:9] = True
     assert sorted(blobs(mask)) == [(1, 1, 4, 4, 5), (6, 6, 8, 9, 6)]
     assert blobs(np.zeros((4, 4), bool)) == []
+
+
+def test_blobs_come_in_the_raster_order_of_their_first_pixel() -> None:
+    # the text-line grouping sorts components by their left edge, ties in this order
+    mask = np.zeros((6, 8), bool)
+    mask[3:5, 0] = True  # first pixel at row 3
+    mask[0, 6] = True  # row 0
+    mask[1, 2:4] = True  # row 1
+    assert blob_table(mask)[:, :2].tolist() == [[0, 6], [1, 2], [3, 0]]
+
+
+@pytest.mark.parametrize(("shape", "size"), [((60, 90), 5), ((37, 23), 7), ((4, 3), 9)])
+def test_the_opening_and_closing_equal_pils_min_and_max_filters(
+    shape: tuple[int, int], size: int
+) -> None:
+    # scipy's separable filters replaced PIL's Min/MaxFilter: the same values to the border
+    grey = np.random.default_rng(size).integers(0, 256, shape).astype(np.uint8)
+    img = Image.fromarray(grey)
+    shrink, grow = ImageFilter.MinFilter(size), ImageFilter.MaxFilter(size)
+    opened, closed = open_close(grey, size)
+    assert np.array_equal(opened, np.asarray(img.filter(shrink).filter(grow)))
+    assert np.array_equal(closed, np.asarray(img.filter(grow).filter(shrink)))
 
 
 def test_a_word_on_a_plain_background_is_built_like_characters() -> None:
