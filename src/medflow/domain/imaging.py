@@ -272,7 +272,8 @@ class PixelRegion(BaseModel):
     the active area), ``"text-strip"`` (a known annotation strip of the rules table), ``"ocr"``
     (a word OCR read inside a text strip), ``"text-shaped"`` (a small, text-shaped word box
     elsewhere) or ``"text-line"`` (a row of character-like strokes found without OCR, or a
-    word of it, under the same size caps).
+    word of it, under the same size caps) or ``"text-line-at-region-edge"`` (a text line cut
+    by the edge of the declared ultrasound regions, blanked whole past the edge).
     """
 
     model_config = ConfigDict(frozen=True)

@@ -4,7 +4,8 @@ The order follows CTP's DicomPixelAnonymizer and pydicom/deid's recipes, with OC
 second pass (the rules and their sources are in ``data/pixel_rules.yaml``):
 
 1. **Regions** — on ultrasound, everything outside the declared Sequence of Ultrasound Regions
-   is the scanner's screen (banner, annotations) and is blanked; a device signature of the rules
+   is the scanner's screen (banner, annotations) and is blanked; a text line the regions' edge
+   cuts (:func:`edge_lines`) is blanked whole past the edge; a device signature of the rules
    table blanks its rectangles.
 2. **Text strips** — the top banner and bottom line where screens put the patient's name, ID,
    sex, date and institution. OCR reads them with a low confidence threshold and one character
@@ -188,6 +189,8 @@ def _parse_lines(lines: dict[str, Any] | None) -> LineRules | None:
         ring_contrast=float(lines["ring_contrast"]),
         min_width_share=float(lines["min_width_share"]),
         word_gap=float(lines["word_gap"]),
+        region_edge_widen=float(lines["region_edge_widen"]),
+        region_edge_min_part=float(lines["region_edge_min_part"]),
     )
 
 
@@ -273,6 +276,37 @@ def outside(regions: tuple[Box, ...], height: int, width: int) -> list[Box]:
         if x < width:
             out.append((x, top, width - x, bottom - top))
     return out
+
+
+def edge_lines(
+    grey: NDArray[Any], regions: tuple[Box, ...], rules: LineRules, pad_fraction: float
+) -> list[Box]:
+    """Text lines cut by the edge of the declared image regions, blanked whole.
+
+    A banner or side-panel line that runs from the screen into the image area loses its part
+    outside with the region masks, and what is left inside (a name's last letters, cut
+    characters at the edge) may be too short for OCR or the line detector to take for text.
+    So the lines are found on the frame before any masking; a line with at least
+    ``region_edge_min_part`` character squares of its box on each side of the edge is
+    blanked as a whole line past the edge, widened by ``region_edge_widen`` character heights
+    at each end (a character the edge cut in two), and padded above and below by
+    ``pad_fraction`` of its height, as the other line boxes."""
+    height, width = grey.shape[:2]
+    found: list[Box] = []
+    for line in find_lines(grey, rules):
+        left, top, w, h = line.box
+        inside = _covered(line.box, list(regions)) * w * h
+        part = rules.region_edge_min_part * line.height * line.height
+        if inside < part or w * h - inside < part:
+            continue
+        widen = round(rules.region_edge_widen * line.height)
+        pad = max(2, round(pad_fraction * h))
+        x0, y0 = max(0, left - widen), max(0, top - pad)
+        x1, y1 = min(width, left + w + widen), min(height, top + h + pad)
+        box = (x0, y0, x1 - x0, y1 - y0)
+        if box not in found:
+            found.append(box)
+    return found
 
 
 def strip_boxes(rules: PixelRules, height: int, width: int) -> list[Box]:
@@ -485,15 +519,19 @@ def plan(
     height, width = image.shape[:2]
     result = MaskPlan()
     modality = header.modality if header is not None else ""
+    grey = to_grey(image)
     if header is not None and modality in rules.region_modalities and header.regions:
         blank = outside(header.regions, height, width)
         result.boxes += [(b, "outside-image-regions") for b in blank]
+        if rules.lines is not None:
+            cut = edge_lines(grey, header.regions, rules.lines, rules.pad_fraction)
+            result.boxes += [(b, "text-line-at-region-edge") for b in cut]
+            result.text_found = result.text_found or bool(cut)
     if header is not None:
         for device in rules.devices:
             if device.matches(header):
                 result.boxes += [(b, "device-rule") for b in device.blank]
                 break
-    grey = to_grey(image)
     if finder is None:
         return result
     # OCR the frame as it will be after the region masks, so a blanked banner is not re-read.

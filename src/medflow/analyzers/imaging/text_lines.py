@@ -55,6 +55,8 @@ class LineRules:
     ring_contrast: float
     min_width_share: float
     word_gap: float
+    region_edge_widen: float
+    region_edge_min_part: float
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,14 @@ speckle and gradients are not. Generated arrays and a reader that reads nothing,
 
 from __future__ import annotations
 
+import io
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pydicom
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 from tests.fixtures.imaging.scripted_reader import ScriptedReader
@@ -146,3 +148,52 @@ def test_a_row_of_parallel_slanted_dashes_is_not_a_text_line() -> None:
     assert find_lines(hatch, LINES) == []
     # the slant check is what refuses it: without it the row passes as a line of characters
     assert find_lines(hatch, replace(LINES, max_slanted_share=1.0))
+
+
+def _us_frame(seed: int) -> tuple[np.ndarray, Header]:
+    """A generated 480x640 ultrasound frame: anatomy inside one declared region, a black screen
+    around it (as ``burned_in_set``'s ultrasound cases)."""
+    arr = np.zeros((480, 640), np.uint8)
+    x0, y0, x1, y1 = 128, 60, 512, 420
+    arr[y0:y1, x0:x1] = bs._anatomy(np.random.default_rng(seed), y1 - y0, x1 - x0, "fan")
+    header = Header(modality="US", rows=480, columns=640, regions=((x0, y0, x1 - x0, y1 - y0),))
+    return arr, header
+
+
+@pytest.mark.parametrize(("word", "x", "size"), [("LINDQVIST", 40, 24), ("MARCHETTI", 30, 20)])
+def test_a_line_cut_by_the_region_edge_is_blanked_whole_past_the_edge(
+    word: str, x: int, size: int
+) -> None:
+    # a side-panel name runs from the screen into the image area: the regions blank its start,
+    # the letters past the edge are too few for a line on the masked frame, and OCR reads nothing
+    base, header = _us_frame(5)
+    arr, ink = _write(base, word, (x, 200), 230, size)
+    assert ink[0] < 128 < ink[0] + ink[2]  # the line crosses the region's left edge
+    reader = ScriptedReader([], arr.shape)
+    result = plan(arr, header, RULES, reader)  # type: ignore[arg-type]
+    cut = [box for box, why in result.boxes if why == "text-line-at-region-edge"]
+    assert cut and result.text_found  # (found as bright strokes and as either polarity)
+    assert _blanked([b for b, _ in result.boxes], arr.shape)[arr != base].all()
+    assert max(left + width for left, _, width, _ in cut) >= ink[0] + ink[2] + 0.5 * size
+    # without the rule, letters inside the image area stay
+    off = replace(RULES, lines=replace(LINES, region_edge_min_part=1e9))
+    kept = plan(arr, header, off, reader)  # type: ignore[arg-type]
+    assert not _blanked([b for b, _ in kept.boxes], arr.shape)[arr != base].all()
+
+
+@pytest.mark.parametrize("seed", [2, 7, 12, 17])
+def test_text_free_ultrasound_has_no_line_at_the_region_edge(seed: int) -> None:
+    case = bs.free_case(seed)  # seeds 2, 7, 12, ...: ultrasound with a declared region
+    assert case.kind == "us_regions"
+    grey = bs.display(case.data)
+    header = Header.of(pydicom.dcmread(io.BytesIO(case.data)))
+    result = plan(grey, header, RULES, ScriptedReader([], grey.shape))  # type: ignore[arg-type]
+    assert not [box for box, why in result.boxes if why == "text-line-at-region-edge"]
+
+
+def test_a_line_inside_the_region_is_not_cut_by_its_edge() -> None:
+    base, header = _us_frame(6)
+    arr, _ = _write(base, "NAKAMURA", (200, 100), 230, 22)
+    result = plan(arr, header, RULES, ScriptedReader([], arr.shape))  # type: ignore[arg-type]
+    assert not [box for box, why in result.boxes if why == "text-line-at-region-edge"]
+    assert [box for box, why in result.boxes if why == "text-line"]  # found as a line instead
