@@ -69,9 +69,11 @@ baseline 85.2%, 23/27), text-free mean 0.160%, max 0.851%; held-out 94.1% (32/34
 flagged), text-free mean 0.405%, max 2.672%; pydicom files with mlut_18 counted as text-free
 (6): mean 0.331%, max 1.419%.
 
-Usage: ``python benchmarks/imaging_deid_accuracy.py [--set tune|tune-wide|tune-wider|held-out|
-held-out-2|held-out-3|both|pydicom] [--no-baseline]`` (``--no-baseline`` skips the
-OCR-confidence baseline, about a third of the time; its figures then read 0).
+Usage: ``python benchmarks/imaging_deid_accuracy.py [--set tune|tune-wide|tune-wider|tune-4|
+held-out|held-out-2|held-out-3|held-out-5|both|pydicom] [--no-baseline] [--kind KIND]``
+(``--no-baseline`` skips the OCR-confidence baseline, about a third of the time; its figures
+then read 0; ``--kind`` measures only one generator kind's cases, e.g. ``us_regions``, to
+re-measure a change that touches only those).
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ import argparse
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,8 +103,10 @@ SETS = {
     "held-out-2": (range(300, 332), range(300, 320)),
     "tune-wider": (range(40, 80), range(30, 60)),
     "held-out-3": (range(500, 540), range(500, 530)),
+    "tune-4": (range(600, 680), range(600, 760)),
+    "held-out-5": (range(2000, 2060), range(2000, 2060)),
 }
-TUNING = ("tune", "tune-wide", "tune-wider")
+TUNING = ("tune", "tune-wide", "tune-wider", "tune-4")
 """Sets whose cases may be looked at one by one (the text-free images' worst cases are
 printed); the held-out sets are measured only to report."""
 PYDICOM_TEXT_FREE = (
@@ -146,7 +151,7 @@ def _baseline(data: bytes, finder: TextFinder) -> bytes:
 
 
 def _phi(
-    seeds: range, deid: Deidentifier, base: TextFinder | None, readers: list[Any]
+    seeds: Sequence[int], deid: Deidentifier, base: TextFinder | None, readers: list[Any]
 ) -> dict[str, Any]:
     totals = {"readable": 0, "ours_left": 0, "base_left": 0, "images": 0, "review": 0}
     leaks: list[str] = []
@@ -177,7 +182,7 @@ def _changed(data: bytes, out: bytes) -> float:
     return bs.changed_fraction(bs.pixels(data), bs.pixels(out))
 
 
-def _free(seeds: range, deid: Deidentifier, base: TextFinder | None) -> dict[str, Any]:
+def _free(seeds: Sequence[int], deid: Deidentifier, base: TextFinder | None) -> dict[str, Any]:
     ours, theirs, review = [], [], 0
     for seed in seeds:
         case = bs.free_case(seed)
@@ -229,10 +234,14 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else ("n/a" if a == 0 else "inf")
 
 
-def run(name: str, baseline: bool = True) -> None:
+def run(name: str, baseline: bool = True, kind: str | None = None) -> None:
     """Measure one seed set and print its figures (``baseline``: the OCR-confidence approach
-    too, in the same run; without it the baseline figures read as 0 changed, nothing removed)."""
-    phi_seeds, free_seeds = SETS[name]
+    too, in the same run; without it the baseline figures read as 0 changed, nothing removed;
+    ``kind``: only the cases of one generator kind, to re-measure a change that touches only
+    those)."""
+    phi_range, free_range = SETS[name]
+    phi_seeds = [s for s in phi_range if kind is None or bs.phi_kind(s) == kind]
+    free_seeds = [s for s in free_range if kind is None or bs.free_kind(s) == kind]
     secret = b"benchmark-secret-0123456789abcdef"
     deid = Deidentifier(secret, DeidOptions(burned_in_text="flagged"))
     base = TextFinder() if baseline else None
@@ -249,8 +258,13 @@ def run(name: str, baseline: bool = True) -> None:
     ours_gone = 1 - phi["ours_left"] / readable if readable else 1.0
     base_gone = 1 - phi["base_left"] / readable if readable else 1.0
     print(
-        f"== {name} seeds: PHI {phi_seeds.start}-{phi_seeds.stop - 1}, "
-        f"text-free {free_seeds.start}-{free_seeds.stop - 1}"
+        f"== {name} seeds: PHI {phi_range.start}-{phi_range.stop - 1}, "
+        f"text-free {free_range.start}-{free_range.stop - 1}"
+        + (
+            f" (kind {kind} only: {len(phi_seeds)} PHI, {len(free_seeds)} text-free)"
+            if kind
+            else ""
+        )
     )
     print(f"PHI words readable before: {readable} in {phi['images']} images")
     print(
@@ -267,15 +281,15 @@ def run(name: str, baseline: bool = True) -> None:
             print(f"  still readable: {leak}")
     else:  # held-out: a count only, never the cases
         print(f"  held-out images with a word still readable: {len(phi['leaks'])}")
-    ours, theirs = np.array(free["ours"]), np.array(free["base"])
+    ours, theirs = np.array(free["ours"] or [0.0]), np.array(free["base"] or [0.0])
     print(
-        f"text-free generated images: {len(ours)}; pixels changed, medflow: mean "
+        f"text-free generated images: {len(free['ours'])}; pixels changed, medflow: mean "
         f"{ours.mean():.3%}, max {ours.max():.3%}; baseline: mean {theirs.mean():.3%}, max "
         f"{theirs.max():.3%}; ratio of means {_ratio(ours.mean(), theirs.mean())}; "
         f"flagged for review: {free['review']}"
     )
     if name in TUNING:
-        worst = sorted(zip(ours, free_seeds, strict=True), reverse=True)[:5]
+        worst = sorted(zip(free["ours"], free_seeds, strict=True), reverse=True)[:5]
         print("  most changed (tuning set): " + ", ".join(f"seed {s} {v:.3%}" for v, s in worst))
     if name.startswith("held-out") and base is not None:
         _print_pydicom(base, secret)
@@ -289,13 +303,18 @@ def main() -> None:
     parser.add_argument(
         "--no-baseline", action="store_true", help="skip the OCR-confidence baseline (faster)"
     )
+    parser.add_argument(
+        "--kind",
+        choices=sorted({*bs.PHI_KINDS, *bs.FREE_KINDS}),
+        help="only the cases of this generator kind (a change that touches only those)",
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     if args.set == "pydicom":
         _print_pydicom(TextFinder(), b"benchmark-secret-0123456789abcdef")
         return
     for name in ("tune", "held-out") if args.set == "both" else (args.set,):
-        run(name, baseline=not args.no_baseline)
+        run(name, baseline=not args.no_baseline, kind=args.kind)
 
 
 if __name__ == "__main__":
