@@ -49,6 +49,12 @@ sets now print only a count of images with a word left, never the cases. Final c
   outside the strips blanked only on a line) cut tune-wider's text-free max to 0.220% but left
   a word readable on tune-wide (seed 18): not kept.
 
+Fourth session (2026-12-06): tune-4 (PHI 600-679, text-free 600-759) measured with commit
+91862b0 (scipy text lines, before the region-edge rule), --no-baseline, 4355 s on 2 shared
+cores: PHI 99.5% (198/199; seed 632 us_regions 'JANE' left; 7 flagged); text-free mean
+0.021%, max 0.623% (seed 690; 1 flagged). Not measured this session (time ran out): tune-4
+after the region-edge rule, tune-wide/tune-wider re-runs, held-out-5 (never run yet).
+
 Second session (structure check, stroke read), final code:
   tune 0-11/0-9:  PHI words unreadable 100.0% (27/27); text-free mean 0.007%, max 0.035%.
   tune 0-39/0-29: PHI 98.9% (90/91; 2 files flagged for review, both blanked); text-free mean
