@@ -436,11 +436,56 @@ def assign(line: Line, table: Table) -> dict[int, list[Word]]:
         if len(hits) > 1:  # two columns' text closer than a cell gap: split at the widest gaps
             for part in _split_widest(cell, len(hits)):
                 idx = _nearest(part[0].x0, part[-1].x1, table.columns)
+                if _spilled_tail(part, idx, out, table):
+                    idx = next(i for i, c in enumerate(table.columns) if c.role == "name")
                 out.setdefault(idx, []).extend(part)
             continue
         idx = hits[0] if hits else _nearest(cell[0].x0, cell[-1].x1, table.columns)
+        if not hits and _name_tail(cell, idx, out, table):
+            idx = next(i for i, c in enumerate(table.columns) if c.role == "name")
         out.setdefault(idx, []).extend(cell)
     return out
+
+
+# The tail of a test name: an abbreviation in brackets ("(FBS)") or a capitalised word
+# ("Count", "Hormone"); units ("fL", "mg/dL", "%"), flags and values are never one.
+_TAIL_WORD = re.compile(r"^\([A-Za-z][\w\-/ ]*\)$|^[A-Z][a-z]{2,}$")
+
+
+def _spilled_tail(part: list[Word], idx: int, out: dict[int, list[Word]], table: Table) -> bool:
+    """Whether ``part``, cut from a cell that ran from the name column into column ``idx``,
+    is the tail of the name (``Thyroid Stimulating Hormone (TSH)`` with ``(TSH)`` under the
+    next column's header on a scan): it follows the name read so far on this line and is
+    made of name words (:data:`_TAIL_WORD`), none of them a flag or a qualitative result."""
+    names = [i for i, c in enumerate(table.columns) if c.role == "name"]
+    if not names or names[0] not in out or idx == names[0]:
+        return False
+    if part[0].x0 < out[names[0]][-1].x1:
+        return False
+    lex = lexicon()
+    return all(
+        _TAIL_WORD.match(w.text) and not normalize_flag(w.text) and not lex.qual_re.match(w.text)
+        for w in part
+    )
+
+
+def _name_tail(cell: list[Word], idx: int, out: dict[int, list[Word]], table: Table) -> bool:
+    """Whether ``cell``, under no column and given to column ``idx`` as the nearest, is the
+    tail of a long test name (``Fasting Blood Sugar (FBS)``: OCR left a gap wider than a cell
+    gap before ``(FBS)``). It is when it follows the name read so far on this line, ends before
+    column ``idx`` begins, lies nearer to the name than to that column, and holds letters and
+    no value."""
+    names = [i for i, c in enumerate(table.columns) if c.role == "name"]
+    if not names or names[0] not in out or idx == names[0]:
+        return False
+    name_end = out[names[0]][-1].x1
+    col = table.columns[idx]
+    if not name_end <= cell[0].x0 or cell[-1].x1 >= col.x0:
+        return False
+    if cell[0].x0 - name_end >= col.x0 - cell[-1].x1:
+        return False
+    text = _text(cell)
+    return any(ch.isalpha() for ch in text) and not any(VALUE_RE.match(w.text) for w in cell)
 
 
 def _text(words: list[Word] | None) -> str:

@@ -62,3 +62,50 @@ def test_a_misread_header_word_is_not_snapped_with_too_few_named_columns() -> No
     # a word far from every header phrase is never snapped
     line = cells((40, "Test"), (200, "Result"), (260, "Units"), (320, "Glucose"))
     assert read_table_header(line, 600) is None
+
+
+UNIT_FIRST = [(37, "Parameter"), (226, "Units"), (303, "Value"), (380, "H/L"), (427, "Range")]
+
+
+def test_a_name_tail_read_apart_from_the_name_stays_in_the_name() -> None:
+    tables = read_table_header(cells(*UNIT_FIRST), 600)
+    assert tables is not None
+    # OCR left a gap wider than a cell gap before "(FBS)"; the units column is nearer to it
+    line = cells(
+        (37, "Fasting Blood Sugar"), (149, "(FBS)"), (226, "mg/dL"), (303, "101"), (380, "H")
+    )
+    row = read_cells(line, tables[0])
+    assert row.parts is not None
+    assert row.parts.name == "Fasting Blood Sugar (FBS)"
+    assert (row.parts.unit_text, row.parts.value_text, row.parts.flag_text) == ("mg/dL", "101", "H")
+
+
+def test_a_unit_cell_left_of_its_header_is_not_taken_for_a_name_tail() -> None:
+    tables = read_table_header(cells(*UNIT_FIRST), 600)
+    assert tables is not None
+    # nearer to its column than to the name: a unit, even left of the header
+    row = read_cells(cells((37, "Glucose"), (190, "mg/dL"), (303, "101")), tables[0])
+    assert row.parts is not None
+    assert (row.parts.name, row.parts.unit_text) == ("Glucose", "mg/dL")
+
+
+def test_a_name_tail_spilled_under_the_next_header_stays_in_the_name() -> None:
+    header = cells((40, "Test"), (200, "Result"), (260, "Units"), (320, "Range"))
+    tables = read_table_header(header, 600)
+    assert tables is not None
+    # the name runs on to x 205, under "Result"; the value sits apart, right of it
+    line = cells(
+        (40, "Thyroid Stimulating Hormone (TSH)"), (225, "2.5"), (262, "uIU/mL"), (320, "0.4-4.0")
+    )
+    row = read_cells(line, tables[0])
+    assert row.parts is not None
+    assert row.parts.name == "Thyroid Stimulating Hormone (TSH)"
+    assert (row.parts.value_text, row.parts.unit_text) == ("2.5", "uIU/mL")
+    # a unit closer than a cell gap to the name is still the unit
+    header = cells((40, "Test"), (100, "Units"), (160, "Result"))
+    tables = read_table_header(header, 600)
+    assert tables is not None
+    # "fL" 8 points after the name: closer than a cell gap (9), wider than a word space (5)
+    row = read_cells(cells((40, "Mean Volume"), (103, "fL"), (160, "88")), tables[0])
+    assert row.parts is not None
+    assert (row.parts.name, row.parts.unit_text) == ("Mean Volume", "fL")
