@@ -247,8 +247,11 @@ CLEAN_THRESHOLD = 185
 # SMALL_TYPE_DPI and read again, when that stays under SMALL_TYPE_MAX_PX pixels (an A4 page at
 # 450 dpi: 19.6 Mpx). At 300 dpi a 7 pt digit is about 20 px tall, the size below which
 # Tesseract's misreads of decimal points and 1/7, 5/6 grow (see FINDINGS.md: 200 dpi lost 7 of
-# 22 values). The threshold is measured on the tuning scans (see the commit that set it).
-SMALL_TYPE_PT = 5.8
+# 22 values). On the tuning scans (seeds 200-259) pages whose body measured 5.52 pt (23 px)
+# or less read better at 450 dpi (3 of 4; leaders seed 227: 4 more rows found), while both
+# pages at 5.76 pt (24 px; seeds 212 and 253) read worse (ranges, a row lost): hence 5.6 pt,
+# not 5.8.
+SMALL_TYPE_PT = 5.6
 SMALL_TYPE_DPI = 450
 SMALL_TYPE_MAX_PX = 40_000_000
 SMALL_TYPE_MIN_GAIN = 0.0
