@@ -21,6 +21,7 @@ that range into Low and High columns. Low/High columns are read as one range
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
 from dataclasses import dataclass
@@ -122,14 +123,12 @@ def _header_cells(words: list[Word]) -> list[tuple[str, str, float, float]] | No
     words = [w for w in words if w.text not in _PIPES and not _STRAY.match(w.text)]
     phrases = _phrases()
     out: list[tuple[str, str, float, float]] = []
-    skipped = 0
+    unknown: list[int] = []
     i = 0
     while i < len(words):
         for k in range(min(_MAX_PHRASE, len(words) - i), 0, -1):
             chunk = words[i : i + k]
-            if k > 1 and any(
-                b.x0 - a.x1 > 2.0 * (a.bottom - a.top) for a, b in itertools.pairwise(chunk)
-            ):
+            if k > 1 and _spans_gap(chunk):
                 continue  # a phrase never spans a column gap
             phrase = " ".join(_clean_word(w.text) for w in chunk)
             label = " ".join(w.text for w in chunk)
@@ -142,13 +141,93 @@ def _header_cells(words: list[Word]) -> list[tuple[str, str, float, float]] | No
                 i += k
                 break
         else:
-            # one short smudge an OCR reads between header cells ("Kon") is passed over
-            # when the header names three columns or more without it
-            if skipped or len(words[i].text) > 3:
-                return None
-            skipped += 1
+            unknown.append(i)
             i += 1
-    return out if not skipped or len(out) >= 3 else None
+    if unknown and len(out) >= SNAP_MIN_NAMED:
+        snapped, unknown = _snap_unknown(words, unknown)
+        out = _join_snapped(sorted([*out, *snapped], key=lambda c: c[2]), snapped)
+    # one short smudge an OCR reads between header cells ("Kon") is passed over when the
+    # header names three columns or more without it
+    if not unknown:
+        return out
+    if len(unknown) > 1 or len(words[unknown[0]].text) > 3 or len(out) < 3:
+        return None
+    return out
+
+
+def _spans_gap(chunk: list[Word]) -> bool:
+    return any(b.x0 - a.x1 > 2.0 * (a.bottom - a.top) for a, b in itertools.pairwise(chunk))
+
+
+# A header word OCR misread ("Resu1t", "Referenoe Range") is taken as the known header phrase
+# it is nearest to, when their similarity (difflib's ratio) is at least SNAP_SIMILARITY and
+# SNAP_MIN_NAMED other cells of the row are header phrases as printed: a line of words that
+# merely look like header words is not taken for a header. Only runs of four letters or more
+# are snapped (a short smudge is passed over, ``_header_cells``).
+SNAP_SIMILARITY = 0.8
+SNAP_MIN_NAMED = 3
+_SNAP_MIN_LETTERS = 4
+
+
+def _snap_unknown(
+    words: list[Word], unknown: list[int]
+) -> tuple[list[tuple[str, str, float, float]], list[int]]:
+    """(header cells snapped from the unknown words, the indices still unknown)."""
+    snapped: list[tuple[str, str, float, float]] = []
+    left: list[int] = []
+    runs: list[list[int]] = []
+    for i in unknown:
+        if runs and runs[-1][-1] == i - 1 and not _spans_gap([words[i - 1], words[i]]):
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    for run in runs:
+        start = 0
+        while start < len(run):
+            for k in range(len(run) - start, 0, -1):
+                cell = _snap_phrase([words[j] for j in run[start : start + k]])
+                if cell is not None:
+                    snapped.append(cell)
+                    start += k
+                    break
+            else:
+                left.append(run[start])
+                start += 1
+    return snapped, left
+
+
+def _snap_phrase(chunk: list[Word]) -> tuple[str, str, float, float] | None:
+    """(role, label, x0, x1) of the known header phrase nearest to ``chunk``, or None when
+    none reaches :data:`SNAP_SIMILARITY`."""
+    phrases = _phrases()
+    text = " ".join(_clean_word(w.text) for w in chunk)
+    if sum(ch.isalpha() for ch in text) < _SNAP_MIN_LETTERS:
+        return None
+    best, score = "", 0.0
+    for phrase in phrases:
+        ratio = difflib.SequenceMatcher(None, text, phrase).ratio()
+        if ratio > score:
+            best, score = phrase, ratio
+    if score < SNAP_SIMILARITY:
+        return None
+    return phrases[best], " ".join(w.text for w in chunk), chunk[0].x0, chunk[-1].x1
+
+
+def _join_snapped(
+    cells: list[tuple[str, str, float, float]], snapped: list[tuple[str, str, float, float]]
+) -> list[tuple[str, str, float, float]]:
+    """A snapped cell and the cell of the same role beside it (``Referenoe`` + ``Range``)
+    made one cell: two columns of one role (other than tests and dates) never stand side by
+    side."""
+    out: list[tuple[str, str, float, float]] = []
+    for cell in cells:
+        joined = out and out[-1][0] == cell[0] not in ("date", "name")
+        if joined and (cell in snapped or out[-1] in snapped):
+            prev = out[-1]
+            out[-1] = (prev[0], f"{prev[1]} {cell[1]}", prev[2], cell[3])
+            continue
+        out.append(cell)
+    return out
 
 
 def _most_recent(labels: list[str]) -> int:
@@ -311,6 +390,33 @@ def _split_widest(cell: list[Word], parts: int) -> list[list[Word]]:
     return [p for p in pieces if p]
 
 
+# A letter flag printed before the value that OCR glued to it ("H5.67", "L0.8", "HH12"): on a
+# scan the space between a flag column and the value beside it can close up. Only H/L and
+# HH/LL: a digit run after any other letters is a name or unit ("T3", "B12").
+_FLAG_FIRST = re.compile(r"^(?P<f>[HL]{1,2})(?P<v>[<>]?-?\d[\d,]*(?:\.\d+)?)$")
+
+
+def _letter_flag_first(head: str) -> re.Match[str] | None:
+    """``head`` split into a letter flag and the value it was glued to, or None."""
+    return _FLAG_FIRST.match(head)
+
+
+def _split_flag_first(words: list[Word]) -> list[Word]:
+    """Words with a letter flag glued before a value (``H5.67``, :data:`_FLAG_FIRST`) cut in
+    two, each its share of the box by characters, so that the flag and the value can fall in
+    their own columns (a flag column printed just before the result column)."""
+    out: list[Word] = []
+    for w in words:
+        m = _FLAG_FIRST.match(w.text)
+        if m is None:
+            out.append(w)
+            continue
+        cut = w.x0 + (w.x1 - w.x0) * len(m["f"]) / len(w.text)
+        out.append(Word(m["f"], w.x0, w.top, cut, w.bottom))
+        out.append(Word(m["v"], cut, w.top, w.x1, w.bottom))
+    return out
+
+
 def assign(line: Line, table: Table) -> dict[int, list[Word]]:
     """The line's words by column index (words outside the table are left out)."""
     words = [
@@ -318,6 +424,8 @@ def assign(line: Line, table: Table) -> dict[int, list[Word]]:
         for w in line.words
         if table.left <= (w.x0 + w.x1) / 2 < table.right and not _STRAY.match(w.text)
     ]
+    if any(c.role == "flag" for c in table.columns):
+        words = _split_flag_first(words)
     out: dict[int, list[Word]] = {}
     for cell in _cells(words):
         hits = [
@@ -328,11 +436,56 @@ def assign(line: Line, table: Table) -> dict[int, list[Word]]:
         if len(hits) > 1:  # two columns' text closer than a cell gap: split at the widest gaps
             for part in _split_widest(cell, len(hits)):
                 idx = _nearest(part[0].x0, part[-1].x1, table.columns)
+                if _spilled_tail(part, idx, out, table):
+                    idx = next(i for i, c in enumerate(table.columns) if c.role == "name")
                 out.setdefault(idx, []).extend(part)
             continue
         idx = hits[0] if hits else _nearest(cell[0].x0, cell[-1].x1, table.columns)
+        if not hits and _name_tail(cell, idx, out, table):
+            idx = next(i for i, c in enumerate(table.columns) if c.role == "name")
         out.setdefault(idx, []).extend(cell)
     return out
+
+
+# The tail of a test name: an abbreviation in brackets ("(FBS)") or a capitalised word
+# ("Count", "Hormone"); units ("fL", "mg/dL", "%"), flags and values are never one.
+_TAIL_WORD = re.compile(r"^\([A-Za-z][\w\-/ ]*\)$|^[A-Z][a-z]{2,}$")
+
+
+def _spilled_tail(part: list[Word], idx: int, out: dict[int, list[Word]], table: Table) -> bool:
+    """Whether ``part``, cut from a cell that ran from the name column into column ``idx``,
+    is the tail of the name (``Thyroid Stimulating Hormone (TSH)`` with ``(TSH)`` under the
+    next column's header on a scan): it follows the name read so far on this line and is
+    made of name words (:data:`_TAIL_WORD`), none of them a flag or a qualitative result."""
+    names = [i for i, c in enumerate(table.columns) if c.role == "name"]
+    if not names or names[0] not in out or idx == names[0]:
+        return False
+    if part[0].x0 < out[names[0]][-1].x1:
+        return False
+    lex = lexicon()
+    return all(
+        _TAIL_WORD.match(w.text) and not normalize_flag(w.text) and not lex.qual_re.match(w.text)
+        for w in part
+    )
+
+
+def _name_tail(cell: list[Word], idx: int, out: dict[int, list[Word]], table: Table) -> bool:
+    """Whether ``cell``, under no column and given to column ``idx`` as the nearest, is the
+    tail of a long test name (``Fasting Blood Sugar (FBS)``: OCR left a gap wider than a cell
+    gap before ``(FBS)``). It is when it follows the name read so far on this line, ends before
+    column ``idx`` begins, lies nearer to the name than to that column, and holds letters and
+    no value."""
+    names = [i for i, c in enumerate(table.columns) if c.role == "name"]
+    if not names or names[0] not in out or idx == names[0]:
+        return False
+    name_end = out[names[0]][-1].x1
+    col = table.columns[idx]
+    if not name_end <= cell[0].x0 or cell[-1].x1 >= col.x0:
+        return False
+    if cell[0].x0 - name_end >= col.x0 - cell[-1].x1:
+        return False
+    text = _text(cell)
+    return any(ch.isalpha() for ch in text) and not any(VALUE_RE.match(w.text) for w in cell)
 
 
 def _text(words: list[Word] | None) -> str:
@@ -375,7 +528,7 @@ def split_value(text: str) -> tuple[str, str, str, bool] | None:
             r"^(?P<v>[<>]?-?\d[\d,.]*)(?P<f>[↑↓]{1,2}|\[[^\]]+\]|\*{1,2}|[HL]{1,2})$", head
         )
         arrow = re.match(r"^(?P<f>[↑↓]{1,2}|\[[^\]]+\])(?P<v>[<>]?-?\d[\d,.]*)$", head)
-        g = glued or arrow
+        g = glued or arrow or _letter_flag_first(head)
         unit_glued = re.match(
             r"^(?P<v>[<>]?-?\d[\d,]*(?:\.\d+)?)(?P<u>[A-Za-zµμ%/][\w/^*.%µμ]*)$", head
         )

@@ -154,34 +154,51 @@ class TesseractOcr:
             the page's lines, with word boxes in points from the top-left corner.
         """
         width, height = page.get_size()
-        rendered = page.render(scale=self.dpi / 72, grayscale=True).to_pil()
-        image = self._prepare(rendered)
+        data, image = self._read(page, self.dpi)
+        dpi = self.dpi
+        if small_type(data, dpi) and width * height * (SMALL_TYPE_DPI / 72) ** 2 <= (
+            SMALL_TYPE_MAX_PX
+        ):
+            # type too small for the usual resolution: read again, finer, and keep the finer
+            # reading unless Tesseract is less sure of it
+            fine, fine_image = self._read(page, SMALL_TYPE_DPI)
+            if mean_confidence(fine) >= mean_confidence(data) + SMALL_TYPE_MIN_GAIN:
+                data, image, dpi = fine, fine_image, SMALL_TYPE_DPI
+        lines, angle = _lines_and_skew(data, dpi)
+        reread = self._rereader(image, angle, dpi)
+        return PageText(number, width, height, lines, ocr=True, reread=reread)
+
+    def _read(self, page: pypdfium2.PdfPage, dpi: int) -> tuple[dict[str, list[str]], Any]:
+        """(Tesseract's word table, the image it read) of ``page`` rendered at ``dpi``; a
+        degraded page (see :data:`RETRY_CONFIDENCE`) is read again cleaned and the reading
+        Tesseract is surer of is kept."""
+        rendered = page.render(scale=dpi / 72, grayscale=True).to_pil()
+        image = self._prepare(rendered, dpi)
         data = self.image_to_data(image)
         first = mean_confidence(data)
         if first < RETRY_CONFIDENCE:
             # a degraded scan (faint strokes, grain, JPEG): read it again cleaned, keep the
             # reading Tesseract is surer of
-            cleaned = clean_degraded(self._prepare(smooth(rendered)))
+            cleaned = clean_degraded(self._prepare(smooth(rendered), dpi), dpi)
             again = self.image_to_data(cleaned)
             if mean_confidence(again) > first:
                 data, image = again, cleaned
-        lines, angle = _lines_and_skew(data, self.dpi)
-        return PageText(number, width, height, lines, ocr=True, reread=self._rereader(image, angle))
+        return data, image
 
-    def _rereader(self, image: Any, angle: float) -> Reread:
-        """Reads a box of ``image`` again (see :func:`reread_box`); ``angle``: the skew the
-        word boxes were turned by (:func:`deskew_lines`), undone to find the box. The page's
-        pixels (8 MB at 300 dpi) are held as long as the page is: ``parser`` keeps re-reading
-        to the first ``REREAD_MAX_PAGES`` pages of a document."""
+    def _rereader(self, image: Any, angle: float, dpi: int) -> Reread:
+        """Reads a box of ``image`` (rendered at ``dpi``) again (see :func:`reread_box`);
+        ``angle``: the skew the word boxes were turned by (:func:`deskew_lines`), undone to
+        find the box. The page's pixels (8 MB at 300 dpi) are held as long as the page is:
+        ``parser`` keeps re-reading to the first ``REREAD_MAX_PAGES`` pages of a document."""
 
         def reread(box: tuple[float, float, float, float], allowed: str) -> list[str]:
-            return reread_box(self, image, unskew_box(box, angle), allowed)
+            return reread_box(self, image, unskew_box(box, angle), allowed, dpi=dpi)
 
         return reread
 
-    def _prepare(self, image: Any) -> Any:
+    def _prepare(self, image: Any, dpi: int) -> Any:
         image = deskew_image(image)
-        image = remove_rules(image, self.dpi)
+        image = remove_rules(image, dpi)
         if self.despeckle and speckle_share(image) > SPECKLE_SHARE:
             image = remove_specks(image)
         return image
@@ -225,6 +242,26 @@ RETRY_CONFIDENCE = 85.0
 # strokes (sigma in pixels at 300 dpi; grey level out of 255).
 CLEAN_BLUR_PX = 0.7
 CLEAN_THRESHOLD = 185
+# Small type: a page whose body words (the median box height of the words Tesseract is sure
+# of, :func:`body_height`) are under SMALL_TYPE_PT points tall is rendered again at
+# SMALL_TYPE_DPI and read again, when that stays under SMALL_TYPE_MAX_PX pixels (an A4 page at
+# 450 dpi: 19.6 Mpx). At 300 dpi a 7 pt digit is about 20 px tall, the size below which
+# Tesseract's misreads of decimal points and 1/7, 5/6 grow (see FINDINGS.md: 200 dpi lost 7 of
+# 22 values). On the tuning scans (seeds 200-259) pages whose body measured 5.52 pt (23 px)
+# or less read better at 450 dpi (3 of 4; leaders seed 227: 4 more rows found), while both
+# pages at 5.76 pt (24 px; seeds 212 and 253) read worse (ranges, a row lost): hence 5.6 pt,
+# not 5.8.
+SMALL_TYPE_PT = 5.6
+SMALL_TYPE_DPI = 450
+SMALL_TYPE_MAX_PX = 40_000_000
+SMALL_TYPE_MIN_GAIN = 0.0
+
+
+def small_type(data: dict[str, list[str]], dpi: int) -> bool:
+    """Whether the body words of a page read at ``dpi`` are small type (see
+    :data:`SMALL_TYPE_PT`)."""
+    body = body_height(data) * 72.0 / dpi
+    return 0.0 < body < SMALL_TYPE_PT
 
 
 def mean_confidence(data: dict[str, list[str]]) -> float:
@@ -244,13 +281,14 @@ def smooth(image: Any) -> Any:
     return image.filter(ImageFilter.MedianFilter(3))
 
 
-def clean_degraded(image: Any) -> Any:
-    """A grey page blurred slightly and thresholded generously: broken thin strokes closed,
-    faint grey grain dropped (see :data:`RETRY_CONFIDENCE`)."""
+def clean_degraded(image: Any, dpi: int = DEFAULT_DPI) -> Any:
+    """A grey page (rendered at ``dpi``) blurred slightly and thresholded generously: broken
+    thin strokes closed, faint grey grain dropped (see :data:`RETRY_CONFIDENCE`)."""
     import numpy as np
     from PIL import Image, ImageFilter
 
-    blurred = np.asarray(image.filter(ImageFilter.GaussianBlur(CLEAN_BLUR_PX)))
+    blur = CLEAN_BLUR_PX * dpi / DEFAULT_DPI
+    blurred = np.asarray(image.filter(ImageFilter.GaussianBlur(blur)))
     return Image.fromarray(np.where(blurred < CLEAN_THRESHOLD, 0, 255).astype(np.uint8))
 
 
@@ -504,14 +542,19 @@ REREAD_PSM = (7, 8)
 
 
 def reread_box(
-    engine: TesseractOcr, image: Any, box: tuple[float, float, float, float], allowed: str
+    engine: TesseractOcr,
+    image: Any,
+    box: tuple[float, float, float, float],
+    allowed: str,
+    *,
+    dpi: int | None = None,
 ) -> list[str]:
-    """The readings of ``box`` (points) of a page ``image`` read again (see
-    :data:`REREAD_SIZES`), one per setting, ``""`` where Tesseract read nothing; no reading
-    when the box is empty or off the page."""
+    """The readings of ``box`` (points) of a page ``image`` (rendered at ``dpi``, the
+    engine's own when None) read again (see :data:`REREAD_SIZES`), one per setting, ``""``
+    where Tesseract read nothing; no reading when the box is empty or off the page."""
     from PIL import Image
 
-    px = engine.dpi / 72.0
+    px = (dpi or engine.dpi) / 72.0
     x0, top, x1, bottom = (v * px for v in box)
     pad = REREAD_PAD * (bottom - top)
     left, upper = max(0, int(x0 - pad)), max(0, int(top - pad))

@@ -1,0 +1,111 @@
+"""Columns on scanned pages: glued letter flags, misread header words, spilled name tails."""
+
+from __future__ import annotations
+
+from medflow.analyzers.labs.columns import read_cells, read_table_header, split_value
+from medflow.analyzers.labs.words import Line, Word
+
+CHAR = 5.0
+
+
+def cells(*texts: tuple[float, str], top: float = 100.0) -> Line:
+    """A line whose cells start at the given x positions (CHAR points per character)."""
+    words: list[Word] = []
+    for x0, text in texts:
+        x = x0
+        for w in text.split():
+            words.append(Word(w, x, top, x + CHAR * len(w), top + 10))
+            x += CHAR * (len(w) + 1)
+    return Line(sorted(words, key=lambda w: w.x0))
+
+
+FLAG_FIRST = [(40, "Test"), (200, "Flag"), (240, "Result"), (300, "Units"), (360, "Range")]
+
+
+def test_a_letter_flag_glued_before_the_value_is_split() -> None:
+    assert split_value("H5.67") == ("5.67", "H", "", False)
+    assert split_value("L0.8 mmol/L") == ("0.8", "L", "mmol/L", False)
+    assert split_value("HH12") == ("12", "HH", "", False)
+    # other letters before digits are no flag
+    assert split_value("T3") is None
+    assert split_value("B12") is None
+
+
+def test_a_flag_column_value_glued_to_its_flag_falls_in_both_columns() -> None:
+    tables = read_table_header(cells(*FLAG_FIRST), 600)
+    assert tables is not None
+    # "H5.67" read as one word from the flag column (x 200) into the result column
+    row = read_cells(
+        cells((40, "Potassium"), (225, "H5.67"), (300, "mmol/L"), (360, "3.5-5.1")), tables[0]
+    )
+    assert row.parts is not None
+    assert (row.parts.value_text, row.parts.flag_text) == ("5.67", "H")
+    assert row.parts.unit_text == "mmol/L"
+
+
+def test_a_misread_header_word_is_snapped_when_three_others_are_named() -> None:
+    line = cells((40, "Test"), (200, "Resu1t"), (260, "Units"), (320, "Reference Range"))
+    tables = read_table_header(line, 600)
+    assert tables is not None
+    assert [c.role for c in tables[0].columns] == ["name", "result", "unit", "range"]
+    # a misread word inside a two-word phrase joins the rest of it
+    line = cells((40, "Test"), (200, "Result"), (260, "Units"), (320, "Referenoe Range"))
+    tables = read_table_header(line, 600)
+    assert tables is not None
+    assert [c.role for c in tables[0].columns] == ["name", "result", "unit", "range"]
+    assert tables[0].columns[3].label == "Referenoe Range"
+
+
+def test_a_misread_header_word_is_not_snapped_with_too_few_named_columns() -> None:
+    # only two columns named as printed: not enough to trust a near match
+    assert read_table_header(cells((40, "Test"), (200, "Resu1t"), (260, "Units")), 600) is None
+    # a word far from every header phrase is never snapped
+    line = cells((40, "Test"), (200, "Result"), (260, "Units"), (320, "Glucose"))
+    assert read_table_header(line, 600) is None
+
+
+UNIT_FIRST = [(37, "Parameter"), (226, "Units"), (303, "Value"), (380, "H/L"), (427, "Range")]
+
+
+def test_a_name_tail_read_apart_from_the_name_stays_in_the_name() -> None:
+    tables = read_table_header(cells(*UNIT_FIRST), 600)
+    assert tables is not None
+    # OCR left a gap wider than a cell gap before "(FBS)"; the units column is nearer to it
+    line = cells(
+        (37, "Fasting Blood Sugar"), (149, "(FBS)"), (226, "mg/dL"), (303, "101"), (380, "H")
+    )
+    row = read_cells(line, tables[0])
+    assert row.parts is not None
+    assert row.parts.name == "Fasting Blood Sugar (FBS)"
+    assert (row.parts.unit_text, row.parts.value_text, row.parts.flag_text) == ("mg/dL", "101", "H")
+
+
+def test_a_unit_cell_left_of_its_header_is_not_taken_for_a_name_tail() -> None:
+    tables = read_table_header(cells(*UNIT_FIRST), 600)
+    assert tables is not None
+    # nearer to its column than to the name: a unit, even left of the header
+    row = read_cells(cells((37, "Glucose"), (190, "mg/dL"), (303, "101")), tables[0])
+    assert row.parts is not None
+    assert (row.parts.name, row.parts.unit_text) == ("Glucose", "mg/dL")
+
+
+def test_a_name_tail_spilled_under_the_next_header_stays_in_the_name() -> None:
+    header = cells((40, "Test"), (200, "Result"), (260, "Units"), (320, "Range"))
+    tables = read_table_header(header, 600)
+    assert tables is not None
+    # the name runs on to x 205, under "Result"; the value sits apart, right of it
+    line = cells(
+        (40, "Thyroid Stimulating Hormone (TSH)"), (225, "2.5"), (262, "uIU/mL"), (320, "0.4-4.0")
+    )
+    row = read_cells(line, tables[0])
+    assert row.parts is not None
+    assert row.parts.name == "Thyroid Stimulating Hormone (TSH)"
+    assert (row.parts.value_text, row.parts.unit_text) == ("2.5", "uIU/mL")
+    # a unit closer than a cell gap to the name is still the unit
+    header = cells((40, "Test"), (100, "Units"), (160, "Result"))
+    tables = read_table_header(header, 600)
+    assert tables is not None
+    # "fL" 8 points after the name: closer than a cell gap (9), wider than a word space (5)
+    row = read_cells(cells((40, "Mean Volume"), (103, "fL"), (160, "88")), tables[0])
+    assert row.parts is not None
+    assert (row.parts.name, row.parts.unit_text) == ("Mean Volume", "fL")
