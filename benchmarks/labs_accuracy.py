@@ -56,6 +56,14 @@ Measured (2026-12-06, Tesseract 5.3, held-out seeds; ``--random 200`` and
 * earlier: before the OCR repair (``ocr_repair``; 60 scanned reports, seeds 10000-10059):
   found 93.2%, value 89.8%, unit 76.1%, range 80.4%, flag 84.2%, 7 rows vanished.
 
+``--all-normal`` (every value inside its range; what each summary said), scanned, tuning seeds
+(2026-12-06): seeds 0-129, before the scan-trust check (``scan_trust``): claimed normal 28,
+cautious 62, false alarm 36, false reassurance 4; after (confidence < 80 or unknown, or value/
+range/flag changed by a re-read or repair): claimed 13, cautious 80, false alarm 36, false
+reassurance 1. Seeds 600-637: before 11 claimed / 13 cautious / 13 false alarm / 1 false
+reassurance; after 3 / 22 / 13 / 0. (The "after" figures come from the same reading and the
+same ``outcome`` classification, run through a script over the rows read once per seed.)
+
 The scanned target is not met: the misses left are values and cells Tesseract reads as other
 characters where a re-read does not agree ("Pils" for 57*, "E9" for 1.9; an impossible value
 is held for review by ``plausibility``, never summarised as a finding), units and limits of
@@ -346,8 +354,34 @@ def score_random(truth: dict[str, Any], rows: list[RawLabRow], unread_text: str)
     return got
 
 
-def run_random(count: int, scanned: int, seed: int) -> dict[str, dict[str, int]]:
-    """Score ``count`` randomised text reports and ``scanned`` scanned variants."""
+OUTCOMES = ("claimed_normal", "cautious", "not_read", "false_alarm", "false_reassurance")
+"""What the summary of an all-normal report (``--all-normal``) said: that it is normal, and
+rightly (every row read with its value); cautious (incomplete, check the original; nothing
+called abnormal); not read (no lab values found: no summary, the error says so; counted as
+cautious too); a false alarm (a finding or a result called abnormal); a false reassurance
+(normal claimed while a row was not read)."""
+
+
+def outcome(kit: Any, truth: dict[str, Any], report: Any) -> str:
+    """The :data:`OUTCOMES` key of one report's summary (``report`` None: nothing read)."""
+    if report is None:
+        return "not_read"
+    summary = report.summary
+    if kit.claims_normality(summary.headline, summary.text):
+        return "false_reassurance" if kit.false_reassurance(truth, report) else "claimed_normal"
+    serious = {"significant", "critical"}
+    if any(str(f.severity) in serious for f in summary.findings) or any(
+        str(r.significance) in serious for r in report.results
+    ):
+        return "false_alarm"
+    return "cautious"
+
+
+def run_random(
+    count: int, scanned: int, seed: int, *, all_normal: bool = False
+) -> dict[str, dict[str, int]]:
+    """Score ``count`` randomised text reports and ``scanned`` scanned variants (every value
+    inside its range when ``all_normal``)."""
     gen = load_randomized()
     kit = load_testkit()
     analyzer = LabAnalyzer()
@@ -355,8 +389,9 @@ def run_random(count: int, scanned: int, seed: int) -> dict[str, dict[str, int]]
     jobs = [(seed + i, False) for i in range(count)]
     jobs += [(seed + i, True) for i in range(scanned)]
     for s, is_scan in jobs:
-        data, truth = gen.build_random_report(s, scanned=is_scan)
+        data, truth = gen.build_random_report(s, scanned=is_scan, all_normal=all_normal)
         reassures = 0
+        report = None
         try:
             doc = read_lab_document(data, f"random-{s}.pdf")
             rows, unread = doc.rows, "\n".join(u.text for u in doc.unread)
@@ -373,6 +408,12 @@ def run_random(count: int, scanned: int, seed: int) -> dict[str, dict[str, int]]
         except InputError as exc:
             rows, unread = [], str(exc)
         counts = score_random(truth, rows, unread) | {"reports": 1, "false_reassurance": reassures}
+        if all_normal:
+            said = outcome(kit, truth, report)
+            counts |= {f"said_{key}": int(key == said) for key in OUTCOMES}
+            counts["said_cautious"] += said == "not_read"
+            if said in ("false_alarm", "not_read"):
+                print(f"  {said.upper().replace('_', ' ')} seed {s} ({truth['family']})")
         keys = ["scanned", f"{truth['family']} (scan)"] if is_scan else ["text", truth["family"]]
         for key in keys:
             for field, ok in counts.items():
@@ -384,7 +425,14 @@ def report_random(totals: dict[str, dict[str, int]], count: int, scanned: int, s
     """Print the randomised-layout table and the verdicts."""
     held = "held out: tuning used seeds 0-999" if seed >= 1000 else "TUNING seeds, not held out"
     last = seed + max(count, scanned) - 1
-    print(f"randomised layouts: {count} text, {scanned} scanned, seeds {seed}-{last} ({held})")
+    normal = (
+        ", every value inside its range"
+        if any("said_cautious" in t for t in totals.values())
+        else ""
+    )
+    print(
+        f"randomised layouts{normal}: {count} text, {scanned} scanned, seeds {seed}-{last} ({held})"
+    )
     order = sorted(k for k in totals if k not in ("text", "scanned"))
     for key in [*order, "text", "scanned"]:
         t = totals.get(key)
@@ -411,6 +459,13 @@ def report_random(totals: dict[str, dict[str, int]], count: int, scanned: int, s
             f"abnormal row was read as normal: {t['false_reassurance']} of {t['reports']} "
             f"(target 0) -> {honest}"
         )
+        if "said_claimed_normal" in t:
+            print(
+                f"  all-normal {key}, {t['reports']} reports: claimed normal (correct) "
+                f"{t['said_claimed_normal']}, cautious {t['said_cautious']} (of which not read "
+                f"{t['said_not_read']}), false alarm {t['said_false_alarm']}, false reassurance "
+                f"{t['said_false_reassurance']}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -425,9 +480,17 @@ def main(argv: list[str] | None = None) -> int:
         "--random-scanned", type=int, default=20, help="scanned variants of the first N of them"
     )
     ap.add_argument("--random-seed", type=int, default=10000, help="first randomised seed")
+    ap.add_argument(
+        "--all-normal",
+        action="store_true",
+        help="randomised reports with every value inside its range: count what each summary "
+        "said (claimed normal, cautious, not read, false alarm, false reassurance)",
+    )
     args = ap.parse_args(argv)
     if args.random or args.random_scanned:
-        totals_random = run_random(args.random, args.random_scanned, args.random_seed)
+        totals_random = run_random(
+            args.random, args.random_scanned, args.random_seed, all_normal=args.all_normal
+        )
         report_random(totals_random, args.random, args.random_scanned, args.random_seed)
     gen = load_generator()
     kb = load_interpret()

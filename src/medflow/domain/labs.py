@@ -71,6 +71,12 @@ class RawLabRow(BaseModel):
         corrections: OCR readings the reader corrected, each in words with the text as read
             (``'unit read as "mmo] /T." taken as mmol/L'``); the whole line as read stays in
             ``line``.
+        value_confidence: for an OCR-read row, Tesseract's confidence (0-100) in the value
+            cell, the lowest over its words; None when unknown (no word found for the value,
+            or Tesseract gave none) and on a text layer.
+        changed: the cells of an OCR-read row that a re-read of the page image or a repair
+            changed, by field name (``"value_text"``, ``"range_text"``, ``"flag_text"``,
+            ``"unit_text"``, ``"name"``); ``corrections`` says what was read.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -85,6 +91,8 @@ class RawLabRow(BaseModel):
     bbox: BBox | None = None
     ocr: bool = False
     corrections: tuple[str, ...] = ()
+    value_confidence: float | None = None
+    changed: tuple[str, ...] = ()
 
 
 class ReferenceRange(BaseModel):
@@ -251,6 +259,9 @@ class LabSummary(BaseModel):
         held: how many values are held for review.
         warnings: what a reader must know before trusting the summary, in words (rows not
             read, values held, a language not fully supported).
+        low_confidence: how many values were read from a scan with too little certainty to
+            be called normal (``analyzers/labs/scan_trust``): Tesseract's confidence below
+            the threshold or unknown, or the value changed by a re-read or repair.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -266,6 +277,7 @@ class LabSummary(BaseModel):
     unread: int = 0
     held: int = 0
     warnings: tuple[str, ...] = ()
+    low_confidence: int = 0
 
 
 class ExtractionInfo(BaseModel):

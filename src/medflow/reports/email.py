@@ -113,6 +113,8 @@ def _incomplete_parts(report: LabReport) -> list[str]:
         parts.append(f"{summary.unread} row{'s' if summary.unread != 1 else ''} not read")
     if summary.held:
         parts.append(f"{summary.held} held for review")
+    if summary.low_confidence:
+        parts.append(f"{summary.low_confidence} read from a scan with low confidence")
     if not summary.complete and not parts:
         parts.append("incomplete, check the original")
     return parts

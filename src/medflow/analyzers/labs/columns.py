@@ -322,7 +322,7 @@ def strip_leaders(line: Line) -> Line:
                 for piece in re.split(r"(\|)", core):
                     if piece and piece != "|":
                         x = w.x0 + share * pos
-                        out.append(Word(piece, x, w.top, x + share * len(piece), w.bottom))
+                        out.append(Word(piece, x, w.top, x + share * len(piece), w.bottom, w.conf))
                     pos += len(piece)
                 continue
         if core != text and core:
@@ -330,7 +330,12 @@ def strip_leaders(line: Line) -> Line:
             start = text.index(core[0]) if core[0] in text else 0
             out.append(
                 Word(
-                    core, w.x0 + share * start, w.top, w.x0 + share * (start + len(core)), w.bottom
+                    core,
+                    w.x0 + share * start,
+                    w.top,
+                    w.x0 + share * (start + len(core)),
+                    w.bottom,
+                    w.conf,
                 )
             )
             continue

@@ -353,7 +353,12 @@ def _grouped_lines(data: dict[str, list[Any]], dpi: int) -> list[Line]:
             start += len(piece)
             x1 = left + width * start / len(text)
             word = Word(
-                piece, x0 * scale, top * scale, x1 * scale, (top + float(data["height"][i])) * scale
+                piece,
+                x0 * scale,
+                top * scale,
+                x1 * scale,
+                (top + float(data["height"][i])) * scale,
+                float(data["conf"][i]),
             )
             grouped.setdefault(key, []).append(word)
     return [Line(sorted(words, key=lambda w: w.x0)) for words in grouped.values()]
@@ -597,7 +602,7 @@ def deskew_lines(lines: list[Line], angle: float | None = None) -> list[Line]:
             cx, cy = (w.x0 + w.x1) / 2, (w.top + w.bottom) / 2
             nx, ny = cx * cos + cy * sin, -cx * sin + cy * cos
             hw, hh = (w.x1 - w.x0) / 2, (w.bottom - w.top) / 2
-            words.append(Word(w.text, nx - hw, ny - hh, nx + hw, ny + hh))
+            words.append(Word(w.text, nx - hw, ny - hh, nx + hw, ny + hh, w.conf))
         out.append(Line(sorted(words, key=lambda w: w.x0)))
     return out
 

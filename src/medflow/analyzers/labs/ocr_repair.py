@@ -398,6 +398,13 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
             notes.append(f'unit read as "{current.unit_text}" taken as {snapped}')
             update["unit_text"] = snapped
         if update:
-            row = row.model_copy(update={**update, "corrections": (*row.corrections, *notes)})
+            changed = tuple(
+                dict.fromkeys(
+                    [*row.changed, *(k for k, v in update.items() if getattr(row, k) != v)]
+                )
+            )
+            row = row.model_copy(
+                update={**update, "corrections": (*row.corrections, *notes), "changed": changed}
+            )
         out.append(row)
     return out

@@ -287,4 +287,9 @@ def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
             )
     if not update:
         return row
-    return row.model_copy(update={**update, "corrections": (*row.corrections, *notes)})
+    changed = tuple(
+        dict.fromkeys([*row.changed, *(k for k, v in update.items() if getattr(row, k) != v)])
+    )
+    return row.model_copy(
+        update={**update, "corrections": (*row.corrections, *notes), "changed": changed}
+    )

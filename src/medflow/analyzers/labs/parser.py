@@ -64,6 +64,7 @@ from medflow.analyzers.labs.rows import (
     parse_line,
     tokens,
 )
+from medflow.analyzers.labs.scan_trust import value_confidence
 from medflow.analyzers.labs.words import Line, PageText
 from medflow.domain.labs import BBox, ExtractionInfo, RawLabRow
 from medflow.errors import NoResultsError
@@ -113,6 +114,7 @@ class _Row:
             line=" / ".join(ln.text for ln in self.lines),
             bbox=box,
             ocr=self.page.ocr,
+            value_confidence=value_confidence(self.lines, p.value_text) if self.page.ocr else None,
         )
         if self.page.reread is not None:
             from medflow.analyzers.labs.ocr_reread import reread_row

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from medflow.analyzers.labs.kb import KnowledgeBase, default_kb
 from medflow.analyzers.labs.language import Language
+from medflow.analyzers.labs.scan_trust import uncertainty
 from medflow.analyzers.labs.screening import screen_unrecognized
 from medflow.analyzers.labs.synthesis_rules import RULES, Panel, load_rules
 from medflow.analyzers.labs.trends import HistoricalResult, compute_trends
@@ -120,6 +121,7 @@ def synthesize(
         unread=len(unrecognized),
         held=len(held),
         warnings=tuple(warnings),
+        low_confidence=len(uncertain(usable)),
     )
 
 
@@ -137,6 +139,12 @@ def unchecked(results: Sequence[LabResult]) -> list[LabResult]:
     ]
 
 
+def uncertain(results: Sequence[LabResult]) -> list[LabResult]:
+    """Results read from a scan too uncertainly to be called normal (``scan_trust``); values
+    held for review are counted as held, not here."""
+    return [r for r in results if r.significance is not Significance.REVIEW and uncertainty(r.row)]
+
+
 def caveats(
     results: Sequence[LabResult],
     unrecognized: Sequence[RawLabRow],
@@ -144,8 +152,10 @@ def caveats(
 ) -> list[str]:
     """What a reader must know before trusting the summary, in words; empty when nothing.
 
-    Rows not read or recognised, values held for review, printed flags that disagree with the
-    computed ones, results with no range to compare with, a language not fully supported.
+    Rows not read or recognised, values held for review, values read from a scan with low
+    or unknown confidence or changed after the first reading, printed flags that disagree
+    with the computed ones, results with no range to compare with, a language not fully
+    supported.
     """
     out: list[str] = []
     total = len(results) + len(unrecognized)
@@ -168,6 +178,13 @@ def caveats(
         out.append(
             f"{len(held)} value(s) held for review as implausible as read ({listed}): not "
             "interpreted until checked against the printed report."
+        )
+    unsure = uncertain(results)
+    if unsure:
+        listed = "; ".join(f"{_as_printed(r)}: {uncertainty(r.row)}" for r in unsure)
+        out.append(
+            f"{len(unsure)} value(s) read from a scan with low confidence ({listed}): check "
+            "them against the original report."
         )
     disagreeing = [r for r in results if r.flag_disagreement]
     if disagreeing:
@@ -194,11 +211,13 @@ def _incomplete_headline(
     """The headline of a summary that must not reassure: what is missing comes with it."""
     disagreeing = sum(1 for r in usable if r.flag_disagreement)
     bare = len(unchecked(usable))
+    unsure = len(uncertain(usable))
     missing = [
         text
         for count, text in (
             (len(unrecognized), f"{len(unrecognized)} row(s) not read or not recognised"),
             (len(held), f"{len(held)} value(s) held for review"),
+            (unsure, f"{unsure} value(s) read from a scan with low confidence"),
             (disagreeing, f"{disagreeing} printed flag(s) disagreeing with medflow's"),
             (bare, f"{bare} result(s) without a range to compare with"),
         )

@@ -12,13 +12,15 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class Word:
-    """One word as printed: its text and box in points from the top-left corner."""
+    """One word as printed: its text and box in points from the top-left corner, and, for a
+    word read by OCR, Tesseract's confidence in it (0-100; -1: unknown, or a text layer)."""
 
     text: str
     x0: float
     top: float
     x1: float
     bottom: float
+    conf: float = -1.0
 
     @property
     def middle(self) -> float:

@@ -100,3 +100,29 @@ def test_the_check_catches_an_abnormal_row_read_as_normal() -> None:
         summary=LabSummary(headline="All 1 results within their reference ranges"),
     )
     assert KIT.false_reassurance(truth, report) == ["abnormal row called normal: Glucose 6.6 (H)"]
+
+
+def test_all_normal_reports_keep_the_layout_and_hold_only_normal_rows() -> None:
+    gen = KIT.randomized()
+    for seed in range(30):
+        _, truth = gen.build_random_report(seed)
+        _, normal = gen.build_random_report(seed, all_normal=True)
+        assert normal["design"] == truth["design"], seed
+        assert normal["all_normal"] and not truth["all_normal"]
+        assert all(r["flag"] == "N" and r["printed_flag"] == "" for r in normal["rows"]), seed
+    # the option changes something: without it, some of these seeds print abnormal rows
+    assert any(
+        r["flag"] != "N" for seed in range(30) for r in gen.build_random_report(seed)[1]["rows"]
+    )
+
+
+def test_all_normal_text_reports_are_called_normal_and_never_falsely(
+    analyzer: LabAnalyzer,
+) -> None:
+    claims = 0
+    for seed in range(100, 130):
+        data, truth = KIT.randomized().build_random_report(seed, all_normal=True)
+        report = analyzer.analyze(data, f"normal-{seed}.pdf", _patient(truth))
+        assert KIT.false_reassurance(truth, report) == [], seed
+        claims += KIT.claims_normality(report.summary.headline, report.summary.text)
+    assert claims >= 20  # text layers are read whole: most normal reports say so
