@@ -89,7 +89,8 @@ def test_a_page_in_small_type_is_read_again_at_450_dpi(monkeypatch: pytest.Monke
     # word boxes stay in points: the values' column starts at x 180 pt
     xs = [w.x0 for line in page.lines for w in line.words if w.text == "13.6"]
     assert xs and all(abs(x - 180) < 3 for x in xs)
-    # a re-read finds the value in its box on the 450 dpi image
+    # a re-read finds the value in its box on the page image kept (here the 300 dpi one: the
+    # finer reading was not surer)
     word = next(w for line in page.lines for w in line.words if w.text == "1.07")
     assert page.reread is not None
     assert "1.07" in page.reread((word.x0, word.top, word.x1, word.bottom), "0123456789.")
@@ -104,3 +105,23 @@ def test_a_page_too_large_at_450_dpi_is_not_read_again(monkeypatch: pytest.Monke
     monkeypatch.setattr(ocr, "SMALL_TYPE_MAX_PX", 10_000_000)  # A4 at 450 dpi: 19.6 Mpx
     _, dpis = _read(6.5, monkeypatch)
     assert dpis == [300]
+
+
+def test_a_reread_on_a_small_type_page_crops_at_the_page_s_own_dpi(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ocr, "SMALL_TYPE_MIN_GAIN", -100.0)  # keep the 450 dpi reading
+    page, _ = _read(6.5, monkeypatch)
+    seen: list[int] = []
+    original = ocr.reread_box
+
+    def spy(engine: TesseractOcr, image: Any, box: Any, allowed: str, *, dpi: int) -> Any:
+        seen.append(dpi)
+        return original(engine, image, box, allowed, dpi=dpi)
+
+    monkeypatch.setattr(ocr, "reread_box", spy)
+    word = next(w for line in page.lines for w in line.words if w.text == "1.07")
+    assert page.reread is not None
+    page.reread((word.x0, word.top, word.x1, word.bottom), "0123456789.")
+    # the box is in points; cropping the 450 dpi image with 300 dpi's scale misses the cell
+    assert seen == [ocr.SMALL_TYPE_DPI]
