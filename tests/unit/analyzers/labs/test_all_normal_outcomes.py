@@ -3,8 +3,6 @@ cautious, not read, false alarm, false reassurance (issue 11)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -15,11 +13,9 @@ from tests.fixtures.labs import labs_testkit as KIT
 from medflow.domain.labs import (
     Finding,
     FindingSeverity,
-    Flag,
     LabReport,
     LabResult,
     LabSummary,
-    RawLabRow,
     Significance,
 )
 from medflow.domain.patient import PatientInfo, Sex
@@ -29,13 +25,7 @@ BENCH = Path(__file__).resolve().parents[4] / "benchmarks" / "labs_accuracy.py"
 
 @cache
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("labs_accuracy_bench", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["labs_accuracy_bench"] = module
-    spec.loader.exec_module(module)
-    return module
+    return KIT.load_module("labs_accuracy_bench", BENCH)
 
 
 TRUTH: dict[str, Any] = {
@@ -47,18 +37,7 @@ TRUTH: dict[str, Any] = {
 
 
 def _result(name: str, value: str, significance: Significance = Significance.NORMAL) -> LabResult:
-    flag = Flag.NORMAL if significance is Significance.NORMAL else Flag.HIGH
-    return LabResult(
-        test_id=name.lower(),
-        loinc=None,
-        name=name,
-        printed_name=name,
-        value=float(value),
-        value_text=value,
-        flag=flag,
-        significance=significance,
-        row=RawLabRow(name=name, value_text=value),
-    )
+    return KIT.lab_result(name, value, significant=significance is not Significance.NORMAL)
 
 
 def _report(results: list[LabResult], headline: str, **summary: Any) -> LabReport:

@@ -15,12 +15,9 @@ from tests.fixtures.labs import labs_testkit as KIT
 
 from medflow.analyzers.labs.analyzer import LabAnalyzer
 from medflow.domain.labs import (
-    Flag,
     LabReport,
     LabResult,
     LabSummary,
-    RawLabRow,
-    Significance,
 )
 from medflow.domain.patient import PatientInfo, Sex
 
@@ -61,18 +58,7 @@ def test_a_scanned_report_with_rows_not_read_does_not_reassure(
 
 
 def _result(name: str, value: str) -> LabResult:
-    return LabResult(
-        test_id=name.lower(),
-        loinc=None,
-        name=name,
-        printed_name=name,
-        value=float(value),
-        value_text=value,
-        unit="mmol/L",
-        flag=Flag.NORMAL,
-        significance=Significance.NORMAL,
-        row=RawLabRow(name=name, value_text=value),
-    )
+    return KIT.lab_result(name, value, unit="mmol/L")
 
 
 def test_the_check_catches_a_normal_claim_over_a_row_not_read() -> None:
