@@ -405,3 +405,52 @@ def test_a_cell_border_read_as_the_flag_is_dropped_only_inside_the_range(
 ) -> None:
     (row,) = repair_rows([_row("Glucose", value, "mg/dL", rng, flag)], default_kb())
     assert row.flag_text == kept
+
+
+def test_a_smudge_at_the_end_of_a_known_unit_is_dropped() -> None:
+    # "nmol/L." : nmol/L and mmol/L are too close for the margin, but dropping the period
+    # gives a unit the test accepts, and no spelling can be nearer than that
+    kb = default_kb()
+    rows = [_row("Vitamin D (25-OH)", "62", "nmol/L."), _row("Sodium", "140", "mmol/L")]
+    row = repair_rows(rows, kb)[0]
+    assert row.unit_text == "nmol/L"
+    assert any('"nmol/L."' in note for note in row.corrections)
+    # a smudge that leaves a unit the test does not convert to stays as read
+    (row,) = repair_rows([_row("Glucose", "90", "fL.")], kb)
+    assert row.unit_text == "fL."
+
+
+def test_a_known_unit_of_a_garbled_name_loses_a_space_read_into_it() -> None:
+    rows = [_row("Giucose (fasting)", "5.2", "mmol /L"), _row("Sodium", "140", "mmol/L")]
+    out = repair_rows(rows, default_kb())
+    assert out[0].unit_text == "mmol/L"
+    # printed so on the report's other rows too: left as read
+    rows = [_row("Giucose (fasting)", "5.2", "mmol/l"), _row("Sodium", "140", "mmol/l")]
+    assert repair_rows(rows, default_kb())[0].unit_text == "mmol/l"
+
+
+@pytest.mark.parametrize(
+    ("unit", "value", "rng", "flag"),
+    [
+        ("[1] mg/dL", "2.1", "3.5 - 7.2", "L"),  # "[↓]" read as "[1]": the range agrees
+        ("[T]} mg/dL", "260", "<200", "H"),
+        ("[T] mg/dL", "5.0", "3.5 - 7.2", "[T]"),  # against the range: kept as read
+    ],
+)
+def test_a_bracketed_flag_read_before_the_unit_is_the_flag_not_the_unit(
+    unit: str, value: str, rng: str, flag: str
+) -> None:
+    (row,) = repair_rows([_row("Uric Acid", value, unit, rng)], default_kb())
+    assert (row.unit_text, row.flag_text) == ("mg/dL", flag)
+
+
+def test_a_percent_in_brackets_before_a_unit_is_no_flag() -> None:
+    (row,) = repair_rows([_row("Uric Acid", "5.0", "(%) mg/dL", "3.5 - 7.2")], default_kb())
+    assert row.flag_text == ""
+
+
+def test_an_up_arrow_read_as_a_7_is_the_flag_when_the_range_agrees() -> None:
+    (row,) = repair_rows([_row("Bicarbonate", "31", "mmol/L", "22 - 29", "7")], default_kb())
+    assert row.flag_text == "H"
+    (row,) = repair_rows([_row("Bicarbonate", "25", "mmol/L", "22 - 29", "7")], default_kb())
+    assert row.flag_text == "7"
