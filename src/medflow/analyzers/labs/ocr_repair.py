@@ -268,9 +268,14 @@ _FLAG_LETTER = re.compile(r"^[\[({|]?([a-zEI]?)([HL])([a-zEI]?)[\])}|]?$")
 
 def letter_reading(text: str) -> str:
     """``H`` or ``L`` when ``text`` is one flag letter with a smudge read beside it (``LE``,
-    ``Li``, ``aL``: a lower-case letter, ``E`` or ``I``, the marks of a bracket), else ``""``."""
-    m = _FLAG_LETTER.match(text.strip())
-    if m is None or not (m.group(1) or m.group(3)):
+    ``Li``, ``aL``: a lower-case letter, ``E`` or ``I``, the marks of a bracket) or with one
+    bracket of ``[L]`` lost (``[L``, ``H)``), else ``""``."""
+    text = text.strip()
+    m = _FLAG_LETTER.match(text)
+    if m is None:
+        return ""
+    half = (text[0] in "[({") != (text[-1] in "])}")  # one bracket of a pair lost
+    if not (m.group(1) or m.group(3) or half):
         return ""
     return m.group(2)
 

@@ -354,6 +354,8 @@ def test_a_unit_of_a_garbled_name_is_left_when_no_spelling_is_clearly_meant(read
         ("LE", "3.3", "3.5 - 6.5", "L"),  # a flag letter with a smudge beside it
         ("Li", "10.6", "11.0 - 13.5", "L"),
         ("aL", "36", "40 - 60", "L"),
+        ("[L", "4.0", "6.2 - 19.4", "L"),  # "[L]" with its closing bracket lost
+        ("H)", "120", "70 - 99", "H"),
     ],
 )
 def test_a_flag_read_with_bracket_or_smudge_marks_is_taken_when_the_range_agrees(
@@ -371,6 +373,7 @@ def test_a_flag_read_with_bracket_or_smudge_marks_is_taken_when_the_range_agrees
         ("Et)", "50", "70 - 99"),  # an up reading below the range
         ("HL", "120", "70 - 99"),  # two letters: no one flag is meant
         ("E", "120", "70 - 99"),  # a bracket mark alone
+        ("[L", "5.0", "3.5 - 6.5"),  # half a bracket, inside the range
     ],
 )
 def test_a_smudged_flag_against_the_range_stays_as_read(flag: str, value: str, rng: str) -> None:
@@ -454,3 +457,9 @@ def test_an_up_arrow_read_as_a_7_is_the_flag_when_the_range_agrees() -> None:
     assert row.flag_text == "H"
     (row,) = repair_rows([_row("Bicarbonate", "25", "mmol/L", "22 - 29", "7")], default_kb())
     assert row.flag_text == "7"
+
+
+def test_a_small_f_read_as_a_capital_t_is_cheap() -> None:
+    # "TL:" for "fL" (Tesseract on 7 pt type): T and f are one confusion group
+    (row,) = repair_rows([_row("MPV", "9.7", "TL:", "7.5-11.5")], default_kb())
+    assert row.unit_text == "fL"
