@@ -44,6 +44,8 @@ def _row(name: str, value: str, unit: str, rng: str = "", flag: str = "", **kw: 
     ("name", "read", "printed"),
     [
         ("Potassium", "mmo] /T.", "mmol/L"),  # l read as ], L as T, a smudge
+        ("Potassium", "mma] /L", "mmol/L"),  # o read as a: nearer mmol/L than mEq/L
+        ("MPV", "TL:", "fL"),  # f read as T
         ("WBC Count", "K/ul.", "K/uL"),
         ("Absolute Eosinophils", "Kiul.", "K/uL"),
         ("TSH", "ulTU/mL", "uIU/mL"),
