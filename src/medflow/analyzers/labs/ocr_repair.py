@@ -58,6 +58,7 @@ class Confusions:
     up: frozenset[str]
     down: frozenset[str]
     bracket: frozenset[str]
+    up_in_flag_cell: frozenset[str]
 
 
 @cache
@@ -71,6 +72,7 @@ def confusions() -> Confusions:
         up=frozenset(str(a) for a in data["arrows"]["up"]),
         down=frozenset(str(a) for a in data["arrows"]["down"]),
         bracket=frozenset(str(data["arrows"]["bracket"])),
+        up_in_flag_cell=frozenset(str(a) for a in data["arrows"]["up_in_flag_cell"]),
     )
 
 
@@ -321,7 +323,8 @@ def _flag_fix(row: RawLabRow) -> tuple[str, str, str] | None:
     if not want:
         return None
     if row.flag_text and not normalize_flag(row.flag_text):
-        if want in (arrow_reading(row.flag_text), letter_reading(row.flag_text)):
+        cell = "H" if row.flag_text in confusions().up_in_flag_cell else ""
+        if want in (arrow_reading(row.flag_text), letter_reading(row.flag_text), cell):
             return want, row.flag_text, row.unit_text
         return None
     if row.flag_text:

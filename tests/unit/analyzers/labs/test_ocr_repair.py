@@ -459,6 +459,11 @@ def test_an_up_arrow_read_as_a_7_is_the_flag_when_the_range_agrees() -> None:
     assert row.flag_text == "H"
     (row,) = repair_rows([_row("Bicarbonate", "25", "mmol/L", "22 - 29", "7")], default_kb())
     assert row.flag_text == "7"
+    # beside the value in the line (not in a flag cell), a 7 is another column's number: an
+    # earlier result of a cumulative report
+    row = _row("White cells", "7", "/HPF", "0 to 5", line="White cells 7 7 7 /HPF 0 to 5")
+    (out,) = repair_rows([row], default_kb())
+    assert out.flag_text == ""
 
 
 def test_a_small_f_read_as_a_capital_t_is_cheap() -> None:
