@@ -357,6 +357,7 @@ def test_a_unit_of_a_garbled_name_is_left_when_no_spelling_is_clearly_meant(read
         ("Li", "10.6", "11.0 - 13.5", "L"),
         ("aL", "36", "40 - 60", "L"),
         ("[L", "4.0", "6.2 - 19.4", "L"),  # "[L]" with its closing bracket lost
+        ("ft", "1.4", "0.1 - 1.0", "H"),  # "↑" read as two strokes, like "fT" and "tt"
         ("H)", "120", "70 - 99", "H"),
     ],
 )
