@@ -61,7 +61,9 @@ Measured (2026-12-06, Tesseract 5.3, held-out seeds; ``--random 200`` and
   unchanged (95.3%, 92.3%, 92.3%); seeds 400-459, all families (970 rows, not examined case
   by case except one flag regression fixed before these figures): unit 93.0% -> 93.4%, flag
   92.5% -> 92.6%, found 97.3%, value 95.6%, range 93.0% unchanged, no family lower on any
-  field. Held-out seeds were not measured for this change.
+  field (the same after the ``ft`` arrow reading below). Then ``ft``/``tf`` read as an up
+  arrow: flag_first seeds 300-399 (125 rows) flag 93.6% -> 94.4%. Held-out seeds were not
+  measured for these changes.
 * earlier: before the OCR repair (``ocr_repair``; 60 scanned reports, seeds 10000-10059):
   found 93.2%, value 89.8%, unit 76.1%, range 80.4%, flag 84.2%, 7 rows vanished.
 
