@@ -53,6 +53,17 @@ Measured (2026-12-06, Tesseract 5.3, held-out seeds; ``--random 200`` and
   these changes gives the same one there, and 94.2%, 90.4%, 89.4%, 90.0%, 90.3%, 5 vanished).
 * scanned, tuning seeds 200-259 (1056 rows): found 96.8%, value 94.8%, unit 94.4%, range
   93.8%, flag 94.6%, 9 vanished, 0/60 (before: 94.2%, 92.7%, 90.7%, 90.9%, 90.2%, 11 vanished).
+* scanned, tuning seeds, unit and flag readings in ``ocr_repair``/``ocr`` (a caret read as 7,
+  a smudge at a unit's end, a bracketed flag read before the unit, ``o``/``a`` and ``T``/``f``
+  confusions), measured with ``labs_scan_replay.py`` (same scoring, 2026-12-06): families
+  range_first, split_range, leaders and two_column of seeds 300-399 (40 reports, 652 rows,
+  examined case by case): unit 89.9% -> 91.6%, flag 92.2% -> 92.6%, found/value/range
+  unchanged (95.3%, 92.3%, 92.3%); seeds 400-459, all families (970 rows, not examined case
+  by case except one flag regression fixed before these figures): unit 93.0% -> 93.4%, flag
+  92.5% -> 92.6%, found 97.3%, value 95.6%, range 93.0% unchanged, no family lower on any
+  field (the same after the ``ft`` arrow reading below). Then ``ft``/``tf`` read as an up
+  arrow: flag_first seeds 300-399 (125 rows) flag 93.6% -> 94.4%. Held-out seeds were not
+  measured for these changes.
 * earlier: before the OCR repair (``ocr_repair``; 60 scanned reports, seeds 10000-10059):
   found 93.2%, value 89.8%, unit 76.1%, range 80.4%, flag 84.2%, 7 rows vanished.
 

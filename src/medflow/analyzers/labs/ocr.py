@@ -80,9 +80,11 @@ MIN_CONFIDENCE = 0.0
 _COLON_DECIMAL = re.compile(r"^(0|[2-9]\d*|1\d+):(\d+)$")
 # "x10^9/L" read as "x1049/L" / "X1043/uL" / "xX10412/L" / "10%3/uL": the 4 (or %) after
 # "10" is the caret. Without the "x" only the exponents of cell counts (3, 6, 9, 12) are
-# taken: "1046/uL" is 10^6/uL, never 10^46.
-_POWER_UNIT = re.compile(r"^[xX×]{1,2}10[4^*%](\d{1,2})/(\w+)$")
-_BARE_POWER_UNIT = re.compile(r"^10[4%](3|6|9|12)/(u?L)$")
+# taken: "1046/uL" is 10^6/uL, never 10^46. Tesseract also reads the caret as a 7
+# ("x1079/L", "1073/uL" on the tuning scans, seeds 300-399); a 7 is taken for the caret only
+# before those exponents (10^79 or 10^73 is no unit; "x107/L" is left alone).
+_POWER_UNIT = re.compile(r"^[xX×]{1,2}10(?:[4^*%](\d{1,2})|7(3|6|9|12))/(\w+)$")
+_BARE_POWER_UNIT = re.compile(r"^10[47%](3|6|9|12)/(u?L)$")
 _IU = re.compile(r"^([umµ]?)[l1]U/")
 # A bold value with its flag ("33 L") read as "33.L" or "143."; the period is a smudge.
 _TRAILING_DOT = re.compile(r"^(\d+(?:\.\d+)?)\.([HL]{1,2})?$")
@@ -787,7 +789,7 @@ def clean_word(text: str) -> str:
     """Undo Tesseract slips that cannot change a correct reading (``46:0`` -> ``46.0``)."""
     text = text.strip().translate(_STRAY)
     text = _COLON_DECIMAL.sub(r"\1.\2", text)
-    text = _POWER_UNIT.sub(r"x10^\1/\2", text)
+    text = _POWER_UNIT.sub(lambda m: f"x10^{m[1] or m[2]}/{m[3]}", text)
     text = _BARE_POWER_UNIT.sub(r"10^\1/\2", text)
     text = _IU.sub(r"\1IU/", text)
     text = _TRAILING_DOT.sub(r"\1\2", text)

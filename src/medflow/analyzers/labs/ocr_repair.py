@@ -58,6 +58,7 @@ class Confusions:
     up: frozenset[str]
     down: frozenset[str]
     bracket: frozenset[str]
+    up_in_flag_cell: frozenset[str]
 
 
 @cache
@@ -71,6 +72,7 @@ def confusions() -> Confusions:
         up=frozenset(str(a) for a in data["arrows"]["up"]),
         down=frozenset(str(a) for a in data["arrows"]["down"]),
         bracket=frozenset(str(data["arrows"]["bracket"])),
+        up_in_flag_cell=frozenset(str(a) for a in data["arrows"]["up_in_flag_cell"]),
     )
 
 
@@ -182,11 +184,19 @@ def _unit_fix(row: RawLabRow, kb: KnowledgeBase, others: Sequence[str]) -> str |
         return None
     pool = list(dict.fromkeys([*unit_forms(), *others]))
     found = _accepted(kb, row, pool)
+    trimmed = _EDGE_MARKS.sub("", read)
+    if trimmed and trimmed != read and kb.to_ucum(read) is None:
+        # a known unit with a smudge at its end ("nmol/L.", "mg/dL,", "|fL"): the unit
+        # without it, when the test (if known) accepts it; no other spelling can be nearer
+        ucum = kb.to_ucum(trimmed)
+        if ucum is not None and (found is None or ucum in found[1]):
+            return _same_spelling(trimmed, pool, others) or trimmed
     if found is None:
-        # the name is too garbled to know the test: only a unit read as no known spelling is
-        # snapped, among every spelling, the report's other rows first
+        # the name is too garbled to know the test: a unit read as no known spelling is
+        # snapped, among every spelling, the report's other rows first; a known one only
+        # loses a slip of case or a space (below)
         if kb.to_ucum(read) is not None:
-            return None
+            return _same_spelling(read, pool, others)
         return snap_unit(read, pool, others)
     listed, accepted = found
     candidates = [c for c in pool if kb.to_ucum(c) in accepted]
@@ -201,6 +211,17 @@ def _unit_fix(row: RawLabRow, kb: KnowledgeBase, others: Sequence[str]) -> str |
         # Tesseract reads the small caret of "10^3/uL" as "*" (the reverse was not seen): the
         # report prints the caret where another row reads it
         return caret
+    return _same_spelling(read, candidates, others)
+
+
+# Smudges OCR glues to the ends of a unit (a period, a comma, a cell rule); no unit spelling
+# starts or ends with one.
+_EDGE_MARKS = re.compile(r"^[.,;:_'`~|]+|[.,;:_'`~|]+$")
+
+
+def _same_spelling(read: str, candidates: Sequence[str], others: Sequence[str]) -> str | None:
+    """The spelling of ``read`` (a known unit) the report prints, when OCR read it with a slip
+    of case, a space or a mark (``fl``, ``mmol /L``), else None."""
     # a known spelling read with a slip of case, a space or a mark ("fl", "mmol /L"): the
     # spelling the report's other rows print, else the usual one
     same = [
@@ -249,9 +270,14 @@ _FLAG_LETTER = re.compile(r"^[\[({|]?([a-zEI]?)([HL])([a-zEI]?)[\])}|]?$")
 
 def letter_reading(text: str) -> str:
     """``H`` or ``L`` when ``text`` is one flag letter with a smudge read beside it (``LE``,
-    ``Li``, ``aL``: a lower-case letter, ``E`` or ``I``, the marks of a bracket), else ``""``."""
-    m = _FLAG_LETTER.match(text.strip())
-    if m is None or not (m.group(1) or m.group(3)):
+    ``Li``, ``aL``: a lower-case letter, ``E`` or ``I``, the marks of a bracket) or with one
+    bracket of ``[L]`` lost (``[L``, ``H)``), else ``""``."""
+    text = text.strip()
+    m = _FLAG_LETTER.match(text)
+    if m is None:
+        return ""
+    half = (text[0] in "[({") != (text[-1] in "])}")  # one bracket of a pair lost
+    if not (m.group(1) or m.group(3) or half):
         return ""
     return m.group(2)
 
@@ -276,6 +302,20 @@ def border_mark(row: RawLabRow) -> bool:
     return not (above or below)
 
 
+# A bracketed mark of one or two characters: what OCR makes of a bracketed flag (``[1]`` for
+# ``[↓]``, ``[T]}`` for ``[↑]``).
+_BRACKET_MARK = re.compile(r"^[\[({][^\s\[\](){}%]{1,2}[\])}][\])}|]?$")
+
+
+def _unit_mark(row: RawLabRow) -> tuple[str, str] | None:
+    """(the mark, the unit without it) when the unit as read starts with a bracketed mark and
+    no flag was read: a bracketed flag printed after the value, before the unit."""
+    words = row.unit_text.split()
+    if row.flag_text or len(words) < 2 or not _BRACKET_MARK.match(words[0]):
+        return None
+    return words[0], " ".join(words[1:])
+
+
 def _flag_fix(row: RawLabRow) -> tuple[str, str, str] | None:
     """(flag, the text read, the unit without it) when an arrow read as a letter is the
     row's printed flag and agrees with the value against the printed range."""
@@ -283,7 +323,8 @@ def _flag_fix(row: RawLabRow) -> tuple[str, str, str] | None:
     if not want:
         return None
     if row.flag_text and not normalize_flag(row.flag_text):
-        if want in (arrow_reading(row.flag_text), letter_reading(row.flag_text)):
+        cell = "H" if row.flag_text in confusions().up_in_flag_cell else ""
+        if want in (arrow_reading(row.flag_text), letter_reading(row.flag_text), cell):
             return want, row.flag_text, row.unit_text
         return None
     if row.flag_text:
@@ -291,6 +332,9 @@ def _flag_fix(row: RawLabRow) -> tuple[str, str, str] | None:
     unit_words = row.unit_text.split()
     if len(unit_words) > 1 and arrow_reading(unit_words[-1]) == want:
         return want, unit_words[-1], " ".join(unit_words[:-1])
+    if len(unit_words) > 1 and arrow_reading(unit_words[0]) == want:
+        # the arrow printed after the value, before the unit ("12 [↑] mg/dL", dotted leaders)
+        return want, unit_words[0], " ".join(unit_words[1:])
     words = row.line.replace("|", " ").split()
     for i, w in enumerate(words):
         if w == row.value_text:
@@ -369,6 +413,13 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
         notes: list[str] = []
         update: dict[str, str] = {}
         flag = _flag_fix(row)
+        mark = _unit_mark(row) if flag is None else None
+        if mark is not None:
+            update["flag_text"], update["unit_text"] = mark
+            notes.append(
+                f'"{mark[0]}" read before the unit taken as the printed flag (as read): a '
+                "bracketed mark is no unit"
+            )
         if flag is None and border_mark(row):
             update["flag_text"] = ""
             notes.append(

@@ -44,6 +44,8 @@ def _row(name: str, value: str, unit: str, rng: str = "", flag: str = "", **kw: 
     ("name", "read", "printed"),
     [
         ("Potassium", "mmo] /T.", "mmol/L"),  # l read as ], L as T, a smudge
+        ("Potassium", "mma] /L", "mmol/L"),  # o read as a: nearer mmol/L than mEq/L
+        ("MPV", "TL:", "fL"),  # f read as T
         ("WBC Count", "K/ul.", "K/uL"),
         ("Absolute Eosinophils", "Kiul.", "K/uL"),
         ("TSH", "ulTU/mL", "uIU/mL"),
@@ -354,6 +356,9 @@ def test_a_unit_of_a_garbled_name_is_left_when_no_spelling_is_clearly_meant(read
         ("LE", "3.3", "3.5 - 6.5", "L"),  # a flag letter with a smudge beside it
         ("Li", "10.6", "11.0 - 13.5", "L"),
         ("aL", "36", "40 - 60", "L"),
+        ("[L", "4.0", "6.2 - 19.4", "L"),  # "[L]" with its closing bracket lost
+        ("ft", "1.4", "0.1 - 1.0", "H"),  # "↑" read as two strokes, like "fT" and "tt"
+        ("H)", "120", "70 - 99", "H"),
     ],
 )
 def test_a_flag_read_with_bracket_or_smudge_marks_is_taken_when_the_range_agrees(
@@ -371,6 +376,7 @@ def test_a_flag_read_with_bracket_or_smudge_marks_is_taken_when_the_range_agrees
         ("Et)", "50", "70 - 99"),  # an up reading below the range
         ("HL", "120", "70 - 99"),  # two letters: no one flag is meant
         ("E", "120", "70 - 99"),  # a bracket mark alone
+        ("[L", "5.0", "3.5 - 6.5"),  # half a bracket, inside the range
     ],
 )
 def test_a_smudged_flag_against_the_range_stays_as_read(flag: str, value: str, rng: str) -> None:
@@ -405,3 +411,63 @@ def test_a_cell_border_read_as_the_flag_is_dropped_only_inside_the_range(
 ) -> None:
     (row,) = repair_rows([_row("Glucose", value, "mg/dL", rng, flag)], default_kb())
     assert row.flag_text == kept
+
+
+def test_a_smudge_at_the_end_of_a_known_unit_is_dropped() -> None:
+    # "nmol/L." : nmol/L and mmol/L are too close for the margin, but dropping the period
+    # gives a unit the test accepts, and no spelling can be nearer than that
+    kb = default_kb()
+    rows = [_row("Vitamin D (25-OH)", "62", "nmol/L."), _row("Sodium", "140", "mmol/L")]
+    row = repair_rows(rows, kb)[0]
+    assert row.unit_text == "nmol/L"
+    assert any('"nmol/L."' in note for note in row.corrections)
+    # a smudge that leaves a unit the test does not convert to stays as read
+    (row,) = repair_rows([_row("Glucose", "90", "fL.")], kb)
+    assert row.unit_text == "fL."
+
+
+def test_a_known_unit_of_a_garbled_name_loses_a_space_read_into_it() -> None:
+    rows = [_row("Giucose (fasting)", "5.2", "mmol /L"), _row("Sodium", "140", "mmol/L")]
+    out = repair_rows(rows, default_kb())
+    assert out[0].unit_text == "mmol/L"
+    # printed so on the report's other rows too: left as read
+    rows = [_row("Giucose (fasting)", "5.2", "mmol/l"), _row("Sodium", "140", "mmol/l")]
+    assert repair_rows(rows, default_kb())[0].unit_text == "mmol/l"
+
+
+@pytest.mark.parametrize(
+    ("unit", "value", "rng", "flag"),
+    [
+        ("[1] mg/dL", "2.1", "3.5 - 7.2", "L"),  # "[↓]" read as "[1]": the range agrees
+        ("[T]} mg/dL", "260", "<200", "H"),
+        ("[T] mg/dL", "5.0", "3.5 - 7.2", "[T]"),  # against the range: kept as read
+    ],
+)
+def test_a_bracketed_flag_read_before_the_unit_is_the_flag_not_the_unit(
+    unit: str, value: str, rng: str, flag: str
+) -> None:
+    (row,) = repair_rows([_row("Uric Acid", value, unit, rng)], default_kb())
+    assert (row.unit_text, row.flag_text) == ("mg/dL", flag)
+
+
+def test_a_percent_in_brackets_before_a_unit_is_no_flag() -> None:
+    (row,) = repair_rows([_row("Uric Acid", "5.0", "(%) mg/dL", "3.5 - 7.2")], default_kb())
+    assert row.flag_text == ""
+
+
+def test_an_up_arrow_read_as_a_7_is_the_flag_when_the_range_agrees() -> None:
+    (row,) = repair_rows([_row("Bicarbonate", "31", "mmol/L", "22 - 29", "7")], default_kb())
+    assert row.flag_text == "H"
+    (row,) = repair_rows([_row("Bicarbonate", "25", "mmol/L", "22 - 29", "7")], default_kb())
+    assert row.flag_text == "7"
+    # beside the value in the line (not in a flag cell), a 7 is another column's number: an
+    # earlier result of a cumulative report
+    row = _row("White cells", "7", "/HPF", "0 to 5", line="White cells 7 7 7 /HPF 0 to 5")
+    (out,) = repair_rows([row], default_kb())
+    assert out.flag_text == ""
+
+
+def test_a_small_f_read_as_a_capital_t_is_cheap() -> None:
+    # "TL:" for "fL" (Tesseract on 7 pt type): T and f are one confusion group
+    (row,) = repair_rows([_row("MPV", "9.7", "TL:", "7.5-11.5")], default_kb())
+    assert row.unit_text == "fL"
