@@ -64,7 +64,7 @@ from medflow.analyzers.labs.rows import (
     parse_line,
     tokens,
 )
-from medflow.analyzers.labs.scan_trust import value_confidence
+from medflow.analyzers.labs.scan_trust import name_confidence, value_confidence
 from medflow.analyzers.labs.words import Line, PageText
 from medflow.domain.labs import BBox, ExtractionInfo, RawLabRow
 from medflow.errors import NoResultsError
@@ -104,8 +104,9 @@ class _Row:
             x1=max(ln.x1 for ln in self.lines),
             bottom=max(ln.bottom for ln in self.lines),
         )
+        name = " ".join([p.name, *self.extra_name])
         row = RawLabRow(
-            name=" ".join([p.name, *self.extra_name]),
+            name=name,
             value_text=p.value_text,
             unit_text=p.unit_text,
             range_text=" ".join([p.range_text, *self.extra_range]).strip(),
@@ -115,6 +116,7 @@ class _Row:
             bbox=box,
             ocr=self.page.ocr,
             value_confidence=value_confidence(self.lines, p.value_text) if self.page.ocr else None,
+            name_confidence=name_confidence(self.lines, name) if self.page.ocr else None,
         )
         if self.page.reread is not None:
             from medflow.analyzers.labs.ocr_reread import reread_row

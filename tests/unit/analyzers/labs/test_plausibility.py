@@ -184,3 +184,21 @@ def test_ocr_lost_decimal_point_on_a_two_sided_range_is_held() -> None:
     assert "it may be 5.2" in result.review_reason
     printed = one(row.model_copy(update={"ocr": False}))
     assert printed.significance is not Significance.REVIEW
+
+
+def test_a_negative_value_against_a_range_that_is_not_negative_is_held() -> None:
+    # all-normal tuning seed 6: a T4 of 10.1 read as "-10.1" (a mark before the value read
+    # as a minus sign) was summarised as low
+    row = RawLabRow(
+        name="Thyroxine (T4) Total", value_text="-10.1", unit_text="ug/dL", range_text="5.0 to 12.0"
+    )
+    held = one(row.model_copy(update={"ocr": True}))
+    assert held.significance is Significance.REVIEW
+    assert "negative" in held.review_reason and "minus" in held.review_reason
+    assert synthesize([held], MAN).findings == ()
+    # a test whose range goes below zero keeps its negative values
+    excess = one(
+        RawLabRow(name="Base Excess", value_text="-4.5", unit_text="mmol/L", range_text="-2 - 3")
+    )
+    assert excess.significance is not Significance.REVIEW, excess.review_reason
+    assert excess.flag is Flag.LOW
