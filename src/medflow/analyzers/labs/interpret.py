@@ -229,7 +229,39 @@ def _review(
         listed=listed is not None,
         unit=work.shown_unit,
     )
+    if reason is None and parsed.comparator is None:
+        reason = _critical_inside_printed_range(value, work)
     return reason or ""
+
+
+def _critical_inside_printed_range(value: float, work: _Work) -> str | None:
+    """A value inside the range printed beside it that is beyond a critical limit of the test
+    (in the printed unit) cannot be both: the unit or the range was misread ("364 /uL" read for
+    364 x10^3/uL platelets, 150-450: all-normal tuning seed 10 summarised it as severe
+    thrombocytopenia). Held for review, the reason in words; None otherwise."""
+    reference = work.reference
+    if reference is None or reference.source != "report":
+        return None
+    if (reference.low is None and reference.high is None) or _side_plain(value, reference):
+        return None
+    below = work.crit_low is not None and value < work.crit_low
+    above = work.crit_high is not None and value > work.crit_high
+    if not below and not above:
+        return None
+    limit = work.crit_low if below else work.crit_high
+    return (
+        f"{num(value)} {work.shown_unit} lies inside its printed range {reference.text} but "
+        f"{'below' if below else 'above'} the critical limit {num(limit or 0.0)} {work.unit}: "
+        "the unit or the range may have been misread; check the printed report"
+    )
+
+
+def _side_plain(value: float, reference: ReferenceRange) -> int:
+    if reference.low is not None and value < reference.low:
+        return -1
+    if reference.high is not None and value > reference.high:
+        return 1
+    return 0
 
 
 def _unit_and_range(

@@ -202,3 +202,19 @@ def test_a_negative_value_against_a_range_that_is_not_negative_is_held() -> None
     )
     assert excess.significance is not Significance.REVIEW, excess.review_reason
     assert excess.flag is Flag.LOW
+
+
+def test_a_critical_value_inside_its_own_printed_range_is_held_not_critical() -> None:
+    # all-normal tuning seed 10: platelets 364 x10^3/uL read with the unit "/uL"; inside the
+    # printed 150-450 yet below the critical limit in /uL: summarised as severe thrombocytopenia
+    row = RawLabRow(
+        name="Platelet Count", value_text="364", unit_text="/uL", range_text="150 to 450", ocr=True
+    )
+    held = one(row)
+    assert held.significance is Significance.REVIEW
+    assert "inside its printed range" in held.review_reason
+    assert "critical limit" in held.review_reason
+    assert synthesize([held], MAN).findings == ()
+    # outside the printed range, a critical value stays critical
+    low = one(row.model_copy(update={"value_text": "9", "unit_text": "x10^3/uL"}))
+    assert low.significance is Significance.CRITICAL
