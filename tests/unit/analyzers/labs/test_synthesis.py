@@ -505,3 +505,18 @@ def test_a_guideline_threshold_crossed_inside_the_printed_range_is_information()
     assert [f.severity for f in above.findings] == [FindingSeverity.SIGNIFICANT]
     kb_range = summary([("Hemoglobin", "17.2", "g/dL")], MAN)
     assert [f.severity for f in kb_range.findings] == [FindingSeverity.SIGNIFICANT]
+
+
+def test_an_incomplete_report_with_an_information_finding_does_not_claim_normality() -> None:
+    # all-normal tuning seed 11: the raised haemoglobin (information: inside the printed
+    # range) kept the headline "All 12 results within their reference ranges; 1 row(s) not
+    # read...", which claims normality over a row not read
+    raw = [
+        RawLabRow(name="Hemoglobin", value_text="16.6", unit_text="g/dL", range_text="13.5-17.5")
+    ]
+    results, _ = interpret(raw, MAN, default_kb())
+    unread = [RawLabRow(name="Reticulocyte Count", value_text="1.9", line="Retic 1.9 %")]
+    s = synthesize(results, MAN, collected_at=NOW, unrecognized=unread)
+    assert [f.severity for f in s.findings] == [FindingSeverity.INFO]
+    assert s.headline.startswith("Incomplete: 1 row(s) not read or not recognised")
+    assert "within their reference ranges" not in s.headline
