@@ -15,7 +15,11 @@ OCR'd 5.95 mmol/L). A value is held, with the reason in words, when:
 * it is negative while no limit of its range is (a concentration or a count is never below
   zero; OCR reads a cell border, a leader dot or a smudge before the value as a minus sign:
   "-10.1" for a total T4 of 10.1 on all-normal tuning seed 6). Tests whose values may be
-  negative (base excess) print a negative lower limit.
+  negative (base excess) print a negative lower limit;
+* it was read by OCR, lies outside its printed range, and that range as read has lost a
+  decimal point: a limit with a leading zero before a digit ("05-25" for 0.5-2.5, all-normal
+  tuning seed 30), or a number on the line with two points ("<.5.0" read as the range "<.5",
+  seed 27). The value is not called abnormal against a range misread.
 
 Every function is pure; the limits are loaded once.
 """
@@ -260,6 +264,24 @@ def _negative(value: float, reference: ReferenceRange | None) -> str | None:
     )
 
 
+_LEADING_ZERO = re.compile(r"(?<![\d.])0\d")
+_TWO_POINTS = re.compile(r"\d*\.\d+\.\d")
+
+
+def _garbled_range(
+    value: float, reference: ReferenceRange | None, line: str, ocr: bool
+) -> str | None:
+    if not ocr or reference is None or _side(value, reference) == 0:
+        return None
+    text = reference.text
+    if _LEADING_ZERO.search(text) or _TWO_POINTS.search(line):
+        return (
+            f"{_num(value)} lies outside the printed range as read by OCR ({text}), which looks "
+            "misread (a decimal point lost or doubled)"
+        )
+    return None
+
+
 def review_reason(
     *,
     value: float,
@@ -295,6 +317,7 @@ def review_reason(
         _comma(value, value_text, ref, ocr),
         _range_column_taken(value, line),
         _negative(value, ref),
+        _garbled_range(value, ref, line, ocr),
     ]
     if comparator is None:
         beyond = _beyond_limits(value, limits, unit)

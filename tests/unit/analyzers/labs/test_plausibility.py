@@ -218,3 +218,27 @@ def test_a_critical_value_inside_its_own_printed_range_is_held_not_critical() ->
     # outside the printed range, a critical value stays critical
     low = one(row.model_copy(update={"value_text": "9", "unit_text": "x10^3/uL"}))
     assert low.significance is Significance.CRITICAL
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "unit", "rng", "line"),
+    [
+        # all-normal tuning seed 30: 0.5-2.5 re-read as "05-25", 2.3 called low
+        ("Reticulocyte Count", "2.3", "%", "05-25", "Reticulocyte Count 2.3 % 05-25"),
+        # seed 27: "< 5.0" read as "<.5.0", the range taken as "<.5", 4.8 called high
+        ("CRP", "4.8", "mg/L", "<.5", "C-Reactive Protein (CRP) 4.8 mg/L <.5.0"),
+    ],
+)
+def test_an_ocr_value_outside_a_range_that_lost_a_decimal_point_is_held(
+    name: str, value: str, unit: str, rng: str, line: str
+) -> None:
+    row = RawLabRow(
+        name=name, value_text=value, unit_text=unit, range_text=rng, line=line, ocr=True
+    )
+    held = one(row)
+    assert held.significance is Significance.REVIEW
+    assert "looks misread" in held.review_reason
+    # the same reading from a text layer, or against a range read cleanly, is interpreted
+    assert one(row.model_copy(update={"ocr": False})).significance is Significance.SIGNIFICANT
+    clean = one(row.model_copy(update={"range_text": "0.5-2.5", "line": f"{name} {value}"}))
+    assert clean.significance is not Significance.REVIEW
