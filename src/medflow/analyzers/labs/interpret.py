@@ -231,7 +231,26 @@ def _review(
     )
     if reason is None and parsed.comparator is None:
         reason = _critical_inside_printed_range(value, work)
+    if reason is None and parsed.comparator is None:
+        reason = _outside_a_range_reread(value, row, work)
     return reason or ""
+
+
+def _outside_a_range_reread(value: float, row: RawLabRow, work: _Work) -> str | None:
+    """An OCR value outside a printed range that a re-read or repair of the scan changed
+    (``RawLabRow.changed``): the two readings of the range disagree, so the value is not
+    called abnormal against either (all-normal tuning seed 34: 1.1 - 2.5 first read as
+    "(bas 2.5", re-read as "11 - 25", a ratio of 1.6 called low). Held for review; None
+    otherwise."""
+    reference = work.reference
+    if not row.ocr or "range_text" not in row.changed or reference is None:
+        return None
+    if reference.source != "report" or not _side_plain(value, reference):
+        return None
+    return (
+        f"{num(value)} lies outside the printed range {reference.text}, which a second reading "
+        "of the scan changed: check the printed report"
+    )
 
 
 def _critical_inside_printed_range(value: float, work: _Work) -> str | None:

@@ -242,3 +242,22 @@ def test_an_ocr_value_outside_a_range_that_lost_a_decimal_point_is_held(
     assert one(row.model_copy(update={"ocr": False})).significance is Significance.SIGNIFICANT
     clean = one(row.model_copy(update={"range_text": "0.5-2.5", "line": f"{name} {value}"}))
     assert clean.significance is not Significance.REVIEW
+
+
+def test_an_ocr_value_outside_a_range_a_re_read_changed_is_held() -> None:
+    # all-normal tuning seed 34: 1.1 - 2.5 first read as "(bas 2.5", re-read as "11 - 25": an
+    # A/G ratio of 1.6 was called low
+    row = RawLabRow(
+        name="Albumin/Globulin Ratio",
+        value_text="1.6",
+        range_text="11 - 25",
+        ocr=True,
+        changed=("range_text",),
+    )
+    held = one(row)
+    assert held.significance is Significance.REVIEW
+    assert "second reading" in held.review_reason
+    # a range read once, or a value inside the re-read range, is interpreted as read
+    assert one(row.model_copy(update={"changed": ()})).significance is Significance.SIGNIFICANT
+    inside = one(row.model_copy(update={"range_text": "1.1 - 2.5"}))
+    assert inside.significance is Significance.NORMAL
