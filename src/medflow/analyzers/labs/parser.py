@@ -233,11 +233,39 @@ class _State:
     tables: list[Table] | None = None
     letterhead: set[str] = field(default_factory=set)
 
-    def skip(self, page: PageText, line: Line) -> None:
-        """Keep ``line`` as unread when it holds a number."""
+    def skip(self, page: PageText, line: Line) -> bool:
+        """Keep ``line`` as unread when it holds a number; whether it was kept."""
         if holds_number(line) and not self.is_letterhead(line) and not is_boilerplate(line):
             box = BBox(page=page.number, x0=line.x0, top=line.top, x1=line.x1, bottom=line.bottom)
             self.unread.append(UnreadLine(line.text, page.number, box, self.section, page.ocr))
+            return True
+        return False
+
+    def skip_wrapped(self, page: PageText, line: Line, nxt: Line | None, pitch: float) -> bool:
+        """Keep ``line`` as unread (see :meth:`skip`) with the rest of its name when the next
+        line is that rest (flush left, close under it, no number, no title): a row whose
+        value OCR garbled ("Serum [2A | mg/dL | 1.7-2.2" over "Magnesium") is kept with its
+        whole name. Returns whether ``nxt`` was taken."""
+        if not self.skip(page, line):
+            return False
+        if nxt is None or not nxt.words or holds_number(nxt) or _section_title(nxt) is not None:
+            return False
+        if abs(nxt.x0 - line.x0) > 3 or not 0 < _left_top(nxt) - _left_top(line) < (
+            _wrap(page) * pitch
+        ):
+            return False
+        kept = self.unread[-1]
+        box = BBox(
+            page=page.number,
+            x0=min(line.x0, nxt.x0),
+            top=line.top,
+            x1=max(line.x1, nxt.x1),
+            bottom=max(line.bottom, nxt.bottom),
+        )
+        self.unread[-1] = UnreadLine(
+            f"{kept.text} / {nxt.text}", kept.page, box, kept.section, kept.ocr
+        )
+        return True
 
     def is_letterhead(self, line: Line) -> bool:
         """A footer that repeats a letterhead line (``Lab name - 12 Road, City 62701``)."""
@@ -417,7 +445,8 @@ def _parse_table(page: PageText, table: Table, lines: list[Line], state: _State)
         if title is not None and roles <= {"name"}:
             state.section = title
             continue
-        state.skip(page, line)
+        if state.skip_wrapped(page, line, lines[i] if i < len(lines) else None, pitch):
+            i += 1
 
 
 def _by_role(line: Line, table: Table) -> dict[str, str]:
@@ -479,7 +508,8 @@ def _parse_page(page: PageText, lines: list[Line], state: _State) -> str:
             state.section = section
         else:
             state.section = section
-            state.skip(page, line)
+            if state.skip_wrapped(page, line, nxt, pitch):
+                i += 1
     return section
 
 

@@ -335,3 +335,26 @@ def test_generator_is_deterministic_and_draws_abnormal_values() -> None:
     abnormal = sum(f != "N" for f in flags) / len(flags)
     assert 0.1 < abnormal < 0.5
     assert {"H", "L"} <= set(flags)
+
+
+def test_an_unread_row_keeps_the_rest_of_its_wrapped_name() -> None:
+    # tuning seed 229 (scanned, two tables): "Serum Magnesium 2.1" printed over two lines,
+    # the value read as "[2A": the unread line lacked "Magnesium", which no one could match
+    # to the printed row (and here it would have joined the name of the row above)
+    from medflow.analyzers.labs.parser import parse_pages
+
+    page = PageText(
+        1,
+        600,
+        800,
+        [
+            line("Sodium  140  mmol/L  135-145", top=100),
+            line("Serum  [2A  mg/dL  1.7-2.2", top=115),
+            line("Magnesium", top=123),
+            line("Chloride  101  mmol/L  98-107", top=130),
+        ],
+        ocr=True,
+    )
+    parsed = parse_pages([page])
+    assert [r.name for r in parsed.rows] == ["Sodium", "Chloride"]
+    assert [u.text for u in parsed.unread] == ["Serum [2A mg/dL 1.7-2.2 / Magnesium"]
