@@ -184,6 +184,10 @@ def _section_title(line: Line) -> str | None:
     letters = sum(ch.isalpha() for ch in text)
     if letters < 3 or len(text) > MAX_SECTION_CHARS or letters < len(text) * 0.6:
         return None
+    if holds_number(line) and lexicon().range_re.search(text):
+        # a row whose value OCR garbled keeps its printed range; a title prints none
+        # ("Reticulocyte Count Vil 0.5 to 2.5", tuning seed 27, was taken for a title)
+        return None
     words = set(re.findall(r"[a-z]+", text.lower()))
     if text.isupper() or words & lexicon().section_words:
         return text

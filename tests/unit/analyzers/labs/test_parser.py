@@ -358,3 +358,29 @@ def test_an_unread_row_keeps_the_rest_of_its_wrapped_name() -> None:
     parsed = parse_pages([page])
     assert [r.name for r in parsed.rows] == ["Sodium", "Chloride"]
     assert [u.text for u in parsed.unread] == ["Serum [2A mg/dL 1.7-2.2 / Magnesium"]
+
+
+def test_a_row_with_a_garbled_value_is_never_taken_for_a_section_title() -> None:
+    # all-normal tuning seed 27: "Reticulocyte Count 1.1 % 0.5 to 2.5" with the value read
+    # as "Vil" looked like a title ("count" is a section word) and vanished
+    from medflow.analyzers.labs.parser import parse_pages
+
+    page = PageText(
+        1,
+        600,
+        800,
+        [
+            line("Mean Platelet Volume (MPV) 10.2 fL 7.5 to 11.5", top=100),
+            line("Reticulocyte Count Vil 0.5 to 2.5", top=114),
+            line("Serum Sodium 143 mmol/L 136 to 145", top=128),
+            line("Serum Potassium 4.1 mmol/L 3.5 to 5.1", top=142),
+        ],
+        ocr=True,
+    )
+    parsed = parse_pages([page])
+    assert [u.text for u in parsed.unread] == ["Reticulocyte Count Vil 0.5 to 2.5"]
+    assert [(r.name, r.section) for r in parsed.rows] == [
+        ("Mean Platelet Volume (MPV)", ""),
+        ("Serum Sodium", ""),  # the garbled row set no section
+        ("Serum Potassium", ""),
+    ]
