@@ -303,7 +303,8 @@ _NOT_NUMBERS = [
     ),
     re.compile(r"\b\d{2}:[0-5]\d(?::[0-5]\d)?\s*(?:[ap]\.?m\.?)?", re.I),
     re.compile(r"\bpage\s*\d+\s*(?:of|/)\s*\d+", re.I),
-    re.compile(r"\b(?:tel|phone|ph|fax|mobile|mob)\b\.?\s*:?.*$", re.I),
+    # "Ph" is a phone label, "pH" the test (tuning seed 242: "pH 7.1 5.0 - 8.0" held no number)
+    re.compile(r"\b(?!(?-i:pH)\b)(?:tel|phone|ph|fax|mobile|mob)\b\.?\s*:?.*$", re.I),
 ]
 _STANDALONE_NUMBER = re.compile(r"(?<![A-Za-z0-9])[<>]?-?\d+(?:[.,:]\d+)?(?![A-Za-z])")
 

@@ -384,3 +384,22 @@ def test_a_row_with_a_garbled_value_is_never_taken_for_a_section_title() -> None
         ("Serum Sodium", ""),  # the garbled row set no section
         ("Serum Potassium", ""),
     ]
+
+
+def test_a_ph_row_holds_a_number_and_a_phone_label_does_not() -> None:
+    # tuning seed 242 (scanned): "pH 7.1 5.0 - 8.0" with the value read as "TA" was neither
+    # read nor kept: "ph" was taken for a phone label and everything after it dropped
+    from medflow.analyzers.labs.parser import parse_pages
+    from medflow.analyzers.labs.rows import holds_number
+
+    assert holds_number(line("pH  TA  5.0 - 8.0"))
+    assert not holds_number(line("Ph: 555 0147"))
+    assert not holds_number(line("PH 555 0147"))
+    page = PageText(
+        1,
+        600,
+        800,
+        [line("Sodium  140  mmol/L  135-145"), line("pH  TA  5.0 - 8.0", top=114)],
+        ocr=True,
+    )
+    assert [u.text for u in parse_pages([page]).unread] == ["pH TA 5.0 - 8.0"]
