@@ -325,12 +325,14 @@ def signed_value(text: str) -> tuple[str, float] | str:
 
 def kept_unread(truth_row: dict[str, Any], unread_text: str) -> bool:
     """Whether a row not read is among the unread lines: its value printed there, or (OCR may
-    misread the value) its name, matched loosely against each unread line's start."""
+    misread the value) its name, matched loosely against each unread line's start, or every
+    word of its name in one line (a name wrapped under its row: "Serum [2A ... / Magnesium")."""
     if truth_row["value_text"] in unread_text:
         return True
     name = truth_row["name"].lower()
     return any(
         difflib.SequenceMatcher(None, name, line[: len(name)].lower()).ratio() >= 0.6
+        or all(word in line.lower().split() for word in name.split())
         for line in unread_text.split("\n")
     )
 

@@ -125,3 +125,9 @@ def test_a_row_read_with_its_value_under_a_garbled_name_is_misnamed_not_vanished
     ]
     got = bench().score_random(truth, rows, "")
     assert (got["n"], got["found"], got["misnamed"], got["vanished"]) == (3, 1, 1, 1)
+
+
+def test_an_unread_line_holding_every_word_of_a_wrapped_name_keeps_the_row() -> None:
+    row = {"name": "Serum Magnesium", "value_text": "2.1"}
+    assert bench().kept_unread(row, "Serum [2A | mg/dL | 1.7-2.2 / Magnesium")
+    assert not bench().kept_unread(row, "Serum [2A | mg/dL | 1.7-2.2")
