@@ -403,3 +403,12 @@ def test_a_ph_row_holds_a_number_and_a_phone_label_does_not() -> None:
         ocr=True,
     )
     assert [u.text for u in parse_pages([page]).unread] == ["pH TA 5.0 - 8.0"]
+
+
+@pytest.mark.parametrize(
+    "text", ["Lab Services - 41 Quay Street Page 1 of l", "Metro Lab - 2200 Ave Page l of 1"]
+)
+def test_a_footer_whose_page_number_ocr_read_as_a_letter_is_boilerplate(text: str) -> None:
+    # all-normal tuning seeds 609 and 618: the footer was read as a row, "l" as a Low flag
+    assert is_boilerplate(line(text))
+    assert not is_boilerplate(line("Lipase 15 U/L 13-60"))
