@@ -67,6 +67,34 @@ reassurance 1. Seeds 600-637: before 11 claimed / 13 cautious / 13 false alarm /
 reassurance; after 3 / 22 / 13 / 0. (The "after" figures come from the same reading and the
 same ``outcome`` classification, run through a script over the rows read once per seed.)
 
+After the branch issue-11r (2026-12-06; a test name read with OCR confidence < 80 keeps the
+summary from claiming normality, ``scan_trust``; held for review instead of called abnormal: a
+negative value against a range with no negative limit, a value inside its printed range yet
+beyond a critical limit, an OCR value outside a range that lost/doubled a decimal point as read
+or that a re-read changed; a synthesis finding whose trigger lies inside the printed range is
+information; unread lines keep a wrapped name, no row with a range is a section title, "pH" is
+no phone label), tuning seeds, scanned, same OCR reading before and after (Tesseract output
+cached per page image), counted by a script with this file's functions (seeds 0-37 and
+200-259 measured before the footer fix):
+
+* ``--all-normal`` seeds 0-37: claimed normal / cautious / false alarm / false reassurance
+  3 / 24 / 11 / 0 before, 3 / 33 / 2 / 0 after (the 2 left: a cumulative value misread, an
+  unrecognised row whose range OCR misread). Causes of the 11 false alarms before: a guideline
+  threshold crossed inside the printed range (5: haemoglobin, urate, ionised calcium), a
+  range misread by OCR (3), a value misread by OCR (1: cumulative PSA 1.05 read 4.05), a minus
+  sign read before the value (1), a unit misread (364 "/uL" platelets, 1).
+* ``--all-normal`` seeds 600-629 (not examined case by case before the changes): 3 / 16 / 11
+  / 0 before, 1 / 20 / 9 / 0 after (seeds 609 and 618 re-run after the footer fix,
+  ``rows.is_boilerplate``; the rest before it). The false alarms left: 6 are values OCR
+  misread with confidence 0-51 (41 for 11, 212 for 12, 4.007 for 1.007...; no re-read
+  disagrees, as ``ocr_reread`` re-reads implausible values only), 1 row of another table
+  misread ("VLDL Cholestern] 213"), 2 rows whose range OCR misread ("800 to 1000", "05-25").
+* normal values, seeds 200-259 (1056 rows): found 97.82%, value 95.74%, unit 95.74%, range
+  94.70%, flag 95.74% before and after (flag unchanged); vanished 6 before by the definition
+  before ``misnamed`` (4 vanished and 2 misnamed by today's); after: 2 vanished ("Color Yellow"
+  read "Yellaw", "Triglycerides 1.1" read "Lad": lines with no number), 2 misnamed; 0/60
+  false reassurance before and after.
+
 The scanned target is not met: the misses left are values and cells Tesseract reads as other
 characters where a re-read does not agree ("Pils" for 57*, "E9" for 1.9; an impossible value
 is held for review by ``plausibility``, never summarised as a finding), units and limits of
