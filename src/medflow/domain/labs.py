@@ -74,6 +74,10 @@ class RawLabRow(BaseModel):
         value_confidence: for an OCR-read row, Tesseract's confidence (0-100) in the value
             cell, the lowest over its words; None when unknown (no word found for the value,
             or Tesseract gave none) and on a text layer.
+        name_confidence: for an OCR-read row, Tesseract's confidence (0-100) in the test
+            name, the lowest over its words that hold a letter or digit (one misread letter
+            names another test: "Troponin I" read as "Troponin T"); None when unknown and on
+            a text layer.
         changed: the cells of an OCR-read row that a re-read of the page image or a repair
             changed, by field name (``"value_text"``, ``"range_text"``, ``"flag_text"``,
             ``"unit_text"``, ``"name"``); ``corrections`` says what was read.
@@ -92,6 +96,7 @@ class RawLabRow(BaseModel):
     ocr: bool = False
     corrections: tuple[str, ...] = ()
     value_confidence: float | None = None
+    name_confidence: float | None = None
     changed: tuple[str, ...] = ()
 
 

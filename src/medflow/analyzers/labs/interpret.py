@@ -229,7 +229,58 @@ def _review(
         listed=listed is not None,
         unit=work.shown_unit,
     )
+    if reason is None and parsed.comparator is None:
+        reason = _critical_inside_printed_range(value, work)
+    if reason is None and parsed.comparator is None:
+        reason = _outside_a_range_reread(value, row, work)
     return reason or ""
+
+
+def _outside_a_range_reread(value: float, row: RawLabRow, work: _Work) -> str | None:
+    """An OCR value outside a printed range that a re-read or repair of the scan changed
+    (``RawLabRow.changed``): the two readings of the range disagree, so the value is not
+    called abnormal against either (all-normal tuning seed 34: 1.1 - 2.5 first read as
+    "(bas 2.5", re-read as "11 - 25", a ratio of 1.6 called low). Held for review; None
+    otherwise."""
+    reference = work.reference
+    if not row.ocr or "range_text" not in row.changed or reference is None:
+        return None
+    if reference.source != "report" or not _side_plain(value, reference):
+        return None
+    return (
+        f"{num(value)} lies outside the printed range {reference.text}, which a second reading "
+        "of the scan changed: check the printed report"
+    )
+
+
+def _critical_inside_printed_range(value: float, work: _Work) -> str | None:
+    """A value inside the range printed beside it that is beyond a critical limit of the test
+    (in the printed unit) cannot be both: the unit or the range was misread ("364 /uL" read for
+    364 x10^3/uL platelets, 150-450: all-normal tuning seed 10 summarised it as severe
+    thrombocytopenia). Held for review, the reason in words; None otherwise."""
+    reference = work.reference
+    if reference is None or reference.source != "report":
+        return None
+    if (reference.low is None and reference.high is None) or _side_plain(value, reference):
+        return None
+    below = work.crit_low is not None and value < work.crit_low
+    above = work.crit_high is not None and value > work.crit_high
+    if not below and not above:
+        return None
+    limit = work.crit_low if below else work.crit_high
+    return (
+        f"{num(value)} {work.shown_unit} lies inside its printed range {reference.text} but "
+        f"{'below' if below else 'above'} the critical limit {num(limit or 0.0)} {work.unit}: "
+        "the unit or the range may have been misread; check the printed report"
+    )
+
+
+def _side_plain(value: float, reference: ReferenceRange) -> int:
+    if reference.low is not None and value < reference.low:
+        return -1
+    if reference.high is not None and value > reference.high:
+        return 1
+    return 0
 
 
 def _unit_and_range(

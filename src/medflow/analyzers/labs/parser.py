@@ -64,7 +64,7 @@ from medflow.analyzers.labs.rows import (
     parse_line,
     tokens,
 )
-from medflow.analyzers.labs.scan_trust import value_confidence
+from medflow.analyzers.labs.scan_trust import name_confidence, value_confidence
 from medflow.analyzers.labs.words import Line, PageText
 from medflow.domain.labs import BBox, ExtractionInfo, RawLabRow
 from medflow.errors import NoResultsError
@@ -104,8 +104,9 @@ class _Row:
             x1=max(ln.x1 for ln in self.lines),
             bottom=max(ln.bottom for ln in self.lines),
         )
+        name = " ".join([p.name, *self.extra_name])
         row = RawLabRow(
-            name=" ".join([p.name, *self.extra_name]),
+            name=name,
             value_text=p.value_text,
             unit_text=p.unit_text,
             range_text=" ".join([p.range_text, *self.extra_range]).strip(),
@@ -115,6 +116,7 @@ class _Row:
             bbox=box,
             ocr=self.page.ocr,
             value_confidence=value_confidence(self.lines, p.value_text) if self.page.ocr else None,
+            name_confidence=name_confidence(self.lines, name) if self.page.ocr else None,
         )
         if self.page.reread is not None:
             from medflow.analyzers.labs.ocr_reread import reread_row
@@ -182,6 +184,10 @@ def _section_title(line: Line) -> str | None:
     letters = sum(ch.isalpha() for ch in text)
     if letters < 3 or len(text) > MAX_SECTION_CHARS or letters < len(text) * 0.6:
         return None
+    if holds_number(line) and lexicon().range_re.search(text):
+        # a row whose value OCR garbled keeps its printed range; a title prints none
+        # ("Reticulocyte Count Vil 0.5 to 2.5", tuning seed 27, was taken for a title)
+        return None
     words = set(re.findall(r"[a-z]+", text.lower()))
     if text.isupper() or words & lexicon().section_words:
         return text
@@ -231,11 +237,39 @@ class _State:
     tables: list[Table] | None = None
     letterhead: set[str] = field(default_factory=set)
 
-    def skip(self, page: PageText, line: Line) -> None:
-        """Keep ``line`` as unread when it holds a number."""
+    def skip(self, page: PageText, line: Line) -> bool:
+        """Keep ``line`` as unread when it holds a number; whether it was kept."""
         if holds_number(line) and not self.is_letterhead(line) and not is_boilerplate(line):
             box = BBox(page=page.number, x0=line.x0, top=line.top, x1=line.x1, bottom=line.bottom)
             self.unread.append(UnreadLine(line.text, page.number, box, self.section, page.ocr))
+            return True
+        return False
+
+    def skip_wrapped(self, page: PageText, line: Line, nxt: Line | None, pitch: float) -> bool:
+        """Keep ``line`` as unread (see :meth:`skip`) with the rest of its name when the next
+        line is that rest (flush left, close under it, no number, no title): a row whose
+        value OCR garbled ("Serum [2A | mg/dL | 1.7-2.2" over "Magnesium") is kept with its
+        whole name. Returns whether ``nxt`` was taken."""
+        if not self.skip(page, line):
+            return False
+        if nxt is None or not nxt.words or holds_number(nxt) or _section_title(nxt) is not None:
+            return False
+        if abs(nxt.x0 - line.x0) > 3 or not 0 < _left_top(nxt) - _left_top(line) < (
+            _wrap(page) * pitch
+        ):
+            return False
+        kept = self.unread[-1]
+        box = BBox(
+            page=page.number,
+            x0=min(line.x0, nxt.x0),
+            top=line.top,
+            x1=max(line.x1, nxt.x1),
+            bottom=max(line.bottom, nxt.bottom),
+        )
+        self.unread[-1] = UnreadLine(
+            f"{kept.text} / {nxt.text}", kept.page, box, kept.section, kept.ocr
+        )
+        return True
 
     def is_letterhead(self, line: Line) -> bool:
         """A footer that repeats a letterhead line (``Lab name - 12 Road, City 62701``)."""
@@ -415,7 +449,8 @@ def _parse_table(page: PageText, table: Table, lines: list[Line], state: _State)
         if title is not None and roles <= {"name"}:
             state.section = title
             continue
-        state.skip(page, line)
+        if state.skip_wrapped(page, line, lines[i] if i < len(lines) else None, pitch):
+            i += 1
 
 
 def _by_role(line: Line, table: Table) -> dict[str, str]:
@@ -477,7 +512,8 @@ def _parse_page(page: PageText, lines: list[Line], state: _State) -> str:
             state.section = section
         else:
             state.section = section
-            state.skip(page, line)
+            if state.skip_wrapped(page, line, nxt, pitch):
+                i += 1
     return section
 
 

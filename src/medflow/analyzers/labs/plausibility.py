@@ -11,7 +11,15 @@ OCR'd 5.95 mmol/L). A value is held, with the reason in words, when:
 * its comma is ambiguous (``1,250`` is 1250 or 1.25) and the two readings fall on different
   sides of the range, or a comma was read by OCR;
 * it equals a limit of its own printed range while the line holds another number that is not
-  part of the range (a range column's first number taken as the value).
+  part of the range (a range column's first number taken as the value);
+* it is negative while no limit of its range is (a concentration or a count is never below
+  zero; OCR reads a cell border, a leader dot or a smudge before the value as a minus sign:
+  "-10.1" for a total T4 of 10.1 on all-normal tuning seed 6). Tests whose values may be
+  negative (base excess) print a negative lower limit;
+* it was read by OCR, lies outside its printed range, and that range as read has lost a
+  decimal point: a limit with a leading zero before a digit ("05-25" for 0.5-2.5, all-normal
+  tuning seed 30), or a number on the line with two points ("<.5.0" read as the range "<.5",
+  seed 27). The value is not called abnormal against a range misread.
 
 Every function is pure; the limits are loaded once.
 """
@@ -244,6 +252,36 @@ def _range_column_taken(value: float, line: str) -> str | None:
     return None
 
 
+def _negative(value: float, reference: ReferenceRange | None) -> str | None:
+    if reference is None or value >= 0:
+        return None
+    if any(limit is not None and limit < 0 for limit in (reference.low, reference.high)):
+        return None
+    shown = reference.text or _range_words(reference)
+    return (
+        f"{_num(value)} is negative while its range {shown} is not: a mark before the value "
+        "may have been read as a minus sign"
+    )
+
+
+_LEADING_ZERO = re.compile(r"(?<![\d.])0\d")
+_TWO_POINTS = re.compile(r"\d*\.\d+\.\d")
+
+
+def _garbled_range(
+    value: float, reference: ReferenceRange | None, line: str, ocr: bool
+) -> str | None:
+    if not ocr or reference is None or _side(value, reference) == 0:
+        return None
+    text = reference.text
+    if _LEADING_ZERO.search(text) or _TWO_POINTS.search(line):
+        return (
+            f"{_num(value)} lies outside the printed range as read by OCR ({text}), which looks "
+            "misread (a decimal point lost or doubled)"
+        )
+    return None
+
+
 def review_reason(
     *,
     value: float,
@@ -278,6 +316,8 @@ def review_reason(
     reasons = [
         _comma(value, value_text, ref, ocr),
         _range_column_taken(value, line),
+        _negative(value, ref),
+        _garbled_range(value, ref, line, ocr),
     ]
     if comparator is None:
         beyond = _beyond_limits(value, limits, unit)

@@ -288,7 +288,9 @@ def is_header(line: Line) -> bool:
 def is_boilerplate(line: Line) -> bool:
     """Whether the line is patient/lab/report metadata ("Patient Name:", "Page 1 of 2")."""
     text = line.text.lower().lstrip("*#-=_ ")
-    if re.search(r"\bpage\s*\d+\s*(?:of|/)\s*\d+", text):
+    # OCR reads a 1 as "l" or "I" ("Page l of 1": all-normal tuning seeds 609 and 618 kept
+    # the footer as a row, its "l" screened as a printed Low flag)
+    if re.search(r"\bpage\s*[\dli]+\s*(?:of|/)\s*[\dli]+\b", text):
         return True
     return lexicon().boilerplate.match(text) is not None
 
@@ -303,7 +305,8 @@ _NOT_NUMBERS = [
     ),
     re.compile(r"\b\d{2}:[0-5]\d(?::[0-5]\d)?\s*(?:[ap]\.?m\.?)?", re.I),
     re.compile(r"\bpage\s*\d+\s*(?:of|/)\s*\d+", re.I),
-    re.compile(r"\b(?:tel|phone|ph|fax|mobile|mob)\b\.?\s*:?.*$", re.I),
+    # "Ph" is a phone label, "pH" the test (tuning seed 242: "pH 7.1 5.0 - 8.0" held no number)
+    re.compile(r"\b(?!(?-i:pH)\b)(?:tel|phone|ph|fax|mobile|mob)\b\.?\s*:?.*$", re.I),
 ]
 _STANDALONE_NUMBER = re.compile(r"(?<![A-Za-z0-9])[<>]?-?\d+(?:[.,:]\d+)?(?![A-Za-z])")
 

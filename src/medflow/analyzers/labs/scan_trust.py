@@ -2,13 +2,16 @@
 
 Tesseract gives each word a confidence (0-100). The reader keeps, on each OCR-read row, the
 lowest confidence over the words of its value cell (:func:`value_confidence`,
-``RawLabRow.value_confidence``) and the cells a re-read or repair changed
+``RawLabRow.value_confidence``) and of its name (:func:`name_confidence`,
+``RawLabRow.name_confidence``), and the cells a re-read or repair changed
 (``RawLabRow.changed``). A value is **uncertain** (:func:`uncertainty`) when its confidence is
 below ``min_confidence`` of ``data/scan_trust.yaml``, unknown, or a cell that decides its
-normality (``changed_cells``) was changed after the first reading. A summary with an uncertain
-value never claims normality (``synthesis``): it says how many values were read with low
-confidence and that the original must be checked. Abnormal findings are reported as before.
-Rows from a text layer are never uncertain.
+normality (``changed_cells``) was changed after the first reading, or when its name was read
+with a confidence below ``min_name_confidence``: one misread letter names another test
+("Troponin I" read as "Troponin T"), whose range and meaning are not the printed test's. A
+summary with an uncertain value never claims normality (``synthesis``): it says how many
+values were read with low confidence and that the original must be checked. Abnormal
+findings are reported as before. Rows from a text layer are never uncertain.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class ScanTrust:
 
     min_confidence: float
     changed_cells: frozenset[str]
+    min_name_confidence: float
 
 
 @cache
@@ -46,6 +50,7 @@ def settings() -> ScanTrust:
     return ScanTrust(
         min_confidence=float(data["min_confidence"]),
         changed_cells=frozenset(str(c) for c in data["changed_cells"]),
+        min_name_confidence=float(data["min_name_confidence"]),
     )
 
 
@@ -81,6 +86,17 @@ def value_confidence(lines: Sequence[Line], value_text: str) -> float | None:
     return min(w.conf for w in words)
 
 
+def name_confidence(lines: Sequence[Line], name: str) -> float | None:
+    """Tesseract's confidence in the name ``name`` of a row read from ``lines``: the lowest
+    over the row's words that are words of the name and hold a letter or digit; None when no
+    such word is found or one has no confidence (-1)."""
+    wanted = {w for w in name.split() if any(ch.isalnum() for ch in w)}
+    words = [w for line in lines for w in line.words if w.text in wanted]
+    if not words or any(w.conf < 0 for w in words):
+        return None
+    return min(w.conf for w in words)
+
+
 def uncertainty(row: RawLabRow, trust: ScanTrust | None = None) -> str:
     """Why the value of an OCR-read ``row`` is too uncertain to be called normal, in words;
     ``""`` when it is certain enough or not OCR-read."""
@@ -95,4 +111,9 @@ def uncertainty(row: RawLabRow, trust: ScanTrust | None = None) -> str:
         return "OCR confidence unknown"
     if row.value_confidence < trust.min_confidence:
         return f"OCR confidence {row.value_confidence:.0f} (below {trust.min_confidence:.0f})"
+    if row.name_confidence is not None and row.name_confidence < trust.min_name_confidence:
+        return (
+            f"name read with OCR confidence {row.name_confidence:.0f} "
+            f"(below {trust.min_name_confidence:.0f}): it may name another test"
+        )
     return ""

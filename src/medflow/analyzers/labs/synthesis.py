@@ -223,7 +223,9 @@ def _incomplete_headline(
         )
         if count
     ]
-    abnormal = findings or any(
+    # an information-only finding is no abnormality: the headline would still say "All n
+    # results within their reference ranges" beside what could not be read
+    abnormal = any(f.severity is not FindingSeverity.INFO for f in findings) or any(
         r.significance in (Significance.SIGNIFICANT, Significance.CRITICAL) for r in usable
     )
     if abnormal:

@@ -78,3 +78,35 @@ def test_an_abnormal_result_or_finding_on_a_normal_report_is_a_false_alarm() -> 
     both = [_result("Sodium", "140"), _result("Potassium", "4.1")]
     report = _report(both, "1 significant finding(s): Hyperkalaemia", findings=(finding,))
     assert bench().outcome(KIT, TRUTH, report) == "false_alarm"
+
+
+def test_a_row_read_with_its_value_under_a_garbled_name_is_misnamed_not_vanished() -> None:
+    # all-normal tuning seed 17: "Free T4 0.98" read as the row "oy a 0.98" (not recognised,
+    # shown with its line) was counted as vanished
+    truth = {
+        "patient": {"sex": "M"},
+        "rows": [
+            {
+                "name": name,
+                "value_text": value,
+                "unit_text": "ng/dL",
+                "range_text": "0.80 - 1.80",
+                "low": 0.8,
+                "high": 1.8,
+                "printed_flag": "",
+            }
+            for name, value in (("Free T4", "0.98"), ("Thyroxine Total", "8.3"), ("TSH", "1.30"))
+        ],
+    }
+    rows = [
+        RawLabRow(name="oy a", value_text="0.98", unit_text="ng/dL", range_text="0.80 - 1.80"),
+        RawLabRow(name="Thyroxine Total", value_text="8.3", unit_text="ng/dL"),
+    ]
+    got = bench().score_random(truth, rows, "")
+    assert (got["n"], got["found"], got["misnamed"], got["vanished"]) == (3, 1, 1, 1)
+
+
+def test_an_unread_line_holding_every_word_of_a_wrapped_name_keeps_the_row() -> None:
+    row = {"name": "Serum Magnesium", "value_text": "2.1"}
+    assert bench().kept_unread(row, "Serum [2A | mg/dL | 1.7-2.2 / Magnesium")
+    assert not bench().kept_unread(row, "Serum [2A | mg/dL | 1.7-2.2")

@@ -335,3 +335,80 @@ def test_generator_is_deterministic_and_draws_abnormal_values() -> None:
     abnormal = sum(f != "N" for f in flags) / len(flags)
     assert 0.1 < abnormal < 0.5
     assert {"H", "L"} <= set(flags)
+
+
+def test_an_unread_row_keeps_the_rest_of_its_wrapped_name() -> None:
+    # tuning seed 229 (scanned, two tables): "Serum Magnesium 2.1" printed over two lines,
+    # the value read as "[2A": the unread line lacked "Magnesium", which no one could match
+    # to the printed row (and here it would have joined the name of the row above)
+    from medflow.analyzers.labs.parser import parse_pages
+
+    page = PageText(
+        1,
+        600,
+        800,
+        [
+            line("Sodium  140  mmol/L  135-145", top=100),
+            line("Serum  [2A  mg/dL  1.7-2.2", top=115),
+            line("Magnesium", top=123),
+            line("Chloride  101  mmol/L  98-107", top=130),
+        ],
+        ocr=True,
+    )
+    parsed = parse_pages([page])
+    assert [r.name for r in parsed.rows] == ["Sodium", "Chloride"]
+    assert [u.text for u in parsed.unread] == ["Serum [2A mg/dL 1.7-2.2 / Magnesium"]
+
+
+def test_a_row_with_a_garbled_value_is_never_taken_for_a_section_title() -> None:
+    # all-normal tuning seed 27: "Reticulocyte Count 1.1 % 0.5 to 2.5" with the value read
+    # as "Vil" looked like a title ("count" is a section word) and vanished
+    from medflow.analyzers.labs.parser import parse_pages
+
+    page = PageText(
+        1,
+        600,
+        800,
+        [
+            line("Mean Platelet Volume (MPV) 10.2 fL 7.5 to 11.5", top=100),
+            line("Reticulocyte Count Vil 0.5 to 2.5", top=114),
+            line("Serum Sodium 143 mmol/L 136 to 145", top=128),
+            line("Serum Potassium 4.1 mmol/L 3.5 to 5.1", top=142),
+        ],
+        ocr=True,
+    )
+    parsed = parse_pages([page])
+    assert [u.text for u in parsed.unread] == ["Reticulocyte Count Vil 0.5 to 2.5"]
+    assert [(r.name, r.section) for r in parsed.rows] == [
+        ("Mean Platelet Volume (MPV)", ""),
+        ("Serum Sodium", ""),  # the garbled row set no section
+        ("Serum Potassium", ""),
+    ]
+
+
+def test_a_ph_row_holds_a_number_and_a_phone_label_does_not() -> None:
+    # tuning seed 242 (scanned): "pH 7.1 5.0 - 8.0" with the value read as "TA" was neither
+    # read nor kept: "ph" was taken for a phone label and everything after it dropped
+    from medflow.analyzers.labs.parser import parse_pages
+    from medflow.analyzers.labs.rows import holds_number
+
+    assert holds_number(line("pH  TA  5.0 - 8.0"))
+    assert not holds_number(line("Ph: 555 0147"))
+    assert not holds_number(line("PH 555 0147"))
+    page = PageText(
+        1,
+        600,
+        800,
+        [line("Sodium  140  mmol/L  135-145"), line("pH  TA  5.0 - 8.0", top=114)],
+        ocr=True,
+    )
+    assert [u.text for u in parse_pages([page]).unread] == ["pH TA 5.0 - 8.0"]
+
+
+@pytest.mark.parametrize(
+    "text", ["Lab Services - 41 Quay Street Page 1 of l", "Metro Lab - 2200 Ave Page l of 1"]
+)
+def test_a_footer_whose_page_number_ocr_read_as_a_letter_is_boilerplate(text: str) -> None:
+    # all-normal tuning seeds 609 and 618: the footer was read as a row, "l" as a Low flag
+    assert is_boilerplate(line(text))
+    assert not is_boilerplate(line("Lipase 15 U/L 13-60"))

@@ -184,3 +184,80 @@ def test_ocr_lost_decimal_point_on_a_two_sided_range_is_held() -> None:
     assert "it may be 5.2" in result.review_reason
     printed = one(row.model_copy(update={"ocr": False}))
     assert printed.significance is not Significance.REVIEW
+
+
+def test_a_negative_value_against_a_range_that_is_not_negative_is_held() -> None:
+    # all-normal tuning seed 6: a T4 of 10.1 read as "-10.1" (a mark before the value read
+    # as a minus sign) was summarised as low
+    row = RawLabRow(
+        name="Thyroxine (T4) Total", value_text="-10.1", unit_text="ug/dL", range_text="5.0 to 12.0"
+    )
+    held = one(row.model_copy(update={"ocr": True}))
+    assert held.significance is Significance.REVIEW
+    assert "negative" in held.review_reason and "minus" in held.review_reason
+    assert synthesize([held], MAN).findings == ()
+    # a test whose range goes below zero keeps its negative values
+    excess = one(
+        RawLabRow(name="Base Excess", value_text="-4.5", unit_text="mmol/L", range_text="-2 - 3")
+    )
+    assert excess.significance is not Significance.REVIEW, excess.review_reason
+    assert excess.flag is Flag.LOW
+
+
+def test_a_critical_value_inside_its_own_printed_range_is_held_not_critical() -> None:
+    # all-normal tuning seed 10: platelets 364 x10^3/uL read with the unit "/uL"; inside the
+    # printed 150-450 yet below the critical limit in /uL: summarised as severe thrombocytopenia
+    row = RawLabRow(
+        name="Platelet Count", value_text="364", unit_text="/uL", range_text="150 to 450", ocr=True
+    )
+    held = one(row)
+    assert held.significance is Significance.REVIEW
+    assert "inside its printed range" in held.review_reason
+    assert "critical limit" in held.review_reason
+    assert synthesize([held], MAN).findings == ()
+    # outside the printed range, a critical value stays critical
+    low = one(row.model_copy(update={"value_text": "9", "unit_text": "x10^3/uL"}))
+    assert low.significance is Significance.CRITICAL
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "unit", "rng", "line"),
+    [
+        # all-normal tuning seed 30: 0.5-2.5 re-read as "05-25", 2.3 called low
+        ("Reticulocyte Count", "2.3", "%", "05-25", "Reticulocyte Count 2.3 % 05-25"),
+        # seed 27: "< 5.0" read as "<.5.0", the range taken as "<.5", 4.8 called high
+        ("CRP", "4.8", "mg/L", "<.5", "C-Reactive Protein (CRP) 4.8 mg/L <.5.0"),
+    ],
+)
+def test_an_ocr_value_outside_a_range_that_lost_a_decimal_point_is_held(
+    name: str, value: str, unit: str, rng: str, line: str
+) -> None:
+    row = RawLabRow(
+        name=name, value_text=value, unit_text=unit, range_text=rng, line=line, ocr=True
+    )
+    held = one(row)
+    assert held.significance is Significance.REVIEW
+    assert "looks misread" in held.review_reason
+    # the same reading from a text layer, or against a range read cleanly, is interpreted
+    assert one(row.model_copy(update={"ocr": False})).significance is Significance.SIGNIFICANT
+    clean = one(row.model_copy(update={"range_text": "0.5-2.5", "line": f"{name} {value}"}))
+    assert clean.significance is not Significance.REVIEW
+
+
+def test_an_ocr_value_outside_a_range_a_re_read_changed_is_held() -> None:
+    # all-normal tuning seed 34: 1.1 - 2.5 first read as "(bas 2.5", re-read as "11 - 25": an
+    # A/G ratio of 1.6 was called low
+    row = RawLabRow(
+        name="Albumin/Globulin Ratio",
+        value_text="1.6",
+        range_text="11 - 25",
+        ocr=True,
+        changed=("range_text",),
+    )
+    held = one(row)
+    assert held.significance is Significance.REVIEW
+    assert "second reading" in held.review_reason
+    # a range read once, or a value inside the re-read range, is interpreted as read
+    assert one(row.model_copy(update={"changed": ()})).significance is Significance.SIGNIFICANT
+    inside = one(row.model_copy(update={"range_text": "1.1 - 2.5"}))
+    assert inside.significance is Significance.NORMAL

@@ -12,7 +12,12 @@ from medflow.analyzers.labs.ocr import lines_from_data
 from medflow.analyzers.labs.ocr_repair import repair_rows
 from medflow.analyzers.labs.ocr_reread import reread_row
 from medflow.analyzers.labs.parser import parse_rows
-from medflow.analyzers.labs.scan_trust import settings, uncertainty, value_confidence
+from medflow.analyzers.labs.scan_trust import (
+    name_confidence,
+    settings,
+    uncertainty,
+    value_confidence,
+)
 from medflow.analyzers.labs.words import Line, PageText, Word
 from medflow.domain.labs import LabReport, RawLabRow
 from medflow.domain.patient import PatientInfo, Sex
@@ -160,3 +165,36 @@ def test_a_re_read_or_repaired_cell_is_recorded_as_changed() -> None:
     assert repaired.range_text != "1.7 t0 2.2"
     assert repaired.changed == ("range_text",)
     assert uncertainty(repaired)
+
+
+def test_a_name_read_with_low_confidence_keeps_the_summary_from_calling_it_normal() -> None:
+    # all-normal tuning seed 44: "Troponin I" read as "Troponin T", the "T" at confidence 63
+    # and the value at 96: a known test, another one; the summary claimed all normal
+    assert settings().min_name_confidence == 80
+    line = _line([("Troponin", 93), ("T", 63), ("0.02", 96), ("ng/mL", 95), ("<0.04", 97)])
+    rows = parse_rows([PageText(1, 600, 800, [line], ocr=True)])
+    assert [(r.name, r.value_confidence, r.name_confidence) for r in rows] == [
+        ("Troponin T", 96, 63)
+    ]
+    assert "name read with OCR confidence 63" in uncertainty(rows[0])
+    summary = _report([_ocr("Sodium", "140", "mmol/L", "135-145", 92), rows[0]]).summary
+    assert not summary.complete and summary.low_confidence == 1
+    assert "within their reference ranges" not in summary.text
+    sure = _ocr("Troponin I", "0.02", "ng/mL", "<0.04", 96, name_confidence=93)
+    assert uncertainty(sure) == ""
+    text = parse_rows([PageText(1, 600, 800, [line], ocr=False)])
+    assert [r.name_confidence for r in text] == [None]  # a text layer: never set
+
+
+@pytest.mark.parametrize(
+    ("cells", "name", "expected"),
+    [
+        ([("Troponin", 93), ("T", 63), ("0.02", 96)], "Troponin T", 63),
+        ([("Sodium", 96), ("(", 20), ("140", 91)], "Sodium (", 96),  # a mark holds no letter
+        ([("Sodium", -1), ("140", 91)], "Sodium", None),  # no confidence given
+    ],
+)
+def test_the_names_lowest_confidence_is_kept(
+    cells: list[tuple[str, float]], name: str, expected: float | None
+) -> None:
+    assert name_confidence([_line(cells)], name) == expected

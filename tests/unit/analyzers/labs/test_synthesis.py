@@ -482,3 +482,41 @@ def test_raised_d_dimer() -> None:
 def test_hyperuricemia(urate: str, found: bool) -> None:
     s = summary([("Uric Acid", urate, "mg/dL")], MAN)
     assert ("metabolic.hyperuricemia" in codes(s)) is found
+
+
+def _printed(rows: list[tuple[str, str, str, str]], patient: PatientInfo = MAN) -> LabSummary:
+    raw = [RawLabRow(name=n, value_text=v, unit_text=u, range_text=r) for n, v, u, r in rows]
+    results, unrecognized = interpret(raw, patient, default_kb())
+    assert unrecognized == []
+    return synthesize(results, patient, collected_at=NOW)
+
+
+def test_a_guideline_threshold_crossed_inside_the_printed_range_is_information() -> None:
+    # all-normal tuning seed 11: haemoglobin 16.6 g/dL inside its printed 13.5-17.5 was a
+    # "significant" raised haemoglobin (WHO 16.5 for men): an alarm the report contradicts
+    inside = _printed([("Hemoglobin", "16.6", "g/dL", "13.5-17.5")])
+    assert [(f.code, f.severity) for f in inside.findings] == [
+        ("polycythemia", FindingSeverity.INFO)
+    ]
+    assert "inside the range printed on the report (13.5-17.5)" in inside.findings[0].explanation
+    assert inside.headline == "All 1 results within their reference ranges"
+    # outside the printed range, or with no range printed, the finding stays significant
+    above = _printed([("Hemoglobin", "17.8", "g/dL", "13.5-17.5")])
+    assert [f.severity for f in above.findings] == [FindingSeverity.SIGNIFICANT]
+    kb_range = summary([("Hemoglobin", "17.2", "g/dL")], MAN)
+    assert [f.severity for f in kb_range.findings] == [FindingSeverity.SIGNIFICANT]
+
+
+def test_an_incomplete_report_with_an_information_finding_does_not_claim_normality() -> None:
+    # all-normal tuning seed 11: the raised haemoglobin (information: inside the printed
+    # range) kept the headline "All 12 results within their reference ranges; 1 row(s) not
+    # read...", which claims normality over a row not read
+    raw = [
+        RawLabRow(name="Hemoglobin", value_text="16.6", unit_text="g/dL", range_text="13.5-17.5")
+    ]
+    results, _ = interpret(raw, MAN, default_kb())
+    unread = [RawLabRow(name="Reticulocyte Count", value_text="1.9", line="Retic 1.9 %")]
+    s = synthesize(results, MAN, collected_at=NOW, unrecognized=unread)
+    assert [f.severity for f in s.findings] == [FindingSeverity.INFO]
+    assert s.headline.startswith("Incomplete: 1 row(s) not read or not recognised")
+    assert "within their reference ranges" not in s.headline

@@ -14,7 +14,14 @@ import yaml
 
 from medflow.analyzers.labs.kb import KnowledgeBase
 from medflow.analyzers.labs.kb_errors import KnowledgeBaseError
-from medflow.domain.labs import Evidence, Finding, FindingSeverity, LabResult, Significance
+from medflow.domain.labs import (
+    Evidence,
+    Finding,
+    FindingSeverity,
+    Flag,
+    LabResult,
+    Significance,
+)
 from medflow.domain.patient import PatientInfo, Sex
 
 if TYPE_CHECKING:
@@ -198,7 +205,8 @@ class Panel:
         *,
         noise_check: bool = True,
     ) -> None:
-        """Record a finding; it becomes critical when any of its values is critical.
+        """Record a finding; it becomes critical when any of its values is critical, and
+        information only when its trigger lies inside the range printed on the report.
 
         The first of ``test_ids`` is the value that triggered the finding: when that result was
         set aside as noise (a deviation within the test's noise margin), the finding is not
@@ -209,6 +217,23 @@ class Panel:
         trigger = self._by_id.get(ids[0]) if ids else None
         if noise_check and trigger is not None and trigger.significance is Significance.NOISE:
             return
+        printed = trigger.reference_range if trigger is not None else None
+        if (
+            noise_check
+            and severity is FindingSeverity.SIGNIFICANT
+            and trigger is not None
+            and trigger.flag is Flag.NORMAL
+            and printed is not None
+            and printed.source == "report"
+        ):
+            # a guideline threshold crossed inside the range the laboratory printed beside
+            # the value (haemoglobin 16.6 g/dL, 13.5-17.5: over the WHO 16.5 for men): the
+            # report calls it normal, so the finding is information, not an alarm
+            severity = FindingSeverity.INFO
+            explanation = (
+                f"{explanation} The value lies inside the range printed on the report "
+                f"({printed.text}): for information."
+            )
         if any(
             (r := self._by_id.get(t)) is not None and r.significance is Significance.CRITICAL
             for t in ids
