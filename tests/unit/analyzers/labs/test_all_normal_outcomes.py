@@ -16,6 +16,7 @@ from medflow.domain.labs import (
     LabReport,
     LabResult,
     LabSummary,
+    RawLabRow,
     Significance,
 )
 from medflow.domain.patient import PatientInfo, Sex
