@@ -80,7 +80,8 @@ one by one) added, and held-out-6 (PHI 3000-3079, text-free 3000-3079; kept for 
 final measurement, not run by the session that added it).
 
 Usage: ``python benchmarks/imaging_deid_accuracy.py [--set tune|tune-wide|tune-wider|tune-4|
-tune-5|held-out|held-out-2|held-out-3|held-out-5|held-out-6|both|pydicom] [--no-baseline] [--kind KIND]``
+tune-5|held-out|held-out-2|held-out-3|held-out-5|held-out-6|both|pydicom] [--no-baseline]
+[--kind KIND]``
 (``--no-baseline`` skips the OCR-confidence baseline, about a third of the time; its figures
 then read 0; ``--kind`` measures only one generator kind's cases, e.g. ``us_regions``, to
 re-measure a change that touches only those).
