@@ -191,6 +191,7 @@ def _parse_lines(lines: dict[str, Any] | None) -> LineRules | None:
         word_gap=float(lines["word_gap"]),
         region_edge_widen=float(lines["region_edge_widen"]),
         region_edge_min_part=float(lines["region_edge_min_part"]),
+        skip_frame_edge=bool(lines.get("skip_frame_edge", False)),
     )
 
 

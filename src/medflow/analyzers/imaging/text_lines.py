@@ -57,6 +57,9 @@ class LineRules:
     word_gap: float
     region_edge_widen: float
     region_edge_min_part: float
+    skip_frame_edge: bool = False
+    """A component touching the frame's border is not a character: the border cut it, so its
+    height, width and slant are not its own (a diagonal stripe cut by the top row)."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,9 @@ def _characters(
     shaped &= w <= rules.max_width_ratio * h
     fill = area / np.maximum(1, h * w)
     shaped &= (rules.fill[0] <= fill) & (fill <= rules.fill[1])
+    if rules.skip_frame_edge:
+        rows, cols = mask.shape
+        shaped &= (top > 0) & (left > 0) & (bottom < rows) & (right < cols)
     candidates: list[Blob] = [(a, b, c, d, e) for a, b, c, d, e in every[shaped].tolist()]
     found = [blob for blob in candidates if _stands_out(mask, strokes, blob, rules)]
     return found, every

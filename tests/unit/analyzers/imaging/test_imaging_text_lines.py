@@ -197,3 +197,20 @@ def test_a_line_inside_the_region_is_not_cut_by_its_edge() -> None:
     result = plan(arr, header, RULES, ScriptedReader([], arr.shape))  # type: ignore[arg-type]
     assert not [box for box, why in result.boxes if why == "text-line-at-region-edge"]
     assert [box for box, why in result.boxes if why == "text-line"]  # found as a line instead
+
+
+def test_stripe_pieces_cut_by_the_frame_border_are_not_a_line() -> None:
+    # tuning seed 858 (png_ribs): curved rib stripes run diagonally into the top row; the
+    # border cuts one into a short piece that lined up with its neighbour as a 3-character
+    # line, and 1.16% of a text-free image was blanked
+    grey = bs.display(bs.free_case(858).data)
+    assert find_lines(grey, LINES) == []
+    assert find_lines(grey, replace(LINES, skip_frame_edge=False)) != []  # the cause
+
+
+def test_a_line_of_text_near_the_frame_border_is_still_found() -> None:
+    base = np.random.default_rng(1).normal(40, 4, (300, 400)).clip(0, 255).astype(np.uint8)
+    for xy in ((2, 2), (2, 270)):
+        arr, ink = _write(base, "HARTWELL 12/03/1961", xy, 200, 16)
+        lines = find_lines(arr, LINES)
+        assert any(_inside(ink, line.box) for line in lines), (xy, ink, lines)
