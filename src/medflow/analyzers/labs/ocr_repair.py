@@ -1,7 +1,7 @@
 """A second reading of OCR'd rows with what the report and the knowledge base already tell.
 
 Tesseract garbles units (``mmo] /T.`` for ``mmol/L``, ``K/ul.`` for ``K/uL``) and reads printed
-arrows as letters (``[Tt]`` for ``[↑]``, ``J`` for ``↓``). Two checks undo what can be undone
+arrows as letters (``[Tt]`` for ``[↑]``, ``J`` for ``↓``). Three checks undo what can be undone
 without guessing, on rows read by OCR only:
 
 * **units**: a unit that is not a known spelling, or differs from one only in case, spaces or
@@ -20,6 +20,11 @@ without guessing, on rows read by OCR only:
   direction; otherwise it stays as read (and is shown as an unknown flag). One upright stroke
   read as the flag (``I``, ``|``, ``l``) beside a value inside its printed range is a cell
   border and is dropped.
+* **ranges**: a printed range far from the knowledge base's range for the test (``05-25`` for
+  0.5-2.5: decimal points lost; ``0.1 - 4.0`` for 0.1 - 1.0; a border read as a leading minus
+  or 1) is restored when exactly one reading with the fewest slips undone lies near the KB's
+  range (:func:`restore_range`, thresholds in ``data/ocr_confusions.yaml``); limits out of
+  order that no slip explains are not used.
 
 Each correction is kept on the row (``RawLabRow.corrections``) with the text as read, and the
 row stays marked as OCR-read; the whole line as read is kept in ``RawLabRow.line``.
