@@ -407,11 +407,13 @@ def is_leader_junk(text: str, height: float, conf: float, body: float) -> bool:
 
 # A printed asterisk flag is a small glyph at the top of the line; Tesseract reads it as
 # "*", or as ":", "-", "z", "2", "3" or a quote mark. On the tuning pages a star's box was
-# 0.37-0.56 of the body text height on both sides and its middle 0.3-0.58 body heights above
-# the middle of the nearest word beside it; dashes, colons, letters and digits sit at or below
-# that middle (-0.11 to +0.5), and rule marks ("|", "_") are 0.04-0.11 wide.
+# 0.37-0.56 of the body text height on both sides and its middle 0.27-0.58 body heights above
+# the middle of the nearest word beside it (0.27-0.29 for a star alone in a flag column before
+# the result, its top level with the digits' tops: seeds 383 and 433, flag_first); dashes,
+# colons, letters and digits sit at or below that middle (-0.11 to +0.5), and rule marks
+# ("|", "_") are 0.04-0.11 wide.
 STAR_SIZE = (0.3, 0.6)
-STAR_RISE = 0.3
+STAR_RISE = 0.2
 
 
 def star_marks(data: dict[str, list[Any]], body: float) -> set[int]:

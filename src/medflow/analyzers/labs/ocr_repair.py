@@ -1,7 +1,7 @@
 """A second reading of OCR'd rows with what the report and the knowledge base already tell.
 
 Tesseract garbles units (``mmo] /T.`` for ``mmol/L``, ``K/ul.`` for ``K/uL``) and reads printed
-arrows as letters (``[Tt]`` for ``[↑]``, ``J`` for ``↓``). Two checks undo what can be undone
+arrows as letters (``[Tt]`` for ``[↑]``, ``J`` for ``↓``). Three checks undo what can be undone
 without guessing, on rows read by OCR only:
 
 * **units**: a unit that is not a known spelling, or differs from one only in case, spaces or
@@ -20,6 +20,11 @@ without guessing, on rows read by OCR only:
   direction; otherwise it stays as read (and is shown as an unknown flag). One upright stroke
   read as the flag (``I``, ``|``, ``l``) beside a value inside its printed range is a cell
   border and is dropped.
+* **ranges**: a printed range far from the knowledge base's range for the test (``05-25`` for
+  0.5-2.5: decimal points lost; ``0.1 - 4.0`` for 0.1 - 1.0; a border read as a leading minus
+  or 1) is restored when exactly one reading with the fewest slips undone lies near the KB's
+  range (:func:`restore_range`, thresholds in ``data/ocr_confusions.yaml``); limits out of
+  order that no slip explains are not used.
 
 Each correction is kept on the row (``RawLabRow.corrections``) with the text as read, and the
 row stays marked as OCR-read; the whole line as read is kept in ``RawLabRow.line``.
@@ -39,6 +44,7 @@ from medflow.analyzers.labs.kb import KnowledgeBase
 from medflow.analyzers.labs.units import normalize_spelling
 from medflow.analyzers.labs.values import normalize_flag, parse_range, parse_value
 from medflow.domain.labs import RawLabRow
+from medflow.domain.patient import Sex
 
 # A unit is taken when its distance is at most this share of its length (and at least 1.0
 # allowed), and the next spelling (of another text) is at least MARGIN farther.
@@ -59,6 +65,11 @@ class Confusions:
     down: frozenset[str]
     bracket: frozenset[str]
     up_in_flag_cell: frozenset[str]
+    range_near: float = 0.35
+    range_far: float = 1.0
+    digit_slips: tuple[tuple[str, str], ...] = ()
+    max_range_slips: int = 2
+    border_one_cost: int = 2
 
 
 @cache
@@ -73,6 +84,11 @@ def confusions() -> Confusions:
         down=frozenset(str(a) for a in data["arrows"]["down"]),
         bracket=frozenset(str(data["arrows"]["bracket"])),
         up_in_flag_cell=frozenset(str(a) for a in data["arrows"]["up_in_flag_cell"]),
+        range_near=float(data["ranges"]["near"]),
+        range_far=float(data["ranges"]["far"]),
+        digit_slips=tuple((str(k), str(v)) for k, v in data["ranges"]["digit_slips"].items()),
+        max_range_slips=int(data["ranges"]["max_slips"]),
+        border_one_cost=int(data["ranges"]["border_one_cost"]),
     )
 
 
@@ -376,6 +392,108 @@ def clean_range(text: str) -> str:
     return f"{low} - {high}"
 
 
+# A printed range of one or two plain numbers: "0.5 - 2.5", "05-25", "< 17", "-7.5-11.5".
+_PLAIN_RANGE = re.compile(
+    r"^(?P<op><=|>=|<|>)?\s*(?P<a>-?\d+(?:\.\d+)?)(?:\s*(?P<sep>-|–|to)\s*(?P<b>\d+(?:\.\d+)?))?$"
+)
+
+
+_BORDER_ONE = "a cell border read as a 1"
+
+
+def _number_readings(number: str, conf: Confusions, first: bool) -> list[tuple[str, str]]:
+    """What a number OCR read may have been printed as: (text, the slip undone); the reading
+    itself first with no slip. A cell border read as a 1 or a minus is looked for only before
+    the ``first`` number of the cell."""
+    out = [(number, "")]
+    body = number.removeprefix("-")
+    if first and body != number:
+        out.append((body, "a cell border read as a minus"))
+    if "." not in body and len(body) >= 2:
+        out.append((f"{body[:-1]}.{body[-1]}", "a decimal point lost"))
+        if body.startswith("0") and len(body) >= 3:
+            out.append((f"0.{body[1:]}", "a decimal point lost"))
+    for read, printed in conf.digit_slips:
+        for i, ch in enumerate(body):
+            if ch == read:
+                out.append((f"{body[:i]}{printed}{body[i + 1 :]}", f"a {printed} read as {read}"))
+    if first and body.startswith("1") and len(body) >= 2 and body[1] != ".":
+        out.append((body[1:], _BORDER_ONE))
+    return out
+
+
+def _unitless(ucum: str) -> bool:
+    """Whether a UCUM unit is a bare count or an annotation (``{ratio}``, ``{INR}``, ``1``), that a
+    report prints no unit for."""
+    return ucum == "1" or (ucum.startswith("{") and ucum.endswith("}"))
+
+
+def _kb_limits(row: RawLabRow, kb: KnowledgeBase) -> tuple[float | None, float] | None:
+    """(low, high) of the knowledge base's range for the row's test in the unit read, either
+    sex; None when the test, its unit or an upper limit is not known."""
+    test = kb.match(row.name, row.section)
+    if test is None:
+        return None
+    unit = kb.to_ucum(row.unit_text) if row.unit_text.strip() else test.unit
+    if unit is None or (not row.unit_text.strip() and test.unit and not _unitless(test.unit)):
+        return None
+    ref = kb.reference_range(test.id, Sex.UNKNOWN, None, unit)
+    if ref is None or ref.high is None or ref.high <= 0:
+        return None
+    return ref.low, ref.high
+
+
+def restore_range(row: RawLabRow, kb: KnowledgeBase) -> tuple[str, str] | None:
+    """(the printed range, what OCR slipped on) when the range read is far from the knowledge
+    base's range for the test and exactly one reading with the fewest slips undone
+    (``data/ocr_confusions.yaml``: ``ranges``) lies near it; ``("", why)`` when the limits
+    read are out of order and no reading restores them; None when the reading stands."""
+    m = _PLAIN_RANGE.match(row.range_text.strip())
+    kb_range = _kb_limits(row, kb) if m else None
+    if m is None or kb_range is None:
+        return None
+    conf = confusions()
+    kb_low, kb_high = kb_range
+    op, sep = m["op"], m["sep"]
+    if (op is None) == (m["b"] is None) or (op is not None and op.startswith(">")):
+        return None  # "< 1.7", "2.5 - 7.1" only: a lower bound alone is not checked
+
+    def off(low: float | None, high: float) -> float:
+        """How far (low, high) lies from the KB's range, in KB upper limits."""
+        if low is not None and low >= high:
+            return float("inf")
+        gap_low = abs(low - (kb_low or 0.0)) if low is not None else 0.0
+        return max(gap_low, abs(high - kb_high)) / kb_high
+
+    def limits(a: str, b: str | None) -> tuple[float | None, float]:
+        return (None, float(a)) if b is None else (float(a), float(b))
+
+    if off(*limits(m["a"], m["b"])) <= conf.range_far:
+        return None
+    found: dict[tuple[float | None, float], tuple[int, str, str]] = {}
+    highs = _number_readings(m["b"], conf, first=False) if m["b"] is not None else [("", "")]
+    for a, why_a in _number_readings(m["a"], conf, first=True):
+        for b, why_b in highs:
+            slips = [w for w in (why_a, why_b) if w]
+            cost = len(slips) + sum(w == _BORDER_ONE for w in slips) * (conf.border_one_cost - 1)
+            if not slips or cost > conf.max_range_slips:
+                continue
+            key = limits(a, b or None)
+            if off(*key) <= conf.range_near:
+                text = f"{op} {a}" if op else f"{a} {'to' if sep == 'to' else '-'} {b}"
+                why = " and ".join(dict.fromkeys(slips))
+                if key not in found or cost < found[key][0]:
+                    found[key] = (cost, text, why)
+    if found:
+        fewest = min(n for n, _, _ in found.values())
+        best = [(t, w) for n, t, w in found.values() if n == fewest]
+        return best[0] if len(best) == 1 else None
+    low, high = limits(m["a"], m["b"])
+    if low is not None and low >= high:
+        return "", "its lower limit is not below its upper limit"
+    return None
+
+
 # Marks OCR glues to the words of a test name from noise ("CKD-EPI!", "Total;"); no test
 # name prints them.
 _NAME_MARKS = re.compile(r"(?<=\w)[!;|\\]+(?=\s|\)|$)|(?<=\s)[!;|\\]+(?=\w)")
@@ -442,6 +560,19 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
         if rng and rng != row.range_text:
             update["range_text"] = rng
             notes.append(f'range read as "{row.range_text}" taken as {rng}')
+        restored = restore_range(row.model_copy(update={"range_text": rng}), kb) if rng else None
+        if restored is not None:
+            update["range_text"] = restored[0]
+            if restored[0]:
+                notes.append(
+                    f'range read as "{rng}" taken as {restored[0]}: {restored[1]}, the reading '
+                    "far from the knowledge base's range for the test and the restored one near it"
+                )
+            else:
+                notes.append(
+                    f'range read as "{rng}" not used: {restored[1]}, and no OCR slip undone '
+                    "gives the knowledge base's range for the test"
+                )
         current = row.model_copy(update=update) if update else row
         others = [u for k, u in enumerate(seen) if u and k != i]
         snapped = _unit_fix(current, kb, others)

@@ -99,6 +99,23 @@ def test_a_small_mark_at_the_top_of_the_row_is_an_asterisk_flag(read_as: str) ->
     assert lines[0].text == "RBC Count 3.89 10^6/uL 4.00 5.20 *"
 
 
+# A flag column before the result ("Anion Gap * 7 mmol/L 8-16"): Tesseract read the star as
+# "3", 10 x 10 px with its top level with the digit's top, its middle 0.27 body heights above
+# the middle of the "7" beside it (seed 433, flag_first, body 26 px).
+STAR_BEFORE_RESULT = [
+    ("Anion", 95.9, 166, 735, 84, 25, 1),
+    ("Gap", 96.5, 263, 735, 62, 32, 1),
+    ("3", 52.5, 982, 734, 10, 10, 1),
+    ("7", 96.3, 1185, 734, 17, 24, 1),
+    ("mmol/L", 95.5, 1517, 728, 110, 42, 1),
+    ("8-16", 96.9, 1847, 733, 67, 25, 1),
+]
+
+
+def test_a_star_alone_in_a_flag_column_level_with_the_digit_tops_is_a_flag() -> None:
+    assert star_marks(_data(STAR_BEFORE_RESULT), body=26.0) == {2}
+
+
 @pytest.mark.parametrize(
     ("mark", "top", "width", "height"),
     [

@@ -471,3 +471,47 @@ def test_a_small_f_read_as_a_capital_t_is_cheap() -> None:
     # "TL:" for "fL" (Tesseract on 7 pt type): T and f are one confusion group
     (row,) = repair_rows([_row("MPV", "9.7", "TL:", "7.5-11.5")], default_kb())
     assert row.unit_text == "fL"
+
+
+@pytest.mark.parametrize(
+    ("name", "unit", "read", "printed"),
+    [
+        ("Reticulocyte Count", "%", "05-25", "0.5 - 2.5"),  # both decimal points lost
+        ("MPV", "fL", "75-115", "7.5 - 11.5"),
+        ("Triglycerides", "mmol/L", "<17", "< 1.7"),
+        ("Creatinine", "mg/dL", "074-1.35", "0.74 - 1.35"),
+        ("Albumin/Globulin Ratio", "", "11 - 25", "1.1 - 2.5"),  # not 1 - 2.5 (a border)
+        ("VLDL cholesterol", "mmol/L", "0.1 - 4.0", "0.1 - 1.0"),  # a 1 read as 4
+        ("Ionised calcium", "mmol/L", "1.12 - 4.32", "1.12 - 1.32"),
+        ("MPV", "fL", "-7.5-11.5", "7.5 - 11.5"),  # a grid border read as a minus
+    ],
+)
+def test_a_range_far_from_the_tests_range_is_restored_when_one_slip_undone_lands_near_it(
+    name: str, unit: str, read: str, printed: str
+) -> None:
+    (row,) = repair_rows([_row(name, "1.0", unit, read)], default_kb())
+    assert row.range_text == printed
+    assert any(f'"{read}"' in note and printed in note for note in row.corrections)
+    assert "range_text" in row.changed
+
+
+@pytest.mark.parametrize(
+    ("name", "unit", "read"),
+    [
+        ("Hemoglobin", "g/dL", "13.5 - 17.5"),  # near the KB's range: as printed
+        ("ALT", "U/L", "7 - 56"),
+        ("Platelet Count", "10^3/uL", "150 - 450"),
+        ("Base Excess", "mmol/L", "-2 - 2"),  # a real negative lower limit
+        ("Urine pH", "", "15.0 - 8.0"),  # no KB range to restore against: left as read
+        ("Sodium", "", "1350 - 1450"),  # no unit read: the KB range's unit is not known
+    ],
+)
+def test_a_range_is_left_as_read_without_strong_evidence(name: str, unit: str, read: str) -> None:
+    (row,) = repair_rows([_row(name, "1.0", unit, read)], default_kb())
+    assert row.range_text == read
+
+
+def test_a_range_out_of_order_that_no_slip_explains_is_not_used() -> None:
+    (row,) = repair_rows([_row("Potassium", "4.0", "mmol/L", "51 - 3.5")], default_kb())
+    assert row.range_text == ""
+    assert any('"51 - 3.5" not used' in note for note in row.corrections)
