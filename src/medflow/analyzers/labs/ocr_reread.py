@@ -26,7 +26,8 @@ again, and it is well formed:
   read again as a number and joined).
 
 A value cell Tesseract read with a confidence below ``reread_below`` of
-``data/scan_trust.yaml`` (:func:`reread_low_confidence`; "41" for 11, "212" for 12) is read
+``data/scan_trust.yaml`` (:func:`reread_low_confidence`; "41" for 11, "212" for 12; an
+impossible value the rule above left as read, too) is read
 again the same way. A new reading is taken when it is a number that at least
 :data:`MIN_VOTES` settings agree on, more of them than read the first reading again (clearly
 more certain than the first reading). When the two readings fall on different sides of the
@@ -231,9 +232,10 @@ def _side_words(side: str) -> str:
 
 
 def reread_low_confidence(
-    row: RawLabRow, lines: list[Line], reread: Reread
+    row: RawLabRow, lines: list[Line], reread: Reread, readings: list[str] | None = None
 ) -> tuple[dict[str, str], list[str], str]:
-    """A value cell read with low confidence read again (see the module docstring).
+    """A value cell read with low confidence read again (see the module docstring);
+    ``readings`` are those of the cell already read again, when it was.
 
     Returns:
         the cells to update, the corrections in words, and why the value is held for review
@@ -246,7 +248,8 @@ def reread_low_confidence(
     words = _value_words(lines, row.value_text)
     if not words:
         return {}, [], ""
-    readings = [r.replace(" ", "").rstrip(",") for r in reread(_box(words), VALUE_CHARS)]
+    if readings is None:
+        readings = [r.replace(" ", "").rstrip(",") for r in reread(_box(words), VALUE_CHARS)]
     again = _vote(
         readings,
         lambda r: (
@@ -322,6 +325,8 @@ def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
                 f'value read as "{row.value_text}", impossible beside its range: read again '
                 f"from the page image as {again}"
             )
+        else:
+            update, notes, held = reread_low_confidence(row, lines, reread, readings)
     if bad_range(row.range_text):
         value = update.get("value_text", row.value_text)
 

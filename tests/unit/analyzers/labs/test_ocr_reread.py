@@ -256,3 +256,11 @@ def test_a_confident_or_unknown_value_is_not_read_again() -> None:
         script = Scripted(["11", "11", "11"])
         assert reread_row(row, lines, script) == row
         assert script.boxes == []
+
+
+def test_a_far_low_confidence_value_read_again_inside_its_range_is_held_not_moved() -> None:
+    # "10.238" for an eosinophil count printed beside 0.00 - 0.50, at confidence 51
+    row, lines = _unsure("10.238", "0.00 - 0.50", 51)
+    again = reread_row(row, lines, Scripted(["0.23", "0.23", "0.23", "", "10.238", ""]))
+    assert again.value_text == "10.238"
+    assert "second reading as 0.23 (inside it)" in again.held
