@@ -27,7 +27,8 @@ again, and it is well formed:
 
 A value cell Tesseract read with a confidence below ``reread_below`` of
 ``data/scan_trust.yaml`` (:func:`reread_low_confidence`; "41" for 11, "212" for 12; an
-impossible value the rule above left as read, too) is read
+impossible value the rule above left as read, too, though such a value is only ever held, never
+replaced) is read
 again the same way. A new reading is taken when it is a number that at least
 :data:`MIN_VOTES` settings agree on, more of them than read the first reading again (clearly
 more certain than the first reading). When the two readings fall on different sides of the
@@ -326,7 +327,10 @@ def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
                 f"from the page image as {again}"
             )
         else:
-            update, notes, held = reread_low_confidence(row, lines, reread, readings)
+            # a far value is only ever held, never replaced by a new number ("224" for 2.2
+            # read again as "4": all-normal tuning seed 629)
+            _, low_notes, held = reread_low_confidence(row, lines, reread, readings)
+            notes = low_notes if held else []
     if bad_range(row.range_text):
         value = update.get("value_text", row.value_text)
 

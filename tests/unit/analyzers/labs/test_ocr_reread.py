@@ -264,3 +264,9 @@ def test_a_far_low_confidence_value_read_again_inside_its_range_is_held_not_move
     again = reread_row(row, lines, Scripted(["0.23", "0.23", "0.23", "", "10.238", ""]))
     assert again.value_text == "10.238"
     assert "second reading as 0.23 (inside it)" in again.held
+
+
+def test_a_far_low_confidence_value_is_never_replaced_by_a_new_number() -> None:
+    # "224" for a magnesium of 2.2 (1.7-2.2) at confidence 0, read again as "4": still high
+    row, lines = _unsure("224", "1.7-2.2", 0)
+    assert reread_row(row, lines, Scripted(["4", "4", "4", "", "224", ""])) == row
