@@ -81,6 +81,8 @@ class RawLabRow(BaseModel):
         changed: the cells of an OCR-read row that a re-read of the page image or a repair
             changed, by field name (``"value_text"``, ``"range_text"``, ``"flag_text"``,
             ``"unit_text"``, ``"name"``); ``corrections`` says what was read.
+        held: why the reader holds the value for review, in words (two readings of a scanned
+            value fall on different sides of its printed range), or ``""``.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -98,6 +100,7 @@ class RawLabRow(BaseModel):
     value_confidence: float | None = None
     name_confidence: float | None = None
     changed: tuple[str, ...] = ()
+    held: str = ""
 
 
 class ReferenceRange(BaseModel):

@@ -207,6 +207,8 @@ def _review(
     value = parsed.number
     if value is None:
         return ""
+    if row.held:
+        return row.held
     listed = plausibility_limits().get(test.id)
     limits = None
     if listed is not None and work.convertible and test.unit:

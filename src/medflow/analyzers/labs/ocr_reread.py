@@ -25,6 +25,17 @@ again, and it is well formed:
   range with new digits may flag a value, never clear it (split Low and High cells are each
   read again as a number and joined).
 
+A value cell Tesseract read with a confidence below ``reread_below`` of
+``data/scan_trust.yaml`` (:func:`reread_low_confidence`; "41" for 11, "212" for 12; an
+impossible value the rule above left as read, too, though such a value is only ever held, never
+replaced) is read
+again the same way. A new reading is taken when it is a number that at least
+:data:`MIN_VOTES` settings agree on, more of them than read the first reading again (clearly
+more certain than the first reading). When the two readings fall on different sides of the
+printed range (one inside it, one above it), neither is trusted: the first reading stays and
+the value is held for review (``RawLabRow.held``, the reason in words), so it is summarised
+neither as a finding nor as normal.
+
 Otherwise the row stays as read, and ``plausibility`` holds an implausible value for review
 as before. Each change is recorded on the row (``RawLabRow.corrections``) with the text as
 first read.
@@ -38,6 +49,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 
+from medflow.analyzers.labs.scan_trust import settings as trust_settings
 from medflow.analyzers.labs.values import parse_range, parse_value
 from medflow.analyzers.labs.words import Line, Reread, Word
 from medflow.domain.labs import RawLabRow
@@ -216,6 +228,58 @@ def _reread_limits(
     return again if fits(again) else None
 
 
+def _side_words(side: str) -> str:
+    return {"H": "above", "L": "below"}.get(side, "inside")
+
+
+def reread_low_confidence(
+    row: RawLabRow, lines: list[Line], reread: Reread, readings: list[str] | None = None
+) -> tuple[dict[str, str], list[str], str]:
+    """A value cell read with low confidence read again (see the module docstring);
+    ``readings`` are those of the cell already read again, when it was.
+
+    Returns:
+        the cells to update, the corrections in words, and why the value is held for review
+        (``""`` when it is not).
+    """
+    below = trust_settings().reread_below
+    conf = row.value_confidence
+    if conf is None or conf >= below or not _NUMBER.match(row.value_text.strip()):
+        return {}, [], ""
+    words = _value_words(lines, row.value_text)
+    if not words:
+        return {}, [], ""
+    if readings is None:
+        readings = [r.replace(" ", "").rstrip(",") for r in reread(_box(words), VALUE_CHARS)]
+    again = _vote(
+        readings,
+        lambda r: (
+            bool(_NUMBER.match(r))
+            and r != row.value_text
+            and not suspicious_value(r, row.range_text)
+        ),
+    )
+    if again is None or readings.count(row.value_text) >= readings.count(again):
+        return {}, [], ""
+    first_side, new_side = _side(row.value_text, row.range_text), _side(again, row.range_text)
+    if first_side == new_side:
+        note = (
+            f'value read as "{row.value_text}" at OCR confidence {conf:.0f}: read again from '
+            f"the page image as {again}"
+        )
+        return {"value_text": again}, [note], ""
+    note = (
+        f'value read as "{row.value_text}" at OCR confidence {conf:.0f}, read again from the '
+        f"page image as {again}"
+    )
+    held = (
+        f"the scan's value was read as {row.value_text} ({_side_words(first_side)} the "
+        f"printed range {row.range_text}) and on a second reading as {again} "
+        f"({_side_words(new_side)} it): check the printed report"
+    )
+    return {}, [note], held
+
+
 def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
     """``row`` with an impossible value or range read again from the page image, when the new
     reading is well formed and agrees with the rest of the row (see the module docstring).
@@ -230,7 +294,10 @@ def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
     """
     update: dict[str, str] = {}
     notes: list[str] = []
-    if suspicious_value(row.value_text, row.range_text):
+    held = ""
+    if not suspicious_value(row.value_text, row.range_text):
+        update, notes, held = reread_low_confidence(row, lines, reread)
+    else:
         words = _value_words(lines, row.value_text)
         read = reread(_box(words), VALUE_CHARS) if words else []
         readings = [r.replace(" ", "").rstrip(",") for r in read]
@@ -259,6 +326,11 @@ def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
                 f'value read as "{row.value_text}", impossible beside its range: read again '
                 f"from the page image as {again}"
             )
+        else:
+            # a far value is only ever held, never replaced by a new number ("224" for 2.2
+            # read again as "4": all-normal tuning seed 629)
+            _, low_notes, held = reread_low_confidence(row, lines, reread, readings)
+            notes = low_notes if held else []
     if bad_range(row.range_text):
         value = update.get("value_text", row.value_text)
 
@@ -285,11 +357,17 @@ def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
                 f'range read as "{row.range_text}", not a range: read again from the page '
                 f"image as {again}"
             )
-    if not update:
+    if not update and not notes:
         return row
     changed = tuple(
         dict.fromkeys([*row.changed, *(k for k, v in update.items() if getattr(row, k) != v)])
     )
+    extra: dict[str, str] = {"held": held} if held else {}
     return row.model_copy(
-        update={**update, "corrections": (*row.corrections, *notes), "changed": changed}
+        update={
+            **update,
+            **extra,
+            "corrections": (*row.corrections, *notes),
+            "changed": changed,
+        }
     )

@@ -40,6 +40,7 @@ class ScanTrust:
     min_confidence: float
     changed_cells: frozenset[str]
     min_name_confidence: float
+    reread_below: float = 0.0
 
 
 @cache
@@ -51,6 +52,7 @@ def settings() -> ScanTrust:
         min_confidence=float(data["min_confidence"]),
         changed_cells=frozenset(str(c) for c in data["changed_cells"]),
         min_name_confidence=float(data["min_name_confidence"]),
+        reread_below=float(data["reread_below"]),
     )
 
 

@@ -203,3 +203,70 @@ def test_a_value_crop_is_read_again_with_digits_only() -> None:
     readings = reread_box(TesseractOcr(), page, (45.0, 17.0, 70.0, 30.0), "0123456789.")
     assert len(readings) == 6
     assert readings.count("1.33") >= 2
+
+
+def _unsure(value: str, rng: str, conf: float) -> tuple[RawLabRow, list[Line]]:
+    row, lines = _row("Calcium", value, rng)
+    return row.model_copy(update={"value_confidence": conf}), lines
+
+
+def test_a_low_confidence_value_read_again_on_the_same_side_is_taken_and_recorded() -> None:
+    row, lines = _unsure("9.4", "8.6-10.3", 30)
+    again = reread_row(row, lines, Scripted(["9.1", "9.1", "9.1", "9.4", "", "9.1"]))
+    assert again.value_text == "9.1"
+    assert again.changed == ("value_text",)
+    assert again.held == ""
+    assert again.corrections == (
+        'value read as "9.4" at OCR confidence 30: read again from the page image as 9.1',
+    )
+
+
+def test_low_confidence_readings_on_two_sides_of_the_range_hold_the_value() -> None:
+    # "41" for 11 (all-normal tuning scans): one reading above the range, one inside it
+    row, lines = _unsure("41", "4-11", 12)
+    again = reread_row(row, lines, Scripted(["11", "11", "11", "41", "11", ""]))
+    assert again.value_text == "41"  # neither reading is trusted: the first stays
+    assert again.changed == ()
+    assert "read as 41 (above the printed range 4-11)" in again.held
+    assert "second reading as 11 (inside it)" in again.held
+    assert again.corrections == (
+        'value read as "41" at OCR confidence 12, read again from the page image as 11',
+    )
+
+
+@pytest.mark.parametrize(
+    "readings",
+    [
+        ["41", "41", "11", "41", "11", ""],  # the first reading as often: not clearly better
+        ["11", "", "", "", "", ""],  # one setting only
+        ["abc", "abc", "", "", "", ""],  # not a number
+    ],
+)
+def test_an_unclear_re_read_of_a_low_confidence_value_changes_nothing(
+    readings: list[str],
+) -> None:
+    row, lines = _unsure("41", "4-11", 12)
+    assert reread_row(row, lines, Scripted(readings)) == row
+
+
+def test_a_confident_or_unknown_value_is_not_read_again() -> None:
+    for conf in (None, 60.0, 93.0):
+        row, lines = _row("Calcium", "41", "4-11")
+        row = row.model_copy(update={"value_confidence": conf})
+        script = Scripted(["11", "11", "11"])
+        assert reread_row(row, lines, script) == row
+        assert script.boxes == []
+
+
+def test_a_far_low_confidence_value_read_again_inside_its_range_is_held_not_moved() -> None:
+    # "10.238" for an eosinophil count printed beside 0.00 - 0.50, at confidence 51
+    row, lines = _unsure("10.238", "0.00 - 0.50", 51)
+    again = reread_row(row, lines, Scripted(["0.23", "0.23", "0.23", "", "10.238", ""]))
+    assert again.value_text == "10.238"
+    assert "second reading as 0.23 (inside it)" in again.held
+
+
+def test_a_far_low_confidence_value_is_never_replaced_by_a_new_number() -> None:
+    # "224" for a magnesium of 2.2 (1.7-2.2) at confidence 0, read again as "4": still high
+    row, lines = _unsure("224", "1.7-2.2", 0)
+    assert reread_row(row, lines, Scripted(["4", "4", "4", "", "224", ""])) == row

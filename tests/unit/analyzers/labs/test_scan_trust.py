@@ -198,3 +198,16 @@ def test_the_names_lowest_confidence_is_kept(
     cells: list[tuple[str, float]], name: str, expected: float | None
 ) -> None:
     assert name_confidence([_line(cells)], name) == expected
+
+
+def test_a_value_held_by_the_reader_is_neither_a_finding_nor_normal() -> None:
+    held = _ocr("Potassium", "41", "mmol/L", "3.5-5.1", 12).model_copy(
+        update={"held": "read as 41 and as 4.1 on a second reading: check the printed report"}
+    )
+    report = _report([_ocr("Sodium", "140", "mmol/L", "135-145", 92), held])
+    (result,) = [r for r in report.results if r.name.startswith("Potassium")]
+    assert result.significance.value == "review"
+    assert "second reading" in result.review_reason
+    assert not report.summary.complete
+    assert "significant finding" not in report.summary.headline
+    assert "within their reference ranges" not in report.summary.text
