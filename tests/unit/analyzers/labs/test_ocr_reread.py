@@ -210,14 +210,16 @@ def _unsure(value: str, rng: str, conf: float) -> tuple[RawLabRow, list[Line]]:
     return row.model_copy(update={"value_confidence": conf}), lines
 
 
-def test_a_low_confidence_value_read_again_on_the_same_side_is_taken_and_recorded() -> None:
+def test_a_low_confidence_value_read_again_on_the_same_side_is_kept_and_noted() -> None:
+    # re-reads drop digits ("37" as "3"): one on the same side of the range replaces nothing
     row, lines = _unsure("9.4", "8.6-10.3", 30)
     again = reread_row(row, lines, Scripted(["9.1", "9.1", "9.1", "9.4", "", "9.1"]))
-    assert again.value_text == "9.1"
-    assert again.changed == ("value_text",)
+    assert again.value_text == "9.4"
+    assert again.changed == ()
     assert again.held == ""
     assert again.corrections == (
-        'value read as "9.4" at OCR confidence 30: read again from the page image as 9.1',
+        'value read as "9.4" at OCR confidence 30, read again from the page image as 9.1 '
+        "(inside the range as well): kept as first read",
     )
 
 
