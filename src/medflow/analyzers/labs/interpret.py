@@ -23,7 +23,12 @@ from dataclasses import dataclass, field
 
 from medflow.analyzers.labs.kb import KnowledgeBase, default_kb
 from medflow.analyzers.labs.kb_models import TestDef
-from medflow.analyzers.labs.plausibility import Limits, plausibility_limits, review_reason
+from medflow.analyzers.labs.plausibility import (
+    Limits,
+    plausibility_limits,
+    review_reason,
+    side_of_range,
+)
 from medflow.analyzers.labs.values import ParsedValue, bounds_inclusive, parse_range, parse_value
 from medflow.analyzers.labs.vocabulary import default_vocabulary
 from medflow.domain.labs import Flag, LabResult, RawLabRow, ReferenceRange, Significance
@@ -247,7 +252,7 @@ def _outside_a_range_reread(value: float, row: RawLabRow, work: _Work) -> str | 
     reference = work.reference
     if not row.ocr or "range_text" not in row.changed or reference is None:
         return None
-    if reference.source != "report" or not _side_plain(value, reference):
+    if reference.source != "report" or not side_of_range(value, reference):
         return None
     return (
         f"{num(value)} lies outside the printed range {reference.text}, which a second reading "
@@ -263,7 +268,7 @@ def _critical_inside_printed_range(value: float, work: _Work) -> str | None:
     reference = work.reference
     if reference is None or reference.source != "report":
         return None
-    if (reference.low is None and reference.high is None) or _side_plain(value, reference):
+    if (reference.low is None and reference.high is None) or side_of_range(value, reference):
         return None
     below = work.crit_low is not None and value < work.crit_low
     above = work.crit_high is not None and value > work.crit_high
@@ -275,14 +280,6 @@ def _critical_inside_printed_range(value: float, work: _Work) -> str | None:
         f"{'below' if below else 'above'} the critical limit {num(limit or 0.0)} {work.unit}: "
         "the unit or the range may have been misread; check the printed report"
     )
-
-
-def _side_plain(value: float, reference: ReferenceRange) -> int:
-    if reference.low is not None and value < reference.low:
-        return -1
-    if reference.high is not None and value > reference.high:
-        return 1
-    return 0
 
 
 def _unit_and_range(

@@ -98,7 +98,8 @@ def _inside(value: float, reference: ReferenceRange) -> bool:
     return (low is None or value >= low) and (high is None or value <= high)
 
 
-def _side(value: float, reference: ReferenceRange) -> int:
+def side_of_range(value: float, reference: ReferenceRange) -> int:
+    """-1 below the range, 1 above it, 0 inside it (limits inclusive)."""
     if reference.low is not None and value < reference.low:
         return -1
     if reference.high is not None and value > reference.high:
@@ -167,8 +168,8 @@ def _comma(
         if (
             other is not None
             and reference is not None
-            and _side(other, reference) == 0
-            and _side(value, reference) != 0
+            and side_of_range(other, reference) == 0
+            and side_of_range(value, reference) != 0
         ):
             return (
                 f"{digits} is ambiguous: {_num(value)} with a thousands separator, {_num(other)} "
@@ -271,7 +272,7 @@ _TWO_POINTS = re.compile(r"\d*\.\d+\.\d")
 def _garbled_range(
     value: float, reference: ReferenceRange | None, line: str, ocr: bool
 ) -> str | None:
-    if not ocr or reference is None or _side(value, reference) == 0:
+    if not ocr or reference is None or side_of_range(value, reference) == 0:
         return None
     text = reference.text
     if _LEADING_ZERO.search(text) or _TWO_POINTS.search(line):
