@@ -87,6 +87,12 @@ frame's border is not a character): the text lines found are the same on 152 of 
 images and 99 of the 100 text-free ones; the 8 PHI images whose lines changed, re-run: no word
 left (PHI still 383/383); seed 858 0.000%, so text-free mean 0.034%, max 0.888% (seed 880,
 png_chest; flagged). Not run whole after the change (time): the full tune-5 --no-baseline.
+held-out-6 (PHI 3000-3079, text-free 3000-3079), measured once with the merged code (commit
+dd073db, after the frame-edge rule), --no-baseline, 3048 s on 2 shared cores: PHI 99.5%
+(185/186 words in 72 images; one image with a word still readable, not looked at: the set is
+held out; 7 flagged); text-free mean 0.012%, max 0.237% (1 flagged). held-out-5 (PHI 2000-2059,
+text-free 2000-2059), measured once at the fourth session's end: PHI 99.2% (131/132), text-free
+mean 0.025%, max 0.795%. Both held-out sets are now spent.
 
 Usage: ``python benchmarks/imaging_deid_accuracy.py [--set tune|tune-wide|tune-wider|tune-4|
 tune-5|held-out|held-out-2|held-out-3|held-out-5|held-out-6|both|pydicom] [--no-baseline]
