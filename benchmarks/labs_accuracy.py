@@ -67,6 +67,17 @@ Measured (2026-12-06, Tesseract 5.3, held-out seeds; ``--random 200`` and
   field (the same after the ``ft`` arrow reading below). Then ``ft``/``tf`` read as an up
   arrow: flag_first seeds 300-399 (125 rows) flag 93.6% -> 94.4%. Held-out seeds were not
   measured for these changes.
+* scanned, tuning seeds, star flags in a flag column and printed ranges restored against the
+  KB range (``ocr_repair.restore_range``), ``labs_scan_replay.py``: flag_first and split_range
+  of seeds 300-399 with all of 400-459 (1250 rows): range 93.28% -> 94.08%, flag 92.88% ->
+  93.68% (flag_first flag 88.68% -> 92.45%), found/value/unit unchanged (97.36%, 95.04%,
+  94.24%), no family lower on any field.
+* fresh held-out seeds 40000-40199, measured once on the merged code of 2026-12-06 (``--random
+  200 --random-scanned 100 --random-seed 40000``): text (3510 rows) 99.97% on every field,
+  0 vanished, 1 misnamed, 0/200 false reassurance; scanned 40000-40099 (1728 rows): found
+  96.59%, value 94.44%, unit 93.23%, range 94.10%, flag 93.00%, 0 vanished, 8 misnamed, 0/100
+  false reassurance. Weakest scanned families: two_column (unit 79.8%, 7 misnamed), leaders
+  (found 89.4%, unit 87.4%), flag on value_unit 89.4% and flag_first 89.4%.
 * earlier: before the OCR repair (``ocr_repair``; 60 scanned reports, seeds 10000-10059):
   found 93.2%, value 89.8%, unit 76.1%, range 80.4%, flag 84.2%, 7 rows vanished.
 
