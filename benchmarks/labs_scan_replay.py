@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import os
 import pickle
 import sys
 from collections import defaultdict
@@ -32,6 +33,13 @@ import labs_accuracy as la
 from medflow.analyzers.labs import ocr
 from medflow.analyzers.labs.parser import read_lab_document
 from medflow.errors import InputError
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` so that another run sharing the cache never reads a half-written file."""
+    partial = path.with_name(f"{path.name}.{os.getpid()}.part")
+    partial.write_bytes(data)
+    os.replace(partial, path)
 
 
 def cache_tesseract(folder: Path) -> None:
@@ -49,7 +57,7 @@ def cache_tesseract(folder: Path) -> None:
             data: dict[str, list[str]] = pickle.loads(path.read_bytes())
             return data
         data = original(self, image, timeout_s, config)
-        path.write_bytes(pickle.dumps(data))
+        _write_atomic(path, pickle.dumps(data))
         return data
 
     ocr.TesseractOcr.image_to_data = cached  # type: ignore[method-assign]
@@ -62,7 +70,7 @@ def scanned_report(seed: int, folder: Path) -> tuple[bytes, dict[str, Any]]:
         report: tuple[bytes, dict[str, Any]] = pickle.loads(path.read_bytes())
         return report
     report = la.load_randomized().build_random_report(seed, scanned=True)
-    path.write_bytes(pickle.dumps(report))
+    _write_atomic(path, pickle.dumps(report))
     return report
 
 
