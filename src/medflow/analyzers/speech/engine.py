@@ -218,6 +218,12 @@ class WhisperEngine:
             options["hotwords"] = hint_text(hints)
         elif hints:
             options["initial_prompt"] = initial_prompt(hints)
+        # A window whose greedy decode is unsure falls back to sampling at a higher temperature;
+        # seeding the sampler first makes the same recording give the same transcript on every
+        # run (it varied by a word between runs before, 2026-12-06).
+        import ctranslate2
+
+        ctranslate2.set_random_seed(SAMPLING_SEED)
         raw_segments, _info = self._model.transcribe(samples, **options)
         segments: list[Segment] = []
         for raw in raw_segments:
@@ -295,6 +301,9 @@ def whisper_engine(
 #: word a hinted decode emitted "sertraline sertraline ..." (no_speech 0.88, logprob -0.68) and
 #: "diclofenac" (0.67, -0.89) over silence.
 NO_SPEECH_THRESHOLD = 0.6
+
+#: Seed of the decoder's sampler (temperature fallback), set before each window's decode.
+SAMPLING_SEED = 20261206
 LOGPROB_THRESHOLD = -0.5
 
 

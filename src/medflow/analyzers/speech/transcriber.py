@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Literal
 
 from medflow.analyzers.speech.audio import (
@@ -20,6 +21,7 @@ from medflow.analyzers.speech.audio import (
 )
 from medflow.analyzers.speech.engine import SpeechEngine, WhisperEngine
 from medflow.analyzers.speech.errors import SilentAudioError
+from medflow.analyzers.speech.invented import strip_invented
 from medflow.analyzers.speech.models import language_name
 from medflow.analyzers.speech.vocabulary import (
     DEFAULT_HINT_TOKENS,
@@ -156,6 +158,10 @@ class Transcriber:
 
                 found = self.engine.transcribe(
                     window.samples, hints=hints, on_segment=on_segment, language=language
+                )
+                found, invented = strip_invented(found, hints)
+                warnings.extend(
+                    replace(run, start=run.start + window.offset_s).warning() for run in invented
                 )
                 segments.extend(_shift(s, window.offset_s) for s in found)
             duration = src.decoded_s
