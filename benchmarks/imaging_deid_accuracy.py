@@ -94,9 +94,12 @@ held out; 7 flagged); text-free mean 0.012%, max 0.237% (1 flagged). held-out-5 
 text-free 2000-2059), measured once at the fourth session's end: PHI 99.2% (131/132), text-free
 mean 0.025%, max 0.795%. Both held-out sets are now spent.
 
+Sixth session (2026-12-06): held-out-7 (PHI 4000-4079, text-free 4000-4079) added for the
+lead's one measurement of the merged code; not run by the session that added it.
+
 Usage: ``python benchmarks/imaging_deid_accuracy.py [--set tune|tune-wide|tune-wider|tune-4|
-tune-5|held-out|held-out-2|held-out-3|held-out-5|held-out-6|both|pydicom] [--no-baseline]
-[--kind KIND]``
+tune-5|held-out|held-out-2|held-out-3|held-out-5|held-out-6|held-out-7|both|pydicom]
+[--no-baseline] [--kind KIND]``
 (``--no-baseline`` skips the OCR-confidence baseline, about a third of the time; its figures
 then read 0; ``--kind`` measures only one generator kind's cases, e.g. ``us_regions``, to
 re-measure a change that touches only those).
@@ -133,6 +136,7 @@ SETS = {
     "held-out-5": (range(2000, 2060), range(2000, 2060)),
     "tune-5": (range(800, 960), range(800, 900)),
     "held-out-6": (range(3000, 3080), range(3000, 3080)),
+    "held-out-7": (range(4000, 4080), range(4000, 4080)),
 }
 TUNING = ("tune", "tune-wide", "tune-wider", "tune-4", "tune-5")
 """Sets whose cases may be looked at one by one (the text-free images' worst cases are
