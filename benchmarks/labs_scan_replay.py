@@ -140,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     for key in [*sorted(k for k in totals if k != "all"), "all"]:
         t = totals[key]
         cells = " ".join(f"{f}={100 * t[f] / t['n']:6.2f}" for f in la.RANDOM_FIELDS)
-        print(f"{key:12s} rows={t['n']:5d} {cells} vanished={t['vanished']}")
+        print(
+            f"{key:12s} rows={t['n']:5d} {cells} vanished={t['vanished']} misnamed={t['misnamed']}"
+        )
     if args.misses is not None:
         args.misses.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
     return 0

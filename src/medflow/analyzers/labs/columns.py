@@ -446,7 +446,7 @@ def assign(line: Line, table: Table) -> dict[int, list[Word]]:
                 out.setdefault(idx, []).extend(part)
             continue
         idx = hits[0] if hits else _nearest(cell[0].x0, cell[-1].x1, table.columns)
-        if not hits and _name_tail(cell, idx, out, table):
+        if not hits and _name_tail(cell, idx, out, table, words):
             idx = next(i for i, c in enumerate(table.columns) if c.role == "name")
         out.setdefault(idx, []).extend(cell)
     return out
@@ -474,12 +474,17 @@ def _spilled_tail(part: list[Word], idx: int, out: dict[int, list[Word]], table:
     )
 
 
-def _name_tail(cell: list[Word], idx: int, out: dict[int, list[Word]], table: Table) -> bool:
+def _name_tail(
+    cell: list[Word], idx: int, out: dict[int, list[Word]], table: Table, words: list[Word]
+) -> bool:
     """Whether ``cell``, under no column and given to column ``idx`` as the nearest, is the
     tail of a long test name (``Fasting Blood Sugar (FBS)``: OCR left a gap wider than a cell
     gap before ``(FBS)``). It is when it follows the name read so far on this line, ends before
     column ``idx`` begins, lies nearer to the name than to that column, and holds letters and
-    no value."""
+    no value, or is a lone dash that ends a name wrapped onto the next line (``LDL
+    Cholesterol -`` over ``Calculated``: given to the result column, the dash would make the
+    value cell ``- 62`` and the row unread) and lies nearer to the name than to the next word
+    of the line (a minus sign OCR set apart from its number stays with the number)."""
     names = [i for i, c in enumerate(table.columns) if c.role == "name"]
     if not names or names[0] not in out or idx == names[0]:
         return False
@@ -490,7 +495,15 @@ def _name_tail(cell: list[Word], idx: int, out: dict[int, list[Word]], table: Ta
     if cell[0].x0 - name_end >= col.x0 - cell[-1].x1:
         return False
     text = _text(cell)
+    if _NAME_DASH.fullmatch(text):
+        after = [w.x0 for w in words if w.x0 >= cell[-1].x1]
+        return not after or cell[0].x0 - name_end < min(after) - cell[-1].x1
     return any(ch.isalpha() for ch in text) and not any(VALUE_RE.match(w.text) for w in cell)
+
+
+# A dash alone in its cell after a name: the name goes on on the next line (a minus sign
+# stands against its number, within a word space, and is read in the value's cell).
+_NAME_DASH = re.compile(r"[-–—]")
 
 
 def _text(words: list[Word] | None) -> str:

@@ -109,3 +109,28 @@ def test_a_name_tail_spilled_under_the_next_header_stays_in_the_name() -> None:
     row = read_cells(cells((40, "Mean Volume"), (103, "fL"), (160, "88")), tables[0])
     assert row.parts is not None
     assert (row.parts.name, row.parts.unit_text) == ("Mean Volume", "fL")
+
+
+SHORT_HEADERS = [(32, "Test"), (150, "Value"), (190, "UOM"), (230, "Ref. Range")]
+
+
+def test_a_dash_ending_a_wrapped_name_stays_in_the_name() -> None:
+    # two_column scan (seed 409): "LDL Cholesterol -" over "Calculated"; OCR set the dash
+    # apart from the name (a gap wider than a cell gap), nearer to it than to the value
+    tables = read_table_header(cells(*SHORT_HEADERS), 600)
+    assert tables is not None
+    line = cells((32, "LDL Cholesterol"), (120, "-"), (152, "62"), (190, "mg/dL"), (230, "< 100"))
+    row = read_cells(line, tables[0])
+    assert row.parts is not None
+    assert row.parts.name == "LDL Cholesterol -"
+    assert (row.parts.value_text, row.parts.unit_text) == ("62", "mg/dL")
+
+
+def test_a_minus_sign_set_apart_from_its_value_is_not_taken_into_the_name() -> None:
+    tables = read_table_header(cells(*SHORT_HEADERS), 600)
+    assert tables is not None
+    # the dash lies nearer to the number after it than to the name: a minus sign, never
+    # dropped from the value into the name
+    line = cells((32, "Base Excess"), (102, "-"), (118, "2.7"), (190, "mmol/L"), (230, "-2 - 3"))
+    row = read_cells(line, tables[0])
+    assert row.parts is None or (row.parts.name, row.parts.value_text) != ("Base Excess -", "2.7")
