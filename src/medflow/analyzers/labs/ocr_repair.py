@@ -299,13 +299,13 @@ def letter_reading(text: str) -> str:
 
 
 # One stroke standing up: what Tesseract makes of a cell border beside the flag cell.
-_BORDER_MARKS = frozenset({"I", "i", "l", "|", "!", "[", "]"})
+BORDER_MARKS = frozenset({"I", "i", "l", "|", "!", "[", "]"})
 
 
 def border_mark(row: RawLabRow) -> bool:
     """Whether the row's flag as read is a cell border: one upright stroke, beside a value
     that lies inside its printed range (a down arrow read as ``l`` lies below it)."""
-    if row.flag_text not in _BORDER_MARKS:
+    if row.flag_text not in BORDER_MARKS:
         return False
     value = parse_value(row.value_text)
     reference = parse_range(row.range_text) if row.range_text else None
