@@ -299,13 +299,13 @@ def letter_reading(text: str) -> str:
 
 
 # One stroke standing up: what Tesseract makes of a cell border beside the flag cell.
-_BORDER_MARKS = frozenset({"I", "i", "l", "|", "!", "[", "]"})
+BORDER_MARKS = frozenset({"I", "i", "l", "|", "!", "[", "]"})
 
 
 def border_mark(row: RawLabRow) -> bool:
     """Whether the row's flag as read is a cell border: one upright stroke, beside a value
     that lies inside its printed range (a down arrow read as ``l`` lies below it)."""
-    if row.flag_text not in _BORDER_MARKS:
+    if row.flag_text not in BORDER_MARKS:
         return False
     value = parse_value(row.value_text)
     reference = parse_range(row.range_text) if row.range_text else None
@@ -367,16 +367,21 @@ _TO = re.compile(r"(?<=[\d\s])t[0O](?=[\s\d:.]|$)")
 _COLON_POINT = re.compile(r"(?<=\d)(?::\.|\.:|:(?=\d(?!\d)))(?=\d)")
 _SPAN = re.compile(r"^(?P<a>-?\d+(?:\.\d+)?)\s*(?P<sep>[-–—+=]|to|-\s*-)\s*(?P<b>-?\d+(?:\.\d+)?)$")
 _JUNK_EDGE = re.compile(r"^[\[\](){}|;:,.=_*'\s]+|[\[\](){}|;:,.=_*'\s]+$")
+# A cell border or bracket glued to a limit on its inner side ("3.9 - [5:5": separate Low and
+# High cells joined, the High cell's border read with its number).
+_INNER_JUNK = re.compile(r"(?<=\s)[\[\](){}|]+(?=-?\d)|(?<=\d)[\[\](){}|]+(?=\s)")
 
 
 def clean_range(text: str) -> str:
     """A printed range with OCR slips undone where the reading stays a range of two ordered
     numbers: ``3:.5-5.1`` -> ``3.5-5.1``, ``1.7 t0 2.2`` -> ``1.7 to 2.2``, ``2.5 -4.5`` ->
     ``2.5 - 4.5`` (a negative upper limit below a positive lower one cannot be meant),
-    ``0.80+ 1.20`` -> ``0.80 - 1.20``, brackets and smudges at the ends dropped. Anything
+    ``0.80+ 1.20`` -> ``0.80 - 1.20``, brackets and smudges at the ends dropped, a border or
+    bracket glued to a limit beside the separator dropped (``3.9 - [5:5`` -> ``3.9 - 5.5``,
+    separate Low and High cells read with the High cell's border). Anything
     else is returned as read."""
     read = text.strip()
-    fixed = _COLON_POINT.sub(".", _JUNK_EDGE.sub("", _TO.sub("to", read)))
+    fixed = _COLON_POINT.sub(".", _INNER_JUNK.sub("", _JUNK_EDGE.sub("", _TO.sub("to", read))))
     m = _SPAN.match(fixed)
     if m is None:
         return text

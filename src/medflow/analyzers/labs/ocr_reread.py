@@ -35,6 +35,14 @@ other side (one inside the range, one above it) neither is trusted: the first re
 the value is held for review (``RawLabRow.held``, the reason in words), so it is summarised
 neither as a finding nor as normal.
 
+A flag cell read as marks that are no flag and that no reading of ``ocr_repair`` takes for one
+(``fae`` for ``| L``, ``{ae`` for ``| *``: a cell's border stroke and its flag read as one
+word), beside a value outside its printed range, is read again with only the letters and marks
+of a flag allowed (:func:`reread_flag`). The flag read is taken when every reading that shows
+one agrees with the value's side of the range and one is read most often; otherwise the flag
+stays as first read (shown as read, never dropped). The page gives the flag; the value and
+range only corroborate it.
+
 Otherwise the row stays as read, and ``plausibility`` holds an implausible value for review
 as before. Each change is recorded on the row (``RawLabRow.corrections``) with the text as
 first read.
@@ -49,7 +57,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from medflow.analyzers.labs.scan_trust import settings as trust_settings
-from medflow.analyzers.labs.values import parse_range, parse_value
+from medflow.analyzers.labs.values import normalize_flag, parse_range, parse_value
 from medflow.analyzers.labs.words import Line, Reread, Word
 from medflow.domain.labs import RawLabRow
 
@@ -284,6 +292,74 @@ def reread_low_confidence(
     return {}, [note], held
 
 
+# What a printed flag cell may hold when read again: the letters and marks of a flag and the
+# cell's border stroke. Arrows are not in Tesseract's English set; an arrow read as a letter
+# or mark is undone by ``ocr_repair`` from what was first read.
+FLAG_CHARS = "HL*|[]()"
+_FLAG_EDGES = "[](){}"
+
+
+def _flag_code(reading: str) -> str:
+    """The flag a re-read of a flag cell shows (``"| *"`` -> ``*``, ``"[L"`` -> ``L``), the
+    cell's border stroke and brackets aside; ``""`` when it shows none."""
+    core = reading.replace("|", "").replace(" ", "").strip(_FLAG_EDGES)
+    return normalize_flag(core) if core else ""
+
+
+def _agreeing_flags(side: str) -> frozenset[str]:
+    """The printed flags that agree with a value ``side`` (``H`` or ``L``) of its range."""
+    return frozenset({side, side * 2, "*", "**"})
+
+
+def reread_flag(row: RawLabRow, lines: list[Line], reread: Reread) -> tuple[str, str]:
+    """(flag, correction) when a flag cell read as no flag is read again (see the module
+    docstring), else ``("", "")``.
+
+    Only a cell that holds marks no reading of ``ocr_repair`` takes for a flag (``fae`` for
+    ``| L``, ``{ae`` for ``| *``: the border stroke and the flag read as one word) is read
+    again, and only beside a value outside its printed range. The re-read flag is taken when
+    every reading that shows a flag agrees with the value's side of the range (``H``/``HH``
+    above, ``L``/``LL`` below, ``*`` either side) and one flag is read most often: the page
+    shows it, the value and range corroborate it. Otherwise the cell stays as first read.
+    """
+    from medflow.analyzers.labs.ocr_repair import (
+        BORDER_MARKS,
+        arrow_reading,
+        confusions,
+        letter_reading,
+    )
+
+    text = row.flag_text.strip()
+    if not text or normalize_flag(text) or text in BORDER_MARKS:
+        return "", ""
+    if arrow_reading(text) or letter_reading(text) or text in confusions().up_in_flag_cell:
+        return "", ""  # an arrow or letter read with a slip: ocr_repair reads it
+    side = _side(row.value_text, row.range_text)
+    if not side:
+        return "", ""
+    want = text.split()
+    runs = [
+        line.words[i : i + len(want)]
+        for line in lines
+        for i in range(1, len(line.words) - len(want) + 1)
+        if [w.text for w in line.words[i : i + len(want)]] == want
+    ]
+    if len(runs) != 1:
+        return "", ""
+    codes = [c for c in (_flag_code(r) for r in reread(_box(runs[0]), FLAG_CHARS)) if c]
+    if not codes or any(c not in _agreeing_flags(side) for c in codes):
+        return "", ""
+    counts = Counter(codes).most_common()
+    if len(counts) > 1 and counts[1][1] == counts[0][1]:
+        return "", ""
+    flag = counts[0][0]
+    note = (
+        f'flag read as "{text}", no flag: read again from the page image as {flag}, which '
+        f"the value {_side_words(side)} its printed range agrees with"
+    )
+    return flag, note
+
+
 def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
     """``row`` with an impossible value or range read again from the page image, when the new
     reading is well formed and agrees with the rest of the row (see the module docstring).
@@ -361,6 +437,10 @@ def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
                 f'range read as "{row.range_text}", not a range: read again from the page '
                 f"image as {again}"
             )
+    flag, flag_note = reread_flag(row.model_copy(update=update), lines, reread)
+    if flag:
+        update["flag_text"] = flag
+        notes.append(flag_note)
     if not update and not notes:
         return row
     changed = tuple(

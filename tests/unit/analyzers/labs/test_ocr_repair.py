@@ -227,6 +227,11 @@ def test_a_row_tesseract_split_into_two_lines_is_joined() -> None:
         ("1:20 - 1:80", "1:20 - 1:80"),  # titres stay
         ("2200 tO 226", "2200 tO 226"),  # not an ordered range once fixed: left as read
         ("M: 13.5-17.5 F: 12-15", "M: 13.5-17.5 F: 12-15"),
+        # separate Low and High cells joined, the High cell's border read with its number
+        # (seed 325, split_range)
+        ("3.9 - [5:5", "3.9 - 5.5"),
+        ("3.9| - 5.5", "3.9 - 5.5"),
+        ("[22:5 - java", "[22:5 - java"),  # no range once cleaned: left as read
     ],
 )
 def test_ocr_slips_in_a_printed_range_are_undone_only_when_it_stays_a_range(

@@ -272,3 +272,68 @@ def test_a_far_low_confidence_value_is_never_replaced_by_a_new_number() -> None:
     # "224" for a magnesium of 2.2 (1.7-2.2) at confidence 0, read again as "4": still high
     row, lines = _unsure("224", "1.7-2.2", 0)
     assert reread_row(row, lines, Scripted(["4", "4", "4", "", "224", ""])) == row
+
+
+def _flagged(value: str, rng: str, flag: str) -> tuple[RawLabRow, list[Line]]:
+    """A row whose flag cell, after the range, was read as ``flag``."""
+    row, lines = _row("Monocytes", value, rng)
+    words = [*lines[0].words, Word(flag, 420, 100, 432, 108)]
+    line = Line(words)
+    return row.model_copy(update={"flag_text": flag, "line": line.text}), [line]
+
+
+@pytest.mark.parametrize(
+    ("value", "rng", "first", "readings", "flag"),
+    [
+        # "| L" (border stroke and letter) read as one word "fae", seed 364 (value_unit)
+        ("34", "40 - 129", "fied", ["[L", "", "", "", "|L", ""], "L"),
+        # "| *" read as "{ae", seed 404 (value_unit, star flags)
+        ("3.0", "0.5 - 2.5", "{ae", ["| *", "*", "| *", "*", "", "*"], "*"),
+    ],
+)
+def test_a_flag_cell_read_as_no_flag_is_read_again_and_taken_when_the_value_agrees(
+    value: str, rng: str, first: str, readings: list[str], flag: str
+) -> None:
+    row, lines = _flagged(value, rng, first)
+    reread = Scripted(readings)
+    out = reread_row(row, lines, reread)
+    assert out.flag_text == flag
+    assert reread.boxes == [(420, 100, 432, 108)]  # the flag cell's own box
+    assert "flag_text" in out.changed  # held from "all normal" like any changed cell
+    assert any(f'"{first}"' in c for c in out.corrections)
+
+
+@pytest.mark.parametrize(
+    ("value", "readings"),
+    [
+        ("1.42", ["L", "", "", "", "L", ""]),  # reads L beside a value above its range
+        ("0.05", ["[L", "", "", "", "LL", ""]),  # L and LL as often: no one reading
+        ("0.05", ["L", "H", "L", "", "", ""]),  # one reading disagrees with the side
+        ("0.05", ["", "|", "", "", "", ""]),  # no flag shown
+    ],
+)
+def test_a_re_read_flag_not_agreeing_with_the_value_leaves_the_flag_as_first_read(
+    value: str, readings: list[str]
+) -> None:
+    row, lines = _flagged(value, "0.20 - 1.00", "Lat")
+    out = reread_row(row, lines, Scripted(readings))
+    assert out.flag_text == "Lat"  # shown as read, not dropped nor replaced
+
+
+@pytest.mark.parametrize(
+    ("value", "first"),
+    [
+        ("0.5", "fae"),  # the value inside its range: nothing to corroborate a re-read
+        ("0.05", "L"),  # a flag read as one
+        ("0.05", "LE"),  # a letter with a smudge: ocr_repair reads it
+        ("0.05", "|"),  # a border stroke
+    ],
+)
+def test_a_flag_cell_is_read_again_only_when_it_holds_marks_beside_a_value_out_of_range(
+    value: str, first: str
+) -> None:
+    row, lines = _flagged(value, "0.20 - 1.00", first)
+    reread = Scripted(["L", "L", "L", "L", "L", "L"])
+    out = reread_row(row, lines, reread)
+    assert reread.boxes == []
+    assert out.flag_text == first
