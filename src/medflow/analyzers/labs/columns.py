@@ -305,13 +305,24 @@ def merge_subheader(table: Table, line: Line) -> Table | None:
     return Table(columns, _value_col(columns), table.left, table.right)
 
 
+# A run of leader dots read as dots. Tesseract may read a grainy run twice, as dots and as
+# a taller word over them ("..........." and "0", "0.00 eens", "00.2 c" within its box, at
+# confidence 0-29; leaders tuning seed 527): leaders are drawn between words, so no printed
+# word lies within a run.
+_LEADER_RUN = re.compile(r"[.·…_]{2,}")
+
+
 def strip_leaders(line: Line) -> Line:
     """The line without dotted leaders (``Ferritin ........ 18 ng/mL ........ 30-400``) and
-    without cell rules glued to a word (``|14.7``)."""
+    without cell rules glued to a word (``|14.7``).
+
+    A word whose box lies within a run of leader dots (its middle inside the run's box) is the
+    run read a second time (:data:`_LEADER_RUN`) and goes with it."""
+    runs = [(w.x0, w.x1) for w in line.words if _LEADER_RUN.fullmatch(w.text)]
     out: list[Word] = []
     for w in line.words:
         text = w.text
-        if re.fullmatch(r"[.·…_]{2,}", text):
+        if _LEADER_RUN.fullmatch(text) or any(a < (w.x0 + w.x1) / 2 < b for a, b in runs):
             continue
         core = re.sub(r"^[.·…_]{3,}|[.·…_]{3,}$", "", text)
         if len(core) > 1 and text not in _PIPES:  # a cell rule drawn as a glyph: "|14.7"

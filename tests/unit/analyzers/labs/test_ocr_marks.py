@@ -234,3 +234,33 @@ def test_a_name_wrapped_as_tightly_as_the_rows_is_joined_on_a_scan() -> None:
     ]
     names = [r.name for r in parse_pages([_page(lines, ocr=True)]).rows]
     assert names == ["Ferritin", "Folate", "Total Triiodothyronine (T3)", "Iron"]
+
+
+# A grainy leaders row read twice by Tesseract: the run as dots and, over it, taller words at
+# confidence 0-29 ("0", "0.00 eens", "00.2 c"); boxes in points from leaders tuning seed 527.
+def _leader_row_read_twice(junk: list[tuple[str, float, float]]) -> Line:
+    words = [
+        Word("Platelet", 41, 192.7, 82, 198.7, 96),
+        Word("Count", 89, 193.2, 114, 199.0, 87),
+        Word("...........", 120, 197.5, 244, 199.0, 0),
+        *[Word(text, x0, 191.8, x1, 201.6, 0) for text, x0, x1 in junk],
+        Word("440", 253, 193.2, 267, 199.2, 84),
+        Word("x10^3/uL", 273, 193.2, 315, 199.7, 71),
+        Word("...", 322, 198.0, 334, 199.2, 0),
+        Word("150", 428, 193.7, 442, 199.4, 96),
+        Word("to", 449, 194.2, 458, 199.7, 96),
+        Word("450", 465, 193.7, 480, 199.7, 96),
+    ]
+    return Line(sorted(words, key=lambda w: w.x0))
+
+
+@pytest.mark.parametrize(
+    "junk", [[("0", 179, 188)], [("0.00", 142, 160), ("eens", 226, 243)], [("00", 205, 216)]]
+)
+def test_words_read_within_a_run_of_leader_dots_are_dropped_with_it(
+    junk: list[tuple[str, float, float]],
+) -> None:
+    rows = parse_pages([_page([_leader_row_read_twice(junk)], ocr=True)]).rows
+    assert [(r.name, r.value_text, r.unit_text, r.range_text) for r in rows] == [
+        ("Platelet Count", "440", "x10^3/uL", "150 to 450")
+    ]
