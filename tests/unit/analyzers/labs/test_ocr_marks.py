@@ -264,3 +264,34 @@ def test_words_read_within_a_run_of_leader_dots_are_dropped_with_it(
     assert [(r.name, r.value_text, r.unit_text, r.range_text) for r in rows] == [
         ("Platelet Count", "440", "x10^3/uL", "150 to 450")
     ]
+
+
+# A grainy leaders row whose leaders Tesseract read at the baseline as flat words with dots
+# or round letters in them (boxes in points from leaders tuning seed 487; text 6.0-7.2 pt tall).
+def test_flat_leader_words_with_dots_or_round_letters_are_dropped() -> None:
+    words = [
+        Word("Fasting", 49, 435.3, 86, 443.3, 96),
+        Word("Insulin", 93, 435.7, 129, 441.9, 38),
+        Word("19.5", 258, 435.5, 278, 442.0, 92),
+        Word("uIU/mL", 284, 436.1, 316, 442.1, 82),
+        Word("............00....", 323, 439.5, 417, 442.6, 0),
+        Word("ee.", 354, 439.8, 400, 442.4, 5),
+        Word("2.6-24.9", 427, 435.4, 469, 442.1, 90),
+    ]
+    rows = parse_pages([_page([Line(words)], ocr=True)]).rows
+    assert [(r.value_text, r.unit_text, r.range_text) for r in rows] == [
+        ("19.5", "uIU/mL", "2.6-24.9")
+    ]
+
+
+def test_a_text_layer_word_is_never_judged_flat() -> None:
+    # a text layer (conf -1) with a short glyph box: kept as printed
+    words = [
+        Word("Neutrophils", 49, 100, 100, 107, -1),
+        Word("62", 258, 100, 270, 107, -1),
+        Word("%", 276, 100, 282, 107, -1),
+        Word("eco", 300, 104, 315, 107, -1),
+        Word("40-75", 427, 100, 452, 107, -1),
+    ]
+    rows = parse_pages([_page([Line(words)], ocr=False)]).rows
+    assert [r.unit_text for r in rows] == ["% eco"]
