@@ -305,13 +305,36 @@ def merge_subheader(table: Table, line: Line) -> Table | None:
     return Table(columns, _value_col(columns), table.left, table.right)
 
 
+# A run of leader dots read as dots. Tesseract may read a grainy run twice, as dots and as
+# a taller word over them ("..........." and "0", "0.00 eens", "00.2 c" within its box, at
+# confidence 0-29; leaders tuning seed 527): leaders are drawn between words, so no printed
+# word lies within a run.
+_LEADER_RUN = re.compile(r"[.·…_]{2,}")
+# An OCR'd word flatter than LEADER_FLAT of the line's text (its median word height) holds no
+# digit or capital: one with a run of dots in it, or made of the round letters dots are read
+# as, is a leader read at the baseline ("wo...", "............00....", "ee.": 0.43-0.61 of the
+# text's height on leaders tuning seed 487, values and units 0.9-1.3). Text layers give
+# every word its font's full height (conf -1): never judged so.
+LEADER_FLAT = 0.7
+_DOT_LETTERS = re.compile(r"[ecow.,]*[eco][ecow.,]*")
+
+
 def strip_leaders(line: Line) -> Line:
     """The line without dotted leaders (``Ferritin ........ 18 ng/mL ........ 30-400``) and
-    without cell rules glued to a word (``|14.7``)."""
+    without cell rules glued to a word (``|14.7``).
+
+    A word whose box lies within a run of leader dots (its middle inside the run's box) is the
+    run read a second time (:data:`_LEADER_RUN`) and goes with it."""
+    runs = [(w.x0, w.x1) for w in line.words if _LEADER_RUN.fullmatch(w.text)]
+    tall = sorted(w.bottom - w.top for w in line.words if sum(c.isalnum() for c in w.text) >= 2)
+    body = tall[len(tall) // 2] if tall else 0.0
     out: list[Word] = []
     for w in line.words:
         text = w.text
-        if re.fullmatch(r"[.·…_]{2,}", text):
+        if _LEADER_RUN.fullmatch(text) or any(a < (w.x0 + w.x1) / 2 < b for a, b in runs):
+            continue
+        flat = w.conf >= 0 and w.bottom - w.top < LEADER_FLAT * body
+        if flat and (_LEADER_RUN.search(text) or _DOT_LETTERS.fullmatch(text)):
             continue
         core = re.sub(r"^[.·…_]{3,}|[.·…_]{3,}$", "", text)
         if len(core) > 1 and text not in _PIPES:  # a cell rule drawn as a glyph: "|14.7"

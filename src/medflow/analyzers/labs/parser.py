@@ -62,6 +62,7 @@ from medflow.analyzers.labs.rows import (
     is_header,
     lexicon,
     parse_line,
+    split_glued_units,
     tokens,
 )
 from medflow.analyzers.labs.scan_trust import name_confidence, value_confidence
@@ -341,7 +342,9 @@ def _parse_segments(page: PageText, lines: list[Line], state: _State) -> None:
             return
         start = state.section
         chosen = _State(section=start, letterhead=state.letterhead)
-        _parse_page(page, stretch, chosen)
+        _parse_page(
+            page, stretch if state.tables else [split_glued_units(ln) for ln in stretch], chosen
+        )
         if state.tables:
             by_cols = _State(section=start, letterhead=state.letterhead)
             streams: list[list[Line]] = [[] for _ in state.tables]

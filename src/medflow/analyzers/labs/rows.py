@@ -48,8 +48,23 @@ _SEX = r"(?:males?|females?|men|women|m|f)\s*[:\-]?\s*"
 # A unit starts with a letter, %, / or a power of ten, never with a dash or a bare number.
 _UNIT_LIKE = re.compile(r"^(?:[A-Za-zµμ%/\[{]|10\^|10\*|x10|×10)")
 _HYPHEN_SPLIT = re.compile(r"(\w)- (\w)")
+# A value with its unit glued to it ("3%", "12.2fL"): Tesseract reads the single space a
+# leaders row leaves between them as none (leaders tuning seeds 300-699: 10 rows without a
+# header, "Monocytes 3% 2-10", were not read). Split only after the first word (a name may
+# start with a number), only before a printed unit spelling, and only on lines under no
+# table header (the column model splits its value cell itself; splitting for the row grammar
+# there made it outread the columns on value_unit scans and read garbled rows).
+_GLUED_UNIT = re.compile(rf"^(?P<v>{NUM})(?P<u>[A-Za-zµμ%/][\w/^*.%µμ]*)$")
 # Relative gap (in line heights) that separates table cells.
 CELL_GAP = 0.9
+
+
+@cache
+def _unit_forms() -> frozenset[str]:
+    """Printed unit spellings (``knowledge/unit_forms.yaml``), loaded once."""
+    pkg = "medflow.analyzers.labs.knowledge"
+    text = resources.files(pkg).joinpath("unit_forms.yaml").read_text(encoding="utf-8")
+    return frozenset(str(f) for f in yaml.safe_load(text)["forms"])
 
 
 @dataclass(frozen=True)
@@ -112,6 +127,23 @@ class Tok:
 
     text: str
     cell: int
+
+
+def split_glued_units(line: Line) -> Line:
+    """``line`` with each value OCR glued to its unit (``3%``, :data:`_GLUED_UNIT`) cut into
+    the two words, each its share of the box; the first word (a name) is left whole."""
+    out: list[Word] = []
+    for i, w in enumerate(line.words):
+        glued = _GLUED_UNIT.match(w.text) if i else None
+        if glued is None or glued["u"] not in _unit_forms():
+            out.append(w)
+            continue
+        cut = w.x0 + (w.x1 - w.x0) * len(glued["v"]) / len(w.text)
+        out += [
+            Word(glued["v"], w.x0, w.top, cut, w.bottom, w.conf),
+            Word(glued["u"], cut, w.top, w.x1, w.bottom, w.conf),
+        ]
+    return Line(out) if len(out) != len(line.words) else line
 
 
 def tokens(line: Line) -> list[Tok]:

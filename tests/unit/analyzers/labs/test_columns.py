@@ -263,6 +263,24 @@ def test_dotted_leaders_are_read() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("glued", "value", "unit"),
+    [("3%", "3", "%"), ("12.2fL", "12.2", "fL"), ("0.6mg/dL", "0.6", "mg/dL")],
+)
+def test_a_unit_ocr_glued_to_the_value_is_split_on_a_row_without_header(
+    glued: str, value: str, unit: str
+) -> None:
+    # a scanned leaders row: the leaders whitened, the space before the unit read as none
+    parsed = parse_pages([page(cells((40, "Monocytes"), (200, glued), (330, "2-10")))])
+    assert [_row_tuple(r) for r in parsed.rows] == [("Monocytes", value, unit, "2-10", "")]
+
+
+def test_a_number_glued_to_a_word_that_is_no_unit_stays_whole() -> None:
+    parsed = parse_pages([page(cells((40, "Monocytes"), (200, "3xy"), (330, "2-10")))])
+    assert parsed.rows == []
+    assert [u.text for u in parsed.unread] == ["Monocytes 3xy 2-10"]
+
+
 @pytest.mark.parametrize("name", ["K", "K+", "Na"])
 def test_one_letter_and_ion_names_are_read(name: str) -> None:
     parts = parse_line(cells((40, f"{name} 4.1 mmol/L 3.5-5.1")))

@@ -234,3 +234,64 @@ def test_a_name_wrapped_as_tightly_as_the_rows_is_joined_on_a_scan() -> None:
     ]
     names = [r.name for r in parse_pages([_page(lines, ocr=True)]).rows]
     assert names == ["Ferritin", "Folate", "Total Triiodothyronine (T3)", "Iron"]
+
+
+# A grainy leaders row read twice by Tesseract: the run as dots and, over it, taller words at
+# confidence 0-29 ("0", "0.00 eens", "00.2 c"); boxes in points from leaders tuning seed 527.
+def _leader_row_read_twice(junk: list[tuple[str, float, float]]) -> Line:
+    words = [
+        Word("Platelet", 41, 192.7, 82, 198.7, 96),
+        Word("Count", 89, 193.2, 114, 199.0, 87),
+        Word("...........", 120, 197.5, 244, 199.0, 0),
+        *[Word(text, x0, 191.8, x1, 201.6, 0) for text, x0, x1 in junk],
+        Word("440", 253, 193.2, 267, 199.2, 84),
+        Word("x10^3/uL", 273, 193.2, 315, 199.7, 71),
+        Word("...", 322, 198.0, 334, 199.2, 0),
+        Word("150", 428, 193.7, 442, 199.4, 96),
+        Word("to", 449, 194.2, 458, 199.7, 96),
+        Word("450", 465, 193.7, 480, 199.7, 96),
+    ]
+    return Line(sorted(words, key=lambda w: w.x0))
+
+
+@pytest.mark.parametrize(
+    "junk", [[("0", 179, 188)], [("0.00", 142, 160), ("eens", 226, 243)], [("00", 205, 216)]]
+)
+def test_words_read_within_a_run_of_leader_dots_are_dropped_with_it(
+    junk: list[tuple[str, float, float]],
+) -> None:
+    rows = parse_pages([_page([_leader_row_read_twice(junk)], ocr=True)]).rows
+    assert [(r.name, r.value_text, r.unit_text, r.range_text) for r in rows] == [
+        ("Platelet Count", "440", "x10^3/uL", "150 to 450")
+    ]
+
+
+# A grainy leaders row whose leaders Tesseract read at the baseline as flat words with dots
+# or round letters in them (boxes in points from leaders tuning seed 487; text 6.0-7.2 pt tall).
+def test_flat_leader_words_with_dots_or_round_letters_are_dropped() -> None:
+    words = [
+        Word("Fasting", 49, 435.3, 86, 443.3, 96),
+        Word("Insulin", 93, 435.7, 129, 441.9, 38),
+        Word("19.5", 258, 435.5, 278, 442.0, 92),
+        Word("uIU/mL", 284, 436.1, 316, 442.1, 82),
+        Word("............00....", 323, 439.5, 417, 442.6, 0),
+        Word("ee.", 354, 439.8, 400, 442.4, 5),
+        Word("2.6-24.9", 427, 435.4, 469, 442.1, 90),
+    ]
+    rows = parse_pages([_page([Line(words)], ocr=True)]).rows
+    assert [(r.value_text, r.unit_text, r.range_text) for r in rows] == [
+        ("19.5", "uIU/mL", "2.6-24.9")
+    ]
+
+
+def test_a_text_layer_word_is_never_judged_flat() -> None:
+    # a text layer (conf -1) with a short glyph box: kept as printed
+    words = [
+        Word("Neutrophils", 49, 100, 100, 107, -1),
+        Word("62", 258, 100, 270, 107, -1),
+        Word("%", 276, 100, 282, 107, -1),
+        Word("eco", 300, 104, 315, 107, -1),
+        Word("40-75", 427, 100, 452, 107, -1),
+    ]
+    rows = parse_pages([_page([Line(words)], ocr=False)]).rows
+    assert [r.unit_text for r in rows] == ["% eco"]
