@@ -310,6 +310,13 @@ def merge_subheader(table: Table, line: Line) -> Table | None:
 # confidence 0-29; leaders tuning seed 527): leaders are drawn between words, so no printed
 # word lies within a run.
 _LEADER_RUN = re.compile(r"[.·…_]{2,}")
+# Leader dots, or a drawn rule read as underscores and dashes, glued to a word's end: beside
+# letters a run of dashes is a rule ("_—_—Unit": a cumulative report's header, random seed 18,
+# whose Unit column was not found, so none of its rows was read); beside a number only dots
+# and underscores are, so that a minus sign stays with its value.
+_RULE_EDGE = re.compile(
+    r"^[.·…_]{3,}|^[.·…_—–-]{3,}(?=[^\W\d_])|(?<=[^\W\d_])[.·…_—–-]{3,}$|[.·…_]{3,}$"
+)
 # An OCR'd word flatter than LEADER_FLAT of the line's text (its median word height) holds no
 # digit or capital: one with a run of dots in it, or made of the round letters dots are read
 # as, is a leader read at the baseline ("wo...", "............00....", "ee.": 0.43-0.61 of the
@@ -336,7 +343,7 @@ def strip_leaders(line: Line) -> Line:
         flat = w.conf >= 0 and w.bottom - w.top < LEADER_FLAT * body
         if flat and (_LEADER_RUN.search(text) or _DOT_LETTERS.fullmatch(text)):
             continue
-        core = re.sub(r"^[.·…_]{3,}|[.·…_]{3,}$", "", text)
+        core = _RULE_EDGE.sub("", text)
         if len(core) > 1 and text not in _PIPES:  # a cell rule drawn as a glyph: "|14.7"
             core = core.strip("|¦│")
             if "|" in core:  # "(TSH)|0.05": two cells glued by their rule

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from medflow.analyzers.labs.columns import read_cells, read_table_header, split_value
+from medflow.analyzers.labs.columns import (
+    read_cells,
+    read_table_header,
+    split_value,
+    strip_leaders,
+)
 from medflow.analyzers.labs.words import Line, Word
 
 CHAR = 5.0
@@ -134,3 +139,31 @@ def test_a_minus_sign_set_apart_from_its_value_is_not_taken_into_the_name() -> N
     line = cells((32, "Base Excess"), (102, "-"), (118, "2.7"), (190, "mmol/L"), (230, "-2 - 3"))
     row = read_cells(line, tables[0])
     assert row.parts is None or (row.parts.name, row.parts.value_text) != ("Base Excess -", "2.7")
+
+
+def test_a_rule_read_as_dashes_glued_to_a_header_word_is_dropped() -> None:
+    # cumulative scan (random seed 18): the rule over the Unit header read with it, so no Unit
+    # column was found and none of the report's 11 rows was read
+    header = cells(
+        (50, "Investigation"),
+        (165, "05/11/2026"),
+        (235, "06/10/2026"),
+        (305, "17/09/2026"),
+        (375, "_—_—Unit"),
+        (435, "Normal Range"),
+    )
+    tables = read_table_header(strip_leaders(header), 600)
+    assert tables is not None
+    assert "unit" in [c.role for c in tables[0].columns]
+    assert [w.text for w in strip_leaders(header).words][4] == "Unit"
+
+
+def test_a_minus_sign_or_a_hyphen_is_not_taken_for_a_rule() -> None:
+    line = cells((50, "Base Excess"), (165, "-2.7"), (235, "---5"), (375, "mmol/L"))
+    assert [w.text for w in strip_leaders(line).words] == [
+        "Base",
+        "Excess",
+        "-2.7",
+        "---5",
+        "mmol/L",
+    ]
