@@ -78,6 +78,20 @@ Measured (2026-12-06, Tesseract 5.3, held-out seeds; ``--random 200`` and
   96.59%, value 94.44%, unit 93.23%, range 94.10%, flag 93.00%, 0 vanished, 8 misnamed, 0/100
   false reassurance. Weakest scanned families: two_column (unit 79.8%, 7 misnamed), leaders
   (found 89.4%, unit 87.4%), flag on value_unit 89.4% and flag_first 89.4%.
+* fresh held-out seeds 50000-50199, measured once on the merged code of 2026-12-07 (after
+  the flag-cell re-read, split-range borders, glued units and flat leaders, header rules read
+  as dashes; two runs, ``--random 100 --random-scanned 100 --random-seed 50000`` and ``50100``,
+  pooled): text (3689 rows) 100% on every field, 0 vanished, 0 misnamed, 0/200 false
+  reassurance; scanned, all 200 (3689 rows): found 97.61%, value 95.23%, unit 95.28%, range
+  95.04%, flag 95.45%, 3 vanished, 6 misnamed, 0/200 false reassurance. Each run alone prints
+  FAIL (worst field 94.94% unit in 50000-50099, 94.76% value in 50100-50199; and the vanished
+  rows). Per family (scanned) from two_column (value 91.8%, unit 92.1%, flag 91.2%), leaders
+  (unit 90.1%) and split_range / unit_first (range 93.4%, 92.9%) to value_unit and shuffled
+  (all fields >= 96.8%). Tuning, ``labs_scan_replay.py`` on cached readings: leaders 7:300-699
+  (712 rows) 92.98/91.71/90.31/90.73/91.99 -> 94.94/93.82/92.56/92.56/93.96 (check 7:700-999
+  likewise up, families 0 and 4 unchanged); value_unit flag 4:300-499 92.75 -> 96.23,
+  flag_first flag 3:300-499 92.57 -> 94.80; a cumulative report with none of its 11 rows read
+  (seed 18, header word "_—_—Unit") now read whole.
 * earlier: before the OCR repair (``ocr_repair``; 60 scanned reports, seeds 10000-10059):
   found 93.2%, value 89.8%, unit 76.1%, range 80.4%, flag 84.2%, 7 rows vanished.
 
