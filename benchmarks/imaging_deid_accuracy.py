@@ -97,7 +97,12 @@ text-free 2000-2059), measured once at the fourth session's end: PHI 99.2% (131/
 mean 0.025%, max 0.795%. Both held-out sets are now spent.
 
 Sixth session (2026-12-06): held-out-7 (PHI 4000-4079, text-free 4000-4079) added for the
-lead's one measurement of the merged code; not run by the session that added it.
+lead's one measurement of the merged code; not run by the session that added it. No
+de-identification code changed in that session (a search of new tuning seeds 1000-1399 found
+no word left). held-out-7, measured once (commit 0a7954c, --no-baseline, 5453 s on the shared
+machine): PHI 98.5% (197/200 words in 70 images; 3 images with a word still readable, not
+looked at: held out; 6 flagged); words readable only after de-identification: 0; text-free
+mean 0.025%, max 0.388% (0 flagged). held-out-7 is now spent.
 
 Usage: ``python benchmarks/imaging_deid_accuracy.py [--set tune|tune-wide|tune-wider|tune-4|
 tune-5|held-out|held-out-2|held-out-3|held-out-5|held-out-6|held-out-7|both|pydicom]
