@@ -56,6 +56,12 @@ import re
 from collections import Counter
 from collections.abc import Callable
 
+from medflow.analyzers.labs.ocr_repair import (
+    BORDER_MARKS,
+    arrow_reading,
+    confusions,
+    letter_reading,
+)
 from medflow.analyzers.labs.scan_trust import settings as trust_settings
 from medflow.analyzers.labs.values import normalize_flag, parse_range, parse_value
 from medflow.analyzers.labs.words import Line, Reread, Word
@@ -322,13 +328,6 @@ def reread_flag(row: RawLabRow, lines: list[Line], reread: Reread) -> tuple[str,
     above, ``L``/``LL`` below, ``*`` either side) and one flag is read most often: the page
     shows it, the value and range corroborate it. Otherwise the cell stays as first read.
     """
-    from medflow.analyzers.labs.ocr_repair import (
-        BORDER_MARKS,
-        arrow_reading,
-        confusions,
-        letter_reading,
-    )
-
     text = row.flag_text.strip()
     if not text or normalize_flag(text) or text in BORDER_MARKS:
         return "", ""

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from medflow.analyzers.labs.ocr_repair import unit_forms
 from medflow.analyzers.labs.values import normalize_flag
 from medflow.analyzers.labs.words import Line, Word
 
@@ -57,14 +58,6 @@ _HYPHEN_SPLIT = re.compile(r"(\w)- (\w)")
 _GLUED_UNIT = re.compile(rf"^(?P<v>{NUM})(?P<u>[A-Za-zµμ%/][\w/^*.%µμ]*)$")
 # Relative gap (in line heights) that separates table cells.
 CELL_GAP = 0.9
-
-
-@cache
-def _unit_forms() -> frozenset[str]:
-    """Printed unit spellings (``knowledge/unit_forms.yaml``), loaded once."""
-    pkg = "medflow.analyzers.labs.knowledge"
-    text = resources.files(pkg).joinpath("unit_forms.yaml").read_text(encoding="utf-8")
-    return frozenset(str(f) for f in yaml.safe_load(text)["forms"])
 
 
 @dataclass(frozen=True)
@@ -135,7 +128,7 @@ def split_glued_units(line: Line) -> Line:
     out: list[Word] = []
     for i, w in enumerate(line.words):
         glued = _GLUED_UNIT.match(w.text) if i else None
-        if glued is None or glued["u"] not in _unit_forms():
+        if glued is None or glued["u"] not in unit_forms():
             out.append(w)
             continue
         cut = w.x0 + (w.x1 - w.x0) * len(glued["v"]) / len(w.text)

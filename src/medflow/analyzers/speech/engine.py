@@ -301,10 +301,10 @@ def whisper_engine(
 #: word a hinted decode emitted "sertraline sertraline ..." (no_speech 0.88, logprob -0.68) and
 #: "diclofenac" (0.67, -0.89) over silence.
 NO_SPEECH_THRESHOLD = 0.6
+LOGPROB_THRESHOLD = -0.5
 
 #: Seed of the decoder's sampler (temperature fallback), set before each window's decode.
 SAMPLING_SEED = 20261206
-LOGPROB_THRESHOLD = -0.5
 
 
 def is_hallucination(segment: Segment) -> bool:

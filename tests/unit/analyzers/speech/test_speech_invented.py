@@ -130,6 +130,12 @@ def test_a_last_short_word_alone_is_not_taken_for_an_invented_tail() -> None:
     assert strip_invented([segment], HINTS) == ([segment], [])
 
 
+def test_two_quick_words_the_model_is_sure_of_are_kept_at_a_segment_end() -> None:
+    # aligned tightly at the end of a window, but decoded with confidence: no invention
+    segment = _segment([("BP", 0.0, 0.4, 0.9), ("140", 2.0, 2.04, 0.9), ("over", 2.04, 2.08, 0.9)])
+    assert strip_invented([segment], HINTS) == ([segment], [])
+
+
 def test_spoken_words_before_a_loop_that_do_not_recite_the_list_are_kept() -> None:
     # "twice daily" is a hint too, but it is not the list's term before "metformin".
     spoken = [("Metformin", 0.0, 0.6, 0.9), ("twice", 0.6, 1.0, 0.9), ("daily,", 1.0, 1.4, 0.9)]
