@@ -235,6 +235,11 @@ def _unit_fix(row: RawLabRow, kb: KnowledgeBase, others: Sequence[str]) -> str |
 _EDGE_MARKS = re.compile(r"^[.,;:_'`~|]+|[.,;:_'`~|]+$")
 
 
+def trim_edge_marks(text: str) -> str:
+    """``text`` without the smudges OCR glues to the ends of a unit (``mmol/L.`` -> ``mmol/L``)."""
+    return _EDGE_MARKS.sub("", text)
+
+
 def _same_spelling(read: str, candidates: Sequence[str], others: Sequence[str]) -> str | None:
     """The spelling of ``read`` (a known unit) the report prints, when OCR read it with a slip
     of case, a space or a mark (``fl``, ``mmol /L``), else None."""

@@ -55,12 +55,16 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
+from functools import cache
 
 from medflow.analyzers.labs.ocr_repair import (
     BORDER_MARKS,
     arrow_reading,
     confusions,
     letter_reading,
+    ocr_distance,
+    trim_edge_marks,
+    unit_forms,
 )
 from medflow.analyzers.labs.scan_trust import settings as trust_settings
 from medflow.analyzers.labs.values import normalize_flag, parse_range, parse_value
@@ -359,6 +363,51 @@ def reread_flag(row: RawLabRow, lines: list[Line], reread: Reread) -> tuple[str,
     return flag, note
 
 
+# A unit cell read as no printed spelling of ``knowledge/unit_forms.yaml`` is read again with
+# only the characters those spellings use. Small type (7-8 pt, two tables side by side) read
+# at 300 dpi garbles units past what ``ocr_repair`` can snap ("mma /T." and "mmol /T." for
+# mmol/L: m/n and L/T slips leave mmol/L and nmol/L too close to tell), while the cell
+# enlarged (``ocr.REREAD_SCALE``) reads clean. A re-read spelling is taken when the settings
+# agree on it (``MIN_VOTES``, more than any other spelling and than the first reading) and it
+# lies within UNIT_MAX_SHARE of its length from the first reading (``ocr_repair.ocr_distance``):
+# the page shows the unit, the first reading corroborates it. Seeds: two_column 300-499.
+UNIT_MAX_SHARE = 0.6
+
+
+@cache
+def _unit_chars() -> str:
+    """Every character of the printed unit spellings (the re-read's allowed characters)."""
+    return "".join(sorted({ch for form in unit_forms() for ch in form if not ch.isspace()}))
+
+
+def reread_unit(row: RawLabRow, lines: list[Line], reread: Reread) -> tuple[str, str]:
+    """(unit, correction) when a unit cell read as no printed spelling is read again as one
+    (see :data:`UNIT_MAX_SHARE`), else ``("", "")``."""
+    text = row.unit_text.strip()
+    forms = set(unit_forms())
+    if not text or trim_edge_marks(text) in forms:
+        return "", ""
+    want = text.split()
+    runs = [
+        line.words[i : i + len(want)]
+        for line in lines
+        for i in range(1, len(line.words) - len(want) + 1)
+        if [w.text for w in line.words[i : i + len(want)]] == want
+    ]
+    if len(runs) != 1:
+        return "", ""
+    readings = [trim_edge_marks(" ".join(r.split())) for r in reread(_box(runs[0]), _unit_chars())]
+
+    def fits(r: str) -> bool:
+        return r in forms and ocr_distance(text, r) <= UNIT_MAX_SHARE * len(r) + 1e-9
+
+    again = _vote(readings, fits)
+    if again is None or readings.count(trim_edge_marks(text)) >= readings.count(again):
+        return "", ""
+    note = f'unit read as "{text}", no printed unit: read again from the page image as {again}'
+    return again, note
+
+
 def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
     """``row`` with an impossible value or range read again from the page image, when the new
     reading is well formed and agrees with the rest of the row (see the module docstring).
@@ -436,6 +485,10 @@ def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
                 f'range read as "{row.range_text}", not a range: read again from the page '
                 f"image as {again}"
             )
+    unit, unit_note = reread_unit(row, lines, reread)
+    if unit:
+        update["unit_text"] = unit
+        notes.append(unit_note)
     flag, flag_note = reread_flag(row.model_copy(update=update), lines, reread)
     if flag:
         update["flag_text"] = flag

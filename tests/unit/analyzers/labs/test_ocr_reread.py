@@ -337,3 +337,66 @@ def test_a_flag_cell_is_read_again_only_when_it_holds_marks_beside_a_value_out_o
     out = reread_row(row, lines, reread)
     assert reread.boxes == []
     assert out.flag_text == first
+
+
+def _unit_row(unit: str) -> tuple[RawLabRow, list[Line]]:
+    """A row whose unit cell, after the value, was read as ``unit`` (one word per space)."""
+    words = [Word("Sodium", 40, 100, 100, 108), Word("140", 200, 100, 220, 108)]
+    words += [Word(t, 240 + 30 * i, 100, 265 + 30 * i, 108) for i, t in enumerate(unit.split())]
+    words += [Word("136-145", 340, 100, 380, 108)]
+    line = Line(words)
+    row = RawLabRow(
+        name="Sodium",
+        value_text="140",
+        unit_text=unit,
+        range_text="136-145",
+        line=line.text,
+        ocr=True,
+    )
+    return row, [line]
+
+
+@pytest.mark.parametrize(
+    ("first", "readings", "unit"),
+    [
+        # 7-8 pt two_column scan (tuning seed 309): the cell enlarged reads the printed unit
+        ("mmal/l", ["mmol/L", "mmol", "mmol/L", "mmol", "mmoal/l", "mmol"], "mmol/L"),
+        ("mg/dl", ["mg/dL", "mg/dL", "mg/d", "mg/dl", "mg/dL", "mg/dL"], "mg/dL"),
+    ],
+)
+def test_a_unit_read_as_no_printed_spelling_is_read_again_and_taken_when_settings_agree(
+    first: str, readings: list[str], unit: str
+) -> None:
+    row, lines = _unit_row(first)
+    reread = Scripted(readings)
+    out = reread_row(row, lines, reread)
+    assert out.unit_text == unit
+    assert reread.boxes == [(240, 100, 265, 108)]  # the unit cell's own box
+    assert "unit_text" in out.changed
+    assert any(f'"{first}"' in c for c in out.corrections)
+
+
+@pytest.mark.parametrize(
+    ("first", "readings"),
+    [
+        # read again as first read (seed 309): the page may print it so
+        ("mmol/l", ["mmol/l", "mmol", "mmol/l", "mmol", "mmol/l", "mmol"]),
+        ("mmol/t", ["mmol/t", "mmol/l.", "mmol/t", "mmol.", "mmol/t", "mmol."]),
+        # a spelling far from the first reading: the first reading does not corroborate it
+        ("me. fa", ["mg/dL", "mg/dL", "mg/dL", "", "", ""]),
+        # no spelling read twice
+        ("mmol /T.", ["mmol/L", "cm", "mmnl/.", "mmo", "mmnl/t.", "cma"]),
+    ],
+)
+def test_a_unit_re_read_without_agreement_or_corroboration_leaves_the_unit_as_read(
+    first: str, readings: list[str]
+) -> None:
+    row, lines = _unit_row(first)
+    assert reread_row(row, lines, Scripted(readings)).unit_text == first
+
+
+def test_a_unit_read_as_a_printed_spelling_is_not_read_again() -> None:
+    row, lines = _unit_row("mmol/L.")  # a known spelling with a smudge: ocr_repair trims it
+    reread = Scripted(["nmol/L"] * 6)
+    assert reread_row(row, lines, reread).unit_text == "mmol/L."
+    assert reread.boxes == []
