@@ -76,8 +76,10 @@ DEFAULT_CONFIG = "--psm 4 -c preserve_interword_spaces=1"
 # Words Tesseract reads with less confidence than this are dropped. Tesseract gives bold
 # values it reads correctly a confidence of 0, so only its structural entries (-1) go.
 MIN_CONFIDENCE = 0.0
-# "46:0" is 46.0 read with a colon; "1:80" is a titre, printed so (left alone).
-_COLON_DECIMAL = re.compile(r"^(0|[2-9]\d*|1\d+):(\d+)$")
+# "46:0" is 46.0 read with a colon; "1:80" is a titre, printed so (left alone). No titre
+# has a zero after its colon ("1:05" is 1.05, tuning seed 335), and a limit with a comparator
+# is read the same way ("<2:6" is <2.6, tuning seed 342; "<1:40" stays a titre).
+_COLON_DECIMAL = re.compile(r"^([<>]?)(0|[2-9]\d*|1\d+|1(?=:0)):(\d+)$")
 # "x10^9/L" read as "x1049/L" / "X1043/uL" / "xX10412/L" / "10%3/uL": the 4 (or %) after
 # "10" is the caret. Without the "x" only the exponents of cell counts (3, 6, 9, 12) are
 # taken: "1046/uL" is 10^6/uL, never 10^46. Tesseract also reads the caret as a 7
@@ -790,7 +792,7 @@ def _word_fixes() -> dict[str, str]:
 def clean_word(text: str) -> str:
     """Undo Tesseract slips that cannot change a correct reading (``46:0`` -> ``46.0``)."""
     text = text.strip().translate(_STRAY)
-    text = _COLON_DECIMAL.sub(r"\1.\2", text)
+    text = _COLON_DECIMAL.sub(r"\1\2.\3", text)
     text = _POWER_UNIT.sub(lambda m: f"x10^{m[1] or m[2]}/{m[3]}", text)
     text = _BARE_POWER_UNIT.sub(r"10^\1/\2", text)
     text = _IU.sub(r"\1IU/", text)

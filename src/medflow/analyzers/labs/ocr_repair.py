@@ -514,6 +514,30 @@ def clean_name(name: str) -> str:
     return " ".join(_NAME_MARKS.sub("", name).split())
 
 
+# Rows of one report whose flags read as stars, at least, before a flag read in lower case
+# is taken for a star (see :func:`_star_flag`).
+STAR_ROWS = 2
+
+
+def _star_flag(row: RawLabRow, flags: Sequence[str]) -> str | None:
+    """The word read for the row's flag when it is a printed star, else None.
+
+    A star read as one or two lower-case letters that only case-fold into the abnormal flag
+    (``aa`` -> ``AA`` -> ``A``; the row holds ``A``, its line the word as read) is taken for
+    a star when the report's other flags (``flags``, normalised) are all stars, at least
+    :data:`STAR_ROWS` of them (a flag_first scan's star read as "aa", tuning seed 343): no lab
+    prints a flag in lower case. Both readings say "abnormal, direction not printed"; the star
+    is what the report prints."""
+    if row.flag_text != "A":
+        return None
+    words = row.line.replace("|", " ").split()
+    read = [w for w in words if len(w) <= 2 and normalize_flag(w) == "A"]
+    if len(read) != 1 or not (read[0].isalpha() and read[0].islower()):
+        return None
+    others = [f for f in flags if f]
+    return read[0] if len(others) >= STAR_ROWS and all(f == "*" for f in others) else None
+
+
 def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]:
     """Rows with OCR garbles in units and arrow flags undone where the evidence is clear.
 
@@ -533,6 +557,7 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
         else ""
         for r in rows
     ]
+    flags = [normalize_flag(r.flag_text) if r.flag_text.strip() else "" for r in rows]
     out: list[RawLabRow] = []
     for i, row in enumerate(rows):
         if not row.ocr:
@@ -540,6 +565,13 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
             continue
         notes: list[str] = []
         update: dict[str, str] = {}
+        star = _star_flag(row, [f for k, f in enumerate(flags) if k != i])
+        if star is not None:
+            update["flag_text"] = "*"
+            notes.append(
+                f'flag read as "{star}" taken as *: no flag is printed in lower case, and the '
+                "report's other flags are stars"
+            )
         flag = _flag_fix(row)
         mark = _unit_mark(row) if flag is None else None
         if mark is not None:

@@ -39,6 +39,9 @@ def test_image_to_data_boxes_become_points_grouped_by_tesseract_lines() -> None:
     [
         ("46:0", "46.0"),
         ("1:80", "1:80"),
+        ("1:05", "1.05"),  # no titre has a zero after its colon
+        ("<2:6", "<2.6"),  # a one-sided limit read with a colon
+        ("<1:40", "<1:40"),  # a titre limit stays
         ("‘12.1", "12.1"),
         ("08:30:00", "08:30:00"),
         ("mg/dL", "mg/dL"),

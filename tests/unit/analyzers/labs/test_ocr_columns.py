@@ -69,6 +69,19 @@ def test_a_misread_header_word_is_not_snapped_with_too_few_named_columns() -> No
     assert read_table_header(line, 600) is None
 
 
+def test_a_four_letter_header_word_with_one_letter_misread_is_snapped() -> None:
+    # "Plag" for Flag: difflib scores a one-letter slip in a four-letter word 0.75
+    line = cells(
+        (40, "Test Name"), (217, "Units"), (294, "Value"), (372, "Plag"), (419, "Normal Values")
+    )
+    tables = read_table_header(line, 600)
+    assert tables is not None
+    assert [c.role for c in tables[0].columns] == ["name", "unit", "result", "flag", "range"]
+    # a four-letter word two letters from every phrase is never snapped
+    line = cells((40, "Test"), (200, "Result"), (260, "Units"), (320, "Plog"))
+    assert read_table_header(line, 600) is None
+
+
 UNIT_FIRST = [(37, "Parameter"), (226, "Units"), (303, "Value"), (380, "H/L"), (427, "Range")]
 
 

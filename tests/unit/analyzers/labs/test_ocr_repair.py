@@ -520,3 +520,37 @@ def test_a_range_out_of_order_that_no_slip_explains_is_not_used() -> None:
     (row,) = repair_rows([_row("Potassium", "4.0", "mmol/L", "51 - 3.5")], default_kb())
     assert row.range_text == ""
     assert any('"51 - 3.5" not used' in note for note in row.corrections)
+
+
+def test_a_flag_read_in_lower_case_is_a_star_when_the_reports_other_flags_are_stars() -> None:
+    # a printed "*" read as "aa", which case-folds into the abnormal flag "AA"
+    # (the column reader case-folds the cell: the row holds "A", its line the word as read)
+    creatinine = "Serum Creatinine aa 0.67 mg/dL 0.74-1.35"
+    rows = [
+        _row("Serum Creatinine", "0.67", "mg/dL", "0.74-1.35", "A", line=creatinine),
+        _row("Estimated GFR", "46", "mL/min/1.73m2", "> 60", "*"),
+        _row("BUN/Creatinine Ratio", "23", "", "10 to 20", "*"),
+    ]
+    fixed = repair_rows(rows, default_kb())
+    assert [r.flag_text for r in fixed] == ["*", "*", "*"]
+    assert any('"aa"' in note for note in fixed[0].corrections)
+
+
+def test_a_lower_case_flag_stays_without_star_flags_beside_it() -> None:
+    creatinine = "Serum Creatinine aa 0.67 mg/dL 0.74-1.35"
+    # one star is not enough; a printed letter flag elsewhere says the report prints letters
+    for other in (["*", ""], ["*", "H"]):
+        rows = [
+            _row("Serum Creatinine", "0.67", "mg/dL", "0.74-1.35", "A", line=creatinine),
+            _row("Estimated GFR", "46", "mL/min/1.73m2", "> 60", other[0]),
+            _row("Urea", "9.1", "mmol/L", "2.5 - 7.1", other[1]),
+        ]
+        assert repair_rows(rows, default_kb())[0].flag_text == "A"
+    # an upper-case "AA" is a printed abnormal flag
+    printed = "Serum Creatinine AA 0.67 mg/dL 0.74-1.35"
+    rows = [
+        _row("Serum Creatinine", "0.67", "mg/dL", "0.74-1.35", "A", line=printed),
+        _row("Estimated GFR", "46", "mL/min/1.73m2", "> 60", "*"),
+        _row("Urea", "9.1", "mmol/L", "2.5 - 7.1", "*"),
+    ]
+    assert repair_rows(rows, default_kb())[0].flag_text == "A"
