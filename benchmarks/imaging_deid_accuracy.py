@@ -105,8 +105,8 @@ looked at: held out; 6 flagged); words readable only after de-identification: 0;
 mean 0.025%, max 0.388% (0 flagged). held-out-7 is now spent.
 
 Usage: ``python benchmarks/imaging_deid_accuracy.py [--set tune|tune-wide|tune-wider|tune-4|
-tune-5|held-out|held-out-2|held-out-3|held-out-5|held-out-6|held-out-7|both|pydicom]
-[--no-baseline] [--kind KIND]``
+tune-5|held-out|held-out-2|held-out-3|held-out-5|held-out-6|held-out-7|held-out-8|both|pydicom]
+[--no-baseline] [--kind KIND] [--seeds S,S]``
 (``--no-baseline`` skips the OCR-confidence baseline, about a third of the time; its figures
 then read 0; ``--kind`` measures only one generator kind's cases, e.g. ``us_regions``, to
 re-measure a change that touches only those).
@@ -144,10 +144,15 @@ SETS = {
     "tune-5": (range(800, 960), range(800, 900)),
     "held-out-6": (range(3000, 3080), range(3000, 3080)),
     "held-out-7": (range(4000, 4080), range(4000, 4080)),
+    "held-out-8": (range(5000, 5080), range(5000, 5080)),
 }
 TUNING = ("tune", "tune-wide", "tune-wider", "tune-4", "tune-5")
 """Sets whose cases may be looked at one by one (the text-free images' worst cases are
 printed); the held-out sets are measured only to report."""
+SPENT = ("held-out-3", "held-out-5", "held-out-6", "held-out-7")
+"""Held-out sets measured once and reported, whose cases were then looked at one by one
+(seventh session): they are no longer held out, so their leaks are printed like a tuning
+set's. Their seeds still share none with another set (the next held-out set lies past them)."""
 PYDICOM_TEXT_FREE = (
     "CT_small.dcm",
     "MR_small.dcm",
@@ -288,14 +293,27 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else ("n/a" if a == 0 else "inf")
 
 
-def run(name: str, baseline: bool = True, kind: str | None = None) -> None:
+def run(
+    name: str, baseline: bool = True, kind: str | None = None, only: set[int] | None = None
+) -> None:
     """Measure one seed set and print its figures (``baseline``: the OCR-confidence approach
     too, in the same run; without it the baseline figures read as 0 changed, nothing removed;
     ``kind``: only the cases of one generator kind, to re-measure a change that touches only
-    those)."""
+    those; ``only``: only these seeds of the set, to re-check found cases of a tuning or spent
+    set, never of a held-out one)."""
+    if only is not None and name not in TUNING and name not in SPENT:
+        raise ValueError(f"{name} is held out: it is measured whole, never seed by seed")
     phi_range, free_range = SETS[name]
-    phi_seeds = [s for s in phi_range if kind is None or bs.phi_kind(s) == kind]
-    free_seeds = [s for s in free_range if kind is None or bs.free_kind(s) == kind]
+    phi_seeds = [
+        s
+        for s in phi_range
+        if (kind is None or bs.phi_kind(s) == kind) and (only is None or s in only)
+    ]
+    free_seeds = [
+        s
+        for s in free_range
+        if (kind is None or bs.free_kind(s) == kind) and (only is None or s in only)
+    ]
     secret = b"benchmark-secret-0123456789abcdef"
     deid = Deidentifier(secret, DeidOptions(burned_in_text="flagged"))
     base = TextFinder() if baseline else None
@@ -319,6 +337,7 @@ def run(name: str, baseline: bool = True, kind: str | None = None) -> None:
             if kind
             else ""
         )
+        + (f" (seeds {sorted(only)} only)" if only is not None else "")
     )
     print(f"PHI words readable before: {readable} in {phi['images']} images")
     print(
@@ -333,7 +352,7 @@ def run(name: str, baseline: bool = True, kind: str | None = None) -> None:
     print(
         f"  PHI words readable after but not before (not in the figures above): {phi['appeared']}"
     )
-    if name in TUNING:
+    if name in TUNING or name in SPENT:
         for leak in phi["leaks"]:
             print(f"  still readable: {leak}")
     else:  # held-out: a count only, never the cases
@@ -345,7 +364,7 @@ def run(name: str, baseline: bool = True, kind: str | None = None) -> None:
         f"{theirs.max():.3%}; ratio of means {_ratio(ours.mean(), theirs.mean())}; "
         f"flagged for review: {free['review']}"
     )
-    if name in TUNING:
+    if name in TUNING or name in SPENT:
         worst = sorted(zip(free["ours"], free_seeds, strict=True), reverse=True)[:5]
         print("  most changed (tuning set): " + ", ".join(f"seed {s} {v:.3%}" for v, s in worst))
     if name.startswith("held-out") and base is not None:
@@ -365,13 +384,18 @@ def main() -> None:
         choices=sorted({*bs.PHI_KINDS, *bs.FREE_KINDS}),
         help="only the cases of this generator kind (a change that touches only those)",
     )
+    parser.add_argument(
+        "--seeds",
+        help="only these seeds of a tuning or spent set, e.g. 4012,4031 (found cases)",
+    )
     args = parser.parse_args()
+    only = {int(s) for s in args.seeds.split(",")} if args.seeds else None
     warnings.simplefilter("ignore")
     if args.set == "pydicom":
         _print_pydicom(TextFinder(), b"benchmark-secret-0123456789abcdef")
         return
     for name in ("tune", "held-out") if args.set == "both" else (args.set,):
-        run(name, baseline=not args.no_baseline, kind=args.kind)
+        run(name, baseline=not args.no_baseline, kind=args.kind, only=only)
 
 
 if __name__ == "__main__":
