@@ -208,9 +208,9 @@ def _phi(
     leaks: list[str] = []
     for seed in seeds:
         case = bs.phi_case(seed)
-        before = bs.readable_words(readers, bs.display(case.data), case.words)
+        before = bs.readable_words(readers, bs.display(case.data), case.words, case.boxes)
         out, summary = deid.deidentify_file(case.data, case.name)
-        after = bs.readable_words(readers, bs.display(out), case.words)
+        after = bs.readable_words(readers, bs.display(out), case.words, case.boxes)
         # A word Tesseract could not read before may become readable once the words around
         # it are blanked (the page binarises differently; seen on tuning seed 1011): counted
         # apart, since "readable before" is the main figure's denominator.
@@ -222,7 +222,9 @@ def _phi(
             continue
         ours = after & before
         theirs = (
-            bs.readable_words(readers, bs.display(_baseline(case.data, base)), case.words)
+            bs.readable_words(
+                readers, bs.display(_baseline(case.data, base)), case.words, case.boxes
+            )
             if base is not None
             else before
         )
