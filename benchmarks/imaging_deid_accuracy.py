@@ -104,6 +104,25 @@ machine): PHI 98.5% (197/200 words in 70 images; 3 images with a word still read
 looked at: held out; 6 flagged); words readable only after de-identification: 0; text-free
 mean 0.025%, max 0.388% (0 flagged). held-out-7 is now spent.
 
+Seventh session (2026-12-07): the spent held-out sets looked at case by case, held-out-7
+first (code of commit 8a04989, 2 shared cores). Screen: each PHI case de-identified with the
+benchmark's Deidentifier, each drawn word's ink (the word drawn alone) compared before and
+after: 29 of 80 images kept some ink of a word (most: words Tesseract cannot read before, or
+the last letters of a word cut at an image edge). The benchmark's readers on 24 of those and
+on 36 of the 37 images with a four-letter name (JANE, OMAR, YUKI), 47 images in all: no word
+readable before and still readable at its place after. The three images counted with a word left
+(4040 us_regions, 4059 png, 4075 png; all 'JANE') are measuring artefacts, not leaks: the
+name's ink was blanked, and a token read elsewhere matched it (4059: "ane" on rib texture at
+(319, 369), far from the name at the top left; "ANE" is 86% similar to "JANE"). Changed:
+``phi_case`` records where each word was drawn (``Case.boxes``; pixels unchanged) and
+``readable_words`` given the boxes counts a token only where it overlaps its word (grown by
+half the word's height; a part of the word read there still counts): the three images then
+have no word left. No de-identification code changed, so the text-free figures are
+unchanged. Not screened in the time: held-out-6, -5, -3 (one image each, probably the same
+artefact). ``SPENT`` (held-out-3/5/6/7) print their cases like a tuning set, ``--seeds``
+re-checks found cases of a tuning or spent set, and held-out-8 (PHI 5000-5079, text-free
+5000-5079) is added for the lead's one measurement, never run or generated here.
+
 Usage: ``python benchmarks/imaging_deid_accuracy.py [--set tune|tune-wide|tune-wider|tune-4|
 tune-5|held-out|held-out-2|held-out-3|held-out-5|held-out-6|held-out-7|held-out-8|both|pydicom]
 [--no-baseline] [--kind KIND] [--seeds S,S]``
