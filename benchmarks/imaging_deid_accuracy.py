@@ -104,9 +104,28 @@ machine): PHI 98.5% (197/200 words in 70 images; 3 images with a word still read
 looked at: held out; 6 flagged); words readable only after de-identification: 0; text-free
 mean 0.025%, max 0.388% (0 flagged). held-out-7 is now spent.
 
+Seventh session (2026-12-07): the spent held-out sets looked at case by case, held-out-7
+first (code of commit 8a04989, 2 shared cores). Screen: each PHI case de-identified with the
+benchmark's Deidentifier, each drawn word's ink (the word drawn alone) compared before and
+after: 29 of 80 images kept some ink of a word (most: words Tesseract cannot read before, or
+the last letters of a word cut at an image edge). The benchmark's readers on 24 of those and
+on 36 of the 37 images with a four-letter name (JANE, OMAR, YUKI), 47 images in all: no word
+readable before and still readable at its place after. The three images counted with a word left
+(4040 us_regions, 4059 png, 4075 png; all 'JANE') are measuring artefacts, not leaks: the
+name's ink was blanked, and a token read elsewhere matched it (4059: "ane" on rib texture at
+(319, 369), far from the name at the top left; "ANE" is 86% similar to "JANE"). Changed:
+``phi_case`` records where each word was drawn (``Case.boxes``; pixels unchanged) and
+``readable_words`` given the boxes counts a token only where it overlaps its word (grown by
+half the word's height; a part of the word read there still counts): the three images then
+have no word left. No de-identification code changed, so the text-free figures are
+unchanged. Not screened in the time: held-out-6, -5, -3 (one image each, probably the same
+artefact). ``SPENT`` (held-out-3/5/6/7) print their cases like a tuning set, ``--seeds``
+re-checks found cases of a tuning or spent set, and held-out-8 (PHI 5000-5079, text-free
+5000-5079) is added for the lead's one measurement, never run or generated here.
+
 Usage: ``python benchmarks/imaging_deid_accuracy.py [--set tune|tune-wide|tune-wider|tune-4|
-tune-5|held-out|held-out-2|held-out-3|held-out-5|held-out-6|held-out-7|both|pydicom]
-[--no-baseline] [--kind KIND]``
+tune-5|held-out|held-out-2|held-out-3|held-out-5|held-out-6|held-out-7|held-out-8|both|pydicom]
+[--no-baseline] [--kind KIND] [--seeds S,S]``
 (``--no-baseline`` skips the OCR-confidence baseline, about a third of the time; its figures
 then read 0; ``--kind`` measures only one generator kind's cases, e.g. ``us_regions``, to
 re-measure a change that touches only those).
@@ -144,10 +163,15 @@ SETS = {
     "tune-5": (range(800, 960), range(800, 900)),
     "held-out-6": (range(3000, 3080), range(3000, 3080)),
     "held-out-7": (range(4000, 4080), range(4000, 4080)),
+    "held-out-8": (range(5000, 5080), range(5000, 5080)),
 }
 TUNING = ("tune", "tune-wide", "tune-wider", "tune-4", "tune-5")
 """Sets whose cases may be looked at one by one (the text-free images' worst cases are
 printed); the held-out sets are measured only to report."""
+SPENT = ("held-out-3", "held-out-5", "held-out-6", "held-out-7")
+"""Held-out sets measured once and reported, whose cases were then looked at one by one
+(seventh session): they are no longer held out, so their leaks are printed like a tuning
+set's. Their seeds still share none with another set (the next held-out set lies past them)."""
 PYDICOM_TEXT_FREE = (
     "CT_small.dcm",
     "MR_small.dcm",
@@ -203,9 +227,9 @@ def _phi(
     leaks: list[str] = []
     for seed in seeds:
         case = bs.phi_case(seed)
-        before = bs.readable_words(readers, bs.display(case.data), case.words)
+        before = bs.readable_words(readers, bs.display(case.data), case.words, case.boxes)
         out, summary = deid.deidentify_file(case.data, case.name)
-        after = bs.readable_words(readers, bs.display(out), case.words)
+        after = bs.readable_words(readers, bs.display(out), case.words, case.boxes)
         # A word Tesseract could not read before may become readable once the words around
         # it are blanked (the page binarises differently; seen on tuning seed 1011): counted
         # apart, since "readable before" is the main figure's denominator.
@@ -217,7 +241,9 @@ def _phi(
             continue
         ours = after & before
         theirs = (
-            bs.readable_words(readers, bs.display(_baseline(case.data, base)), case.words)
+            bs.readable_words(
+                readers, bs.display(_baseline(case.data, base)), case.words, case.boxes
+            )
             if base is not None
             else before
         )
@@ -288,14 +314,27 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else ("n/a" if a == 0 else "inf")
 
 
-def run(name: str, baseline: bool = True, kind: str | None = None) -> None:
+def run(
+    name: str, baseline: bool = True, kind: str | None = None, only: set[int] | None = None
+) -> None:
     """Measure one seed set and print its figures (``baseline``: the OCR-confidence approach
     too, in the same run; without it the baseline figures read as 0 changed, nothing removed;
     ``kind``: only the cases of one generator kind, to re-measure a change that touches only
-    those)."""
+    those; ``only``: only these seeds of the set, to re-check found cases of a tuning or spent
+    set, never of a held-out one)."""
+    if only is not None and name not in TUNING and name not in SPENT:
+        raise ValueError(f"{name} is held out: it is measured whole, never seed by seed")
     phi_range, free_range = SETS[name]
-    phi_seeds = [s for s in phi_range if kind is None or bs.phi_kind(s) == kind]
-    free_seeds = [s for s in free_range if kind is None or bs.free_kind(s) == kind]
+    phi_seeds = [
+        s
+        for s in phi_range
+        if (kind is None or bs.phi_kind(s) == kind) and (only is None or s in only)
+    ]
+    free_seeds = [
+        s
+        for s in free_range
+        if (kind is None or bs.free_kind(s) == kind) and (only is None or s in only)
+    ]
     secret = b"benchmark-secret-0123456789abcdef"
     deid = Deidentifier(secret, DeidOptions(burned_in_text="flagged"))
     base = TextFinder() if baseline else None
@@ -319,6 +358,7 @@ def run(name: str, baseline: bool = True, kind: str | None = None) -> None:
             if kind
             else ""
         )
+        + (f" (seeds {sorted(only)} only)" if only is not None else "")
     )
     print(f"PHI words readable before: {readable} in {phi['images']} images")
     print(
@@ -333,7 +373,7 @@ def run(name: str, baseline: bool = True, kind: str | None = None) -> None:
     print(
         f"  PHI words readable after but not before (not in the figures above): {phi['appeared']}"
     )
-    if name in TUNING:
+    if name in TUNING or name in SPENT:
         for leak in phi["leaks"]:
             print(f"  still readable: {leak}")
     else:  # held-out: a count only, never the cases
@@ -345,7 +385,7 @@ def run(name: str, baseline: bool = True, kind: str | None = None) -> None:
         f"{theirs.max():.3%}; ratio of means {_ratio(ours.mean(), theirs.mean())}; "
         f"flagged for review: {free['review']}"
     )
-    if name in TUNING:
+    if name in TUNING or name in SPENT:
         worst = sorted(zip(free["ours"], free_seeds, strict=True), reverse=True)[:5]
         print("  most changed (tuning set): " + ", ".join(f"seed {s} {v:.3%}" for v, s in worst))
     if name.startswith("held-out") and base is not None:
@@ -365,13 +405,18 @@ def main() -> None:
         choices=sorted({*bs.PHI_KINDS, *bs.FREE_KINDS}),
         help="only the cases of this generator kind (a change that touches only those)",
     )
+    parser.add_argument(
+        "--seeds",
+        help="only these seeds of a tuning or spent set, e.g. 4012,4031 (found cases)",
+    )
     args = parser.parse_args()
+    only = {int(s) for s in args.seeds.split(",")} if args.seeds else None
     warnings.simplefilter("ignore")
     if args.set == "pydicom":
         _print_pydicom(TextFinder(), b"benchmark-secret-0123456789abcdef")
         return
     for name in ("tune", "held-out") if args.set == "both" else (args.set,):
-        run(name, baseline=not args.no_baseline, kind=args.kind)
+        run(name, baseline=not args.no_baseline, kind=args.kind, only=only)
 
 
 if __name__ == "__main__":
