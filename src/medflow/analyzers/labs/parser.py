@@ -158,12 +158,30 @@ def _wrap(page: PageText) -> float:
     return WRAP_SHARE_OCR if page.ocr else WRAP_SHARE
 
 
+# A row already wrapped over two lines or more sets its own leading: a line further under
+# its last line than LEADING_SLACK times that leading is not the name going on (a section
+# title printed after a little space: "Serum" / "Amylase" then "LIPID PROFILE" was read as
+# one test name, spent held-out seed 60159).
+LEADING_SLACK = 1.5
+
+
+def _keeps_leading(line: Line, row: _Row) -> bool:
+    """Whether ``line`` sits under ``row`` at the leading of the row's own wrapped lines (or
+    the row has one line)."""
+    if len(row.lines) < 2:
+        return True
+    leading = _left_top(row.lines[-1]) - _left_top(row.lines[-2])
+    return leading <= 0 or _left_top(line) - _left_top(row.lines[-1]) <= LEADING_SLACK * leading
+
+
 def _is_continuation(line: Line, row: _Row, pitch: float) -> bool:
     """A wrapped name: closer under the row than the row pitch, flush left, one cell."""
     last = row.lines[-1]
     first = row.lines[0]
     limit = _wrap(row.page) * pitch
     if abs(line.x0 - first.x0) > 3 or not 0 < _left_top(line) - _left_top(last) < limit:
+        return False
+    if not _keeps_leading(line, row):
         return False
     toks = tokens(line)
     return bool(toks) and toks[-1].cell == 0
@@ -353,8 +371,9 @@ def _parse_segments(page: PageText, lines: list[Line], state: _State) -> None:
                     words = [w for w in line.words if table.left <= (w.x0 + w.x1) / 2 < table.right]
                     if words:
                         streams[k].append(Line(words))
-            for table, stream in zip(state.tables, streams, strict=True):
-                _parse_table(page, table, stream, by_cols)
+            pitches = _table_pitches(state.tables, streams)
+            for table, stream, pitch in zip(state.tables, streams, pitches, strict=True):
+                _parse_table(page, table, stream, by_cols, pitch)
             # the column model reads the table unless the row grammar reads more of it (a
             # header whose cells do not line up with the values below)
             if len(by_cols.rows) >= len(chosen.rows):
@@ -407,9 +426,31 @@ def _close_below(line: Line, last: _Row, limit: float) -> bool:
     return 0 < _left_top(line) - _left_top(last.lines[-1]) < limit
 
 
-def _parse_table(page: PageText, table: Table, lines: list[Line], state: _State) -> None:
-    """Read lines cell by cell under ``table`` (see ``columns``)."""
-    pitch = _row_pitch([ln for ln in lines if read_cells(ln, table).parts is not None], lines)
+def _table_pitches(tables: list[Table], streams: list[list[Line]]) -> list[float]:
+    """The row pitch of each of the tables side by side on a page (their lines ``streams``).
+
+    A table with fewer than two rows has no pitch of its own: the median line pitch of its
+    few lines is its wrapped name's leading, and the name's second line would not count as
+    close under its row. Tables printed side by side share their type: such a table takes
+    the largest pitch of the others (the right table of a two-column report holding only
+    "Gamma 10 U/L 8-61" over "Glutamyl" / "Transferase" / "(GGT)" was read as a test named
+    "Gamma", spent held-out seed 60129)."""
+    rows = [
+        [ln for ln in stream if read_cells(ln, table).parts is not None]
+        for table, stream in zip(tables, streams, strict=True)
+    ]
+    own = [_row_pitch(r, stream) for r, stream in zip(rows, streams, strict=True)]
+    shared = max((p for p, r in zip(own, rows, strict=True) if len(r) >= 2), default=0.0)
+    return [p if len(r) >= 2 or not shared else shared for p, r in zip(own, rows, strict=True)]
+
+
+def _parse_table(
+    page: PageText, table: Table, lines: list[Line], state: _State, pitch: float | None = None
+) -> None:
+    """Read lines cell by cell under ``table`` (see ``columns``), rows ``pitch`` apart (their
+    own when None)."""
+    if pitch is None:
+        pitch = _row_pitch([ln for ln in lines if read_cells(ln, table).parts is not None], lines)
     rows = state.rows
     i = 0
     while i < len(lines):
@@ -431,6 +472,7 @@ def _parse_table(page: PageText, table: Table, lines: list[Line], state: _State)
                 "name" in roles
                 and _close_below(line, last, _wrap(page) * pitch)
                 and abs(line.x0 - last.lines[0].x0) <= 3
+                and _keeps_leading(line, last)
             )
             if wrapped:
                 by_role = _by_role(line, table)

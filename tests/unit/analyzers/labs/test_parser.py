@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from tests.fixtures.labs import labs_testkit as KIT
 
-from medflow.analyzers.labs.parser import parse_rows, read_lab_pdf
+from medflow.analyzers.labs.parser import parse_rows, read_lab_document, read_lab_pdf
 from medflow.analyzers.labs.rows import is_boilerplate, is_header, parse_line
 from medflow.analyzers.labs.words import Line, PageText, Word
 from medflow.errors import NoResultsError
@@ -412,3 +412,30 @@ def test_a_footer_whose_page_number_ocr_read_as_a_letter_is_boilerplate(text: st
     # all-normal tuning seeds 609 and 618: the footer was read as a row, "l" as a Low flag
     assert is_boilerplate(line(text))
     assert not is_boilerplate(line("Lipase 15 U/L 13-60"))
+
+
+def _read_generated(seed: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(name, value) of a randomised text report's rows as printed and as read."""
+    data, truth = KIT.randomized().build_random_report(seed)
+    rows = read_lab_document(data, f"random-{seed}.pdf").rows
+    printed = [(t["name"], t["value_text"]) for t in truth["rows"]]
+    return printed, [(r.name, r.value_text) for r in rows]
+
+
+def test_a_gutter_is_placed_in_the_white_space_not_through_a_wide_range_cell() -> None:
+    # two tables side by side; the left one's widest ranges ("M: 13.5-17.5 F: 12.0-15.5")
+    # reach into the white band between the tables, and a full-width footer crosses it: the
+    # band's centre cut those two rows off their table and they vanished (seed 60159, a
+    # spent held-out seed)
+    printed, read = _read_generated(60159)
+    assert ("Haemoglobin", "13.1") in read
+    assert ("Packed Cell Volume (PCV)", "39.4") in read
+    assert sorted(read) == sorted(printed)
+
+
+def test_a_table_beside_another_with_one_row_keeps_its_wrapped_name() -> None:
+    # the right-hand table holds one row whose name wraps over four lines; with no second
+    # row it had no row pitch, and its name was read as "Gamma" (seed 60129, spent held-out)
+    printed, read = _read_generated(60129)
+    assert ("Gamma Glutamyl Transferase (GGT)", "10") in read
+    assert sorted(read) == sorted(printed)
