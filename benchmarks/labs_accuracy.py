@@ -92,6 +92,17 @@ Measured (2026-12-06, Tesseract 5.3, held-out seeds; ``--random 200`` and
   likewise up, families 0 and 4 unchanged); value_unit flag 4:300-499 92.75 -> 96.23,
   flag_first flag 3:300-499 92.57 -> 94.80; a cumulative report with none of its 11 rows read
   (seed 18, header word "_—_—Unit") now read whole.
+* fresh held-out seeds 60000-60199, measured once on commit 560e59a of 2026-12-07 (after the
+  enlarged unit re-read, one-letter header snap, colon decimals, lower-case star flags; two
+  runs, ``--random-seed 60000`` and ``60100``, 100 text + 100 scanned each, pooled): text (3673
+  rows) 99.89% on every field, 2 vanished and 2 misnamed, all on two two_column reports (seeds
+  60159, 60129; found after the run and fixed: gutter through a wide range cell, a one-row
+  table's wrapped name; text 0-999 and 50000-60199 now 100%, 0 vanished); scanned (3673 rows):
+  found 97.03%, value 94.72%, unit 95.05%, range 94.63%, flag 94.39%, 6 vanished, 8 misnamed,
+  0/200 false reassurance -> FAIL. 60000-60099 alone PASSES (worst 95.27%, 0 vanished);
+  60100-60199 fails (worst flag 93.38%). Per family (scanned): two_column 93.6 / 88.4 / 89.8 /
+  88.9 / 90.3 and leaders 94.8 / 92.7 / 92.2 / 93.0 / 92.5 drag; standard, split_range,
+  value_unit >= 94.7 on every field. Both held-out sets 50000-60199 are now spent.
 * earlier: before the OCR repair (``ocr_repair``; 60 scanned reports, seeds 10000-10059):
   found 93.2%, value 89.8%, unit 76.1%, range 80.4%, flag 84.2%, 7 rows vanished.
 
