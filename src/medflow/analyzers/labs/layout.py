@@ -9,6 +9,7 @@ parses as a complete test row, and it does not cut through a table header read b
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 
@@ -59,19 +60,15 @@ def _clearest(crossings: list[int], offset: int) -> float:
     rows they end go to the bottom of the page, out of their table. The clearest part of the
     band is the white space between the columns."""
     fewest = min(crossings)
-    best = (0, 0)  # (length, start) of the longest run at ``fewest``
+    runs: list[tuple[int, int]] = []  # (length, -start) of each run at ``fewest``
     k = 0
-    while k < len(crossings):
-        if crossings[k] != fewest:
-            k += 1
-            continue
-        end = k
-        while end < len(crossings) and crossings[end] == fewest:
-            end += 1
-        best = max(best, (end - k, -k))
-        k = end
-    length, start = best[0], -best[1]
-    return offset + start + length / 2
+    for count, run in itertools.groupby(crossings):
+        length = len(list(run))
+        if count == fewest:
+            runs.append((length, -k))
+        k += length
+    length, start = max(runs)
+    return offset - start + length / 2
 
 
 def _split(line: Line, x: float) -> tuple[Line | None, Line | None]:

@@ -199,6 +199,20 @@ def range_digits(first: str, again: str) -> bool:
     return a == b or _one_digit_fewer(a, b)
 
 
+def _cell_run(text: str, lines: list[Line]) -> list[Word] | None:
+    """The words of a cell read as ``text`` (after a row's first word), when the page holds
+    that run of words once; None when it holds it nowhere or more than once (no telling
+    which cell to read again)."""
+    want = text.split()
+    runs = [
+        line.words[i : i + len(want)]
+        for line in lines
+        for i in range(1, len(line.words) - len(want) + 1)
+        if [w.text for w in line.words[i : i + len(want)]] == want
+    ]
+    return runs[0] if len(runs) == 1 else None
+
+
 def _vote(readings: list[str], ok: Callable[[str], bool]) -> str | None:
     """The reading given most often among those ``ok`` accepts, when given at least
     :data:`MIN_VOTES` times and more often than any other accepted one."""
@@ -340,16 +354,10 @@ def reread_flag(row: RawLabRow, lines: list[Line], reread: Reread) -> tuple[str,
     side = _side(row.value_text, row.range_text)
     if not side:
         return "", ""
-    want = text.split()
-    runs = [
-        line.words[i : i + len(want)]
-        for line in lines
-        for i in range(1, len(line.words) - len(want) + 1)
-        if [w.text for w in line.words[i : i + len(want)]] == want
-    ]
-    if len(runs) != 1:
+    run = _cell_run(text, lines)
+    if run is None:
         return "", ""
-    codes = [c for c in (_flag_code(r) for r in reread(_box(runs[0]), FLAG_CHARS)) if c]
+    codes = [c for c in (_flag_code(r) for r in reread(_box(run), FLAG_CHARS)) if c]
     if not codes or any(c not in _agreeing_flags(side) for c in codes):
         return "", ""
     counts = Counter(codes).most_common()
@@ -387,16 +395,10 @@ def reread_unit(row: RawLabRow, lines: list[Line], reread: Reread) -> tuple[str,
     forms = set(unit_forms())
     if not text or trim_edge_marks(text) in forms:
         return "", ""
-    want = text.split()
-    runs = [
-        line.words[i : i + len(want)]
-        for line in lines
-        for i in range(1, len(line.words) - len(want) + 1)
-        if [w.text for w in line.words[i : i + len(want)]] == want
-    ]
-    if len(runs) != 1:
+    run = _cell_run(text, lines)
+    if run is None:
         return "", ""
-    readings = [trim_edge_marks(" ".join(r.split())) for r in reread(_box(runs[0]), _unit_chars())]
+    readings = [trim_edge_marks(" ".join(r.split())) for r in reread(_box(run), _unit_chars())]
 
     def fits(r: str) -> bool:
         return r in forms and ocr_distance(text, r) <= UNIT_MAX_SHARE * len(r) + 1e-9

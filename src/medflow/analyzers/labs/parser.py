@@ -445,12 +445,10 @@ def _table_pitches(tables: list[Table], streams: list[list[Line]]) -> list[float
 
 
 def _parse_table(
-    page: PageText, table: Table, lines: list[Line], state: _State, pitch: float | None = None
+    page: PageText, table: Table, lines: list[Line], state: _State, pitch: float
 ) -> None:
-    """Read lines cell by cell under ``table`` (see ``columns``), rows ``pitch`` apart (their
-    own when None)."""
-    if pitch is None:
-        pitch = _row_pitch([ln for ln in lines if read_cells(ln, table).parts is not None], lines)
+    """Read lines cell by cell under ``table`` (see ``columns``), rows ``pitch`` apart
+    (:func:`_table_pitches`)."""
     rows = state.rows
     i = 0
     while i < len(lines):
