@@ -84,9 +84,11 @@ _COLON_DECIMAL = re.compile(r"^([<>]?)(0|[2-9]\d*|1\d+|1(?=:0)):(\d+)$")
 # "10" is the caret. Without the "x" only the exponents of cell counts (3, 6, 9, 12) are
 # taken: "1046/uL" is 10^6/uL, never 10^46. Tesseract also reads the caret as a 7
 # ("x1079/L", "1073/uL" on the tuning scans, seeds 300-399); a 7 is taken for the caret only
-# before those exponents (10^79 or 10^73 is no unit; "x107/L" is left alone).
-_POWER_UNIT = re.compile(r"^[xX×]{1,2}10(?:[4^*%](\d{1,2})|7(3|6|9|12))/(\w+)$")
-_BARE_POWER_UNIT = re.compile(r"^10[47%](3|6|9|12)/(u?L)$")
+# before those exponents (10^79 or 10^73 is no unit; "x107/L" is left alone). In small type
+# (7-8 pt) it reads the caret as an A, the letter it looks like without its bar ("10A3/uL":
+# two_column tuning seed 429); no unit spells "10A".
+_POWER_UNIT = re.compile(r"^[xX×]{1,2}10(?:[4^*%A](\d{1,2})|7(3|6|9|12))/(\w+)$")
+_BARE_POWER_UNIT = re.compile(r"^10[47%A](3|6|9|12)/(u?L)$")
 _IU = re.compile(r"^([umµ]?)[l1]U/")
 # A bold value with its flag ("33 L") read as "33.L" or "143."; the period is a smudge.
 _TRAILING_DOT = re.compile(r"^(\d+(?:\.\d+)?)\.([HL]{1,2})?$")

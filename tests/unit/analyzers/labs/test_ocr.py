@@ -49,6 +49,8 @@ def test_image_to_data_boxes_become_points_grouped_by_tesseract_lines() -> None:
         ("X10412/L", "x10^12/L"),
         ("x1079/L", "x10^9/L"),  # the caret read as a 7, before a cell-count exponent
         ("1073/uL", "10^3/uL"),
+        ("10A3/uL", "10^3/uL"),  # the caret read as an A in small type
+        ("x10A9/L", "x10^9/L"),
         ("x107/L", "x107/L"),
         ("x1075/L", "x1075/L"),
         ("x10^3/uL", "x10^3/uL"),
