@@ -42,7 +42,9 @@ Some words are judged by their box, which Tesseract gives with each: dotted lead
 grainy page come back as flat "words" (``eee``, ``cee``, 3-5 px tall against 18-26 px for the
 text) and are dropped (:func:`is_leader_junk`); a printed asterisk flag, a small glyph at the
 top of the line, is read as ``*`` whatever Tesseract made of it (:func:`star_marks`); a
-bracketed flag glued to its value is split (:func:`split_glued_flag`). Each OCR'd page keeps
+bracketed flag glued to its value is split (:func:`split_glued_flag`); a printed cell border
+("|") read into the value beside it is taken out by its place, known from the rows where it
+stands alone (:func:`strip_glued_borders`). Each OCR'd page keeps
 its image so that a value or range that cannot be what was printed can be read again from
 its box (:func:`reread_box`, used by ``ocr_reread``).
 """
