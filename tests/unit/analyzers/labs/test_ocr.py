@@ -49,6 +49,8 @@ def test_image_to_data_boxes_become_points_grouped_by_tesseract_lines() -> None:
         ("X10412/L", "x10^12/L"),
         ("x1079/L", "x10^9/L"),  # the caret read as a 7, before a cell-count exponent
         ("1073/uL", "10^3/uL"),
+        ("10A3/uL", "10^3/uL"),  # the caret read as an A in small type
+        ("x10A9/L", "x10^9/L"),
         ("x107/L", "x107/L"),
         ("x1075/L", "x1075/L"),
         ("x10^3/uL", "x10^3/uL"),
@@ -227,3 +229,47 @@ def test_randomised_scan_is_read_and_nothing_vanishes() -> None:
             or value in unread
             or any(r.value_text == value for r in doc.rows)
         ), (name, value)
+
+
+def _bordered(value: str, x0: float, x1: float, conf: float = 90.0) -> ocr.Line:
+    """A row of a piped two-column table: name, value cell (from ``x0``), unit, range."""
+    return ocr.Line(
+        [
+            ocr.Word("Sodium", 36, 0, 60, 7),
+            ocr.Word(value, x0, 0, x1, 7, conf),
+            ocr.Word("|", 164, 0, 165, 7),
+            ocr.Word("mmol/L", 171, 0, 198, 7),
+        ]
+    )
+
+
+def test_a_cell_border_read_into_the_value_beside_it_is_taken_out() -> None:
+    plain = [
+        ocr.Line(
+            [
+                ocr.Word("Na+", 36, 0, 51, 7),
+                ocr.Word("|", 120, 0, 121, 7),
+                ocr.Word("141", 127, 0, 140, 7, 94.0),
+                ocr.Word("|", 164, 0, 165, 7),
+                ocr.Word("136-145", 222, 0, 251, 7, 95.0),
+            ]
+        )
+        for _ in range(3)
+    ]
+    rows = [
+        _bordered("|=13", 120, 135),  # the border and a smudge glued to 13
+        _bordered("251", 120, 135),  # the border read as a 2: 51's width, not 251's
+        _bordered("1.14", 120, 142),  # the border's ink in the box, its text dropped
+        _bordered("2", 120, 121),  # the border alone read as a digit
+        _bordered("97", 127, 136),  # a value after its border, not at it
+    ]
+    out = ocr.strip_glued_borders([*plain, *rows])
+    assert [ln.text for ln in out[3:]] == [
+        "Sodium | 13 | mmol/L",
+        "Sodium | 51 | mmol/L",
+        "Sodium 1.14 | mmol/L",
+        "Sodium | | mmol/L",
+        "Sodium 97 | mmol/L",
+    ]
+    assert out[4].words[2].x0 > 121
+    assert ocr.strip_glued_borders(rows) == rows  # no border stands alone often enough

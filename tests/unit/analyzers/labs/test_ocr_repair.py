@@ -107,6 +107,13 @@ def test_ocr_distance_makes_tesseract_confusions_cheap() -> None:
     assert ocr_distance("mg/dl", "mg/dL") < 0.5
 
 
+def test_an_l_broken_into_stem_and_foot_is_one_cheap_slip() -> None:
+    # small type: the foot of an L read as a period after its stem ("nmol st." for nmol/L)
+    assert ocr_distance("mmol /T.", "mmol/L") <= 0.7 + 1e-9
+    assert ocr_distance("mmol /T.", "mmol/L") < ocr_distance("mmol /x", "mmol/L")
+    assert snap_unit("nmol st.", ["nmol/L", "ug/dL"]) == "nmol/L"
+
+
 @pytest.mark.parametrize(
     ("flag", "value", "rng", "want"),
     [
