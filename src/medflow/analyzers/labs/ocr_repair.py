@@ -70,6 +70,7 @@ class Confusions:
     digit_slips: tuple[tuple[str, str], ...] = ()
     max_range_slips: int = 2
     border_one_cost: int = 2
+    digit_lookalikes: tuple[tuple[str, str], ...] = ()
 
 
 @cache
@@ -89,6 +90,11 @@ def confusions() -> Confusions:
         digit_slips=tuple((str(k), str(v)) for k, v in data["ranges"]["digit_slips"].items()),
         max_range_slips=int(data["ranges"]["max_slips"]),
         border_one_cost=int(data["ranges"]["border_one_cost"]),
+        digit_lookalikes=tuple(
+            (str(ch), str(digit))
+            for digit, chars in data["digit_lookalikes"].items()
+            for ch in str(chars)
+        ),
     )
 
 
