@@ -461,13 +461,16 @@ def star_marks(data: dict[str, list[Any]], body: float) -> set[int]:
     return out
 
 
-# A bracketed flag Tesseract read with no space before the value ("[T]113" for "[↑] 113").
+# A bracketed flag Tesseract read with no space before the value ("[T]113" for "[↑] 113") or
+# after it ("3.3[1]" for "3.3 [↓]", leaders tuning seed 377: the row was not read).
 _GLUED_FLAG = re.compile(r"^(\[[^\]\s\d]{1,2}\]|\[[14]\])(-?\d[\d.,]*%?)$")
+_FLAG_AFTER = re.compile(r"^(-?\d[\d.,]*%?)(\[[^\]\s\d]{1,2}\]|\[[14]\])$")
 
 
 def split_glued_flag(text: str) -> list[str]:
-    """``text`` as the words it holds: ``[T]113`` -> ``["[T]", "113"]``; other words whole."""
-    m = _GLUED_FLAG.match(text)
+    """``text`` as the words it holds: ``[T]113`` -> ``["[T]", "113"]``, ``3.3[1]`` ->
+    ``["3.3", "[1]"]``; other words whole."""
+    m = _GLUED_FLAG.match(text) or _FLAG_AFTER.match(text)
     return [m.group(1), m.group(2)] if m else [text]
 
 

@@ -71,6 +71,7 @@ class Confusions:
     max_range_slips: int = 2
     border_one_cost: int = 2
     splits: frozenset[tuple[str, str]] = frozenset()  # (read as two characters, printed)
+    digit_lookalikes: tuple[tuple[str, str], ...] = ()
 
 
 @cache
@@ -94,6 +95,11 @@ def confusions() -> Confusions:
             (str(read), str(printed))
             for printed, reads in data.get("splits", {}).items()
             for read in reads
+        ),
+        digit_lookalikes=tuple(
+            (str(ch), str(digit))
+            for digit, chars in data["digit_lookalikes"].items()
+            for ch in str(chars)
         ),
     )
 
@@ -384,6 +390,9 @@ _TO = re.compile(r"(?<=[\d\s])t[0O](?=[\s\d:.]|$)")
 _COLON_POINT = re.compile(r"(?<=\d)(?::\.|\.:|:(?=\d(?!\d)))(?=\d)")
 _SPAN = re.compile(r"^(?P<a>-?\d+(?:\.\d+)?)\s*(?P<sep>[-–—+=]|to|-\s*-)\s*(?P<b>-?\d+(?:\.\d+)?)$")
 _JUNK_EDGE = re.compile(r"^[\[\](){}|;:,.=_*'\s]+|[\[\](){}|;:,.=_*'\s]+$")
+# A lower limit of zero read as the letter O ("Oto2" for "0 to 2": small type, the spaces lost
+# too; leaders tuning seeds 387 and 417): a range cell prints no word "O" before "to".
+_ZERO_LOW = re.compile(r"^[Oo](?=\s*(?:to|[-–—])\s*\d)")
 # A cell border or bracket glued to a limit on its inner side ("3.9 - [5:5": separate Low and
 # High cells joined, the High cell's border read with its number).
 _INNER_JUNK = re.compile(r"(?<=\s)[\[\](){}|]+(?=-?\d)|(?<=\d)[\[\](){}|]+(?=\s)")
@@ -393,12 +402,14 @@ def clean_range(text: str) -> str:
     """A printed range with OCR slips undone where the reading stays a range of two ordered
     numbers: ``3:.5-5.1`` -> ``3.5-5.1``, ``1.7 t0 2.2`` -> ``1.7 to 2.2``, ``2.5 -4.5`` ->
     ``2.5 - 4.5`` (a negative upper limit below a positive lower one cannot be meant),
+    ``Oto2`` -> ``0 to 2`` (a zero lower limit read as the letter O),
     ``0.80+ 1.20`` -> ``0.80 - 1.20``, brackets and smudges at the ends dropped, a border or
     bracket glued to a limit beside the separator dropped (``3.9 - [5:5`` -> ``3.9 - 5.5``,
     separate Low and High cells read with the High cell's border). Anything
     else is returned as read."""
     read = text.strip()
     fixed = _COLON_POINT.sub(".", _INNER_JUNK.sub("", _JUNK_EDGE.sub("", _TO.sub("to", read))))
+    fixed = _ZERO_LOW.sub("0", fixed)
     m = _SPAN.match(fixed)
     if m is None:
         return text

@@ -410,6 +410,44 @@ def reread_unit(row: RawLabRow, lines: list[Line], reread: Reread) -> tuple[str,
     return again, note
 
 
+# Leader dots read as small round letters and marks ("es", "lel.", "ee,"; see
+# ``columns.strip_leaders``).
+_DOTS_READ = re.compile(r"[ecowlsn.,:;']{1,5}")
+
+
+def split_unit_cell(row: RawLabRow) -> tuple[str, str, str] | None:
+    """(unit, range, correction) when a row read with no range has a unit cell that is a
+    printed unit spelling followed by more words; else None.
+
+    On a leaders row (``mg/dL ........ 2.5-4.5``) whose dots Tesseract lost or read as letters
+    that were dropped, a range cell read with a slip (``2.5~4.5``, ``R6- 10.3`` for 8.6 -
+    10.3, ``e125`` for < 125) reads as no range, and the row grammar takes every word after
+    the value for the unit (leaders tuning seeds 7:300-499: 6 units, "mg/dL 2.5~4.5"). A
+    printed unit is one spelling of ``knowledge/unit_forms.yaml``: what follows it is the range
+    cell, kept as the range when it holds a digit (then read again from the page image when it
+    does not read as a range, :func:`reread_row`), dropped otherwise (leader dots read as
+    ``es``, ``lel.``; a range label whose numbers were lost). The knowledge base's range is
+    used, saying so, for a row left without one. Beside a range that was read, only leader
+    dots read as round letters (``mg/dL es``) are dropped from the unit.
+    """
+    words = row.unit_text.split()
+    forms = set(unit_forms())
+    if len(words) < 2 or " ".join(words) in forms:
+        return None
+    head = next((i for i in range(len(words) - 1, 0, -1) if " ".join(words[:i]) in forms), 0)
+    if not head:
+        return None
+    unit, rest = " ".join(words[:head]), " ".join(words[head:])
+    if row.range_text.strip():
+        # a range was read: only leader dots read as letters lie between it and the unit
+        if not _DOTS_READ.fullmatch(rest):
+            return None
+        return unit, row.range_text, f'unit read as "{row.unit_text}": leader dots dropped'
+    if any(c.isdigit() for c in rest):
+        return unit, rest, f'unit read as "{row.unit_text}": the unit {unit} and the range {rest}'
+    return unit, "", f'unit read as "{row.unit_text}": the unit {unit}, "{rest}" dropped'
+
+
 def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
     """``row`` with an impossible value or range read again from the page image, when the new
     reading is well formed and agrees with the rest of the row (see the module docstring).
@@ -422,6 +460,17 @@ def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
     Returns:
         the row, with ``corrections`` saying what was first read where a cell changed.
     """
+    unit_cell = split_unit_cell(row)
+    if unit_cell is not None:
+        unit, rng, split_note = unit_cell
+        row = row.model_copy(
+            update={
+                "unit_text": unit,
+                "range_text": rng,
+                "corrections": (*row.corrections, split_note),
+                "changed": tuple(dict.fromkeys([*row.changed, "unit_text"])),
+            }
+        )
     update: dict[str, str] = {}
     notes: list[str] = []
     held = ""

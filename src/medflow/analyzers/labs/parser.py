@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -95,6 +96,7 @@ class _Row:
     extra_name: list[str] = field(default_factory=list)
     extra_range: list[str] = field(default_factory=list)
     earlier: tuple[EarlierValue, ...] = ()
+    corrections: tuple[str, ...] = ()
 
     def build(self) -> RawLabRow:
         p = self.parts
@@ -118,6 +120,8 @@ class _Row:
             ocr=self.page.ocr,
             value_confidence=value_confidence(self.lines, p.value_text) if self.page.ocr else None,
             name_confidence=name_confidence(self.lines, name) if self.page.ocr else None,
+            corrections=self.corrections,
+            changed=("value_text",) if self.corrections else (),
         )
         if self.page.reread is not None:
             from medflow.analyzers.labs.ocr_reread import reread_row
@@ -492,6 +496,11 @@ def _parse_table(
         if title is not None and roles <= {"name"}:
             state.section = title
             continue
+        found = _reread_value(page, line, _table_reader(table))
+        if found is not None:
+            fixed, parts, note = found
+            rows.append(_Row(parts, state.section, page, [fixed], corrections=(note,)))
+            continue
         if state.skip_wrapped(page, line, lines[i] if i < len(lines) else None, pitch):
             i += 1
 
@@ -555,9 +564,38 @@ def _parse_page(page: PageText, lines: list[Line], state: _State) -> str:
             state.section = section
         else:
             state.section = section
-            if state.skip_wrapped(page, line, nxt, pitch):
+            found = _reread_value(page, line, parse_line)
+            if found is not None:
+                fixed, parts, note = found
+                rows.append(_Row(parts, section, page, [fixed], corrections=(note,)))
+            elif state.skip_wrapped(page, line, nxt, pitch):
                 i += 1
     return section
+
+
+def _table_reader(table: Table) -> Callable[[Line], Parts | None]:
+    """A line's row as read by ``table``'s columns."""
+    return lambda line: read_cells(line, table).parts
+
+
+def _reread_value(
+    page: PageText, line: Line, read: Callable[[Line], Parts | None]
+) -> tuple[Line, Parts, str] | None:
+    """(the line, its row, the correction) when a scanned line no reading takes reads as a
+    row once its value cell, read as no number, is read again from the page image
+    (``ocr_value_cell``); None otherwise (the line is unread)."""
+    if page.reread is None:
+        return None
+    from medflow.analyzers.labs.ocr_value_cell import reread_value_cell
+
+    found = reread_value_cell(line, page.reread)
+    if found is None:
+        return None
+    fixed, value, note = found
+    parts = read(fixed)
+    if parts is None or parts.value_text != value:
+        return None
+    return fixed, parts, note
 
 
 @dataclass(frozen=True)

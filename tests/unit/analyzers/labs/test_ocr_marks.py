@@ -164,6 +164,9 @@ def test_cell_borders_glued_to_numbers_and_flags_are_dropped(raw: str, clean: st
         ("[H]5.2", ["[H]", "5.2"]),
         ("[t19,969", ["[t19,969"]),  # the closing bracket read as a digit: not split
         ("[12]3", ["[12]3"]),
+        ("3.3[1]", ["3.3", "[1]"]),  # "3.3 [↓]" read without the space (leaders seed 377)
+        ("70[H]", ["70", "[H]"]),
+        ("B12[1]", ["B12[1]"]),  # no value before the bracket: not split
         ("113", ["113"]),
     ],
 )

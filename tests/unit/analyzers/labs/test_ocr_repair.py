@@ -239,6 +239,9 @@ def test_a_row_tesseract_split_into_two_lines_is_joined() -> None:
         ("3.9 - [5:5", "3.9 - 5.5"),
         ("3.9| - 5.5", "3.9 - 5.5"),
         ("[22:5 - java", "[22:5 - java"),  # no range once cleaned: left as read
+        ("Oto2", "0 to 2"),  # a zero lower limit read as O, the spaces lost (seed 387)
+        ("O - 5", "0 - 5"),
+        ("Over 5", "Over 5"),
     ],
 )
 def test_ocr_slips_in_a_printed_range_are_undone_only_when_it_stays_a_range(

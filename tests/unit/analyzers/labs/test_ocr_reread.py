@@ -13,6 +13,7 @@ from medflow.analyzers.labs.ocr_reread import (
     bad_range,
     reread_row,
     same_digits,
+    split_unit_cell,
     suspicious_value,
 )
 from medflow.analyzers.labs.words import Line, Word
@@ -400,3 +401,49 @@ def test_a_unit_read_as_a_printed_spelling_is_not_read_again() -> None:
     reread = Scripted(["nmol/L"] * 6)
     assert reread_row(row, lines, reread).unit_text == "mmol/L."
     assert reread.boxes == []
+
+
+@pytest.mark.parametrize(
+    ("unit", "rng", "split"),
+    [
+        # a leaders row's range cell read with a slip, taken into the unit by the row grammar
+        ("mg/dL 2.5~4.5", "", ("mg/dL", "2.5~4.5")),
+        ("mg/dL R6- 10.3", "", ("mg/dL", "R6- 10.3")),
+        ("fL lel.", "", ("fL", "")),  # the dots read as letters, the range lost
+        ("mg/dL es", "70 - 99", ("mg/dL", "70 - 99")),  # the dots between unit and range
+        ("mg/dL Desirable:", "< 200", None),  # words that are no leader dots stay
+        ("mg/dL", "", None),
+        ("x10^9/L", "", None),
+        ("mmot/{. 2.5", "", None),  # no printed unit first: left to the unit repairs
+    ],
+)
+def test_a_range_read_into_the_unit_cell_is_split_off(
+    unit: str, rng: str, split: tuple[str, str] | None
+) -> None:
+    row = RawLabRow(name="Phosphorus", value_text="3.1", unit_text=unit, range_text=rng, ocr=True)
+    found = split_unit_cell(row)
+    assert (found[:2] if found else None) == split
+
+
+def test_a_range_split_off_the_unit_is_read_again_when_it_reads_as_no_range() -> None:
+    # a value above the range: a re-read range with a new digit may flag it (seed 497)
+    words = [
+        Word("Calcium", 40, 100, 80, 108),
+        Word("10.9", 200, 100, 215, 108),
+        Word("mg/dL", 220, 100, 245, 108),
+        Word("R6", 300, 100, 315, 108),
+        Word("10.3", 318, 100, 335, 108),
+    ]
+    row = RawLabRow(
+        name="Calcium",
+        value_text="10.9",
+        unit_text="mg/dL R6 10.3",
+        range_text="",
+        line="Calcium 10.9 mg/dL R6 10.3",
+        ocr=True,
+    )
+    reread = Scripted(["8.6 - 10.3", "8.6 - 10.3", "8.6-10.3", "", "8.6 - 10.3", "6-10.3"])
+    out = reread_row(row, [Line(words)], reread)
+    assert (out.unit_text, out.range_text) == ("mg/dL", "8.6 - 10.3")
+    assert reread.boxes[0][0] == pytest.approx(300.0)
+    assert any("R6 10.3" in c for c in out.corrections)

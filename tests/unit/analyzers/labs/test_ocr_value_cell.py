@@ -1,0 +1,113 @@
+"""A scanned line whose value cell was read as letters and marks (``ocr_value_cell``): the
+cell is read again from the page image, and the line is read as a row only when the page and
+the first reading agree on the number. The first readings are Tesseract's on leaders tuning
+scans (7:300-499)."""
+
+from __future__ import annotations
+
+import pytest
+
+from medflow.analyzers.labs.ocr_value_cell import digit_reading, reread_value_cell, value_cell
+from medflow.analyzers.labs.parser import parse_pages
+from medflow.analyzers.labs.words import Line, PageText, Word
+
+
+class Scripted:
+    """A page re-reader that answers from a script and records the boxes asked for."""
+
+    def __init__(self, readings: list[str]) -> None:
+        self.readings = readings
+        self.boxes: list[tuple[float, float, float, float]] = []
+
+    def __call__(self, box: tuple[float, float, float, float], allowed: str) -> list[str]:
+        self.boxes.append(box)
+        return self.readings
+
+
+def _line(name: str, value: str, rest: str, top: float = 200.0) -> Line:
+    """A leaders row with its dots gone: the name, a wide gap, the value, unit and range."""
+    words = []
+    x = 40.0
+    for t in name.split():
+        words.append(Word(t, x, top, x + 6 * len(t), top + 6, 95.0))
+        x += 6 * len(t) + 4
+    words.append(Word(value, 245, top, 245 + 5 * len(value), top + 6, 70.0))
+    x = 245 + 5 * len(value) + 6
+    for t in rest.split():
+        words.append(Word(t, x, top, x + 5 * len(t), top + 6, 95.0))
+        x += 5 * len(t) + 40
+    return Line(words)
+
+
+@pytest.mark.parametrize(
+    ("read", "digits"),
+    [("4B", "48"), ("1S", "15"), ("7O", "70"), ("§.3", "5.3"), ("£1.85", "1.85"), ("R2", None)],
+)
+def test_look_alikes_are_read_as_the_digits_they_resemble(read: str, digits: str | None) -> None:
+    assert digit_reading(read) == digits
+
+
+def test_a_value_cell_read_as_letters_is_read_again_and_the_line_read_as_a_row() -> None:
+    line = _line("LDL Cholesterol (calculated)", "4B", "mg/dL < 100")
+    reread = Scripted(["48", "48", "4", "48", "", "48"])
+    page = PageText(1, 612, 792, [line], ocr=True, reread=reread)
+    (row,) = parse_pages([page]).rows
+    assert (row.name, row.value_text, row.unit_text) == (
+        "LDL Cholesterol (calculated)",
+        "48",
+        "mg/dL",
+    )
+    assert row.range_text == "< 100" and "value_text" in row.changed
+    assert any('"4B"' in c and "48" in c for c in row.corrections)
+    assert reread.boxes[0][0] == pytest.approx(245.0)
+
+
+def test_without_the_re_read_the_line_stays_unread() -> None:
+    line = _line("LDL Cholesterol (calculated)", "4B", "mg/dL < 100")
+    parsed = parse_pages([PageText(1, 612, 792, [line], ocr=True)])
+    assert not parsed.rows and len(parsed.unread) == 1
+
+
+@pytest.mark.parametrize(
+    "readings",
+    [
+        ["438", "438", "438", "48", "", ""],  # the page shows another number
+        ["15", "1", "15", "1", "15", "1"],  # the settings disagree
+        ["48", "", "", "", "", ""],  # one setting alone
+    ],
+)
+def test_a_re_read_the_first_reading_does_not_corroborate_is_not_taken(
+    readings: list[str],
+) -> None:
+    line = _line("LDL Cholesterol (calculated)", "4B", "mg/dL < 100")
+    assert reread_value_cell(line, Scripted(readings)) is None
+
+
+def test_a_glued_bracketed_flag_is_left_out_of_the_re_read_and_kept() -> None:
+    line = _line("ALT (SGPT)", "7O[T]", "U/L 7 to 55")
+    reread = Scripted(["70", "70", "10", "70", "0", ""])
+    found = reread_value_cell(line, reread)
+    assert found is not None
+    fixed, value, _ = found
+    assert value == "70"
+    assert [w.text for w in fixed.words][2:4] == ["70", "[T]"]
+    assert reread.boxes[0][2] == pytest.approx(245 + 25 * 2 / 5)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Chol /HDL Ratio", "oS"),  # no digit read: nothing to corroborate a re-read
+        ("Hemoglobin A1c", "2c"),  # a letter that resembles no digit
+        ("Potassium", "3.9"),  # a number: read as it is
+    ],
+)
+def test_only_a_value_cell_with_digits_and_look_alikes_is_re_read(name: str, value: str) -> None:
+    line = _line(name, value, "mmol/L 3.5 - 5.1")
+    reread = Scripted(["48", "48", "48", "48", "48", "48"])
+    assert reread_value_cell(line, reread) is None
+
+
+def test_the_name_ends_at_a_wide_gap_not_between_its_words() -> None:
+    line = _line("Vitamin B12 level", "2B9", "pg/mL 200 - 900")
+    assert value_cell(line) == (3, 3)
