@@ -19,7 +19,8 @@ without guessing, on rows read by OCR only:
   arrow is read as ``H`` or ``L`` only when the value and the printed range agree on that
   direction; otherwise it stays as read (and is shown as an unknown flag). One upright stroke
   read as the flag (``I``, ``|``, ``l``) beside a value inside its printed range is a cell
-  border and is dropped.
+  border and is dropped. A doubled flag read with a lower-case letter (``[lL]`` for ``[↓]``)
+  is one flag, not a critical one (:func:`_single_flag`).
 * **ranges**: a printed range far from the knowledge base's range for the test (``05-25`` for
   0.5-2.5: decimal points lost; ``0.1 - 4.0`` for 0.1 - 1.0; a border read as a leading minus
   or 1) is restored when exactly one reading with the fewest slips undone lies near the KB's
@@ -538,6 +539,27 @@ def _star_flag(row: RawLabRow, flags: Sequence[str]) -> str | None:
     return read[0] if len(others) >= STAR_ROWS and all(f == "*" for f in others) else None
 
 
+def _single_flag(row: RawLabRow) -> str | None:
+    """The word read for the row's doubled flag (``HH``, ``LL``) when it is one flag with a
+    smudge, else None.
+
+    The column reader case-folds a flag cell, so ``[lL]`` becomes ``LL``; but a lab prints its
+    critical flags in capitals, and a letter read in lower case beside a capital is the shaft
+    of an arrow or a smudge beside one letter (``[lL]``, ``[Ll]`` for a bracketed down arrow:
+    bracket_arrows tuning seeds 380 and 394), which :func:`letter_reading` reads as one letter.
+    Left as read when the value lies beyond its printed range on the other side (a sex-split
+    range gives no side: the letter still stands for one flag, not two)."""
+    if row.flag_text not in ("HH", "LL"):
+        return None
+    words = row.line.replace("|", " ").split()
+    read = [
+        w for w in words if normalize_flag(w) == row.flag_text and any(ch.islower() for ch in w)
+    ]
+    if len(read) != 1 or letter_reading(read[0]) != row.flag_text[0]:
+        return None
+    return read[0] if _direction(row) in ("", row.flag_text[0]) else None
+
+
 def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]:
     """Rows with OCR garbles in units and arrow flags undone where the evidence is clear.
 
@@ -571,6 +593,13 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
             notes.append(
                 f'flag read as "{star}" taken as *: no flag is printed in lower case, and the '
                 "report's other flags are stars"
+            )
+        single = _single_flag(row) if star is None else None
+        if single is not None:
+            update["flag_text"] = row.flag_text[0]
+            notes.append(
+                f'flag read as "{single}" taken as {row.flag_text[0]}: a letter read in lower '
+                "case is no critical flag (printed in capitals) but a smudge beside one letter"
             )
         flag = _flag_fix(row)
         mark = _unit_mark(row) if flag is None else None

@@ -554,3 +554,29 @@ def test_a_lower_case_flag_stays_without_star_flags_beside_it() -> None:
         _row("Urea", "9.1", "mmol/L", "2.5 - 7.1", "*"),
     ]
     assert repair_rows(rows, default_kb())[0].flag_text == "A"
+
+
+@pytest.mark.parametrize("read", ["[lL]", "[Ll]", "lL"])
+def test_a_doubled_flag_read_with_a_lower_case_letter_is_one_flag(read: str) -> None:
+    # "[↓]" read as "[lL]": the column reader case-folds it into LL, a critical flag; a lab
+    # prints those in capitals
+    line = f"Globulin 1.8 {read} g/dL 2.0 to 3.5"
+    (row,) = repair_rows(
+        [_row("Globulin", "1.8", "g/dL", "2.0 to 3.5", "LL", line=line)], default_kb()
+    )
+    assert row.flag_text == "L"
+    assert any(f'"{read}"' in note for note in row.corrections)
+
+
+def test_a_doubled_flag_in_capitals_or_against_the_range_stays() -> None:
+    line = "Globulin 1.8 [LL] g/dL 2.0 to 3.5"
+    (row,) = repair_rows(
+        [_row("Globulin", "1.8", "g/dL", "2.0 to 3.5", "LL", line=line)], default_kb()
+    )
+    assert row.flag_text == "LL"
+    # a value above its range: the reading is no low flag to undo
+    line = "Globulin 4.1 [lL] g/dL 2.0 to 3.5"
+    (row,) = repair_rows(
+        [_row("Globulin", "4.1", "g/dL", "2.0 to 3.5", "LL", line=line)], default_kb()
+    )
+    assert row.flag_text == "LL"
