@@ -378,14 +378,25 @@ _JUNK_EDGE = re.compile(r"^[\[\](){}|;:,.=_*'\s]+|[\[\](){}|;:,.=_*'\s]+$")
 _INNER_JUNK = re.compile(r"(?<=\s)[\[\](){}|]+(?=-?\d)|(?<=\d)[\[\](){}|]+(?=\s)")
 
 
+# A point read as a comma: a comma before one or two digits is no thousands separator
+# ("<5,2" for < 5.2, parsed as 5 with the comma: tuning seed 330); "150,000" keeps its comma.
+_DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d{1,2}(?!\d))")
+# A 1 read as the letter it looks like, starting a limit before its decimal point ("L.7 =2.2"
+# for 1.7 - 2.2, tuning seed 384; "l.7" was parsed as 0.7): no word of a range is "L.7".
+_ONE_LETTER = re.compile(r"(?<![^\s<>=(\[:–—-])[lIL](?=\.\d)")
+
+
 def clean_range(text: str) -> str:
     """A printed range with OCR slips undone where the reading stays a range of two ordered
     numbers: ``3:.5-5.1`` -> ``3.5-5.1``, ``1.7 t0 2.2`` -> ``1.7 to 2.2``, ``2.5 -4.5`` ->
     ``2.5 - 4.5`` (a negative upper limit below a positive lower one cannot be meant),
     ``0.80+ 1.20`` -> ``0.80 - 1.20``, brackets and smudges at the ends dropped, a border or
     bracket glued to a limit beside the separator dropped (``3.9 - [5:5`` -> ``3.9 - 5.5``,
-    separate Low and High cells read with the High cell's border). Anything
-    else is returned as read."""
+    separate Low and High cells read with the High cell's border). A point read as a comma
+    before one or two digits (``<5,2`` -> ``<5.2``) and a 1 read as ``l``, ``I`` or ``L``
+    before a limit's point (``L.7`` -> ``1.7``) are undone in any range. Anything else is
+    returned as read."""
+    text = _ONE_LETTER.sub("1", _DECIMAL_COMMA.sub(".", text))
     read = text.strip()
     fixed = _COLON_POINT.sub(".", _INNER_JUNK.sub("", _JUNK_EDGE.sub("", _TO.sub("to", read))))
     m = _SPAN.match(fixed)

@@ -232,6 +232,15 @@ def test_a_row_tesseract_split_into_two_lines_is_joined() -> None:
         ("3.9 - [5:5", "3.9 - 5.5"),
         ("3.9| - 5.5", "3.9 - 5.5"),
         ("[22:5 - java", "[22:5 - java"),  # no range once cleaned: left as read
+        # a point read as a comma before one or two digits (parsed as 5, not 5.2)
+        ("Desirable: <5,2", "Desirable: <5.2"),
+        ("0.74 - 1,35", "0.74 - 1.35"),
+        ("150,000 - 450,000", "150,000 - 450,000"),  # thousands separators stay
+        # a 1 read as a letter before a limit's point ("l.7" was parsed as 0.7)
+        ("L.7 =2.2", "1.7 - 2.2"),
+        ("l.7 - 2.2", "1.7 - 2.2"),
+        ("<I.5", "<1.5"),
+        ("HIL.5", "HIL.5"),  # inside a word: no limit
     ],
 )
 def test_ocr_slips_in_a_printed_range_are_undone_only_when_it_stays_a_range(
