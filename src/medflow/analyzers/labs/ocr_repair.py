@@ -66,6 +66,7 @@ class Confusions:
     down: frozenset[str]
     bracket: frozenset[str]
     up_in_flag_cell: frozenset[str]
+    star: frozenset[str] = frozenset()
     range_near: float = 0.35
     range_far: float = 1.0
     digit_slips: tuple[tuple[str, str], ...] = ()
@@ -85,6 +86,7 @@ def confusions() -> Confusions:
         down=frozenset(str(a) for a in data["arrows"]["down"]),
         bracket=frozenset(str(data["arrows"]["bracket"])),
         up_in_flag_cell=frozenset(str(a) for a in data["arrows"]["up_in_flag_cell"]),
+        star=frozenset(str(a) for a in data["star"]),
         range_near=float(data["ranges"]["near"]),
         range_far=float(data["ranges"]["far"]),
         digit_slips=tuple((str(k), str(v)) for k, v in data["ranges"]["digit_slips"].items()),
@@ -539,15 +541,22 @@ def _star_flag(row: RawLabRow, flags: Sequence[str]) -> str | None:
     a star when the report's other flags (``flags``, normalised) are all stars, at least
     :data:`STAR_ROWS` of them (a flag_first scan's star read as "aa", tuning seed 343): no lab
     prints a flag in lower case. Both readings say "abnormal, direction not printed"; the star
-    is what the report prints."""
+    is what the report prints. A flag cell read as a mark a star is read as
+    (``data/ocr_confusions.yaml``: ``star``, ``x``) is taken for a star on the same evidence,
+    and only beside a value outside its printed range (tuning seed 384, 7.8 pt Times)."""
+    others = [f for f in flags if f]
+    if len(others) < STAR_ROWS or any(f != "*" for f in others):
+        return None
+    cleaned = row.model_copy(update={"range_text": clean_range(row.range_text)})
+    if row.flag_text in confusions().star and _direction(cleaned):
+        return row.flag_text  # a star read as a letter it looks like, beside a value out of range
     if row.flag_text != "A":
         return None
     words = row.line.replace("|", " ").split()
     read = [w for w in words if len(w) <= 2 and normalize_flag(w) == "A"]
     if len(read) != 1 or not (read[0].isalpha() and read[0].islower()):
         return None
-    others = [f for f in flags if f]
-    return read[0] if len(others) >= STAR_ROWS and all(f == "*" for f in others) else None
+    return read[0]
 
 
 def _single_flag(row: RawLabRow) -> str | None:
@@ -602,8 +611,8 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
         if star is not None:
             update["flag_text"] = "*"
             notes.append(
-                f'flag read as "{star}" taken as *: no flag is printed in lower case, and the '
-                "report's other flags are stars"
+                f'flag read as "{star}" taken as *: a star read as a letter (no flag is printed '
+                "in lower case), and the report's other flags are stars"
             )
         single = _single_flag(row) if star is None else None
         if single is not None:

@@ -589,3 +589,18 @@ def test_a_doubled_flag_in_capitals_or_against_the_range_stays() -> None:
         [_row("Globulin", "4.1", "g/dL", "2.0 to 3.5", "LL", line=line)], default_kb()
     )
     assert row.flag_text == "LL"
+
+
+def test_a_star_read_as_an_x_is_a_star_beside_a_value_out_of_range_among_star_flags() -> None:
+    others = [
+        _row("Sodium", "147", "mmol/L", "136-145", "*"),
+        _row("Uric Acid", "7.9", "mg/dL", "3.5-7.2", "*"),
+    ]
+    # its range read with a slip ("L.7" for 1.7) still tells the value is out of it
+    magnesium = _row("Magnesium", "1.6", "mg/dL", "L.7 =2.2", "x")
+    assert repair_rows([magnesium, *others], default_kb())[0].flag_text == "*"
+    # inside its range, or among letter flags, the x stays as read
+    inside = _row("Magnesium", "1.9", "mg/dL", "1.7 - 2.2", "x")
+    assert repair_rows([inside, *others], default_kb())[0].flag_text == "x"
+    letters = [others[0].model_copy(update={"flag_text": "H"}), others[1]]
+    assert repair_rows([magnesium, *letters], default_kb())[0].flag_text == "x"
