@@ -386,6 +386,9 @@ _DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d{1,2}(?!\d))")
 # A 1 read as the letter it looks like, starting a limit before its decimal point ("L.7 =2.2"
 # for 1.7 - 2.2, tuning seed 384; "l.7" was parsed as 0.7): no word of a range is "L.7".
 _ONE_LETTER = re.compile(r"(?<![^\s<>=(\[:–—-])[lIL](?=\.\d)")
+# "to" read as "te" (o and e: one confusion group) before a limit ("Up te 200", tuning seed
+# 344); no range prints the word "te".
+_TE = re.compile(r"(?<=\s)te(?=\s+\d)", re.IGNORECASE)
 
 
 def clean_range(text: str) -> str:
@@ -396,9 +399,10 @@ def clean_range(text: str) -> str:
     bracket glued to a limit beside the separator dropped (``3.9 - [5:5`` -> ``3.9 - 5.5``,
     separate Low and High cells read with the High cell's border). A point read as a comma
     before one or two digits (``<5,2`` -> ``<5.2``) and a 1 read as ``l``, ``I`` or ``L``
-    before a limit's point (``L.7`` -> ``1.7``) are undone in any range. Anything else is
+    before a limit's point (``L.7`` -> ``1.7``) are undone in any range, and ``te`` before a
+    limit is ``to`` (``Up te 200``). Anything else is
     returned as read."""
-    text = _ONE_LETTER.sub("1", _DECIMAL_COMMA.sub(".", text))
+    text = _TE.sub("to", _ONE_LETTER.sub("1", _DECIMAL_COMMA.sub(".", text)))
     read = text.strip()
     fixed = _COLON_POINT.sub(".", _INNER_JUNK.sub("", _JUNK_EDGE.sub("", _TO.sub("to", read))))
     m = _SPAN.match(fixed)

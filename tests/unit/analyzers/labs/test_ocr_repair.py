@@ -241,6 +241,8 @@ def test_a_row_tesseract_split_into_two_lines_is_joined() -> None:
         ("l.7 - 2.2", "1.7 - 2.2"),
         ("<I.5", "<1.5"),
         ("HIL.5", "HIL.5"),  # inside a word: no limit
+        ("Up te 200", "Up to 200"),  # "to" read as "te"
+        ("8.6 te 10.3", "8.6 to 10.3"),
     ],
 )
 def test_ocr_slips_in_a_printed_range_are_undone_only_when_it_stays_a_range(
