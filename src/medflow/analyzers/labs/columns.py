@@ -566,6 +566,21 @@ def _unknown_mark(token: str) -> bool:
     return not re.fullmatch(r"[-–—+]", token)
 
 
+# A number with a decimal point: the value an arrow read as a digit stands before.
+_DECIMAL = re.compile(r"^\d+\.\d+$")
+
+
+def _arrow_digit(token: str) -> bool:
+    """Whether ``token`` is a digit Tesseract makes of a printed arrow (``4`` or ``1`` for
+    ``↓``: ``data/ocr_confusions.yaml``). One cell holds one value, so such a digit before a
+    decimal number in a result cell is the arrow printed before the value (arrows before
+    the value, split_range tuning seed 335: "4 4.37" for "↓ 4.37", read as the value 4)."""
+    from medflow.analyzers.labs.ocr_repair import confusions
+
+    arrows = confusions().up | confusions().down
+    return len(token) == 1 and token.isdigit() and token in arrows
+
+
 def split_value(text: str) -> tuple[str, str, str, bool] | None:
     """(value, flag, unit, qualitative) from a result cell (``"12.1 H"``, ``"↑ 12.1"``,
     ``"12.1*"``, ``"5.4 mmol/L"``, ``"< 0.5"``, ``"Negative"``), or None when it holds none."""
@@ -578,6 +593,8 @@ def split_value(text: str) -> tuple[str, str, str, bool] | None:
         flag = normalize_flag(toks.pop(0))
     elif len(toks) > 1 and _unknown_mark(toks[0]) and VALUE_RE.match(toks[1]):
         flag = toks.pop(0)  # a flag OCR could not read ("[1]" for "[↓]"): kept as read
+    elif len(toks) > 1 and _arrow_digit(toks[0]) and _DECIMAL.match(toks[1]):
+        flag = toks.pop(0)  # an arrow read as a digit ("4 4.37" for "↓ 4.37"): kept as read
     if len(toks) > 1 and toks[0] in {"<", ">", "<=", ">=", "≤", "≥"}:
         toks = [toks[0] + toks[1], *toks[2:]]
     head = toks[0]

@@ -67,6 +67,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from medflow.analyzers.labs.ocr_borders import drop_border_ones
 from medflow.analyzers.labs.words import Line, PageText, Reread, Word
 from medflow.errors import AnalyzerError, DependencyMissingError
 
@@ -334,7 +335,7 @@ def _lines_and_skew(data: dict[str, list[Any]], dpi: int) -> tuple[list[Line], f
     grouped = _grouped_lines(data, dpi)
     angle = skew_angle(grouped)
     lines = merge_split_lines(sorted(deskew_lines(grouped, angle), key=lambda ln: ln.top))
-    return lines, angle
+    return drop_border_ones(lines), angle
 
 
 def _grouped_lines(data: dict[str, list[Any]], dpi: int) -> list[Line]:

@@ -19,7 +19,8 @@ without guessing, on rows read by OCR only:
   arrow is read as ``H`` or ``L`` only when the value and the printed range agree on that
   direction; otherwise it stays as read (and is shown as an unknown flag). One upright stroke
   read as the flag (``I``, ``|``, ``l``) beside a value inside its printed range is a cell
-  border and is dropped.
+  border and is dropped. A doubled flag read with a lower-case letter (``[lL]`` for ``[↓]``)
+  is one flag, not a critical one (:func:`_single_flag`).
 * **ranges**: a printed range far from the knowledge base's range for the test (``05-25`` for
   0.5-2.5: decimal points lost; ``0.1 - 4.0`` for 0.1 - 1.0; a border read as a leading minus
   or 1) is restored when exactly one reading with the fewest slips undone lies near the KB's
@@ -65,6 +66,7 @@ class Confusions:
     down: frozenset[str]
     bracket: frozenset[str]
     up_in_flag_cell: frozenset[str]
+    star: frozenset[str] = frozenset()
     range_near: float = 0.35
     range_far: float = 1.0
     digit_slips: tuple[tuple[str, str], ...] = ()
@@ -86,6 +88,7 @@ def confusions() -> Confusions:
         down=frozenset(str(a) for a in data["arrows"]["down"]),
         bracket=frozenset(str(data["arrows"]["bracket"])),
         up_in_flag_cell=frozenset(str(a) for a in data["arrows"]["up_in_flag_cell"]),
+        star=frozenset(str(a) for a in data["star"]),
         range_near=float(data["ranges"]["near"]),
         range_far=float(data["ranges"]["far"]),
         digit_slips=tuple((str(k), str(v)) for k, v in data["ranges"]["digit_slips"].items()),
@@ -398,6 +401,17 @@ _ZERO_LOW = re.compile(r"^[Oo](?=\s*(?:to|[-–—])\s*\d)")
 _INNER_JUNK = re.compile(r"(?<=\s)[\[\](){}|]+(?=-?\d)|(?<=\d)[\[\](){}|]+(?=\s)")
 
 
+# A point read as a comma: a comma before one or two digits is no thousands separator
+# ("<5,2" for < 5.2, parsed as 5 with the comma: tuning seed 330); "150,000" keeps its comma.
+_DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d{1,2}(?!\d))")
+# A 1 read as the letter it looks like, starting a limit before its decimal point ("L.7 =2.2"
+# for 1.7 - 2.2, tuning seed 384; "l.7" was parsed as 0.7): no word of a range is "L.7".
+_ONE_LETTER = re.compile(r"(?<![^\s<>=(\[:–—-])[lIL](?=\.\d)")
+# "to" read as "te" (o and e: one confusion group) before a limit ("Up te 200", tuning seed
+# 344); no range prints the word "te".
+_TE = re.compile(r"(?<=\s)te(?=\s+\d)", re.IGNORECASE)
+
+
 def clean_range(text: str) -> str:
     """A printed range with OCR slips undone where the reading stays a range of two ordered
     numbers: ``3:.5-5.1`` -> ``3.5-5.1``, ``1.7 t0 2.2`` -> ``1.7 to 2.2``, ``2.5 -4.5`` ->
@@ -405,8 +419,12 @@ def clean_range(text: str) -> str:
     ``Oto2`` -> ``0 to 2`` (a zero lower limit read as the letter O),
     ``0.80+ 1.20`` -> ``0.80 - 1.20``, brackets and smudges at the ends dropped, a border or
     bracket glued to a limit beside the separator dropped (``3.9 - [5:5`` -> ``3.9 - 5.5``,
-    separate Low and High cells read with the High cell's border). Anything
-    else is returned as read."""
+    separate Low and High cells read with the High cell's border). A point read as a comma
+    before one or two digits (``<5,2`` -> ``<5.2``) and a 1 read as ``l``, ``I`` or ``L``
+    before a limit's point (``L.7`` -> ``1.7``) are undone in any range, and ``te`` before a
+    limit is ``to`` (``Up te 200``). Anything else is
+    returned as read."""
+    text = _TE.sub("to", _ONE_LETTER.sub("1", _DECIMAL_COMMA.sub(".", text)))
     read = text.strip()
     fixed = _COLON_POINT.sub(".", _INNER_JUNK.sub("", _JUNK_EDGE.sub("", _TO.sub("to", read))))
     fixed = _ZERO_LOW.sub("0", fixed)
@@ -550,15 +568,43 @@ def _star_flag(row: RawLabRow, flags: Sequence[str]) -> str | None:
     a star when the report's other flags (``flags``, normalised) are all stars, at least
     :data:`STAR_ROWS` of them (a flag_first scan's star read as "aa", tuning seed 343): no lab
     prints a flag in lower case. Both readings say "abnormal, direction not printed"; the star
-    is what the report prints."""
+    is what the report prints. A flag cell read as a mark a star is read as
+    (``data/ocr_confusions.yaml``: ``star``, ``x``) is taken for a star on the same evidence,
+    and only beside a value outside its printed range (tuning seed 384, 7.8 pt Times)."""
+    others = [f for f in flags if f]
+    if len(others) < STAR_ROWS or any(f != "*" for f in others):
+        return None
+    cleaned = row.model_copy(update={"range_text": clean_range(row.range_text)})
+    if row.flag_text in confusions().star and _direction(cleaned):
+        return row.flag_text  # a star read as a letter it looks like, beside a value out of range
     if row.flag_text != "A":
         return None
     words = row.line.replace("|", " ").split()
     read = [w for w in words if len(w) <= 2 and normalize_flag(w) == "A"]
     if len(read) != 1 or not (read[0].isalpha() and read[0].islower()):
         return None
-    others = [f for f in flags if f]
-    return read[0] if len(others) >= STAR_ROWS and all(f == "*" for f in others) else None
+    return read[0]
+
+
+def _single_flag(row: RawLabRow) -> str | None:
+    """The word read for the row's doubled flag (``HH``, ``LL``) when it is one flag with a
+    smudge, else None.
+
+    The column reader case-folds a flag cell, so ``[lL]`` becomes ``LL``; but a lab prints its
+    critical flags in capitals, and a letter read in lower case beside a capital is the shaft
+    of an arrow or a smudge beside one letter (``[lL]``, ``[Ll]`` for a bracketed down arrow:
+    bracket_arrows tuning seeds 380 and 394), which :func:`letter_reading` reads as one letter.
+    Left as read when the value lies beyond its printed range on the other side (a sex-split
+    range gives no side: the letter still stands for one flag, not two)."""
+    if row.flag_text not in ("HH", "LL"):
+        return None
+    words = row.line.replace("|", " ").split()
+    read = [
+        w for w in words if normalize_flag(w) == row.flag_text and any(ch.islower() for ch in w)
+    ]
+    if len(read) != 1 or letter_reading(read[0]) != row.flag_text[0]:
+        return None
+    return read[0] if _direction(row) in ("", row.flag_text[0]) else None
 
 
 def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]:
@@ -592,8 +638,15 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
         if star is not None:
             update["flag_text"] = "*"
             notes.append(
-                f'flag read as "{star}" taken as *: no flag is printed in lower case, and the '
-                "report's other flags are stars"
+                f'flag read as "{star}" taken as *: a star read as a letter (no flag is printed '
+                "in lower case), and the report's other flags are stars"
+            )
+        single = _single_flag(row) if star is None else None
+        if single is not None:
+            update["flag_text"] = row.flag_text[0]
+            notes.append(
+                f'flag read as "{single}" taken as {row.flag_text[0]}: a letter read in lower '
+                "case is no critical flag (printed in capitals) but a smudge beside one letter"
             )
         flag = _flag_fix(row)
         mark = _unit_mark(row) if flag is None else None

@@ -180,3 +180,12 @@ def test_a_minus_sign_or_a_hyphen_is_not_taken_for_a_rule() -> None:
         "---5",
         "mmol/L",
     ]
+
+
+def test_an_arrow_read_as_a_digit_before_a_decimal_value_is_the_flag_not_the_value() -> None:
+    # "↓ 4.37" read as "4 4.37": the digit is kept as the flag as read (ocr_repair reads it)
+    assert split_value("4 4.37") == ("4.37", "4", "", False)
+    assert split_value("1 0.62 mg/dL") == ("0.62", "1", "mg/dL", False)
+    # a digit no arrow is read as, or before a whole number, is left alone
+    assert split_value("5 4.37") == ("5", "", "4.37", False)
+    assert split_value("4 12") == ("4", "", "12", False)

@@ -242,6 +242,17 @@ def test_a_row_tesseract_split_into_two_lines_is_joined() -> None:
         ("Oto2", "0 to 2"),  # a zero lower limit read as O, the spaces lost (seed 387)
         ("O - 5", "0 - 5"),
         ("Over 5", "Over 5"),
+        # a point read as a comma before one or two digits (parsed as 5, not 5.2)
+        ("Desirable: <5,2", "Desirable: <5.2"),
+        ("0.74 - 1,35", "0.74 - 1.35"),
+        ("150,000 - 450,000", "150,000 - 450,000"),  # thousands separators stay
+        # a 1 read as a letter before a limit's point ("l.7" was parsed as 0.7)
+        ("L.7 =2.2", "1.7 - 2.2"),
+        ("l.7 - 2.2", "1.7 - 2.2"),
+        ("<I.5", "<1.5"),
+        ("HIL.5", "HIL.5"),  # inside a word: no limit
+        ("Up te 200", "Up to 200"),  # "to" read as "te"
+        ("8.6 te 10.3", "8.6 to 10.3"),
     ],
 )
 def test_ocr_slips_in_a_printed_range_are_undone_only_when_it_stays_a_range(
@@ -564,3 +575,44 @@ def test_a_lower_case_flag_stays_without_star_flags_beside_it() -> None:
         _row("Urea", "9.1", "mmol/L", "2.5 - 7.1", "*"),
     ]
     assert repair_rows(rows, default_kb())[0].flag_text == "A"
+
+
+@pytest.mark.parametrize("read", ["[lL]", "[Ll]", "lL"])
+def test_a_doubled_flag_read_with_a_lower_case_letter_is_one_flag(read: str) -> None:
+    # "[↓]" read as "[lL]": the column reader case-folds it into LL, a critical flag; a lab
+    # prints those in capitals
+    line = f"Globulin 1.8 {read} g/dL 2.0 to 3.5"
+    (row,) = repair_rows(
+        [_row("Globulin", "1.8", "g/dL", "2.0 to 3.5", "LL", line=line)], default_kb()
+    )
+    assert row.flag_text == "L"
+    assert any(f'"{read}"' in note for note in row.corrections)
+
+
+def test_a_doubled_flag_in_capitals_or_against_the_range_stays() -> None:
+    line = "Globulin 1.8 [LL] g/dL 2.0 to 3.5"
+    (row,) = repair_rows(
+        [_row("Globulin", "1.8", "g/dL", "2.0 to 3.5", "LL", line=line)], default_kb()
+    )
+    assert row.flag_text == "LL"
+    # a value above its range: the reading is no low flag to undo
+    line = "Globulin 4.1 [lL] g/dL 2.0 to 3.5"
+    (row,) = repair_rows(
+        [_row("Globulin", "4.1", "g/dL", "2.0 to 3.5", "LL", line=line)], default_kb()
+    )
+    assert row.flag_text == "LL"
+
+
+def test_a_star_read_as_an_x_is_a_star_beside_a_value_out_of_range_among_star_flags() -> None:
+    others = [
+        _row("Sodium", "147", "mmol/L", "136-145", "*"),
+        _row("Uric Acid", "7.9", "mg/dL", "3.5-7.2", "*"),
+    ]
+    # its range read with a slip ("L.7" for 1.7) still tells the value is out of it
+    magnesium = _row("Magnesium", "1.6", "mg/dL", "L.7 =2.2", "x")
+    assert repair_rows([magnesium, *others], default_kb())[0].flag_text == "*"
+    # inside its range, or among letter flags, the x stays as read
+    inside = _row("Magnesium", "1.9", "mg/dL", "1.7 - 2.2", "x")
+    assert repair_rows([inside, *others], default_kb())[0].flag_text == "x"
+    letters = [others[0].model_copy(update={"flag_text": "H"}), others[1]]
+    assert repair_rows([magnesium, *letters], default_kb())[0].flag_text == "x"
