@@ -44,7 +44,7 @@ text) and are dropped (:func:`is_leader_junk`); a printed asterisk flag, a small
 top of the line, is read as ``*`` whatever Tesseract made of it (:func:`star_marks`); a
 bracketed flag glued to its value is split (:func:`split_glued_flag`); a printed cell border
 ("|") read into the value beside it is taken out by its place, known from the rows where it
-stands alone (:func:`strip_glued_borders`). Each OCR'd page keeps
+stands alone (``ocr_borders``). Each OCR'd page keeps
 its image so that a value or range that cannot be what was printed can be read again from
 its box (:func:`reread_box`, used by ``ocr_reread``).
 """
@@ -67,7 +67,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from medflow.analyzers.labs.ocr_borders import drop_border_ones
+from medflow.analyzers.labs.ocr_borders import strip_glued_borders
 from medflow.analyzers.labs.words import Line, PageText, Reread, Word
 from medflow.errors import AnalyzerError, DependencyMissingError
 
@@ -174,7 +174,6 @@ class TesseractOcr:
             if mean_confidence(fine) >= mean_confidence(data) + SMALL_TYPE_MIN_GAIN:
                 data, image, dpi = fine, fine_image, SMALL_TYPE_DPI
         lines, angle = _lines_and_skew(data, dpi)
-        lines = strip_glued_borders(lines)
         reread = self._rereader(image, angle, dpi)
         return PageText(number, width, height, lines, ocr=True, reread=reread)
 
@@ -335,7 +334,7 @@ def _lines_and_skew(data: dict[str, list[Any]], dpi: int) -> tuple[list[Line], f
     grouped = _grouped_lines(data, dpi)
     angle = skew_angle(grouped)
     lines = merge_split_lines(sorted(deskew_lines(grouped, angle), key=lambda ln: ln.top))
-    return drop_border_ones(lines), angle
+    return strip_glued_borders(lines), angle
 
 
 def _grouped_lines(data: dict[str, list[Any]], dpi: int) -> list[Line]:
@@ -508,116 +507,6 @@ def merge_split_lines(lines: list[Line]) -> list[Line]:
         else:
             out.append(line)
     return sorted(out, key=lambda ln: ln.top)
-
-
-# A printed cell border ("|" between two columns, too short to be removed as a rule) stands
-# a few points before the next column's text; Tesseract reads it alone as "|", "I", "l" or
-# "[" on most rows, but on some glues it to the value beside it ("|=13", "|.0.65", "[10.9",
-# "251" for 51: two_column tuning scans with pipes, seeds 389, 459, 489), or reads it alone
-# as a digit ("2"). A border's place is known from the rows where it stands alone: a mark at
-# most BORDER_MAX_W wide, at one x (within BORDER_SLACK) on at least BORDER_MIN_LINES lines.
-# A word that starts there holds the border's ink: its first character is the border when it
-# is a mark no value starts with (BORDER_GLUE), or when the word's width fits the rest of its
-# text after the border's usual gap better than all of it, by BORDER_FIT points, in the
-# page's digit width ("251" over 51's width is 51; "1.14" over 1.14's width keeps its 1: the
-# border's text was dropped, its ink kept in the box). A word no wider than a border there is
-# the border.
-BORDER_MARK_TEXTS = frozenset({"|", "I", "l", "[", "]", "!"})
-BORDER_GLUE = frozenset("|[]{}()!IlJ=:.,;'_")
-BORDER_MAX_W = 2.0
-BORDER_SLACK = 1.0
-BORDER_MIN_LINES = 3
-BORDER_FIT = 1.0
-# Smudges left between a border and the value after it ("|=13", "|.0.65").
-_BORDER_SMUDGE = re.compile(r"^[=.:,;'_]+(?=[\d<>])")
-_PLAIN_NUMBER = re.compile(r"^-?\d[\d.,]*(?:-\d[\d.,]*)?$")
-
-
-def _units(text: str) -> float:
-    """The width of a number in digit widths (a point or comma half one, a dash 0.6)."""
-    return sum(0.5 if c in ".," else 0.6 if c == "-" else 1.0 for c in text)
-
-
-def border_xs(lines: list[Line]) -> list[float]:
-    """The x-middles (points) of the printed cell borders of a page: lone marks
-    (:data:`BORDER_MARK_TEXTS`) at one x on at least :data:`BORDER_MIN_LINES` lines."""
-    mids = sorted(
-        (w.x0 + w.x1) / 2
-        for line in lines
-        for w in line.words
-        if w.text in BORDER_MARK_TEXTS and w.x1 - w.x0 <= BORDER_MAX_W
-    )
-    groups: list[list[float]] = []
-    for x in mids:
-        if groups and x - groups[-1][-1] <= BORDER_SLACK:
-            groups[-1].append(x)
-        else:
-            groups.append([x])
-    return [g[len(g) // 2] for g in groups if len(g) >= BORDER_MIN_LINES]
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[len(ordered) // 2] if ordered else 0.0
-
-
-def _border_in_text(word: Word, gap: float, digit: float) -> bool:
-    """Whether the first character of ``word`` (which starts at a border) is the border."""
-    if word.text[0] in BORDER_GLUE:
-        return True
-    rest = word.text[1:]
-    if digit <= 0 or not (_PLAIN_NUMBER.match(word.text) and _PLAIN_NUMBER.match(rest)):
-        return False
-    width = word.x1 - word.x0
-    whole = abs(width - gap - digit * _units(word.text))
-    after = abs(width - gap - digit * _units(rest))
-    return after + BORDER_FIT <= whole
-
-
-def strip_glued_borders(lines: list[Line]) -> list[Line]:
-    """``lines`` with each cell border Tesseract read into a word taken out of it (see
-    :data:`BORDER_MAX_W`): a word starting at a border loses its first character (and the
-    smudges after it) when that is the border, its box starting after it; a word no wider
-    than a border at a border becomes ``|``."""
-    xs = border_xs(lines)
-    if not xs:
-        return lines
-    gaps = [
-        nxt.x0 - w.x1
-        for line in lines
-        for w, nxt in zip(line.words, line.words[1:], strict=False)
-        if w.text in BORDER_MARK_TEXTS
-        and any(abs((w.x0 + w.x1) / 2 - x) <= BORDER_SLACK for x in xs)
-    ]
-    digit = _median(
-        [
-            (w.x1 - w.x0) / _units(w.text)
-            for line in lines
-            for w in line.words
-            if _PLAIN_NUMBER.match(w.text)
-            and sum(c.isdigit() for c in w.text) >= 2
-            and w.conf >= 80
-        ]
-    )
-    gap = _median(gaps)
-    out: list[Line] = []
-    for line in lines:
-        words: list[Word] = []
-        for w in line.words:
-            at = any(w.x0 - BORDER_SLACK <= x <= w.x0 + BORDER_MAX_W / 2 for x in xs)
-            if not at or w.text in BORDER_MARK_TEXTS:
-                words.append(w)
-            elif w.x1 - w.x0 <= BORDER_MAX_W + BORDER_SLACK:
-                words.append(Word("|", w.x0, w.top, w.x1, w.bottom, w.conf))
-            elif len(w.text) >= 2 and _border_in_text(w, gap, digit):
-                rest = _BORDER_SMUDGE.sub("", w.text[1:])
-                x0 = w.x0 + (w.x1 - w.x0) * (len(w.text) - len(rest)) / len(w.text)
-                words.append(Word("|", w.x0, w.top, min(x0, w.x0 + BORDER_MAX_W), w.bottom, w.conf))
-                words.append(Word(clean_word(rest), x0, w.top, w.x1, w.bottom, w.conf))
-            else:
-                words.append(w)
-        out.append(Line(words))
-    return out
 
 
 # Skew below this (degrees) is left alone; above the limit it is not a scan's skew.

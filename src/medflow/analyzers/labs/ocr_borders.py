@@ -1,56 +1,90 @@
-"""Cell borders that Tesseract read as a digit ``1`` glued to the number beside them.
+"""Printed cell borders that Tesseract read into the words beside them.
 
-A table printed with pipes between its cells (``| 5.0 | 8.0``) is read with most of its pipes
-as words of their own (``|``, or ``]``, ``}`` for a pipe a little broken), each at the
-border's place. On some lines the pipe touches the next cell's number and Tesseract reads the
-two as one word whose first glyph is a ``1``: ``15.0`` for the Low limit 5.0 of a urine pH,
-5.0 - 8.0 (split_range tuning seed 385). Where a word starts on a border (within
-:data:`BORDER_TOL` of at least :data:`MIN_PIPES` pipes of other lines) its left edge says
-nothing (Tesseract often takes a pipe into a word's box and drops it from the text: ``6.2``
-boxed from the border), but its right edge does: the numbers of other lines that start just
-right of that border (the cell's padding) give where the cell's text starts and how wide a
-character is (a least-squares line of box width on character count: digits are of one width
-in report fonts). The ``1`` is dropped when the word's right edge is nearer where its text
-without the ``1`` would end than where its whole text would, by the margin
-:data:`END_MARGIN`; ``19.4`` and ``13`` starting on a border keep their 1.
+A table printed with a pipe between its cells (``| 5.0 | 8.0``, a border too short to be
+removed as a rule) is read with most of its pipes as words of their own (``|``, ``I``, ``l``,
+or a bracket for a broken one), each at the border's place: a border is a column of such lone
+marks, at most :data:`BORDER_MAX_W` wide, at one x (within :data:`BORDER_SLACK`) on at least
+:data:`BORDER_MIN_LINES` lines. On some lines Tesseract glues the pipe to the next cell's
+text instead (two_column and split_range tuning scans: ``|=13``, ``|.0.65``, ``[10.9``,
+``251`` for 51, ``15.0`` for the Low limit 5.0 of a urine pH), or reads it alone as a digit
+(``2``). A word that starts at a border holds the border's ink:
+
+* a word no wider than a border there is the border;
+* its first character is the border when it is a mark no value starts with
+  (:data:`BORDER_GLUE`; the smudges after it go too);
+* a leading digit (or dash) is the border when the word's right edge says so. Its left edge
+  says nothing: Tesseract often takes a pipe into a word's box and drops it from the text
+  (``1.14`` boxed from the border keeps its 1). The numbers of other lines that start just
+  right of the border (the cell's padding, :data:`PAD_MIN` to :data:`PAD_MAX`) give where the
+  cell's text starts and how wide a character is (a least-squares line of box width on
+  character count: report fonts print digits at one width); the leading character goes when
+  the word ends nearer where its text without it would end than where its whole text would,
+  by :data:`END_MARGIN` of a character. With too few such numbers the page's digit width and
+  the border's usual gap to its cell's text stand in for them (the word's width must fit the
+  rest better than the whole, by :data:`BORDER_FIT` points).
 """
 
 from __future__ import annotations
 
 import re
 import statistics
+from collections.abc import Callable
 
 from medflow.analyzers.labs.words import Line, Word
 
-# Pipes read on their own: the upright stroke, or a bracket for a broken one.
-PIPE_MARKS = frozenset({"|", "]", "[", "}", "{"})
-# A pipe is a stroke: its box is at most this wide (points; a bracket read at 9 pt is 1-2).
-PIPE_MAX_WIDTH = 2.5
-# A word's left edge this close to a border's (points). On the tuning page the pipe-glued
-# "15.0" started at the pipes' own x (442 pt) and the Low numbers of other rows 4-6 pt right
-# of it; a page left a little skew after deskewing moves a border by under a point.
-BORDER_TOL = 1.5
-# Pipes of other lines at that x for it to be a border (a column of cells, not one mark).
-MIN_PIPES = 3
-# Numbers of other lines starting this far right of the border (points) are the cell's own
-# text (the padding after a pipe read on its own was 4-7 pt on the tuning pages), and it takes
-# this many of them to measure the cell.
-PAD_MIN, PAD_MAX = 1.0, 12.0
+# Marks Tesseract makes of a pipe read on its own: the upright stroke, a letter of its shape,
+# a bracket for a broken one.
+BORDER_MARK_TEXTS = frozenset({"|", "I", "l", "[", "]", "{", "}", "!"})
+# A pipe is a stroke: its box at most this wide (points; a bracket read at 9 pt is 1-2).
+BORDER_MAX_W = 2.0
+BORDER_SLACK = 1.0
+BORDER_MIN_LINES = 3
+# Marks no value starts with: glued to a word at a border, they are the border.
+BORDER_GLUE = frozenset("|[]{}()!IlJ=:.,;'_")
+BORDER_FIT = 1.0
+# Numbers of other lines starting this far right of the border's middle (points) are the
+# cell's own text (the padding after a pipe was 4-7 pt on the tuning pages); it takes
+# MIN_REFS of them to measure the cell.
+PAD_MIN, PAD_MAX = 0.5, 12.0
 MIN_REFS = 3
-# The right edge is taken for the shorter text when nearer it by this share of a character.
 END_MARGIN = 0.25
-_BORDER_ONE = re.compile(r"^1(?=\d)(\d[\d.,]*)$")
+# Smudges left between a border and the value after it ("|=13", "|.0.65").
+_BORDER_SMUDGE = re.compile(r"^[=.:,;'_]+(?=[\d<>])")
+_PLAIN_NUMBER = re.compile(r"^-?\d[\d.,]*(?:-\d[\d.,]*)?$")
 _NUMBER = re.compile(r"^\d[\d.,]*$")
 
 
-def _is_pipe(word: Word) -> bool:
-    return word.text in PIPE_MARKS and word.x1 - word.x0 <= PIPE_MAX_WIDTH
+def _units(text: str) -> float:
+    """The width of a number in digit widths (a point or comma half one, a dash 0.6)."""
+    return sum(0.5 if c in ".," else 0.6 if c == "-" else 1.0 for c in text)
 
 
-def _cell_measure(border: float, refs: list[Word]) -> tuple[float, float, float] | None:
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2] if ordered else 0.0
+
+
+def _is_mark(word: Word) -> bool:
+    return word.text in BORDER_MARK_TEXTS and word.x1 - word.x0 <= BORDER_MAX_W
+
+
+def border_xs(lines: list[Line]) -> list[float]:
+    """The x-middles (points) of the printed cell borders of a page: lone marks at one x on
+    at least :data:`BORDER_MIN_LINES` lines (see the module docstring)."""
+    mids = sorted((w.x0 + w.x1) / 2 for line in lines for w in line.words if _is_mark(w))
+    groups: list[list[float]] = []
+    for x in mids:
+        if groups and x - groups[-1][-1] <= BORDER_SLACK:
+            groups[-1].append(x)
+        else:
+            groups.append([x])
+    return [g[len(g) // 2] for g in groups if len(g) >= BORDER_MIN_LINES]
+
+
+def _cell_measure(border: float, numbers: list[Word]) -> tuple[float, float, float] | None:
     """(where the cell's text starts, width per character, width offset) from the numbers
-    ``refs`` that start just right of ``border``; None when there are too few."""
-    cell = [w for w in refs if PAD_MIN < w.x0 - border <= PAD_MAX and _NUMBER.match(w.text)]
+    that start just right of ``border``; None when there are too few."""
+    cell = [w for w in numbers if PAD_MIN < w.x0 - border <= PAD_MAX]
     if len(cell) < MIN_REFS:
         return None
     start = statistics.median(w.x0 for w in cell)
@@ -63,39 +97,81 @@ def _cell_measure(border: float, refs: list[Word]) -> tuple[float, float, float]
     return (start, slope, offset) if slope > 0 else None
 
 
-def _border_one(word: Word, border: float, refs: list[Word]) -> bool:
-    """Whether ``word``'s leading 1 is the border at ``border`` (see the module docstring)."""
-    measure = _cell_measure(border, refs)
-    if measure is None:
+def _page_measure(lines: list[Line], xs: list[float]) -> Callable[[Word], bool]:
+    """The fallback test of a leading digit (the page's digit width and border gap)."""
+    gap = _median(
+        [
+            nxt.x0 - w.x1
+            for line in lines
+            for w, nxt in zip(line.words, line.words[1:], strict=False)
+            if _is_mark(w) and any(abs((w.x0 + w.x1) / 2 - x) <= BORDER_SLACK for x in xs)
+        ]
+    )
+    digit = _median(
+        [
+            (w.x1 - w.x0) / _units(w.text)
+            for line in lines
+            for w in line.words
+            if _PLAIN_NUMBER.match(w.text)
+            and sum(c.isdigit() for c in w.text) >= 2
+            and w.conf >= 80
+        ]
+    )
+
+    def fits_rest(word: Word) -> bool:
+        if digit <= 0:
+            return False
+        width = word.x1 - word.x0
+        whole = abs(width - gap - digit * _units(word.text))
+        after = abs(width - gap - digit * _units(word.text[1:]))
+        return after + BORDER_FIT <= whole
+
+    return fits_rest
+
+
+def _leading_is_border(
+    word: Word, border: float, numbers: list[Word], fits_rest: Callable[[Word], bool]
+) -> bool:
+    """Whether the leading digit or dash of ``word`` (starting at ``border``) is the border."""
+    if not (_PLAIN_NUMBER.match(word.text) and _PLAIN_NUMBER.match(word.text[1:])):
         return False
+    measure = _cell_measure(border, numbers)
+    if measure is None:
+        return fits_rest(word)
     start, char, offset = measure
     whole = start + char * len(word.text) + offset
     short = whole - char
     return abs(word.x1 - short) + END_MARGIN * char < abs(word.x1 - whole)
 
 
-def drop_border_ones(lines: list[Line]) -> list[Line]:
-    """``lines`` with a border read as a leading ``1`` taken off the number it touches (see
-    the module docstring); other lines are returned as they are."""
-    pipes = [(i, w.x0) for i, line in enumerate(lines) for w in line.words if _is_pipe(w)]
-    if len(pipes) < MIN_PIPES:
+def strip_glued_borders(lines: list[Line]) -> list[Line]:
+    """``lines`` with each cell border Tesseract read into a word taken out of it (see the
+    module docstring): the border becomes a ``|`` of its own, the word's box starts after
+    it; lines with nothing to take out are returned as they are."""
+    from medflow.analyzers.labs.ocr import clean_word  # ocr imports this module
+
+    xs = border_xs(lines)
+    if not xs:
         return lines
+    numbers = [w for line in lines for w in line.words if _NUMBER.match(w.text)]
+    fits_rest = _page_measure(lines, xs)
     out: list[Line] = []
-    for i, line in enumerate(lines):
-        words = list(line.words)
-        changed = False
-        for k, w in enumerate(words):
-            m = _BORDER_ONE.match(w.text)
-            if m is None:
-                continue
-            near = [x for j, x in pipes if j != i and abs(x - w.x0) <= BORDER_TOL]
-            if len(near) < MIN_PIPES:
-                continue
-            refs = [v for j, other in enumerate(lines) if j != i for v in other.words]
-            if not _border_one(w, statistics.median(near), refs):
-                continue
-            x0 = w.x0 + (w.x1 - w.x0) / len(w.text)
-            words[k] = Word(m.group(1), x0, w.top, w.x1, w.bottom, w.conf)
-            changed = True
-        out.append(Line(words) if changed else line)
+    for line in lines:
+        words: list[Word] = []
+        for w in line.words:
+            at = next((x for x in xs if w.x0 - BORDER_SLACK <= x <= w.x0 + BORDER_MAX_W / 2), None)
+            if at is None or w.text in BORDER_MARK_TEXTS:
+                words.append(w)
+            elif w.x1 - w.x0 <= BORDER_MAX_W + BORDER_SLACK:
+                words.append(Word("|", w.x0, w.top, w.x1, w.bottom, w.conf))
+            elif len(w.text) >= 2 and (
+                w.text[0] in BORDER_GLUE or _leading_is_border(w, at, numbers, fits_rest)
+            ):
+                rest = _BORDER_SMUDGE.sub("", w.text[1:])
+                x0 = w.x0 + (w.x1 - w.x0) * (len(w.text) - len(rest)) / len(w.text)
+                words.append(Word("|", w.x0, w.top, min(x0, w.x0 + BORDER_MAX_W), w.bottom, w.conf))
+                words.append(Word(clean_word(rest), x0, w.top, w.x1, w.bottom, w.conf))
+            else:
+                words.append(w)
+        out.append(Line(words))
     return out
