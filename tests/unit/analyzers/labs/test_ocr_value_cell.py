@@ -6,22 +6,11 @@ scans (7:300-499)."""
 from __future__ import annotations
 
 import pytest
+from tests.unit.analyzers.labs.test_ocr_reread import Scripted
 
 from medflow.analyzers.labs.ocr_value_cell import digit_reading, reread_value_cell, value_cell
 from medflow.analyzers.labs.parser import parse_pages
 from medflow.analyzers.labs.words import Line, PageText, Word
-
-
-class Scripted:
-    """A page re-reader that answers from a script and records the boxes asked for."""
-
-    def __init__(self, readings: list[str]) -> None:
-        self.readings = readings
-        self.boxes: list[tuple[float, float, float, float]] = []
-
-    def __call__(self, box: tuple[float, float, float, float], allowed: str) -> list[str]:
-        self.boxes.append(box)
-        return self.readings
 
 
 def _line(name: str, value: str, rest: str, top: float = 200.0) -> Line:
