@@ -72,6 +72,7 @@ class Confusions:
     border_one_cost: int = 2
     splits: frozenset[tuple[str, str]] = frozenset()  # (read as two characters, printed)
     digit_lookalikes: tuple[tuple[str, str], ...] = ()
+    star_glued: frozenset[str] = frozenset()
 
 
 @cache
@@ -101,6 +102,7 @@ def confusions() -> Confusions:
             for digit, chars in data["digit_lookalikes"].items()
             for ch in str(chars)
         ),
+        star_glued=frozenset(str(m) for m in data.get("star_glued", [])),
     )
 
 
@@ -561,6 +563,35 @@ def _star_flag(row: RawLabRow, flags: Sequence[str]) -> str | None:
     return read[0] if len(others) >= STAR_ROWS and all(f == "*" for f in others) else None
 
 
+_DIRECTIONS = frozenset({"H", "L", "HH", "LL"})
+
+
+def _glued_star(row: RawLabRow, flags: Sequence[str]) -> str | None:
+    """The word read for the row's value when a star printed against it was read as another
+    mark (``star_glued`` of ``data/ocr_confusions.yaml``: ``32%`` for ``32*``), else None.
+
+    Taken only when the row has no flag, its unit was read as a word of its own after the
+    value (so the ``%`` is not the unit: ``1%`` with its ``%`` unit column read apart), the
+    value lies beyond its printed range (a star marks an abnormal value), and none of the
+    report's other flags reads as a direction (``H``, ``L``, ``HH``, ``LL``: a report printing
+    letters or arrows would have printed one here; cumulative tuning seeds 318 and 388, where
+    the star was the report's only flag read as one)."""
+    if row.flag_text or not row.unit_text or not _direction(row):
+        return None
+    words = row.line.replace("|", " ").split()
+    marks = confusions().star_glued
+    glued = next(
+        (w for w in words if w[len(row.value_text) :] in marks and w.startswith(row.value_text)),
+        None,
+    )
+    if glued is None:
+        return None
+    after = words[words.index(glued) + 1 :]
+    if row.unit_text.split()[0] not in after:
+        return None
+    return None if any(f in _DIRECTIONS for f in flags) else glued
+
+
 def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]:
     """Rows with OCR garbles in units and arrow flags undone where the evidence is clear.
 
@@ -595,7 +626,15 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
                 f'flag read as "{star}" taken as *: no flag is printed in lower case, and the '
                 "report's other flags are stars"
             )
-        flag = _flag_fix(row)
+        glued = _glued_star(row, [f for k, f in enumerate(flags) if k != i])
+        if glued is not None:
+            update["flag_text"] = "*"
+            notes.append(
+                f'value read as "{glued}" taken as {row.value_text} with the flag *: a star '
+                "read as another mark, the unit read apart, the value beyond its range, and no "
+                "other flag of the report reads as a direction"
+            )
+        flag = _flag_fix(row) if glued is None else None
         mark = _unit_mark(row) if flag is None else None
         if mark is not None:
             update["flag_text"], update["unit_text"] = mark

@@ -564,3 +564,34 @@ def test_a_lower_case_flag_stays_without_star_flags_beside_it() -> None:
         _row("Urea", "9.1", "mmol/L", "2.5 - 7.1", "*"),
     ]
     assert repair_rows(rows, default_kb())[0].flag_text == "A"
+
+
+def test_a_star_read_as_percent_against_the_value_is_the_flag() -> None:
+    # cumulative report: "32*" read as "32%", the unit read in its own column after it
+    co2 = "Carbon Dioxide (CO2) 33 32% mmol/L 22 - 29"
+    monocytes = "Monocytes 1% 1 % 2-10"
+    rows = [
+        _row("Carbon Dioxide (CO2)", "32", "mmol/L", "22 - 29", line=co2),
+        _row("Monocytes", "1", "%", "2-10", line=monocytes),
+        _row("Magnesium", "2.1", "mg/dL", "1.7 - 2.2", "A"),
+    ]
+    fixed = repair_rows(rows, default_kb())
+    assert [r.flag_text for r in fixed] == ["*", "*", "A"]
+    assert any('"32%"' in note for note in fixed[0].corrections)
+
+
+def test_a_percent_against_the_value_stays_without_the_evidence_of_a_star() -> None:
+    inside = "Carbon Dioxide (CO2) 25% mmol/L 22 - 29"  # inside its range: no star printed
+    glued_unit = "Monocytes 1% 2-10"  # the % is the unit, read against the value
+    rows = [
+        _row("Carbon Dioxide (CO2)", "25", "mmol/L", "22 - 29", line=inside),
+        _row("Monocytes", "1", "%", "2-10", line=glued_unit),
+    ]
+    assert [r.flag_text for r in repair_rows(rows, default_kb())] == ["", ""]
+    # a report whose other flags read as letters prints a letter, not a star
+    co2 = "Carbon Dioxide (CO2) 32% mmol/L 22 - 29"
+    rows = [
+        _row("Carbon Dioxide (CO2)", "32", "mmol/L", "22 - 29", line=co2),
+        _row("Urea", "9.1", "mmol/L", "2.5 - 7.1", "H"),
+    ]
+    assert repair_rows(rows, default_kb())[0].flag_text == ""
