@@ -281,16 +281,27 @@ def _same_spelling(read: str, candidates: Sequence[str], others: Sequence[str]) 
 
 
 def _direction(row: RawLabRow) -> str:
-    """``H`` or ``L`` when the value lies beyond its printed range, else ``""``."""
+    """``H`` or ``L`` when the value lies beyond its printed range, else ``""``.
+
+    A range printed per sex (``M: 0-15 F: 0-20``) is read for each sex when the value lies
+    within the span of both: the patient's sex is not known here, and a printed arrow beside
+    20 says the range that applies is the one it lies beyond (range_first tuning seed 321). The
+    direction is given only when every sex's range the value lies beyond agrees on it."""
     value = parse_value(row.value_text)
-    reference = parse_range(row.range_text) if row.range_text else None
-    if value is None or value.number is None or reference is None:
+    if value is None or value.number is None or not row.range_text:
         return ""
-    if reference.high is not None and value.number > reference.high:
-        return "H"
-    if reference.low is not None and value.number < reference.low:
-        return "L"
-    return ""
+    found: set[str] = set()
+    for sex in (Sex.UNKNOWN, Sex.MALE, Sex.FEMALE):
+        reference = parse_range(row.range_text, sex)
+        if reference is None:
+            continue
+        if reference.high is not None and value.number > reference.high:
+            found.add("H")
+        elif reference.low is not None and value.number < reference.low:
+            found.add("L")
+        if sex is Sex.UNKNOWN and found:
+            break
+    return found.pop() if len(found) == 1 else ""
 
 
 def arrow_reading(text: str) -> str:

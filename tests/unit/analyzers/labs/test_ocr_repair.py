@@ -595,3 +595,16 @@ def test_a_percent_against_the_value_stays_without_the_evidence_of_a_star() -> N
         _row("Urea", "9.1", "mmol/L", "2.5 - 7.1", "H"),
     ]
     assert repair_rows(rows, default_kb())[0].flag_text == ""
+
+
+def test_an_arrow_beside_a_value_beyond_one_sexs_printed_range_is_read() -> None:
+    # "↑" read as "t" beside an ESR of 20, printed range "M: 0-15 F: 0-20": within the span
+    # of both sexes, beyond the men's range
+    (row,) = repair_rows([_row("ESR", "20", "mm/h", "M: 0-15 F: 0-20", "t")], default_kb())
+    assert row.flag_text == "H"
+    # a down arrow's reading does not agree with that side: left as read
+    (row,) = repair_rows([_row("ESR", "20", "mm/h", "M: 0-15 F: 0-20", "J")], default_kb())
+    assert row.flag_text == "J"
+    # inside both sexes' ranges: no direction to corroborate the arrow
+    (row,) = repair_rows([_row("ESR", "10", "mm/h", "M: 0-15 F: 0-20", "t")], default_kb())
+    assert row.flag_text == "t"
