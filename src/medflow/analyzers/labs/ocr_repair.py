@@ -20,6 +20,12 @@ without guessing, on rows read by OCR only:
   direction; otherwise it stays as read (and is shown as an unknown flag). One upright stroke
   read as the flag (``I``, ``|``, ``l``) beside a value inside its printed range is a cell
   border and is dropped.
+  A star set against the value and read as another mark (``32%`` for ``32*``) is the flag
+  when the unit was read apart, the value lies beyond its range and no other flag of the
+  report reads as a direction. A range printed per sex is read for each sex when the value
+  lies within the span of both.
+* **values**: a value read with a colon for its point (``1:5``) beside a printed range of plain
+  numbers (no titre) is read as the decimal.
 * **ranges**: a printed range far from the knowledge base's range for the test (``05-25`` for
   0.5-2.5: decimal points lost; ``0.1 - 4.0`` for 0.1 - 1.0; a border read as a leading minus
   or 1) is restored when exactly one reading with the fewest slips undone lies near the KB's
@@ -574,6 +580,25 @@ def _star_flag(row: RawLabRow, flags: Sequence[str]) -> str | None:
     return read[0] if len(others) >= STAR_ROWS and all(f == "*" for f in others) else None
 
 
+# A value read with a colon where its point was printed ("1:5" for 1.5): OCR leaves "1:<digits>"
+# as read (``ocr.clean_word``), since a titre is printed so ("1:80"). Beside a printed range of
+# plain numbers the value is no titre (a titre's range is a titre too: "<1:40").
+_COLON_VALUE = re.compile(r"^([<>]?)(\d+):(\d+)$")
+_TITRE_IN_RANGE = re.compile(r"\d\s*:\s*\d")
+
+
+def colon_value(row: RawLabRow) -> str | None:
+    """The value with its colon read as the decimal point (``1:5`` -> ``1.5``) when the row's
+    printed range holds numbers and no titre (range_first tuning seed 341), else None."""
+    m = _COLON_VALUE.match(row.value_text)
+    if m is None or not row.range_text or _TITRE_IN_RANGE.search(row.range_text):
+        return None
+    reference = parse_range(row.range_text)
+    if reference is None or (reference.low is None and reference.high is None):
+        return None
+    return f"{m[1]}{m[2]}.{m[3]}"
+
+
 _DIRECTIONS = frozenset({"H", "L", "HH", "LL"})
 
 
@@ -630,6 +655,7 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
             continue
         notes: list[str] = []
         update: dict[str, str] = {}
+        first = row
         star = _star_flag(row, [f for k, f in enumerate(flags) if k != i])
         if star is not None:
             update["flag_text"] = "*"
@@ -637,6 +663,14 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
                 f'flag read as "{star}" taken as *: no flag is printed in lower case, and the '
                 "report's other flags are stars"
             )
+        point = colon_value(row)
+        if point is not None:
+            update["value_text"] = point
+            notes.append(
+                f'value read as "{row.value_text}" taken as {point}: a point read as a colon, '
+                "and the printed range holds no titre"
+            )
+            row = row.model_copy(update={"value_text": point})
         glued = _glued_star(row, [f for k, f in enumerate(flags) if k != i])
         if glued is not None:
             update["flag_text"] = "*"
@@ -697,7 +731,7 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
         if update:
             changed = tuple(
                 dict.fromkeys(
-                    [*row.changed, *(k for k, v in update.items() if getattr(row, k) != v)]
+                    [*row.changed, *(k for k, v in update.items() if getattr(first, k) != v)]
                 )
             )
             row = row.model_copy(

@@ -608,3 +608,19 @@ def test_an_arrow_beside_a_value_beyond_one_sexs_printed_range_is_read() -> None
     # inside both sexes' ranges: no direction to corroborate the arrow
     (row,) = repair_rows([_row("ESR", "10", "mm/h", "M: 0-15 F: 0-20", "t")], default_kb())
     assert row.flag_text == "t"
+
+
+def test_a_value_read_with_a_colon_beside_a_numeric_range_is_a_decimal() -> None:
+    (row,) = repair_rows([_row("Triglycerides", "1:5", "mmol/L", "<1.7")], default_kb())
+    assert row.value_text == "1.5"
+    assert "value_text" in row.changed
+    assert any('"1:5"' in note for note in row.corrections)
+
+
+def test_a_titre_stays_a_titre() -> None:
+    rows = [
+        _row("ANA titre", "1:80", "", "<1:40"),  # a titre's range is a titre
+        _row("ASO titre", "1:5", "", ""),  # no printed range to tell
+        _row("VDRL", "1:8", "", "Non-reactive"),  # a qualitative range
+    ]
+    assert [r.value_text for r in repair_rows(rows, default_kb())] == ["1:80", "1:5", "1:8"]
