@@ -286,13 +286,19 @@ def _same_spelling(read: str, candidates: Sequence[str], others: Sequence[str]) 
     return pick if pick != read else None
 
 
+# A one-sided range printed with a strict comparator ("<2.6", "> 1.0"; not "<=" or "≤").
+_ONE_SIDED = re.compile(r"^\s*[<>](?!=)\s*-?\d")
+
+
 def _direction(row: RawLabRow) -> str:
     """``H`` or ``L`` when the value lies beyond its printed range, else ``""``.
 
     A range printed per sex (``M: 0-15 F: 0-20``) is read for each sex when the value lies
     within the span of both: the patient's sex is not known here, and a printed arrow beside
     20 says the range that applies is the one it lies beyond (range_first tuning seed 321). The
-    direction is given only when every sex's range the value lies beyond agrees on it."""
+    direction is given only when every sex's range the value lies beyond agrees on it. A value
+    at the limit of a one-sided range printed with a strict comparator (``<2.6``) lies beyond
+    it."""
     value = parse_value(row.value_text)
     if value is None or value.number is None or not row.range_text:
         return ""
@@ -305,6 +311,13 @@ def _direction(row: RawLabRow) -> str:
             found.add("H")
         elif reference.low is not None and value.number < reference.low:
             found.add("L")
+        elif _ONE_SIDED.match(reference.text or row.range_text) and value.number in (
+            reference.low,
+            reference.high,
+        ):
+            # "<2.6" excludes 2.6 itself: a value at the limit of a one-sided range lies
+            # beyond it (range_first tuning seed 341, an up arrow beside 2.6)
+            found.add("H" if value.number == reference.high else "L")
         if sex is Sex.UNKNOWN and found:
             break
     return found.pop() if len(found) == 1 else ""

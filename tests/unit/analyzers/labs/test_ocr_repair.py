@@ -624,3 +624,12 @@ def test_a_titre_stays_a_titre() -> None:
         _row("VDRL", "1:8", "", "Non-reactive"),  # a qualitative range
     ]
     assert [r.value_text for r in repair_rows(rows, default_kb())] == ["1:80", "1:5", "1:8"]
+
+
+def test_an_arrow_beside_a_value_at_the_limit_of_a_strict_one_sided_range_is_read() -> None:
+    # "[↑]" read as "[Tt]" beside an LDL of 2.6 printed with "<2.6": 2.6 is not below 2.6
+    (row,) = repair_rows([_row("LDL cholesterol", "2.6", "mmol/L", "<2.6", "[Tt]")], default_kb())
+    assert row.flag_text == "H"
+    # "<=2.6" includes its limit: no direction to corroborate the mark
+    (row,) = repair_rows([_row("LDL cholesterol", "2.6", "mmol/L", "<=2.6", "[Tt]")], default_kb())
+    assert row.flag_text == "[Tt]"
