@@ -713,9 +713,28 @@ def _share_limits(by_col: dict[int, list[Word]], table: Table) -> dict[int, list
     return out
 
 
+def _drop_speck_dash(words: list[Word]) -> list[Word]:
+    """A value cell without a dash that stands apart before its number.
+
+    A minus sign is printed against its number (OCR may set it a word space apart); a dash
+    more than the number's height before it is scanner grain or a cell rule's stub read as a
+    dash (``- 12.0`` for 12.0 under a range-first layout: range_first tuning seed 381), and
+    with it the cell read as no value and the row was lost."""
+    if len(words) < 2 or not _NAME_DASH.fullmatch(words[0].text):
+        return words
+    number = words[1]
+    if not VALUE_RE.match(number.text):
+        return words
+    if number.x0 - words[0].x1 <= number.bottom - number.top:
+        return words
+    return words[1:]
+
+
 def read_cells(line: Line, table: Table) -> CellRow:
     """The row a line holds under ``table`` (``parts`` None when no value is in its column)."""
     by_col = _share_limits(_unspill(assign(line, table), table), table)
+    if table.value_col in by_col:
+        by_col = {**by_col, table.value_col: _drop_speck_dash(by_col[table.value_col])}
     cols = table.columns
     roles = frozenset(cols[i].role for i in by_col)
     text = dict.fromkeys(ROLES, "")

@@ -21,6 +21,12 @@ without guessing, on rows read by OCR only:
   read as the flag (``I``, ``|``, ``l``) beside a value inside its printed range is a cell
   border and is dropped. A doubled flag read with a lower-case letter (``[lL]`` for ``[↓]``)
   is one flag, not a critical one (:func:`_single_flag`).
+  A star set against the value and read as another mark (``32%`` for ``32*``) is the flag
+  when the unit was read apart, the value lies beyond its range and no other flag of the
+  report reads as a direction. A range printed per sex is read for each sex when the value
+  lies within the span of both.
+* **values**: a value read with a colon for its point (``1:5``) beside a printed range of plain
+  numbers (no titre) is read as the decimal.
 * **ranges**: a printed range far from the knowledge base's range for the test (``05-25`` for
   0.5-2.5: decimal points lost; ``0.1 - 4.0`` for 0.1 - 1.0; a border read as a leading minus
   or 1) is restored when exactly one reading with the fewest slips undone lies near the KB's
@@ -74,6 +80,7 @@ class Confusions:
     border_one_cost: int = 2
     splits: frozenset[tuple[str, str]] = frozenset()  # (read as two characters, printed)
     digit_lookalikes: tuple[tuple[str, str], ...] = ()
+    star_glued: frozenset[str] = frozenset()
 
 
 @cache
@@ -104,6 +111,7 @@ def confusions() -> Confusions:
             for digit, chars in data["digit_lookalikes"].items()
             for ch in str(chars)
         ),
+        star_glued=frozenset(str(m) for m in data.get("star_glued", [])),
     )
 
 
@@ -281,17 +289,41 @@ def _same_spelling(read: str, candidates: Sequence[str], others: Sequence[str]) 
     return pick if pick != read else None
 
 
+# A one-sided range printed with a strict comparator ("<2.6", "> 1.0"; not "<=" or "≤").
+_ONE_SIDED = re.compile(r"^\s*[<>](?!=)\s*-?\d")
+
+
 def _direction(row: RawLabRow) -> str:
-    """``H`` or ``L`` when the value lies beyond its printed range, else ``""``."""
+    """``H`` or ``L`` when the value lies beyond its printed range, else ``""``.
+
+    A range printed per sex (``M: 0-15 F: 0-20``) is read for each sex when the value lies
+    within the span of both: the patient's sex is not known here, and a printed arrow beside
+    20 says the range that applies is the one it lies beyond (range_first tuning seed 321). The
+    direction is given only when every sex's range the value lies beyond agrees on it. A value
+    at the limit of a one-sided range printed with a strict comparator (``<2.6``) lies beyond
+    it."""
     value = parse_value(row.value_text)
-    reference = parse_range(row.range_text) if row.range_text else None
-    if value is None or value.number is None or reference is None:
+    if value is None or value.number is None or not row.range_text:
         return ""
-    if reference.high is not None and value.number > reference.high:
-        return "H"
-    if reference.low is not None and value.number < reference.low:
-        return "L"
-    return ""
+    found: set[str] = set()
+    for sex in (Sex.UNKNOWN, Sex.MALE, Sex.FEMALE):
+        reference = parse_range(row.range_text, sex)
+        if reference is None:
+            continue
+        if reference.high is not None and value.number > reference.high:
+            found.add("H")
+        elif reference.low is not None and value.number < reference.low:
+            found.add("L")
+        elif _ONE_SIDED.match(reference.text or row.range_text) and value.number in (
+            reference.low,
+            reference.high,
+        ):
+            # "<2.6" excludes 2.6 itself: a value at the limit of a one-sided range lies
+            # beyond it (range_first tuning seed 341, an up arrow beside 2.6)
+            found.add("H" if value.number == reference.high else "L")
+        if sex is Sex.UNKNOWN and found:
+            break
+    return found.pop() if len(found) == 1 else ""
 
 
 def arrow_reading(text: str) -> str:
@@ -607,6 +639,54 @@ def _single_flag(row: RawLabRow) -> str | None:
     return read[0] if _direction(row) in ("", row.flag_text[0]) else None
 
 
+# A value read with a colon where its point was printed ("1:5" for 1.5): OCR leaves "1:<digits>"
+# as read (``ocr.clean_word``), since a titre is printed so ("1:80"). Beside a printed range of
+# plain numbers the value is no titre (a titre's range is a titre too: "<1:40").
+_COLON_VALUE = re.compile(r"^([<>]?)(\d+):(\d+)$")
+_TITRE_IN_RANGE = re.compile(r"\d\s*:\s*\d")
+
+
+def colon_value(row: RawLabRow) -> str | None:
+    """The value with its colon read as the decimal point (``1:5`` -> ``1.5``) when the row's
+    printed range holds numbers and no titre (range_first tuning seed 341), else None."""
+    m = _COLON_VALUE.match(row.value_text)
+    if m is None or not row.range_text or _TITRE_IN_RANGE.search(row.range_text):
+        return None
+    reference = parse_range(row.range_text)
+    if reference is None or (reference.low is None and reference.high is None):
+        return None
+    return f"{m[1]}{m[2]}.{m[3]}"
+
+
+_DIRECTIONS = frozenset({"H", "L", "HH", "LL"})
+
+
+def _glued_star(row: RawLabRow, flags: Sequence[str]) -> str | None:
+    """The word read for the row's value when a star printed against it was read as another
+    mark (``star_glued`` of ``data/ocr_confusions.yaml``: ``32%`` for ``32*``), else None.
+
+    Taken only when the row has no flag, its unit was read as a word of its own after the
+    value (so the ``%`` is not the unit: ``1%`` with its ``%`` unit column read apart), the
+    value lies beyond its printed range (a star marks an abnormal value), and none of the
+    report's other flags reads as a direction (``H``, ``L``, ``HH``, ``LL``: a report printing
+    letters or arrows would have printed one here; cumulative tuning seeds 318 and 388, where
+    the star was the report's only flag read as one)."""
+    if row.flag_text or not row.unit_text or not _direction(row):
+        return None
+    words = row.line.replace("|", " ").split()
+    marks = confusions().star_glued
+    glued = next(
+        (w for w in words if w[len(row.value_text) :] in marks and w.startswith(row.value_text)),
+        None,
+    )
+    if glued is None:
+        return None
+    after = words[words.index(glued) + 1 :]
+    if row.unit_text.split()[0] not in after:
+        return None
+    return None if any(f in _DIRECTIONS for f in flags) else glued
+
+
 def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]:
     """Rows with OCR garbles in units and arrow flags undone where the evidence is clear.
 
@@ -634,6 +714,7 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
             continue
         notes: list[str] = []
         update: dict[str, str] = {}
+        first = row
         star = _star_flag(row, [f for k, f in enumerate(flags) if k != i])
         if star is not None:
             update["flag_text"] = "*"
@@ -648,7 +729,23 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
                 f'flag read as "{single}" taken as {row.flag_text[0]}: a letter read in lower '
                 "case is no critical flag (printed in capitals) but a smudge beside one letter"
             )
-        flag = _flag_fix(row)
+        point = colon_value(row)
+        if point is not None:
+            update["value_text"] = point
+            notes.append(
+                f'value read as "{row.value_text}" taken as {point}: a point read as a colon, '
+                "and the printed range holds no titre"
+            )
+            row = row.model_copy(update={"value_text": point})
+        glued = _glued_star(row, [f for k, f in enumerate(flags) if k != i])
+        if glued is not None:
+            update["flag_text"] = "*"
+            notes.append(
+                f'value read as "{glued}" taken as {row.value_text} with the flag *: a star '
+                "read as another mark, the unit read apart, the value beyond its range, and no "
+                "other flag of the report reads as a direction"
+            )
+        flag = _flag_fix(row) if glued is None else None
         mark = _unit_mark(row) if flag is None else None
         if mark is not None:
             update["flag_text"], update["unit_text"] = mark
@@ -700,7 +797,7 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
         if update:
             changed = tuple(
                 dict.fromkeys(
-                    [*row.changed, *(k for k, v in update.items() if getattr(row, k) != v)]
+                    [*row.changed, *(k for k, v in update.items() if getattr(first, k) != v)]
                 )
             )
             row = row.model_copy(

@@ -189,3 +189,37 @@ def test_an_arrow_read_as_a_digit_before_a_decimal_value_is_the_flag_not_the_val
     # a digit no arrow is read as, or before a whole number, is left alone
     assert split_value("5 4.37") == ("5", "", "4.37", False)
     assert split_value("4 12") == ("4", "", "12", False)
+
+
+RANGE_FIRST = [(40, "Analyte"), (160, "Reference Range"), (300, "Value"), (360, "UOM")]
+
+
+def test_a_dash_standing_apart_before_the_value_is_no_minus_sign() -> None:
+    tables = read_table_header(cells(*RANGE_FIRST), 600)
+    assert tables is not None
+    # a speck read as "-" 14 pt before "12.0" (range_first tuning seed 381): the row was lost
+    speck = Line(
+        sorted(
+            [
+                *cells((40, "Folic Acid"), (160, "3.0 to 17.0"), (360, "ng/mL")).words,
+                Word("-", 288, 100, 288, 110),
+                Word("12.0", 302, 100, 322, 110),
+            ],
+            key=lambda w: w.x0,
+        )
+    )
+    row = read_cells(speck, tables[0])
+    assert row.parts is not None
+    assert (row.parts.value_text, row.parts.range_text) == ("12.0", "3.0 to 17.0")
+    # a minus sign set a word space apart from its number stays with it
+    minus = Line(
+        sorted(
+            [
+                *cells((40, "Base excess"), (160, "-2 to 2"), (360, "mmol/L")).words,
+                Word("-", 298, 100, 301, 110),
+                Word("3.1", 304, 100, 319, 110),
+            ],
+            key=lambda w: w.x0,
+        )
+    )
+    assert read_cells(minus, tables[0]).parts is None

@@ -616,3 +616,72 @@ def test_a_star_read_as_an_x_is_a_star_beside_a_value_out_of_range_among_star_fl
     assert repair_rows([inside, *others], default_kb())[0].flag_text == "x"
     letters = [others[0].model_copy(update={"flag_text": "H"}), others[1]]
     assert repair_rows([magnesium, *letters], default_kb())[0].flag_text == "x"
+
+
+def test_a_star_read_as_percent_against_the_value_is_the_flag() -> None:
+    # cumulative report: "32*" read as "32%", the unit read in its own column after it
+    co2 = "Carbon Dioxide (CO2) 33 32% mmol/L 22 - 29"
+    monocytes = "Monocytes 1% 1 % 2-10"
+    rows = [
+        _row("Carbon Dioxide (CO2)", "32", "mmol/L", "22 - 29", line=co2),
+        _row("Monocytes", "1", "%", "2-10", line=monocytes),
+        _row("Magnesium", "2.1", "mg/dL", "1.7 - 2.2", "A"),
+    ]
+    fixed = repair_rows(rows, default_kb())
+    assert [r.flag_text for r in fixed] == ["*", "*", "A"]
+    assert any('"32%"' in note for note in fixed[0].corrections)
+
+
+def test_a_percent_against_the_value_stays_without_the_evidence_of_a_star() -> None:
+    inside = "Carbon Dioxide (CO2) 25% mmol/L 22 - 29"  # inside its range: no star printed
+    glued_unit = "Monocytes 1% 2-10"  # the % is the unit, read against the value
+    rows = [
+        _row("Carbon Dioxide (CO2)", "25", "mmol/L", "22 - 29", line=inside),
+        _row("Monocytes", "1", "%", "2-10", line=glued_unit),
+    ]
+    assert [r.flag_text for r in repair_rows(rows, default_kb())] == ["", ""]
+    # a report whose other flags read as letters prints a letter, not a star
+    co2 = "Carbon Dioxide (CO2) 32% mmol/L 22 - 29"
+    rows = [
+        _row("Carbon Dioxide (CO2)", "32", "mmol/L", "22 - 29", line=co2),
+        _row("Urea", "9.1", "mmol/L", "2.5 - 7.1", "H"),
+    ]
+    assert repair_rows(rows, default_kb())[0].flag_text == ""
+
+
+def test_an_arrow_beside_a_value_beyond_one_sexs_printed_range_is_read() -> None:
+    # "↑" read as "t" beside an ESR of 20, printed range "M: 0-15 F: 0-20": within the span
+    # of both sexes, beyond the men's range
+    (row,) = repair_rows([_row("ESR", "20", "mm/h", "M: 0-15 F: 0-20", "t")], default_kb())
+    assert row.flag_text == "H"
+    # a down arrow's reading does not agree with that side: left as read
+    (row,) = repair_rows([_row("ESR", "20", "mm/h", "M: 0-15 F: 0-20", "J")], default_kb())
+    assert row.flag_text == "J"
+    # inside both sexes' ranges: no direction to corroborate the arrow
+    (row,) = repair_rows([_row("ESR", "10", "mm/h", "M: 0-15 F: 0-20", "t")], default_kb())
+    assert row.flag_text == "t"
+
+
+def test_a_value_read_with_a_colon_beside_a_numeric_range_is_a_decimal() -> None:
+    (row,) = repair_rows([_row("Triglycerides", "1:5", "mmol/L", "<1.7")], default_kb())
+    assert row.value_text == "1.5"
+    assert "value_text" in row.changed
+    assert any('"1:5"' in note for note in row.corrections)
+
+
+def test_a_titre_stays_a_titre() -> None:
+    rows = [
+        _row("ANA titre", "1:80", "", "<1:40"),  # a titre's range is a titre
+        _row("ASO titre", "1:5", "", ""),  # no printed range to tell
+        _row("VDRL", "1:8", "", "Non-reactive"),  # a qualitative range
+    ]
+    assert [r.value_text for r in repair_rows(rows, default_kb())] == ["1:80", "1:5", "1:8"]
+
+
+def test_an_arrow_beside_a_value_at_the_limit_of_a_strict_one_sided_range_is_read() -> None:
+    # "[↑]" read as "[Tt]" beside an LDL of 2.6 printed with "<2.6": 2.6 is not below 2.6
+    (row,) = repair_rows([_row("LDL cholesterol", "2.6", "mmol/L", "<2.6", "[Tt]")], default_kb())
+    assert row.flag_text == "H"
+    # "<=2.6" includes its limit: no direction to corroborate the mark
+    (row,) = repair_rows([_row("LDL cholesterol", "2.6", "mmol/L", "<=2.6", "[Tt]")], default_kb())
+    assert row.flag_text == "[Tt]"
