@@ -16,7 +16,7 @@ from medflow.analyzers.labs.ocr_reread import (
     split_unit_cell,
     suspicious_value,
 )
-from medflow.analyzers.labs.words import Line, Word
+from medflow.analyzers.labs.words import Line, Reread, Word
 from medflow.domain.labs import RawLabRow
 
 
@@ -184,6 +184,68 @@ def test_split_low_and_high_cells_are_each_read_again() -> None:
     out = reread_row(row, [line], reread)
     assert out.range_text == "7 - 55"
     assert any('"iL - 55"' in note for note in out.corrections)
+
+
+def _split_row(
+    value: str, low: tuple[str, float], high: tuple[str, float]
+) -> tuple[RawLabRow, list[Line]]:
+    """A row read from separate Low and High cells (words with Tesseract's confidence)."""
+    line = Line(
+        [
+            Word("MPV", 40, 100, 60, 108, 96),
+            Word("|", 244, 100, 245, 108, 95),
+            Word(value, 250, 100, 261, 108, 95),
+            Word(low[0], 420, 100, 437, 108, low[1]),
+            Word("|", 481, 100, 482, 108, 92),
+            Word(high[0], 488, 100, 503, 108, high[1]),
+        ]
+    )
+    rng = f"{low[0]} - {high[0]}"
+    row = RawLabRow(name="MPV", value_text=value, range_text=rng, line=line.text, ocr=True)
+    return row, [line]
+
+
+def _by_cell(low: list[str], high: list[str]) -> Reread:
+    """A re-reader answering ``low`` for the Low cell (x0 420) and ``high`` for the other."""
+    return lambda box, allowed: low if box[0] == 420 else high
+
+
+@pytest.mark.parametrize(
+    ("low", "readings", "rng"),
+    [
+        # "| 7.5" read as "205" at confidence 21: the value 9.7 lies inside either way
+        (("205", 21), ["7.5", "", "7.5", "", "7.5", ""], "7.5 - 11.5"),
+        # a Low cell read as letters ("ve" for 7.5): no number, whatever its confidence
+        (("ve", 90), ["7.5", "", "", "7.5", "", ""], "7.5 - 11.5"),
+        # the point lost at one size ("75"): counted for 7.5
+        (("TES", 58), ["7.5", "75,", "7.5", "75,", "7.5", "75,"], "7.5 - 11.5"),
+    ],
+)
+def test_a_doubtful_limit_cell_read_alike_by_every_setting_is_taken(
+    low: tuple[str, float], readings: list[str], rng: str
+) -> None:
+    row, lines = _split_row("9.7", low, ("11.5", 92))
+    out = reread_row(row, lines, _by_cell(readings, ["11.5", "1", "11.5", "5", "11.5", "5"]))
+    assert out.range_text == rng
+    assert "range_text" in out.changed
+    assert any(f'"{row.range_text}"' in note for note in out.corrections)
+
+
+@pytest.mark.parametrize(
+    ("low", "readings"),
+    [
+        (("jzA3", 0), ["13", "13", "13", "3", "113", "113"]),  # the settings disagree
+        (("205", 21), ["7.5", "", "", "", "", ""]),  # one reading: too few
+        (("7.5", 92), ["2.5", "2.5", "2.5", "2.5", "2.5", "2.5"]),  # a confident limit
+        (("7.5", -1), ["2.5", "2.5", "2.5", "2.5", "2.5", "2.5"]),  # confidence unknown
+        (("205", 21), ["1.5", "1.5", "1.5", "1.5", "1.5", "1.5"]),  # decimals unlike 11
+    ],
+)
+def test_a_limit_cell_read_again_without_agreement_or_doubt_stays_as_read(
+    low: tuple[str, float], readings: list[str]
+) -> None:
+    row, lines = _split_row("9.7", low, ("11", 92))
+    assert reread_row(row, lines, _by_cell(readings, ["11", "11", "11"])) == row
 
 
 def test_a_box_turned_back_by_the_page_skew() -> None:
