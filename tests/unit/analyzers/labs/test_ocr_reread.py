@@ -135,6 +135,49 @@ def test_a_plausible_value_is_never_re_read() -> None:
     assert reread.boxes == []
 
 
+@pytest.mark.parametrize(
+    ("value", "rng", "readings", "again"),
+    [
+        # the point lost at some sizes only: the readings without it count with it
+        ("44", "2.5 - 4.5", ["4.4", "44", "4.4", "44", "4.4", "44"], "4.4"),
+        ("39", "3.0 - 17.0", ["3.9", "3.9", "3.9", "3.9", "39", "3.9"], "3.9"),
+        ("41", "<5.0", ["41", "41", "4.1", "441", "4.1", "441"], "4.1"),
+    ],
+)
+def test_a_whole_value_beside_a_decimal_range_read_again_with_its_point_is_taken(
+    value: str, rng: str, readings: list[str], again: str
+) -> None:
+    row, lines = _row("Phosphorus", value, rng)
+    out = reread_row(row, lines, Scripted(readings))
+    assert out.value_text == again
+    assert out.changed == ("value_text",)
+    assert any(f'"{value}", with no point' in note for note in out.corrections)
+
+
+@pytest.mark.parametrize(
+    ("value", "rng", "readings"),
+    [
+        ("125", "2.5 - 14.5", ["12.5", "12.5", "1.25", "1.25"]),  # two placements read
+        ("44", "2.50 - 4.50", ["4.4", "4.4", "4.4"]),  # not the range's decimals
+        ("44", "2.5 - 4.5", ["4.4", "", "", "", "", ""]),  # one setting only
+        ("41", "<5.0", ["4.1", "4.1", "471", "471", "471", "471"]),  # another number more
+        ("44", "2.5 - 4.5", ["4.7", "4.7", "4.7"]),  # new digits
+    ],
+)
+def test_a_whole_value_read_again_without_a_clear_point_stays_as_read(
+    value: str, rng: str, readings: list[str]
+) -> None:
+    row, lines = _row("Phosphorus", value, rng)
+    assert reread_row(row, lines, Scripted(readings)).value_text == value
+
+
+def test_a_whole_value_inside_its_decimal_range_is_not_read_again() -> None:
+    row, lines = _row("Albumin", "44", "35.0 - 50.0")
+    script = Scripted(["4.4", "4.4", "4.4"])
+    assert reread_row(row, lines, script) == row
+    assert script.boxes == []
+
+
 def test_a_range_out_of_order_read_again_is_taken() -> None:
     row, lines = _row("Calcium Ionized", "1.07", "112 to 1.32")
     out = reread_row(row, lines, Scripted(["1.12 to 1.32", "1.12 to 1.32", "112 to 1.32"]))
