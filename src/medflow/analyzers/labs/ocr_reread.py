@@ -218,10 +218,10 @@ def range_digits(first: str, again: str) -> bool:
     return a == b or _one_digit_fewer(a, b)
 
 
-def _cell_run(text: str, lines: list[Line]) -> list[Word] | None:
-    """The words of a cell read as ``text`` (after a row's first word), when the page holds
-    that run of words once; None when it holds it nowhere or more than once (no telling
-    which cell to read again)."""
+def _cell_run(text: str, lines: list[Line], taken: list[Word] | None = None) -> list[Word] | None:
+    """The words of a cell read as ``text`` (after a row's first word, none of them among the
+    words ``taken`` by another cell), when the page holds that run of words once; None when
+    it holds it nowhere or more than once (no telling which cell to read again)."""
     want = text.split()
     runs = [
         line.words[i : i + len(want)]
@@ -229,6 +229,7 @@ def _cell_run(text: str, lines: list[Line]) -> list[Word] | None:
         for i in range(1, len(line.words) - len(want) + 1)
         if [w.text for w in line.words[i : i + len(want)]] == want
     ]
+    runs = [r for r in runs if not any(w is t for w in r for t in taken or [])]
     return runs[0] if len(runs) == 1 else None
 
 
@@ -462,7 +463,8 @@ def reread_flag(row: RawLabRow, lines: list[Line], reread: Reread) -> tuple[str,
     side = _side(row.value_text, row.range_text)
     if not side:
         return "", ""
-    run = _cell_run(text, lines)
+    # a flag read as a dash is told from the dash of the range read beside it
+    run = _cell_run(text, lines, _range_words(lines, row.range_text))
     if run is None:
         return "", ""
     codes = [c for c in (_flag_code(r) for r in reread(_box(run), FLAG_CHARS)) if c]

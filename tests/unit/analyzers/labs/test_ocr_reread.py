@@ -395,6 +395,8 @@ def _flagged(value: str, rng: str, flag: str) -> tuple[RawLabRow, list[Line]]:
         ("34", "40 - 129", "fied", ["[L", "", "", "", "|L", ""], "L"),
         # "| *" read as "{ae", seed 404 (value_unit, star flags)
         ("3.0", "0.5 - 2.5", "{ae", ["| *", "*", "| *", "*", "", "*"], "*"),
+        # a star read as a dash, told from the dash of the range read on the same line
+        ("4.37", "2.00 - 3.60", "-", ["*", "*", "*", "", "", "*"], "*"),
     ],
 )
 def test_a_flag_cell_read_as_no_flag_is_read_again_and_taken_when_the_value_agrees(
