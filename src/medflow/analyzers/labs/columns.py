@@ -443,8 +443,12 @@ def _split_widest(cell: list[Word], parts: int) -> list[list[Word]]:
 
 # A letter flag printed before the value that OCR glued to it ("H5.67", "L0.8", "HH12"): on a
 # scan the space between a flag column and the value beside it can close up. Only H/L and
-# HH/LL: a digit run after any other letters is a name or unit ("T3", "B12").
-_FLAG_FIRST = re.compile(r"^(?P<f>[HL]{1,2})(?P<v>[<>]?-?\d[\d,]*(?:\.\d+)?)$")
+# HH/LL: a digit run after any other letters is a name or unit ("T3", "B12"). The closed-up
+# space may be read as a point or comma ("L.0.00", flag-first tuning seed 525) where the value
+# shows its own point: "L.5" stays unsplit (a 1 read as L: ``ocr_repair``).
+_FLAG_FIRST = re.compile(
+    r"^(?P<f>[HL]{1,2})(?:[.,:](?=[<>]?-?\d[\d,]*\.\d))?(?P<v>[<>]?-?\d[\d,]*(?:\.\d+)?)$"
+)
 
 
 def _letter_flag_first(head: str) -> re.Match[str] | None:
@@ -462,9 +466,9 @@ def _split_flag_first(words: list[Word]) -> list[Word]:
         if m is None:
             out.append(w)
             continue
-        cut = w.x0 + (w.x1 - w.x0) * len(m["f"]) / len(w.text)
-        out.append(Word(m["f"], w.x0, w.top, cut, w.bottom))
-        out.append(Word(m["v"], cut, w.top, w.x1, w.bottom))
+        share = (w.x1 - w.x0) / len(w.text)
+        out.append(Word(m["f"], w.x0, w.top, w.x0 + share * len(m["f"]), w.bottom))
+        out.append(Word(m["v"], w.x1 - share * len(m["v"]), w.top, w.x1, w.bottom))
     return out
 
 

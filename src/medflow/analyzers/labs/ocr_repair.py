@@ -444,6 +444,35 @@ _ONE_LETTER = re.compile(r"(?<![^\s<>=(\[:–—-])[lIL](?=\.\d)")
 _TE = re.compile(r"(?<=\s)te(?=\s+\d)", re.IGNORECASE)
 
 
+# Marks lost or misread between the limits of separate Low and High cells or a range cell
+# (split-range and flag-first tuning seeds 5:500-699, 3:500-699):
+# - a point read as a colon before two digits ("1:12 - 1.32"; a titre range prints colons in
+#   both limits, "1:20 - 1:80") where the other limit prints as many decimals;
+# - a comparator before the lower limit of a two-limit range ("<0 - 2": the Low cell's border
+#   read as "<"; no printed range puts one before its lower limit);
+# - the dash lost between two limits that both print a point ("3.5 5.1": two numbers with
+#   points cannot be one number whose point was read as a gap).
+_TWO_LIMITS = re.compile(r"^(?P<a>\d+[:.]\d+)(?P<sep>\s*(?:[-–—]|to)?\s*)(?P<b>\d+[:.]\d+)$")
+_LOW_COMPARATOR = re.compile(r"^[<>]=?\s*(?=-?\d+(?:\.\d+)?\s*(?:[-–—]|to)\s*\d)")
+
+
+def _places(number: str) -> int:
+    return len(re.split(r"[:.]", number)[1]) if re.search(r"[:.]", number) else 0
+
+
+def _lost_marks(text: str) -> str:
+    """``text`` with the marks of :data:`_TWO_LIMITS` and :data:`_LOW_COMPARATOR` undone."""
+    text = _LOW_COMPARATOR.sub("", text)
+    m = _TWO_LIMITS.match(text)
+    if m is None or _places(m["a"]) != _places(m["b"]):
+        return text
+    if (":" in m["a"]) != (":" in m["b"]):
+        return text.replace(":", ".")
+    if not m["sep"].strip() and m["sep"] and ":" not in text:
+        return f"{m['a']} - {m['b']}"
+    return text
+
+
 def clean_range(text: str) -> str:
     """A printed range with OCR slips undone where the reading stays a range of two ordered
     numbers: ``3:.5-5.1`` -> ``3.5-5.1``, ``1.7 t0 2.2`` -> ``1.7 to 2.2``, ``2.5 -4.5`` ->
@@ -454,12 +483,14 @@ def clean_range(text: str) -> str:
     separate Low and High cells read with the High cell's border). A point read as a comma
     before one or two digits (``<5,2`` -> ``<5.2``) and a 1 read as ``l``, ``I`` or ``L``
     before a limit's point (``L.7`` -> ``1.7``) are undone in any range, and ``te`` before a
-    limit is ``to`` (``Up te 200``). Anything else is
+    limit is ``to`` (``Up te 200``). A colon for a point before two digits, a comparator
+    before the lower limit and a dash lost between two pointed limits are undone where
+    :data:`_TWO_LIMITS` says (``1:12 - 1.32``, ``<0 - 2``, ``3.5 5.1``). Anything else is
     returned as read."""
     text = _TE.sub("to", _ONE_LETTER.sub("1", _DECIMAL_COMMA.sub(".", text)))
     read = text.strip()
     fixed = _COLON_POINT.sub(".", _INNER_JUNK.sub("", _JUNK_EDGE.sub("", _TO.sub("to", read))))
-    fixed = _ZERO_LOW.sub("0", fixed)
+    fixed = _lost_marks(_ZERO_LOW.sub("0", fixed))
     m = _SPAN.match(fixed)
     if m is None:
         return text

@@ -25,6 +25,14 @@ again, and it is well formed:
   range with new digits may flag a value, never clear it (split Low and High cells are each
   read again as a number and joined).
 
+Separate Low and High cells are also read again when one of them was read as no number
+(``ve``, ``TES``) or with a confidence below ``reread_below`` (``205`` at 21 for 7.5), even
+when the two read as an ordered range. Such a first reading vouches for no digits, so the
+digits rule above cannot apply: the cell takes the number that every setting reading one
+gives, at least :data:`MIN_VOTES` of them (a reading that lost its point counted with the one
+that shows it), when the range is then well formed as above (split-range tuning seeds
+5:500-699: 5 of 16 wrong ranges, from limits read as letters or at low confidence).
+
 A value cell Tesseract read with a confidence below ``reread_below`` of
 ``data/scan_trust.yaml`` (:func:`reread_low_confidence`; "41" for 11, "212" for 12; an
 impossible value the rule above left as read, too) is read again the same way. A second
@@ -34,6 +42,17 @@ of the printed range it is only noted (re-reads were seen to drop digits, "37" a
 other side (one inside the range, one above it) neither is trusted: the first reading stays and
 the value is held for review (``RawLabRow.held``, the reason in words), so it is summarised
 neither as a finding nor as normal.
+
+A value read as a whole number beside a range whose limits all print decimals, lying outside
+it ("44" beside 2.5 - 4.5, "39" beside 3.0 - 17.0), is read again too
+(:func:`reread_lost_point`): a small point is what Tesseract loses most readily, and a lab
+prints a result with its range's decimals. The re-read is taken when it is the same digits
+with a point, the only placement read, by at least :data:`MIN_VOTES` settings, printing the
+range's decimals, the readings without the point (lost again at some sizes) counted with it
+against any other number read. The value may then lie inside its range: the page shows the
+point and the range's decimals corroborate it, and the value cell is marked as changed
+(``scan_trust``). Split-range tuning seeds 5:500-699: 4 of 17 wrong values ("44" read again
+as 4.4 at 3 of 6 settings and as 44 at the other 3).
 
 A flag cell read as marks that are no flag and that no reading of ``ocr_repair`` takes for one
 (``fae`` for ``| L``, ``{ae`` for ``| *``: a cell's border stroke and its flag read as one
@@ -199,10 +218,10 @@ def range_digits(first: str, again: str) -> bool:
     return a == b or _one_digit_fewer(a, b)
 
 
-def _cell_run(text: str, lines: list[Line]) -> list[Word] | None:
-    """The words of a cell read as ``text`` (after a row's first word), when the page holds
-    that run of words once; None when it holds it nowhere or more than once (no telling
-    which cell to read again)."""
+def _cell_run(text: str, lines: list[Line], taken: list[Word] | None = None) -> list[Word] | None:
+    """The words of a cell read as ``text`` (after a row's first word, none of them among the
+    words ``taken`` by another cell), when the page holds that run of words once; None when
+    it holds it nowhere or more than once (no telling which cell to read again)."""
     want = text.split()
     runs = [
         line.words[i : i + len(want)]
@@ -210,6 +229,7 @@ def _cell_run(text: str, lines: list[Line]) -> list[Word] | None:
         for i in range(1, len(line.words) - len(want) + 1)
         if [w.text for w in line.words[i : i + len(want)]] == want
     ]
+    runs = [r for r in runs if not any(w is t for w in r for t in taken or [])]
     return runs[0] if len(runs) == 1 else None
 
 
@@ -238,25 +258,64 @@ def same_precision(range_text: str) -> bool:
 _SPLIT = re.compile(r"^(-?\S+) - (-?\S+)$")
 
 
-def _reread_limits(
-    lines: list[Line], low: str, high: str, reread: Reread, fits: Callable[[str], bool]
-) -> str | None:
-    """A range from Low and High cells each read again (see :func:`reread_row`), or None."""
+def _limit_words(lines: list[Line], low: str, high: str) -> tuple[Word, Word] | None:
+    """The words of separate Low and High cells read as ``low`` and ``high``, when the row's
+    lines hold each once (after the name), as two words; None otherwise."""
     found: list[Word] = []
     for text in (low, high):
         hits = [w for line in lines for w in line.words[1:] if w.text == text]
         if len(hits) != 1:
             return None
         found.append(hits[0])
-    if found[0] is found[1]:
-        return None
-    picks: list[str] = []
-    for word in found:
+    return None if found[0] is found[1] else (found[0], found[1])
+
+
+def doubtful_limit(word: Word) -> bool:
+    """Whether a limit cell's first reading says nothing of what was printed: no number
+    (``ve``, ``TES``, ``1:12``) or a word Tesseract read with a confidence below
+    ``reread_below`` of ``data/scan_trust.yaml`` (``205`` at 21 for 7.5)."""
+    low_conf = 0 <= word.conf < trust_settings().reread_below
+    return low_conf or not _NUMBER.match(word.text)
+
+
+def unanimous_number(readings: list[str]) -> str | None:
+    """The number every re-read setting that reads one gives (at least :data:`MIN_VOTES` of
+    them), a reading with no point counted for the one with the same digits and a point (a
+    small point lost at one size: ``175`` beside ``17.5``); None when they disagree."""
+    numbers = [r for r in readings if _NUMBER.match(r)]
+    pointed = {_digits(r): r for r in numbers if "." in r}
+    canon = {r if "." in r else pointed.get(_digits(r), r) for r in numbers}
+    return canon.pop() if len(canon) == 1 and len(numbers) >= MIN_VOTES else None
+
+
+def _reread_limits(
+    cells: tuple[Word, Word],
+    reread: Reread,
+    fits: Callable[[str], bool],
+    formed: Callable[[str], bool],
+) -> str | None:
+    """A range from Low and High cells each read again (see :func:`reread_row`), or None.
+
+    The limits most settings read are taken when the range ``fits``. Otherwise a limit cell
+    whose first reading is :func:`doubtful_limit` takes the number every setting reads
+    (:func:`unanimous_number`), the other cell kept as first read, when the range is
+    ``formed``: that first reading vouches for nothing, so the page alone gives the limit,
+    but only when all its readings agree."""
+    voted: list[str] = []
+    trusted: list[str] = []
+    vouched = False
+    for word in cells:
         readings = [r.replace(" ", "").rstrip(",") for r in reread(_box([word]), VALUE_CHARS)]
         pick = _vote(readings, lambda r: bool(_NUMBER.match(r)))
-        picks.append(pick if pick is not None else word.text)
-    again = f"{picks[0]} - {picks[1]}"
-    return again if fits(again) else None
+        voted.append(pick if pick is not None else word.text)
+        sure = unanimous_number(readings) if doubtful_limit(word) else word.text
+        vouched = vouched or sure != word.text
+        trusted.append(sure if sure is not None else "")
+    again = f"{voted[0]} - {voted[1]}"
+    if fits(again):
+        return again
+    again = f"{trusted[0]} - {trusted[1]}"
+    return again if vouched and all(trusted) and formed(again) else None
 
 
 def _side_words(side: str) -> str:
@@ -316,6 +375,56 @@ def reread_low_confidence(
     return {}, [note], held
 
 
+def _decimals(number: str) -> int:
+    return len(number.split(".")[1]) if "." in number else 0
+
+
+def range_decimals(range_text: str) -> int | None:
+    """The number of decimals every limit of a printed range prints (``2.5 - 4.5`` -> 1,
+    ``<5.0`` -> 1); None when its limits print different numbers of them or there is none."""
+    places = {_decimals(n) for n in re.findall(r"\d+(?:\.\d+)?", range_text)}
+    return places.pop() if len(places) == 1 else None
+
+
+def reread_lost_point(
+    row: RawLabRow, lines: list[Line], reread: Reread
+) -> tuple[dict[str, str], list[str], list[str] | None]:
+    """A value read with no point beside a range printed with decimals, outside it, read
+    again for its point (see the module docstring).
+
+    Returns:
+        the cells to update, the corrections in words, and the readings of the value cell
+        (None when it was not read again).
+    """
+    text = row.value_text.strip()
+    places = range_decimals(row.range_text)
+    if not places or not re.fullmatch(r"\d{2,}", text) or not _side(text, row.range_text):
+        return {}, [], None
+    words = _value_words(lines, row.value_text)
+    if not words:
+        return {}, [], None
+    readings = [r.replace(" ", "").rstrip(",") for r in reread(_box(words), VALUE_CHARS)]
+    numbers = [r for r in readings if _NUMBER.match(r)]
+    pointed = {r for r in numbers if "." in r and _digits(r) == text}
+    if len(pointed) != 1:
+        return {}, [], readings
+    again = pointed.pop()
+    alike = numbers.count(again) + numbers.count(text)
+    other = Counter(r for r in numbers if _digits(r) != text).most_common(1)
+    if (
+        numbers.count(again) < MIN_VOTES
+        or alike <= (other[0][1] if other else 0)
+        or _decimals(again) != places
+        or suspicious_value(again, row.range_text)
+    ):
+        return {}, [], readings
+    note = (
+        f'value read as "{text}", with no point beside a range printed with {places} '
+        f"decimal{'s' if places > 1 else ''}: read again from the page image as {again}"
+    )
+    return {"value_text": again}, [note], readings
+
+
 # What a printed flag cell may hold when read again: the letters and marks of a flag and the
 # cell's border stroke. Arrows are not in Tesseract's English set; an arrow read as a letter
 # or mark is undone by ``ocr_repair`` from what was first read.
@@ -354,7 +463,8 @@ def reread_flag(row: RawLabRow, lines: list[Line], reread: Reread) -> tuple[str,
     side = _side(row.value_text, row.range_text)
     if not side:
         return "", ""
-    run = _cell_run(text, lines)
+    # a flag read as a dash is told from the dash of the range read beside it
+    run = _cell_run(text, lines, _range_words(lines, row.range_text))
     if run is None:
         return "", ""
     codes = [c for c in (_flag_code(r) for r in reread(_box(run), FLAG_CHARS)) if c]
@@ -475,7 +585,9 @@ def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
     notes: list[str] = []
     held = ""
     if not suspicious_value(row.value_text, row.range_text):
-        update, notes, held = reread_low_confidence(row, lines, reread)
+        update, notes, readings = reread_lost_point(row, lines, reread)
+        if not update:
+            update, notes, held = reread_low_confidence(row, lines, reread, readings)
     else:
         words = _value_words(lines, row.value_text)
         read = reread(_box(words), VALUE_CHARS) if words else []
@@ -510,30 +622,35 @@ def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
             # read again as "4": all-normal tuning seed 629)
             _, low_notes, held = reread_low_confidence(row, lines, reread, readings)
             notes = low_notes if held else []
-    if bad_range(row.range_text):
+    words = _range_words(lines, row.range_text)
+    split = _SPLIT.match(row.range_text)
+    cells = _limit_words(lines, split.group(1), split.group(2)) if split and not words else None
+    doubtful = cells is not None and any(doubtful_limit(w) for w in cells)
+    if bad_range(row.range_text) or doubtful:
         value = update.get("value_text", row.value_text)
 
-        def fits(r: str) -> bool:
-            # new digits in a range may only make the value abnormal, never normal
+        def formed(r: str) -> bool:
             return (
                 r != row.range_text
                 and not bad_range(r)
                 and same_precision(r)
                 and _limits(r) is not None
                 and not far_out(value, r)
-                and (range_digits(row.range_text, r) or _side(value, r) != "")
             )
 
-        words = _range_words(lines, row.range_text)
+        def fits(r: str) -> bool:
+            # new digits in a range may only make the value abnormal, never normal
+            return formed(r) and (range_digits(row.range_text, r) or _side(value, r) != "")
+
         read = reread(_box(words), RANGE_CHARS) if words else []
         again = _vote([" ".join(r.split()) for r in read], fits)
-        split = _SPLIT.match(row.range_text)
-        if again is None and not words and split is not None:
-            again = _reread_limits(lines, split.group(1), split.group(2), reread, fits)
+        if again is None and cells is not None:
+            again = _reread_limits(cells, reread, fits, formed)
         if again is not None:
+            why = "not a range" if bad_range(row.range_text) else "a limit read unsure"
             update["range_text"] = again
             notes.append(
-                f'range read as "{row.range_text}", not a range: read again from the page '
+                f'range read as "{row.range_text}", {why}: read again from the page '
                 f"image as {again}"
             )
     unit, unit_note = reread_unit(row, lines, reread)

@@ -31,6 +31,10 @@ def test_a_letter_flag_glued_before_the_value_is_split() -> None:
     assert split_value("H5.67") == ("5.67", "H", "", False)
     assert split_value("L0.8 mmol/L") == ("0.8", "L", "mmol/L", False)
     assert split_value("HH12") == ("12", "HH", "", False)
+    # the closed-up space read as a point, the value showing its own point
+    assert split_value("L.0.00") == ("0.00", "L", "", False)
+    assert split_value("H,5.67 mmol/L") == ("5.67", "H", "mmol/L", False)
+    assert split_value("L.5") is None  # a 1 read as L, not a flag
     # other letters before digits are no flag
     assert split_value("T3") is None
     assert split_value("B12") is None

@@ -253,6 +253,18 @@ def test_a_row_tesseract_split_into_two_lines_is_joined() -> None:
         ("HIL.5", "HIL.5"),  # inside a word: no limit
         ("Up te 200", "Up to 200"),  # "to" read as "te"
         ("8.6 te 10.3", "8.6 to 10.3"),
+        # a point read as a colon before two digits, the other limit printing as many decimals
+        ("1:12 - 1.32", "1.12 - 1.32"),
+        ("0.70 - 0:91", "0.70 - 0.91"),
+        ("1:12 - 1.3", "1:12 - 1.3"),  # decimals unlike: left as read
+        # the Low cell's border read as a comparator before the lower limit
+        ("<0 - 2", "0 - 2"),
+        ("< 5.0", "< 5.0"),  # a one-sided range keeps its comparator
+        # the dash lost between two limits that both print a point
+        ("3.5 5,1.", "3.5 - 5.1"),
+        ("5.1 3.5", "5.1 3.5"),  # out of order: left as read
+        ("11 5 to 14.5", "11 5 to 14.5"),  # a point read as a gap: no dash lost
+        ("1.12 - 1 32", "1.12 - 1 32"),
     ],
 )
 def test_ocr_slips_in_a_printed_range_are_undone_only_when_it_stays_a_range(

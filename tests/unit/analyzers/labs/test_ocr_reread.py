@@ -16,7 +16,7 @@ from medflow.analyzers.labs.ocr_reread import (
     split_unit_cell,
     suspicious_value,
 )
-from medflow.analyzers.labs.words import Line, Word
+from medflow.analyzers.labs.words import Line, Reread, Word
 from medflow.domain.labs import RawLabRow
 
 
@@ -135,6 +135,49 @@ def test_a_plausible_value_is_never_re_read() -> None:
     assert reread.boxes == []
 
 
+@pytest.mark.parametrize(
+    ("value", "rng", "readings", "again"),
+    [
+        # the point lost at some sizes only: the readings without it count with it
+        ("44", "2.5 - 4.5", ["4.4", "44", "4.4", "44", "4.4", "44"], "4.4"),
+        ("39", "3.0 - 17.0", ["3.9", "3.9", "3.9", "3.9", "39", "3.9"], "3.9"),
+        ("41", "<5.0", ["41", "41", "4.1", "441", "4.1", "441"], "4.1"),
+    ],
+)
+def test_a_whole_value_beside_a_decimal_range_read_again_with_its_point_is_taken(
+    value: str, rng: str, readings: list[str], again: str
+) -> None:
+    row, lines = _row("Phosphorus", value, rng)
+    out = reread_row(row, lines, Scripted(readings))
+    assert out.value_text == again
+    assert out.changed == ("value_text",)
+    assert any(f'"{value}", with no point' in note for note in out.corrections)
+
+
+@pytest.mark.parametrize(
+    ("value", "rng", "readings"),
+    [
+        ("125", "2.5 - 14.5", ["12.5", "12.5", "1.25", "1.25"]),  # two placements read
+        ("44", "2.50 - 4.50", ["4.4", "4.4", "4.4"]),  # not the range's decimals
+        ("44", "2.5 - 4.5", ["4.4", "", "", "", "", ""]),  # one setting only
+        ("41", "<5.0", ["4.1", "4.1", "471", "471", "471", "471"]),  # another number more
+        ("44", "2.5 - 4.5", ["4.7", "4.7", "4.7"]),  # new digits
+    ],
+)
+def test_a_whole_value_read_again_without_a_clear_point_stays_as_read(
+    value: str, rng: str, readings: list[str]
+) -> None:
+    row, lines = _row("Phosphorus", value, rng)
+    assert reread_row(row, lines, Scripted(readings)).value_text == value
+
+
+def test_a_whole_value_inside_its_decimal_range_is_not_read_again() -> None:
+    row, lines = _row("Albumin", "44", "35.0 - 50.0")
+    script = Scripted(["4.4", "4.4", "4.4"])
+    assert reread_row(row, lines, script) == row
+    assert script.boxes == []
+
+
 def test_a_range_out_of_order_read_again_is_taken() -> None:
     row, lines = _row("Calcium Ionized", "1.07", "112 to 1.32")
     out = reread_row(row, lines, Scripted(["1.12 to 1.32", "1.12 to 1.32", "112 to 1.32"]))
@@ -184,6 +227,68 @@ def test_split_low_and_high_cells_are_each_read_again() -> None:
     out = reread_row(row, [line], reread)
     assert out.range_text == "7 - 55"
     assert any('"iL - 55"' in note for note in out.corrections)
+
+
+def _split_row(
+    value: str, low: tuple[str, float], high: tuple[str, float]
+) -> tuple[RawLabRow, list[Line]]:
+    """A row read from separate Low and High cells (words with Tesseract's confidence)."""
+    line = Line(
+        [
+            Word("MPV", 40, 100, 60, 108, 96),
+            Word("|", 244, 100, 245, 108, 95),
+            Word(value, 250, 100, 261, 108, 95),
+            Word(low[0], 420, 100, 437, 108, low[1]),
+            Word("|", 481, 100, 482, 108, 92),
+            Word(high[0], 488, 100, 503, 108, high[1]),
+        ]
+    )
+    rng = f"{low[0]} - {high[0]}"
+    row = RawLabRow(name="MPV", value_text=value, range_text=rng, line=line.text, ocr=True)
+    return row, [line]
+
+
+def _by_cell(low: list[str], high: list[str]) -> Reread:
+    """A re-reader answering ``low`` for the Low cell (x0 420) and ``high`` for the other."""
+    return lambda box, allowed: low if box[0] == 420 else high
+
+
+@pytest.mark.parametrize(
+    ("low", "readings", "rng"),
+    [
+        # "| 7.5" read as "205" at confidence 21: the value 9.7 lies inside either way
+        (("205", 21), ["7.5", "", "7.5", "", "7.5", ""], "7.5 - 11.5"),
+        # a Low cell read as letters ("ve" for 7.5): no number, whatever its confidence
+        (("ve", 90), ["7.5", "", "", "7.5", "", ""], "7.5 - 11.5"),
+        # the point lost at one size ("75"): counted for 7.5
+        (("TES", 58), ["7.5", "75,", "7.5", "75,", "7.5", "75,"], "7.5 - 11.5"),
+    ],
+)
+def test_a_doubtful_limit_cell_read_alike_by_every_setting_is_taken(
+    low: tuple[str, float], readings: list[str], rng: str
+) -> None:
+    row, lines = _split_row("9.7", low, ("11.5", 92))
+    out = reread_row(row, lines, _by_cell(readings, ["11.5", "1", "11.5", "5", "11.5", "5"]))
+    assert out.range_text == rng
+    assert "range_text" in out.changed
+    assert any(f'"{row.range_text}"' in note for note in out.corrections)
+
+
+@pytest.mark.parametrize(
+    ("low", "readings"),
+    [
+        (("jzA3", 0), ["13", "13", "13", "3", "113", "113"]),  # the settings disagree
+        (("205", 21), ["7.5", "", "", "", "", ""]),  # one reading: too few
+        (("7.5", 92), ["2.5", "2.5", "2.5", "2.5", "2.5", "2.5"]),  # a confident limit
+        (("7.5", -1), ["2.5", "2.5", "2.5", "2.5", "2.5", "2.5"]),  # confidence unknown
+        (("205", 21), ["1.5", "1.5", "1.5", "1.5", "1.5", "1.5"]),  # decimals unlike 11
+    ],
+)
+def test_a_limit_cell_read_again_without_agreement_or_doubt_stays_as_read(
+    low: tuple[str, float], readings: list[str]
+) -> None:
+    row, lines = _split_row("9.7", low, ("11", 92))
+    assert reread_row(row, lines, _by_cell(readings, ["11", "11", "11"])) == row
 
 
 def test_a_box_turned_back_by_the_page_skew() -> None:
@@ -290,6 +395,8 @@ def _flagged(value: str, rng: str, flag: str) -> tuple[RawLabRow, list[Line]]:
         ("34", "40 - 129", "fied", ["[L", "", "", "", "|L", ""], "L"),
         # "| *" read as "{ae", seed 404 (value_unit, star flags)
         ("3.0", "0.5 - 2.5", "{ae", ["| *", "*", "| *", "*", "", "*"], "*"),
+        # a star read as a dash, told from the dash of the range read on the same line
+        ("4.37", "2.00 - 3.60", "-", ["*", "*", "*", "", "", "*"], "*"),
     ],
 )
 def test_a_flag_cell_read_as_no_flag_is_read_again_and_taken_when_the_value_agrees(
