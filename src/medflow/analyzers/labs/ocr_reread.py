@@ -259,6 +259,79 @@ def _reread_limits(
     return again if fits(again) else None
 
 
+# A value read as a whole number of two digits or more (its point lost, "49" for 4.9).
+_WHOLE = re.compile(r"^\d{2,}$")
+_POINTED = re.compile(r"^\d+\.\d+$")
+
+
+def range_places(range_text: str) -> int:
+    """The decimals every non-zero limit of a printed range is printed with (``3.5-5.1`` -> 1,
+    ``1.12 to 1.32`` -> 2, ``< 2.6`` -> 1); 0 when a limit is whole or the limits differ."""
+    nums = [n for n in re.findall(r"\d+(?:\.\d+)?", range_text) if float(n) != 0]
+    places = {len(n.split(".")[1]) if "." in n else 0 for n in nums}
+    return places.pop() if len(places) == 1 else 0
+
+
+def lost_point(value_text: str, range_text: str) -> int:
+    """The decimals a value read as a whole number may have lost its point at, or 0.
+
+    Tesseract drops the small point of a value at full-page resolution, at high confidence
+    ("49" for 4.9, "73" for 7.3, "117" for 1.17: 13 of about 500 rows on tuning scans
+    7/1/2:500-599), mostly well under :data:`FAR` times its range. Such a reading is a whole
+    number above its printed range whose limits all print decimals: labs print a value at
+    its range's precision, so the point, when it is there, stands that many digits from the
+    end. A real whole number above such a range (a CRP of 25 beside 0.0 - 5.0) is read again
+    too, and stays as read unless the page shows a point.
+    """
+    places = range_places(range_text)
+    if not places or not _WHOLE.match(value_text.strip()) or len(value_text.strip()) <= places:
+        return 0
+    return places if _side(value_text, range_text) == "H" else 0
+
+
+def _flag_side(flag_text: str) -> str:
+    """``H`` or ``L`` for a printed flag that gives a direction, else ``""``."""
+    return {"H": "H", "HH": "H", "L": "L", "LL": "L"}.get(normalize_flag(flag_text), "")
+
+
+def reread_lost_point(row: RawLabRow, lines: list[Line], reread: Reread) -> tuple[str, str]:
+    """(value, correction) when a value that may have lost its point (:func:`lost_point`) reads
+    again from the page image with that point, else ``("", "")``.
+
+    The page gives the point: at least :data:`MIN_VOTES` re-read settings read the value's
+    digits with a point (or a comma: the point read with a tail, "4,3") where the range's
+    precision puts it. The first reading may be read
+    again as often (the one-word setting drops the point the page read missed: "35" three
+    times, "3.5" three times): the range's precision, a second source, corroborates the
+    point. A printed flag with a direction must agree with the new value's side of the range.
+    """
+    places = lost_point(row.value_text, row.range_text)
+    if not places:
+        return "", ""
+    words = _value_words(lines, row.value_text)
+    if not words:
+        return "", ""
+    word = words[0]
+    # a flag glued after the value ("27H") is left out of the box by its share of the word
+    x1 = word.x0 + (word.x1 - word.x0) * len(row.value_text) / max(len(word.text), 1)
+    box = (word.x0, word.top, x1, word.bottom)
+    digits = row.value_text.strip()
+    want = f"{digits[:-places]}.{digits[-places:]}"
+    # the point read with a tail as a comma ("4,3") is the point
+    readings = [r.replace(" ", "").rstrip(",").replace(",", ".") for r in reread(box, VALUE_CHARS)]
+    pointed = Counter(r for r in readings if _POINTED.match(r) and _digits(r) == digits)
+    if pointed.get(want, 0) < MIN_VOTES or pointed.most_common(1)[0][0] != want:
+        return "", ""
+    flag = _flag_side(row.flag_text)
+    if flag and _side(want, row.range_text) != flag:
+        return "", ""
+    note = (
+        f'value read as "{row.value_text}", a whole number above its range printed to '
+        f"{places} decimal{'s' if places > 1 else ''}: read again from the page image as {want}"
+    )
+    return want, note
+
+
 def _side_words(side: str) -> str:
     return {"H": "above", "L": "below"}.get(side, "inside")
 
@@ -474,7 +547,10 @@ def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
     update: dict[str, str] = {}
     notes: list[str] = []
     held = ""
-    if not suspicious_value(row.value_text, row.range_text):
+    pointed, point_note = reread_lost_point(row, lines, reread)
+    if pointed:
+        update, notes = {"value_text": pointed}, [point_note]
+    elif not suspicious_value(row.value_text, row.range_text):
         update, notes, held = reread_low_confidence(row, lines, reread)
     else:
         words = _value_words(lines, row.value_text)
