@@ -510,6 +510,8 @@ def test_a_small_f_read_as_a_capital_t_is_cheap() -> None:
         ("VLDL cholesterol", "mmol/L", "0.1 - 4.0", "0.1 - 1.0"),  # a 1 read as 4
         ("Ionised calcium", "mmol/L", "1.12 - 4.32", "1.12 - 1.32"),
         ("MPV", "fL", "-7.5-11.5", "7.5 - 11.5"),  # a grid border read as a minus
+        ("Triglycerides", "mmol/L", "<1:7", "< 1.7"),  # the point read as a colon
+        ("Triglycerides", "mmol/L", "-< 1-7", "< 1.7"),  # as a dash, a smudge before
     ],
 )
 def test_a_range_far_from_the_tests_range_is_restored_when_one_slip_undone_lands_near_it(
@@ -530,6 +532,8 @@ def test_a_range_far_from_the_tests_range_is_restored_when_one_slip_undone_lands
         ("Base Excess", "mmol/L", "-2 - 2"),  # a real negative lower limit
         ("Urine pH", "", "15.0 - 8.0"),  # no KB range to restore against: left as read
         ("Sodium", "", "1350 - 1450"),  # no unit read: the KB range's unit is not known
+        ("Triglycerides", "mmol/L", "<3:7"),  # 3.7: far from the KB's < 1.7
+        ("Antinuclear Antibodies", "", "<1:4"),  # a titre: no KB range near 1.4
     ],
 )
 def test_a_range_is_left_as_read_without_strong_evidence(name: str, unit: str, read: str) -> None:
