@@ -390,6 +390,31 @@ def _unit_mark(row: RawLabRow) -> tuple[str, str] | None:
     return words[0], " ".join(words[1:])
 
 
+_PLAIN_NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
+
+
+def arrow_read_as_value(row: RawLabRow) -> tuple[str, str, str] | None:
+    """(value, flag, unit) when an arrow printed before the value was read as a digit and
+    taken as the value, the value itself pushed into the unit cell, else None.
+
+    On a leaders scan "↓ 134 mmol/L" was read "4 134 mmol/L": the row's value "4", its unit
+    "134 mmol/L" (tuning seed 7:557). The value as read is one character Tesseract makes of
+    an arrow (``arrows`` of ``data/ocr_confusions.yaml``), no flag was read, and the unit cell
+    starts with a plain number; that number is the value when it lies beyond the printed
+    range on the arrow's side (134 below 136-145 beside a down arrow): the arrow and the
+    range agree. A unit cell never starts with a number of its own.
+    """
+    words = row.unit_text.split()
+    if row.flag_text or len(row.value_text) != 1 or not words:
+        return None
+    want = arrow_reading(row.value_text)
+    if not want or not _PLAIN_NUMBER.match(words[0]):
+        return None
+    if _direction(row.model_copy(update={"value_text": words[0]})) != want:
+        return None
+    return words[0], want, " ".join(words[1:])
+
+
 def _flag_fix(row: RawLabRow) -> tuple[str, str, str] | None:
     """(flag, the text read, the unit without it) when an arrow read as a letter is the
     row's printed flag and agrees with the value against the printed range."""
@@ -764,6 +789,16 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
                 f'flag read as "{single}" taken as {row.flag_text[0]}: a letter read in lower '
                 "case is no critical flag (printed in capitals) but a smudge beside one letter"
             )
+        before = arrow_read_as_value(row)
+        if before is not None:
+            value, code, unit = before
+            update.update({"value_text": value, "flag_text": code, "unit_text": unit})
+            notes.append(
+                f'value read as "{row.value_text}" and unit as "{row.unit_text}" taken as '
+                f"{value} with the flag {code}: an arrow printed before the value, read as a "
+                "digit, and the value lies beyond the printed range on the arrow's side"
+            )
+            row = row.model_copy(update={"value_text": value, "flag_text": code, "unit_text": unit})
         point = colon_value(row)
         if point is not None:
             update["value_text"] = point

@@ -689,3 +689,27 @@ def test_an_arrow_beside_a_value_at_the_limit_of_a_strict_one_sided_range_is_rea
     # "<=2.6" includes its limit: no direction to corroborate the mark
     (row,) = repair_rows([_row("LDL cholesterol", "2.6", "mmol/L", "<=2.6", "[Tt]")], default_kb())
     assert row.flag_text == "[Tt]"
+
+
+def test_an_arrow_before_the_value_read_as_the_value_gives_the_value_back() -> None:
+    # "↓ 134 mmol/L" read "4 134 mmol/L" (leaders tuning scan): value "4", unit "134 mmol/L"
+    (row,) = repair_rows([_row("Sodium", "4", "134 mmol/L", "136-145")], default_kb())
+    assert (row.value_text, row.flag_text, row.unit_text) == ("134", "L", "mmol/L")
+    assert any('"4"' in note and '"134 mmol/L"' in note for note in row.corrections)
+    assert {"value_text", "flag_text", "unit_text"} <= set(row.changed)
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "rng"),
+    [
+        ("4", "140 mmol/L", "136-145"),  # inside the range: no arrow's value
+        ("4", "150 mmol/L", "136-145"),  # above it, against a down arrow
+        ("T", "134 mmol/L", "136-145"),  # an up arrow beside a value below the range
+        ("4", "mmol/L", "3.5-5.1"),  # a unit read as a unit: the 4 is the value
+    ],
+)
+def test_an_arrow_read_as_the_value_needs_the_range_on_its_side(
+    value: str, unit: str, rng: str
+) -> None:
+    (row,) = repair_rows([_row("Sodium", value, unit, rng)], default_kb())
+    assert row.value_text == value
