@@ -390,6 +390,31 @@ def _unit_mark(row: RawLabRow) -> tuple[str, str] | None:
     return words[0], " ".join(words[1:])
 
 
+_PLAIN_NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
+
+
+def arrow_read_as_value(row: RawLabRow) -> tuple[str, str, str] | None:
+    """(value, flag, unit) when an arrow printed before the value was read as a digit and
+    taken as the value, the value itself pushed into the unit cell, else None.
+
+    On a leaders scan "↓ 134 mmol/L" was read "4 134 mmol/L": the row's value "4", its unit
+    "134 mmol/L" (tuning seed 7:557). The value as read is one character Tesseract makes of
+    an arrow (``arrows`` of ``data/ocr_confusions.yaml``), no flag was read, and the unit cell
+    starts with a plain number; that number is the value when it lies beyond the printed
+    range on the arrow's side (134 below 136-145 beside a down arrow): the arrow and the
+    range agree. A unit cell never starts with a number of its own.
+    """
+    words = row.unit_text.split()
+    if row.flag_text or len(row.value_text) != 1 or not words:
+        return None
+    want = arrow_reading(row.value_text)
+    if not want or not _PLAIN_NUMBER.match(words[0]):
+        return None
+    if _direction(row.model_copy(update={"value_text": words[0]})) != want:
+        return None
+    return words[0], want, " ".join(words[1:])
+
+
 def _flag_fix(row: RawLabRow) -> tuple[str, str, str] | None:
     """(flag, the text read, the unit without it) when an arrow read as a letter is the
     row's printed flag and agrees with the value against the printed range."""
@@ -557,11 +582,50 @@ def _kb_limits(row: RawLabRow, kb: KnowledgeBase) -> tuple[float | None, float] 
     return ref.low, ref.high
 
 
+# A one-sided range whose limit's point OCR read as a colon or a dash ("<1:7", "-< 1-7" for
+# < 1.7: triglycerides, leaders and unit_first tuning scans), marks before the comparator
+# read from a smudge or the leader dots. A comparator is never followed by two limits, and a
+# colon joins the digits of a titre ("<1:40"), never a range's: the reading is no range as
+# it stands, and is taken with the point only when that lands near the knowledge base's
+# range for the test (:func:`restore_range`).
+_POINT_MARK = re.compile(
+    r"^[-_~.,:;'`|]*\s*(?P<op><=|>=|<|>)\s*(?P<i>\d+)(?P<mark>[:-])(?P<f>\d+)$"
+)
+
+
+def _point_mark_reading(text: str) -> tuple[str, str] | None:
+    """(``"< 1.7"``, the slip) for a one-sided range read with its point as a colon or dash
+    (see :data:`_POINT_MARK`), else None."""
+    m = _POINT_MARK.match(text.strip())
+    if m is None:
+        return None
+    mark = "a colon" if m["mark"] == ":" else "a dash"
+    return f"{m['op']} {m['i']}.{m['f']}", f"a decimal point read as {mark}"
+
+
+def _range_off(low: float | None, high: float, kb_low: float | None, kb_high: float) -> float:
+    """How far (low, high) lies from the KB's range (kb_low, kb_high), in KB upper limits."""
+    if low is not None and low >= high:
+        return float("inf")
+    gap_low = abs(low - (kb_low or 0.0)) if low is not None else 0.0
+    return max(gap_low, abs(high - kb_high)) / kb_high
+
+
 def restore_range(row: RawLabRow, kb: KnowledgeBase) -> tuple[str, str] | None:
     """(the printed range, what OCR slipped on) when the range read is far from the knowledge
     base's range for the test and exactly one reading with the fewest slips undone
-    (``data/ocr_confusions.yaml``: ``ranges``) lies near it; ``("", why)`` when the limits
-    read are out of order and no reading restores them; None when the reading stands."""
+    (``data/ocr_confusions.yaml``: ``ranges``) lies near it, or when a one-sided range read
+    with its point as a colon or dash (:data:`_POINT_MARK`) lies near it with the point;
+    ``("", why)`` when the limits read are out of order and no reading restores them; None
+    when the reading stands."""
+    marked = _point_mark_reading(row.range_text)
+    if marked is not None:
+        kb_marked = _kb_limits(row, kb)
+        number = float(marked[0].split()[1])
+        if kb_marked is None or marked[0].startswith(">"):
+            return None
+        near = _range_off(None, number, *kb_marked) <= confusions().range_near
+        return marked if near else None
     m = _PLAIN_RANGE.match(row.range_text.strip())
     kb_range = _kb_limits(row, kb) if m else None
     if m is None or kb_range is None:
@@ -573,11 +637,7 @@ def restore_range(row: RawLabRow, kb: KnowledgeBase) -> tuple[str, str] | None:
         return None  # "< 1.7", "2.5 - 7.1" only: a lower bound alone is not checked
 
     def off(low: float | None, high: float) -> float:
-        """How far (low, high) lies from the KB's range, in KB upper limits."""
-        if low is not None and low >= high:
-            return float("inf")
-        gap_low = abs(low - (kb_low or 0.0)) if low is not None else 0.0
-        return max(gap_low, abs(high - kb_high)) / kb_high
+        return _range_off(low, high, kb_low, kb_high)
 
     def limits(a: str, b: str | None) -> tuple[float | None, float]:
         return (None, float(a)) if b is None else (float(a), float(b))
@@ -760,6 +820,16 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
                 f'flag read as "{single}" taken as {row.flag_text[0]}: a letter read in lower '
                 "case is no critical flag (printed in capitals) but a smudge beside one letter"
             )
+        before = arrow_read_as_value(row)
+        if before is not None:
+            value, code, unit = before
+            update.update({"value_text": value, "flag_text": code, "unit_text": unit})
+            notes.append(
+                f'value read as "{row.value_text}" and unit as "{row.unit_text}" taken as '
+                f"{value} with the flag {code}: an arrow printed before the value, read as a "
+                "digit, and the value lies beyond the printed range on the arrow's side"
+            )
+            row = row.model_copy(update={"value_text": value, "flag_text": code, "unit_text": unit})
         point = colon_value(row)
         if point is not None:
             update["value_text"] = point

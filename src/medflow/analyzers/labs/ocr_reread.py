@@ -43,16 +43,17 @@ other side (one inside the range, one above it) neither is trusted: the first re
 the value is held for review (``RawLabRow.held``, the reason in words), so it is summarised
 neither as a finding nor as normal.
 
-A value read as a whole number beside a range whose limits all print decimals, lying outside
-it ("44" beside 2.5 - 4.5, "39" beside 3.0 - 17.0), is read again too
-(:func:`reread_lost_point`): a small point is what Tesseract loses most readily, and a lab
-prints a result with its range's decimals. The re-read is taken when it is the same digits
-with a point, the only placement read, by at least :data:`MIN_VOTES` settings, printing the
-range's decimals, the readings without the point (lost again at some sizes) counted with it
-against any other number read. The value may then lie inside its range: the page shows the
-point and the range's decimals corroborate it, and the value cell is marked as changed
-(``scan_trust``). Split-range tuning seeds 5:500-699: 4 of 17 wrong values ("44" read again
-as 4.4 at 3 of 6 settings and as 44 at the other 3).
+A value read as a whole number above a range whose limits all print decimals ("44" beside
+2.5 - 4.5, "49" beside 3.5 - 5.1) is read again too (:func:`reread_lost_point`): a small point
+is what Tesseract loses most readily, and a lab prints a result with its range's decimals. The
+re-read is taken when at least :data:`MIN_VOTES` settings read the same digits with a point
+where the range's precision puts it (a comma read for the point counts), no other placement
+more often, the readings of those digits with or without the point (lost again at some sizes)
+outnumbering any other number read, and a printed H/L flag agreeing with the new value's side.
+The value may then lie inside its range: the page shows the point and the range's decimals
+corroborate it, and the value cell is marked as changed (``scan_trust``). Tuning seeds
+5:500-699 (4 of 17 wrong split-range values) and 7/1/2:500-599 (6 values); two helpers found
+the same slip on their own families and their two rules are merged into this one.
 
 A flag cell read as marks that are no flag and that no reading of ``ocr_repair`` takes for one
 (``fae`` for ``| L``, ``{ae`` for ``| *``: a cell's border stroke and its flag read as one
@@ -318,6 +319,89 @@ def _reread_limits(
     return again if vouched and all(trusted) and formed(again) else None
 
 
+# A value read as a whole number of two digits or more (its point lost, "49" for 4.9).
+_WHOLE = re.compile(r"^\d{2,}$")
+_POINTED = re.compile(r"^\d+\.\d+$")
+
+
+def range_places(range_text: str) -> int:
+    """The decimals every non-zero limit of a printed range is printed with (``3.5-5.1`` -> 1,
+    ``1.12 to 1.32`` -> 2, ``< 2.6`` -> 1); 0 when a limit is whole or the limits differ."""
+    nums = [n for n in re.findall(r"\d+(?:\.\d+)?", range_text) if float(n) != 0]
+    places = {len(n.split(".")[1]) if "." in n else 0 for n in nums}
+    return places.pop() if len(places) == 1 else 0
+
+
+def lost_point(value_text: str, range_text: str) -> int:
+    """The decimals a value read as a whole number may have lost its point at, or 0.
+
+    Tesseract drops the small point of a value at full-page resolution, at high confidence
+    ("49" for 4.9, "73" for 7.3, "117" for 1.17: 13 of about 500 rows on tuning scans
+    7/1/2:500-599), mostly well under :data:`FAR` times its range. Such a reading is a whole
+    number above its printed range whose limits all print decimals: labs print a value at
+    its range's precision, so the point, when it is there, stands that many digits from the
+    end. A real whole number above such a range (a CRP of 25 beside 0.0 - 5.0) is read again
+    too, and stays as read unless the page shows a point.
+    """
+    places = range_places(range_text)
+    if not places or not _WHOLE.match(value_text.strip()) or len(value_text.strip()) <= places:
+        return 0
+    return places if _side(value_text, range_text) == "H" else 0
+
+
+def _flag_side(flag_text: str) -> str:
+    """``H`` or ``L`` for a printed flag that gives a direction, else ``""``."""
+    return {"H": "H", "HH": "H", "L": "L", "LL": "L"}.get(normalize_flag(flag_text), "")
+
+
+def reread_lost_point(row: RawLabRow, lines: list[Line], reread: Reread) -> tuple[str, str]:
+    """(value, correction) when a value that may have lost its point (:func:`lost_point`) reads
+    again from the page image with that point, else ``("", "")``.
+
+    The page gives the point: at least :data:`MIN_VOTES` re-read settings read the value's
+    digits with a point (or a comma: the point read with a tail, "4,3") where the range's
+    precision puts it. The first reading may be read
+    again as often (the one-word setting drops the point the page read missed: "35" three
+    times, "3.5" three times): the range's precision, a second source, corroborates the
+    point. A printed flag with a direction must agree with the new value's side of the range.
+    """
+    places = lost_point(row.value_text, row.range_text)
+    if not places:
+        return "", ""
+    words = _value_words(lines, row.value_text)
+    if not words:
+        return "", ""
+    word = words[0]
+    # a flag glued after the value ("27H") is left out of the box by its share of the word
+    x1 = word.x0 + (word.x1 - word.x0) * len(row.value_text) / max(len(word.text), 1)
+    box = (word.x0, word.top, x1, word.bottom)
+    digits = row.value_text.strip()
+    want = f"{digits[:-places]}.{digits[-places:]}"
+    # the point read with a tail as a comma ("4,3") is the point
+    readings = [r.replace(" ", "").rstrip(",").replace(",", ".") for r in reread(box, VALUE_CHARS)]
+    pointed = Counter(r for r in readings if _POINTED.match(r) and _digits(r) == digits)
+    placements = pointed.most_common(2)
+    if pointed.get(want, 0) < MIN_VOTES or placements[0][0] != want:
+        return "", ""
+    if len(placements) > 1 and placements[1][1] == pointed[want]:
+        return "", ""  # another placement read as often: no telling where the point is
+    # the readings of these digits, with the point or without it (lost again at some sizes),
+    # must outnumber any other number read: the cell may hold another number altogether
+    alike = pointed[want] + readings.count(digits)
+    other = Counter(r for r in readings if _NUMBER.match(r) and _digits(r) != digits)
+    most_other = other.most_common(1)[0][1] if other else 0
+    if most_other >= alike or suspicious_value(want, row.range_text):
+        return "", ""
+    flag = _flag_side(row.flag_text)
+    if flag and _side(want, row.range_text) != flag:
+        return "", ""
+    note = (
+        f'value read as "{row.value_text}", a whole number above its range printed to '
+        f"{places} decimal{'s' if places > 1 else ''}: read again from the page image as {want}"
+    )
+    return want, note
+
+
 def _side_words(side: str) -> str:
     return {"H": "above", "L": "below"}.get(side, "inside")
 
@@ -373,56 +457,6 @@ def reread_low_confidence(
         f"({_side_words(new_side)} it): check the printed report"
     )
     return {}, [note], held
-
-
-def _decimals(number: str) -> int:
-    return len(number.split(".")[1]) if "." in number else 0
-
-
-def range_decimals(range_text: str) -> int | None:
-    """The number of decimals every limit of a printed range prints (``2.5 - 4.5`` -> 1,
-    ``<5.0`` -> 1); None when its limits print different numbers of them or there is none."""
-    places = {_decimals(n) for n in re.findall(r"\d+(?:\.\d+)?", range_text)}
-    return places.pop() if len(places) == 1 else None
-
-
-def reread_lost_point(
-    row: RawLabRow, lines: list[Line], reread: Reread
-) -> tuple[dict[str, str], list[str], list[str] | None]:
-    """A value read with no point beside a range printed with decimals, outside it, read
-    again for its point (see the module docstring).
-
-    Returns:
-        the cells to update, the corrections in words, and the readings of the value cell
-        (None when it was not read again).
-    """
-    text = row.value_text.strip()
-    places = range_decimals(row.range_text)
-    if not places or not re.fullmatch(r"\d{2,}", text) or not _side(text, row.range_text):
-        return {}, [], None
-    words = _value_words(lines, row.value_text)
-    if not words:
-        return {}, [], None
-    readings = [r.replace(" ", "").rstrip(",") for r in reread(_box(words), VALUE_CHARS)]
-    numbers = [r for r in readings if _NUMBER.match(r)]
-    pointed = {r for r in numbers if "." in r and _digits(r) == text}
-    if len(pointed) != 1:
-        return {}, [], readings
-    again = pointed.pop()
-    alike = numbers.count(again) + numbers.count(text)
-    other = Counter(r for r in numbers if _digits(r) != text).most_common(1)
-    if (
-        numbers.count(again) < MIN_VOTES
-        or alike <= (other[0][1] if other else 0)
-        or _decimals(again) != places
-        or suspicious_value(again, row.range_text)
-    ):
-        return {}, [], readings
-    note = (
-        f'value read as "{text}", with no point beside a range printed with {places} '
-        f"decimal{'s' if places > 1 else ''}: read again from the page image as {again}"
-    )
-    return {"value_text": again}, [note], readings
 
 
 # What a printed flag cell may hold when read again: the letters and marks of a flag and the
@@ -584,10 +618,11 @@ def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
     update: dict[str, str] = {}
     notes: list[str] = []
     held = ""
-    if not suspicious_value(row.value_text, row.range_text):
-        update, notes, readings = reread_lost_point(row, lines, reread)
-        if not update:
-            update, notes, held = reread_low_confidence(row, lines, reread, readings)
+    pointed, point_note = reread_lost_point(row, lines, reread)
+    if pointed:
+        update, notes = {"value_text": pointed}, [point_note]
+    elif not suspicious_value(row.value_text, row.range_text):
+        update, notes, held = reread_low_confidence(row, lines, reread)
     else:
         words = _value_words(lines, row.value_text)
         read = reread(_box(words), VALUE_CHARS) if words else []

@@ -6,7 +6,9 @@ they resemble: ``4B`` for 48, ``1S`` for 15, ``7O[T]`` for 70 with an up arrow, 
 read fine, but a row needs a value, so the line went to the unread lines. Its value cell is
 the first word holding a digit after the name (the name ends at a gap wider than
 :data:`NAME_GAP` line heights: the leader dots or the column gap; marks before the value, a
-cell border or a smudge, go with it), and it is read again from the page image
+cell border or a smudge, go with it; a printed unit spelling there is a unit column before
+the value, "K+  mmol/L  3:7:  3.5 - 5.1", and the cell after it is the value's), and it is
+read again from the page image
 (``PageText.reread``) with only the characters of a number allowed, as ``ocr_reread`` does for
 impossible values. A bracketed flag glued after it (``7O[T]``) becomes a word of its own.
 
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import re
 
-from medflow.analyzers.labs.ocr_repair import confusions
+from medflow.analyzers.labs.ocr_repair import confusions, trim_edge_marks, unit_forms
 from medflow.analyzers.labs.ocr_reread import MIN_VOTES, VALUE_CHARS
 from medflow.analyzers.labs.rows import VALUE_RE
 from medflow.analyzers.labs.words import Line, Reread, Word
@@ -73,6 +75,16 @@ def _vote(readings: list[str]) -> str | None:
     return ranked[0][0]
 
 
+def _after_marks(words: list[Word], k: int) -> int:
+    """The index of the first word from ``k`` on that is not a mark of a cell (a border, a
+    smudge: two characters at most, no letter or digit)."""
+    while (
+        k < len(words) and len(words[k].text) <= 2 and not any(c.isalnum() for c in words[k].text)
+    ):
+        k += 1
+    return k
+
+
 def value_cell(line: Line) -> tuple[int, int] | None:
     """(first, last) index of the words of the line's value cell when it was read as no
     number (see the module docstring); None when the line has no such cell."""
@@ -85,11 +97,11 @@ def value_cell(line: Line) -> tuple[int, int] | None:
     )
     if start is None:
         return None
-    k = start
-    while (
-        k < len(words) and len(words[k].text) <= 2 and not any(c.isalnum() for c in words[k].text)
-    ):
-        k += 1
+    k = _after_marks(words, start)
+    if k < len(words) - 1 and trim_edge_marks(words[k].text) in unit_forms():
+        # a unit column before the value ("K+  mmol/L  3:7:  3.5 - 5.1"): the cell after it
+        start = k + 1
+        k = _after_marks(words, start)
     if k >= len(words):
         return None
     text = words[k].text

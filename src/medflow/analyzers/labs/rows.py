@@ -139,6 +139,12 @@ def split_glued_units(line: Line) -> Line:
     return Line(out) if len(out) != len(line.words) else line
 
 
+# A range's lower limit with its dash glued after it and the upper limit a word apart
+# ("RDW | 11.5- 14.5 | 10.9 | %": the space before the dash lost on a range_first scan,
+# tuning seed 1:541; the upper limit was taken for the value and the line left unread).
+_LIMIT_DASH = re.compile(rf"^-?{NUM}[-–—]$")
+
+
 def tokens(line: Line) -> list[Tok]:
     """The line's words as tokens with cell indices; comparators and two-word answers merged."""
     words: list[Word] = [
@@ -161,6 +167,11 @@ def tokens(line: Line) -> list[Tok]:
         nxt = raw[i + 1] if i + 1 < len(raw) else None
         if nxt is not None and t.text in COMPARATORS and VALUE_RE.match(nxt.text):
             out.append(Tok(f"{t.text} {nxt.text}", t.cell))
+            i += 2
+            continue
+        if nxt is not None and _LIMIT_DASH.match(t.text) and NUMBER_RE.match(nxt.text):
+            # "11.5- 14.5": a range's dash read glued to its lower limit
+            out += [Tok(t.text[:-1], t.cell), Tok("-", t.cell), nxt]
             i += 2
             continue
         if nxt is not None and i and lex.qual_re.match(f"{t.text} {nxt.text}"):

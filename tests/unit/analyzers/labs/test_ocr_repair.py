@@ -522,6 +522,8 @@ def test_a_small_f_read_as_a_capital_t_is_cheap() -> None:
         ("VLDL cholesterol", "mmol/L", "0.1 - 4.0", "0.1 - 1.0"),  # a 1 read as 4
         ("Ionised calcium", "mmol/L", "1.12 - 4.32", "1.12 - 1.32"),
         ("MPV", "fL", "-7.5-11.5", "7.5 - 11.5"),  # a grid border read as a minus
+        ("Triglycerides", "mmol/L", "<1:7", "< 1.7"),  # the point read as a colon
+        ("Triglycerides", "mmol/L", "-< 1-7", "< 1.7"),  # as a dash, a smudge before
     ],
 )
 def test_a_range_far_from_the_tests_range_is_restored_when_one_slip_undone_lands_near_it(
@@ -542,6 +544,8 @@ def test_a_range_far_from_the_tests_range_is_restored_when_one_slip_undone_lands
         ("Base Excess", "mmol/L", "-2 - 2"),  # a real negative lower limit
         ("Urine pH", "", "15.0 - 8.0"),  # no KB range to restore against: left as read
         ("Sodium", "", "1350 - 1450"),  # no unit read: the KB range's unit is not known
+        ("Triglycerides", "mmol/L", "<3:7"),  # 3.7: far from the KB's < 1.7
+        ("Antinuclear Antibodies", "", "<1:4"),  # a titre: no KB range near 1.4
     ],
 )
 def test_a_range_is_left_as_read_without_strong_evidence(name: str, unit: str, read: str) -> None:
@@ -697,3 +701,27 @@ def test_an_arrow_beside_a_value_at_the_limit_of_a_strict_one_sided_range_is_rea
     # "<=2.6" includes its limit: no direction to corroborate the mark
     (row,) = repair_rows([_row("LDL cholesterol", "2.6", "mmol/L", "<=2.6", "[Tt]")], default_kb())
     assert row.flag_text == "[Tt]"
+
+
+def test_an_arrow_before_the_value_read_as_the_value_gives_the_value_back() -> None:
+    # "↓ 134 mmol/L" read "4 134 mmol/L" (leaders tuning scan): value "4", unit "134 mmol/L"
+    (row,) = repair_rows([_row("Sodium", "4", "134 mmol/L", "136-145")], default_kb())
+    assert (row.value_text, row.flag_text, row.unit_text) == ("134", "L", "mmol/L")
+    assert any('"4"' in note and '"134 mmol/L"' in note for note in row.corrections)
+    assert {"value_text", "flag_text", "unit_text"} <= set(row.changed)
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "rng"),
+    [
+        ("4", "140 mmol/L", "136-145"),  # inside the range: no arrow's value
+        ("4", "150 mmol/L", "136-145"),  # above it, against a down arrow
+        ("T", "134 mmol/L", "136-145"),  # an up arrow beside a value below the range
+        ("4", "mmol/L", "3.5-5.1"),  # a unit read as a unit: the 4 is the value
+    ],
+)
+def test_an_arrow_read_as_the_value_needs_the_range_on_its_side(
+    value: str, unit: str, rng: str
+) -> None:
+    (row,) = repair_rows([_row("Sodium", value, unit, rng)], default_kb())
+    assert row.value_text == value

@@ -11,6 +11,7 @@ import pytest
 from medflow.analyzers.labs.ocr import TesseractOcr, reread_box, unskew_box
 from medflow.analyzers.labs.ocr_reread import (
     bad_range,
+    lost_point,
     reread_row,
     same_digits,
     split_unit_cell,
@@ -102,6 +103,67 @@ def test_a_lost_point_read_again_is_taken_and_recorded() -> None:
     assert reread.boxes == [(200, 100, 220, 108)]  # the value's own word
 
 
+@pytest.mark.parametrize(
+    ("value", "rng", "places"),
+    [
+        ("49", "3.5-5.1", 1),  # potassium 4.9: inside its range with the point
+        ("117", "1.12 to 1.32", 2),
+        ("25", "< 2.6", 1),
+        ("114", "7.5-11.5", 1),  # MPV 11.1 read with a 4 for its 1 and no point
+        ("10", "7.5-11.5", 0),  # inside its range as read: no sign of a lost point
+        ("4.9", "3.5-5.1", 0),  # read with its point
+        ("250", "<5", 0),  # a whole range: the value's precision is not told
+        ("9", "1.7-2.2", 0),  # one digit: no place for a point before the last
+        ("140", "135 - 145", 0),
+    ],
+)
+def test_a_lost_point_is_suspected_in_a_whole_number_above_a_range_printed_with_decimals(
+    value: str, rng: str, places: int
+) -> None:
+    assert lost_point(value, rng) == places
+
+
+def test_a_lost_point_shown_by_the_page_where_the_range_puts_it_is_taken() -> None:
+    # "35" for a CK-MB of 3.5 beside 0.0 - 5.0 (read at confidence 24; range_first tuning
+    # scan): the one-line setting reads the point at every size, the one-word setting not
+    row, lines = _row("CK-MB", "35", "0.0 - 5.0")
+    reread = Scripted(["3.5", "35", "3.5", "35", "3.5", "35"])
+    out = reread_row(row, lines, reread)
+    assert out.value_text == "3.5"
+    assert "value_text" in out.changed
+    assert any('"35"' in note and "3.5" in note for note in out.corrections)
+    assert reread.boxes == [(200, 100, 220, 108)]
+
+
+@pytest.mark.parametrize(
+    "readings",
+    [
+        ["3.5", "35", "", "35", "", "35"],  # one setting shows a point: not enough
+        ["0.35", "0.35", "35", "", "", ""],  # two decimals beside a range printed to one
+        ["35", "35", "35", "35", "35", "35"],  # no point on the page: a real 35
+    ],
+)
+def test_a_whole_number_stays_as_read_unless_the_page_shows_the_point(
+    readings: list[str],
+) -> None:
+    row, lines = _row("CK-MB", "35", "0.0 - 5.0")
+    assert reread_row(row, lines, Scripted(readings)).value_text == "35"
+
+
+def test_a_point_read_as_a_comma_counts_as_the_point() -> None:
+    # "43" for an HbA1c of 4.3 beside 4.0-5.6 (unit_first tuning scan)
+    row, lines = _row("Hemoglobin A1c", "43", "4.0-5.6")
+    out = reread_row(row, lines, Scripted(["43", "43", "4.3", "43", "4,3", "43"]))
+    assert out.value_text == "4.3"
+
+
+def test_a_point_against_the_printed_flag_is_not_taken() -> None:
+    # "49 H" beside 3.5 - 5.1: the printed flag says above, 4.9 is inside
+    row, lines = _row("Potassium", "49", "3.5-5.1")
+    row = row.model_copy(update={"flag_text": "H"})
+    assert reread_row(row, lines, Scripted(["4.9", "4.9", "4.9"])).value_text == "49"
+
+
 def test_a_far_value_is_never_brought_into_its_range_nor_across_it() -> None:
     # a real CRP of 250 beside "<5" is far out too: a re-read that puts a point in it stays out
     row, lines = _row("CRP", "250", "<5")
@@ -111,7 +173,8 @@ def test_a_far_value_is_never_brought_into_its_range_nor_across_it() -> None:
 
 
 def test_a_re_read_that_reads_the_first_reading_as_often_is_not_taken() -> None:
-    row, lines = _row("Ionized Calcium", "133", "1.12-1.32")
+    # (a range printed to one decimal: no second source for a point two digits from the end)
+    row, lines = _row("Ionized Calcium", "133", "1.1-1.3")
     assert reread_row(row, lines, Scripted(["133", "133", "1.33", "1.33"])) == row
 
 
@@ -151,7 +214,7 @@ def test_a_whole_value_beside_a_decimal_range_read_again_with_its_point_is_taken
     out = reread_row(row, lines, Scripted(readings))
     assert out.value_text == again
     assert out.changed == ("value_text",)
-    assert any(f'"{value}", with no point' in note for note in out.corrections)
+    assert any(f'"{value}"' in note and again in note for note in out.corrections)
 
 
 @pytest.mark.parametrize(

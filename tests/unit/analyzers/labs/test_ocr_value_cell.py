@@ -100,3 +100,25 @@ def test_only_a_value_cell_with_digits_and_look_alikes_is_re_read(name: str, val
 def test_the_name_ends_at_a_wide_gap_not_between_its_words() -> None:
     line = _line("Vitamin B12 level", "2B9", "pg/mL 200 - 900")
     assert value_cell(line) == (3, 3)
+
+
+def test_a_value_cell_after_a_unit_column_is_read_again() -> None:
+    # unit_first tuning scans: "K+  mmol/L  3:7:  3.5 -5.1", "LDL ...  mg/dL  §2  <100"
+    line = _line("K+", "mmol/L", "3:7: 3.5 -5.1")
+    assert value_cell(line) == (2, 2)
+    found = reread_value_cell(line, Scripted(["3.7", "3.7", "37", "3.7", "", "3.7"]))
+    assert found is not None
+    fixed, value, _ = found
+    assert value == "3.7"
+    assert [w.text for w in fixed.words] == ["K+", "mmol/L", "3.7", "3.5", "-5.1"]
+    head = [("Test", 40), ("Units", 245), ("Result", 276), ("Reference", 326), ("Range", 376)]
+    header = Line([Word(t, x, 180, x + 5 * len(t), 186, 95.0) for t, x in head])
+    line = _line("LDL Cholesterol (calculated)", "mg/dL", "§2 <100")
+    reread = Scripted(["52", "52", "52", "5"])
+    page = PageText(1, 612, 792, [header, line], ocr=True, reread=reread)
+    (row,) = parse_pages([page]).rows
+    assert (row.value_text, row.unit_text, row.range_text) == ("52", "mg/dL", "<100")
+
+
+def test_a_unit_alone_after_the_name_is_no_value_cell() -> None:
+    assert value_cell(_line("Potassium", "mmol/L", "")) is None

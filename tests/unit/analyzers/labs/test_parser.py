@@ -449,3 +449,22 @@ def test_a_section_title_under_a_wrapped_name_is_not_glued_to_it() -> None:
     assert "Serum Amylase" in names
     assert "LDL Cholesterol - Calculated" in names
     assert not [n for n in names if "profile" in n.lower()]
+
+
+def test_a_range_dash_read_glued_to_the_lower_limit_still_reads_as_the_range() -> None:
+    # range_first scan (Tesseract's words and boxes): "RDW | 11.5- 14.5 | 10.9 | % es"
+    boxes = [
+        ("RDW", 40.8, 63.1),
+        ("|", 212.6, 213.6),
+        ("11.5-", 219.8, 246.7),
+        ("14.5", 251.5, 271.2),
+        ("|", 341.0, 342.0),
+        ("10.9", 348.2, 370.1),
+        ("|", 437.8, 438.7),
+        ("%", 444.0, 452.2),
+    ]
+    line = Line([Word(t, x0, 240.7, x1, 248.2, 90.0) for t, x0, x1 in boxes])
+    parts = parse_line(line)
+    assert parts is not None
+    assert (parts.name, parts.value_text, parts.unit_text) == ("RDW", "10.9", "%")
+    assert parts.range_text.replace(" ", "") == "11.5-14.5"
