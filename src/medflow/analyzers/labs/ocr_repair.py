@@ -444,6 +444,81 @@ _ONE_LETTER = re.compile(r"(?<![^\s<>=(\[:–—-])[lIL](?=\.\d)")
 _TE = re.compile(r"(?<=\s)te(?=\s+\d)", re.IGNORECASE)
 
 
+# A range printed per sex ("M: 0.74-1.35 F: 0.59-1.04") as OCR reads it: the colon after a
+# sex letter read as a dash, a point, a degree mark, a comparator or lost ("F- 0.59",
+# "F. 0-20", "F°> 12.0", "F 4.00"), and a limit's point read as a space ("1 35" for 1.35; one or
+# two digits after the space, so a thousands group "150 000" is no point). Nothing but the two
+# sexes' spans is in the cell.
+_SEX_LIMIT = r"\d+(?:\.\d+|\s\d{1,2}(?![\d.]))?"
+_SEX_MARK = r"[:;.\-–—°>*'\"]*"
+
+
+def _sex_span(key: str) -> str:
+    """The pattern of one sex's span, its groups named after ``key``."""
+    return (
+        rf"(?P<{key}>[MF])\s*(?P<{key}m>{_SEX_MARK})\s*"
+        rf"(?P<{key}a>{_SEX_LIMIT})\s*[-–—]\s*(?P<{key}b>{_SEX_LIMIT})"
+    )
+
+
+_SEX_SPLIT = re.compile(rf"^\s*{_sex_span('x')}\s*[,;/|]?\s*{_sex_span('y')}\s*$")
+# Limits of one test's two sex ranges lie within this factor of each other (M: 13.5-17.5
+# F: 12.0-15.5); a limit ten times its twin lost its point.
+SEX_TWIN_FACTOR = 3.0
+
+
+def _point_restored(limit: str, places: int) -> str:
+    """``limit`` with its point put back ``places`` digits from the end (``135`` -> ``13.5``),
+    or as read when it has a point or too few digits."""
+    if "." in limit or places < 1 or len(limit) <= places:
+        return limit
+    return f"{limit[:-places]}.{limit[-places:]}"
+
+
+def _twins_apart(limit: str, twin: str) -> bool:
+    """Whether two limits (the same limit of the two sexes) differ by more than
+    :data:`SEX_TWIN_FACTOR`; a zero limit is compared with nothing."""
+    a, b = float(limit), float(twin)
+    return a > 0 and b > 0 and max(a, b) / min(a, b) > SEX_TWIN_FACTOR
+
+
+def clean_sex_range(text: str) -> str | None:
+    """A range printed per sex as ``M: a-b F: c-d`` when OCR slipped on it, else None.
+
+    Undone: the colon after a sex letter read as another mark or lost, a limit's point read as a
+    space (``M: 4.50-5 90 F 4.00-5 20``), and a point lost from a limit (``M: 135-175 F°>
+    120-15.5`` for 13.5-17.5 and 12.0-15.5) where the cell's other limits print the places and
+    the limit as read is out of order with its pair or more than :data:`SEX_TWIN_FACTOR` from
+    the same limit of the other sex, and the restored one is not. A reading that stays out of
+    order, or with a limit still that far from its twin, is not taken.
+    """
+    m = _SEX_SPLIT.match(text)
+    if m is None or m["x"] == m["y"]:
+        return None
+    limits = [m[k].replace(" ", ".") for k in ("xa", "xb", "ya", "yb")]
+    places = max((len(x.split(".")[1]) for x in limits if "." in x), default=0)
+    for _ in range(2):  # a limit restored can show its twin's point lost
+        for i, limit in enumerate(limits):
+            pair, twin = limits[i ^ 1], limits[i ^ 2]
+            low, high = (limit, pair) if i % 2 == 0 else (pair, limit)
+            fixed = _point_restored(limit, places)
+            restored_pair = (fixed, pair) if i % 2 == 0 else (pair, fixed)
+            dotted = "." in twin
+            wrong = float(low) >= float(high) or (dotted and _twins_apart(limit, twin))
+            right = float(restored_pair[0]) < float(restored_pair[1]) and not (
+                dotted and _twins_apart(fixed, twin)
+            )
+            if fixed != limit and wrong and right:
+                limits[i] = fixed
+    if any(float(limits[k]) >= float(limits[k + 1]) for k in (0, 2)) or any(
+        _twins_apart(limits[k], limits[k + 2]) for k in (0, 1)
+    ):
+        return None
+    out = f"{m['x']}: {limits[0]}-{limits[1]} {m['y']}: {limits[2]}-{limits[3]}"
+    clean = m["xm"] == ":" and m["ym"] == ":" and limits == [m[k] for k in ("xa", "xb", "ya", "yb")]
+    return None if clean else out
+
+
 def clean_range(text: str) -> str:
     """A printed range with OCR slips undone where the reading stays a range of two ordered
     numbers: ``3:.5-5.1`` -> ``3.5-5.1``, ``1.7 t0 2.2`` -> ``1.7 to 2.2``, ``2.5 -4.5`` ->
@@ -462,7 +537,7 @@ def clean_range(text: str) -> str:
     fixed = _ZERO_LOW.sub("0", fixed)
     m = _SPAN.match(fixed)
     if m is None:
-        return text
+        return clean_sex_range(text) or text
     low, high, sep = m["a"], m["b"], m["sep"]
     if high.startswith("-") and not low.startswith("-") and sep not in {"to", "+", "="}:
         high = high[1:]  # "2.5 - -4.5" read from "2.5 - 4.5"

@@ -261,6 +261,33 @@ def test_ocr_slips_in_a_printed_range_are_undone_only_when_it_stays_a_range(
     assert clean_range(read) == clean
 
 
+@pytest.mark.parametrize(
+    ("read", "clean"),
+    [
+        # the colon after a sex letter read as a dash, a point, lost (two_column scans)
+        ("M: 135-175 F- 120-155", "M: 135-175 F: 120-155"),
+        ("M:0-15 F. 0-20", "M: 0-15 F: 0-20"),
+        ("M- 208-428 F: 159-357", "M: 208-428 F: 159-357"),
+        # a limit's point read as a space
+        ("M: 4.50-5 90 F 4.00-5 20", "M: 4.50-5.90 F: 4.00-5.20"),
+        ("M: 0.74-1 35 F- 0 59-1.04", "M: 0.74-1.35 F: 0.59-1.04"),
+        ("M: 41 0-53 0 F: 36 0-46.0", "M: 41.0-53.0 F: 36.0-46.0"),
+        # a point lost: the limit out of order with its pair, or ten times its twin
+        ("M: 410-53 0 F- 36.0-46.0", "M: 41.0-53.0 F: 36.0-46.0"),
+        ("M: 135-175 F°> 120-15.5", "M: 13.5-17.5 F: 12.0-15.5"),
+        # left as read: clean, no places printed, thousands groups, still apart once restored
+        ("M: 13.5-17.5 F: 12.0-15.5", "M: 13.5-17.5 F: 12.0-15.5"),
+        ("M: 30-400 F: 13-150", "M: 30-400 F: 13-150"),
+        ("M:> 125-175 F 190-155", "M:> 125-175 F 190-155"),
+        ("M: 150 000-400 000 F: 150 000-400 000", "M: 150 000-400 000 F: 150 000-400 000"),
+        ("M: 419-8530 F: 340-46.0", "M: 419-8530 F: 340-46.0"),
+        ("M: 0.74-1.35 M: 0.59-1.04", "M: 0.74-1.35 M: 0.59-1.04"),
+    ],
+)
+def test_a_range_printed_per_sex_is_read_through_ocr_slips(read: str, clean: str) -> None:
+    assert clean_range(read) == clean
+
+
 def test_a_range_repair_is_recorded_on_the_row() -> None:
     (row,) = repair_rows([_row("Magnesium", "2.0", "mg/dL", "1.7 t0 2.2")], default_kb())
     assert row.range_text == "1.7 to 2.2"
