@@ -14,7 +14,9 @@ without guessing, on rows read by OCR only:
   compared with every spelling, the report's other units first (``cellsicumm`` ->
   ``cells/cumm``, ``Kiul.`` -> ``K/uL``), with the same margin. ``10*3/uL`` is read as
   ``10^3/uL`` where another row of the report reads the caret (Tesseract reads a caret as a
-  star, not the reverse).
+  star, not the reverse). The litre is written as the report's other units clearly write it
+  (``mmol/l`` -> ``mmol/L`` beside ``g/L`` and ``fL``): a report prints one convention, and
+  Tesseract reads a capital L at the end of a unit as a small one on some rows only.
 * **arrows**: a word beside the value or in the flag cell that is what Tesseract makes of an
   arrow is read as ``H`` or ``L`` only when the value and the printed range agree on that
   direction; otherwise it stays as read (and is shown as an unknown flag). One upright stroke
@@ -287,6 +289,42 @@ def _same_spelling(read: str, candidates: Sequence[str], others: Sequence[str]) 
     if others.count(read) >= others.count(pick) and others.count(read):
         return None  # the report prints it so elsewhere too
     return pick if pick != read else None
+
+
+# The litre symbol in a unit spelling: an l or L at the start or after a prefix letter, a slash
+# or a space, that ends the unit or stands before a slash, a space or a brace ("mmol/L",
+# "mg/dL", "fl", "mL/min"; not the l of "mol" or "cells").
+_LITRE = re.compile(r"(?:^|(?<=[/\sdmuµμfnpk]))[lL](?=$|[/\s{])")
+# Rows whose units print the litre one way that a report needs beyond those printing it the
+# other way before its litre is read so on every row.
+LITRE_MARGIN = 2
+
+
+def litre_case(units: Sequence[str]) -> str | None:
+    """``"L"`` or ``"l"``: how a report prints the litre, from the units read on its rows (each
+    unit counted once per row, by the case of its litre symbols); None when no case leads by
+    :data:`LITRE_MARGIN` rows.
+
+    A report prints its units in one convention (``mmol/L``, ``g/L``, ``fL`` or ``mmol/l``,
+    ``g/l``, ``fl``), but Tesseract reads a capital L at the end of a unit as a small one on
+    some rows and not others (``mmol/l`` beside ``g/L`` and ``mmol/L``, two_column scans)."""
+    cases = [{m.group() for m in _LITRE.finditer(u)} for u in units]
+    upper = sum(c == {"L"} for c in cases)
+    lower = sum(c == {"l"} for c in cases)
+    if upper >= lower + LITRE_MARGIN:
+        return "L"
+    if lower >= upper + LITRE_MARGIN:
+        return "l"
+    return None
+
+
+def litre_in_case(unit: str, case: str | None) -> str | None:
+    """``unit`` with its litre symbols in the report's ``case`` (:func:`litre_case`) when read in
+    the other case (``mmol/l`` -> ``mmol/L``), else None."""
+    if case is None:
+        return None
+    written = _LITRE.sub(case, unit)
+    return written if written != unit else None
 
 
 # A one-sided range printed with a strict comparator ("<2.6", "> 1.0"; not "<=" or "≤").
@@ -782,6 +820,7 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
         for r in rows
     ]
     flags = [normalize_flag(r.flag_text) if r.flag_text.strip() else "" for r in rows]
+    report_litre = litre_case([u for u in seen if u])
     out: list[RawLabRow] = []
     for i, row in enumerate(rows):
         if not row.ocr:
@@ -866,7 +905,15 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
         current = row.model_copy(update=update) if update else row
         others = [u for k, u in enumerate(seen) if u and k != i]
         snapped = _unit_fix(current, kb, others)
-        if snapped is not None:
+        unit = snapped or current.unit_text
+        litre = litre_in_case(unit, report_litre) if kb.to_ucum(unit) is not None else None
+        if litre is not None and litre != current.unit_text:
+            notes.append(
+                f'unit read as "{current.unit_text}" taken as {litre}: the litre written as '
+                "the report's units write it"
+            )
+            update["unit_text"] = litre
+        elif snapped is not None and litre is None:
             notes.append(f'unit read as "{current.unit_text}" taken as {snapped}')
             update["unit_text"] = snapped
         if update:

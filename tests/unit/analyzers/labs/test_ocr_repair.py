@@ -712,3 +712,38 @@ def test_an_arrow_beside_a_value_at_the_limit_of_a_strict_one_sided_range_is_rea
     # "<=2.6" includes its limit: no direction to corroborate the mark
     (row,) = repair_rows([_row("LDL cholesterol", "2.6", "mmol/L", "<=2.6", "[Tt]")], default_kb())
     assert row.flag_text == "[Tt]"
+
+
+def _litre_rows(units: list[tuple[str, str, str]]) -> list[RawLabRow]:
+    return [_row(name, value, unit) for name, value, unit in units]
+
+
+def test_a_small_l_is_read_as_the_litre_the_report_prints_on_its_other_rows() -> None:
+    # a two_column scan: "mmol/L" read as "mmol/l" on some rows, beside g/L, fL and mmol/L
+    rows = _litre_rows(
+        [
+            ("Haemoglobin", "135", "g/L"),
+            ("Mean cell volume", "76.8", "fL"),
+            ("MCHC", "321", "g/L"),
+            ("Mean platelet volume", "9.4", "fL"),
+            ("Sodium", "134", "mmol/L"),
+            ("Urea", "6.5", "mmol/l"),
+            ("Phosphate", "1.13", "mmol/l"),
+            ("Base Excess", "4.4", "mmol/l"),
+            ("Vitamin B12", "1232", "ng/L"),
+        ]
+    )
+    out = repair_rows(rows, default_kb())
+    assert [r.unit_text for r in out[4:8]] == ["mmol/L"] * 4
+    assert out[0].unit_text == "g/L"
+    assert any('"mmol/l"' in note for note in out[5].corrections)
+    assert out[4].corrections == ()  # read right, left alone
+
+
+def test_a_report_printing_the_small_l_keeps_it() -> None:
+    names = ["Haemoglobin", "Mean cell volume", "Sodium", "Urea", "Potassium"]
+    units = ["g/l", "fl", "mmol/l", "mmol/l", "mmol/L"]
+    out = repair_rows(
+        _litre_rows([(n, "5", u) for n, u in zip(names, units, strict=True)]), default_kb()
+    )
+    assert [r.unit_text for r in out] == ["g/l", "fl", "mmol/l", "mmol/l", "mmol/l"]
