@@ -339,20 +339,21 @@ def _direction(row: RawLabRow) -> str:
     20 says the range that applies is the one it lies beyond (range_first tuning seed 321). The
     direction is given only when every sex's range the value lies beyond agrees on it. A value
     at the limit of a one-sided range printed with a strict comparator (``<2.6``) lies beyond
-    it."""
+    it. A range per sex is read with its OCR slips undone (:func:`clean_sex_range`)."""
     value = parse_value(row.value_text)
     if value is None or value.number is None or not row.range_text:
         return ""
+    printed = clean_sex_range(row.range_text) or row.range_text
     found: set[str] = set()
     for sex in (Sex.UNKNOWN, Sex.MALE, Sex.FEMALE):
-        reference = parse_range(row.range_text, sex)
+        reference = parse_range(printed, sex)
         if reference is None:
             continue
         if reference.high is not None and value.number > reference.high:
             found.add("H")
         elif reference.low is not None and value.number < reference.low:
             found.add("L")
-        elif _ONE_SIDED.match(reference.text or row.range_text) and value.number in (
+        elif _ONE_SIDED.match(reference.text or printed) and value.number in (
             reference.low,
             reference.high,
         ):

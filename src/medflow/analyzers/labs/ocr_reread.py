@@ -60,6 +60,7 @@ from functools import cache
 from medflow.analyzers.labs.ocr_repair import (
     BORDER_MARKS,
     arrow_reading,
+    clean_sex_range,
     confusions,
     letter_reading,
     ocr_distance,
@@ -510,7 +511,9 @@ def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
             # read again as "4": all-normal tuning seed 629)
             _, low_notes, held = reread_low_confidence(row, lines, reread, readings)
             notes = low_notes if held else []
-    if bad_range(row.range_text):
+    if bad_range(clean_sex_range(row.range_text) or row.range_text):
+        # a range printed per sex that reads as one once its slips are undone is not read
+        # again (``ocr_repair`` undoes them): a re-read cell loses the sex letters
         value = update.get("value_text", row.value_text)
 
         def fits(r: str) -> bool:

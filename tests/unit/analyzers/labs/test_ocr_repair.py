@@ -747,3 +747,18 @@ def test_a_report_printing_the_small_l_keeps_it() -> None:
         _litre_rows([(n, "5", u) for n, u in zip(names, units, strict=True)]), default_kb()
     )
     assert [r.unit_text for r in out] == ["g/l", "fl", "mmol/l", "mmol/l", "mmol/l"]
+
+
+def test_an_arrow_is_read_against_a_range_per_sex_read_with_slips() -> None:
+    # "[↓] 0.34" read as "4 0.34"; the range's points read as spaces (two_column scan)
+    row = _row(
+        "Haematocrit",
+        "0.34",
+        "L/L",
+        "M: 0.41-0 53 F: 0 36-0.46",
+        "4",
+        line="Haematocrit 4 0.34 L/L M: 0.41-0 53 F: 0 36-0.46",
+    )
+    (out,) = repair_rows([row], default_kb())
+    assert out.flag_text == "L"
+    assert out.range_text == "M: 0.41-0.53 F: 0.36-0.46"
