@@ -558,6 +558,22 @@ def clean_sex_range(text: str) -> str | None:
     return None if clean else out
 
 
+# A one-sided range read with a cell border before its comparator (a stroke read as 7, 1, l or
+# |: no range prints a digit against its comparator) or its point read as a colon before one
+# digit ("7<5:0" for <5.0, two_column scans with ruled cells; "1:40" stays a titre).
+_ONE_SIDED_READ = re.compile(r"^[17lI|!]?\s*(?P<op>[<>]=?)\s*(?P<a>\d+)(?::(?P<b>\d))?$")
+
+
+def _clean_one_sided(read: str) -> str | None:
+    """A one-sided range (``<5.0``) with a border before it or a colon for its point undone,
+    else None."""
+    m = _ONE_SIDED_READ.match(read)
+    if m is None:
+        return None
+    out = f"{m['op']}{m['a']}{'.' + m['b'] if m['b'] else ''}"
+    return out if out != read else None
+
+
 def clean_range(text: str) -> str:
     """A printed range with OCR slips undone where the reading stays a range of two ordered
     numbers: ``3:.5-5.1`` -> ``3.5-5.1``, ``1.7 t0 2.2`` -> ``1.7 to 2.2``, ``2.5 -4.5`` ->
@@ -568,15 +584,16 @@ def clean_range(text: str) -> str:
     separate Low and High cells read with the High cell's border). A point read as a comma
     before one or two digits (``<5,2`` -> ``<5.2``) and a 1 read as ``l``, ``I`` or ``L``
     before a limit's point (``L.7`` -> ``1.7``) are undone in any range, and ``te`` before a
-    limit is ``to`` (``Up te 200``). Anything else is
-    returned as read."""
+    limit is ``to`` (``Up te 200``). A one-sided range read with a cell border before its
+    comparator or a colon for its point (``7<5:0``) is ``<5.0``; a range per sex is read by
+    :func:`clean_sex_range`. Anything else is returned as read."""
     text = _TE.sub("to", _ONE_LETTER.sub("1", _DECIMAL_COMMA.sub(".", text)))
     read = text.strip()
     fixed = _COLON_POINT.sub(".", _INNER_JUNK.sub("", _JUNK_EDGE.sub("", _TO.sub("to", read))))
     fixed = _ZERO_LOW.sub("0", fixed)
     m = _SPAN.match(fixed)
     if m is None:
-        return clean_sex_range(text) or text
+        return clean_sex_range(text) or _clean_one_sided(read) or text
     low, high, sep = m["a"], m["b"], m["sep"]
     if high.startswith("-") and not low.startswith("-") and sep not in {"to", "+", "="}:
         high = high[1:]  # "2.5 - -4.5" read from "2.5 - 4.5"

@@ -253,6 +253,12 @@ def test_a_row_tesseract_split_into_two_lines_is_joined() -> None:
         ("HIL.5", "HIL.5"),  # inside a word: no limit
         ("Up te 200", "Up to 200"),  # "to" read as "te"
         ("8.6 te 10.3", "8.6 to 10.3"),
+        # a one-sided range with a cell border read as 7 before it, its point read as a colon
+        # (two_column scan with ruled cells)
+        ("7<5:0", "<5.0"),
+        ("|>60", ">60"),
+        ("<1:40", "<1:40"),  # a titre stays
+        ("17<5", "17<5"),
     ],
 )
 def test_ocr_slips_in_a_printed_range_are_undone_only_when_it_stays_a_range(
