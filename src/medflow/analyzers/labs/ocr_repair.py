@@ -14,7 +14,9 @@ without guessing, on rows read by OCR only:
   compared with every spelling, the report's other units first (``cellsicumm`` ->
   ``cells/cumm``, ``Kiul.`` -> ``K/uL``), with the same margin. ``10*3/uL`` is read as
   ``10^3/uL`` where another row of the report reads the caret (Tesseract reads a caret as a
-  star, not the reverse).
+  star, not the reverse). The litre is written as the report's other units clearly write it
+  (``mmol/l`` -> ``mmol/L`` beside ``g/L`` and ``fL``): a report prints one convention, and
+  Tesseract reads a capital L at the end of a unit as a small one on some rows only.
 * **arrows**: a word beside the value or in the flag cell that is what Tesseract makes of an
   arrow is read as ``H`` or ``L`` only when the value and the printed range agree on that
   direction; otherwise it stays as read (and is shown as an unknown flag). One upright stroke
@@ -289,6 +291,42 @@ def _same_spelling(read: str, candidates: Sequence[str], others: Sequence[str]) 
     return pick if pick != read else None
 
 
+# The litre symbol in a unit spelling: an l or L at the start or after a prefix letter, a slash
+# or a space, that ends the unit or stands before a slash, a space or a brace ("mmol/L",
+# "mg/dL", "fl", "mL/min"; not the l of "mol" or "cells").
+_LITRE = re.compile(r"(?:^|(?<=[/\sdmuµμfnpk]))[lL](?=$|[/\s{])")
+# Rows whose units print the litre one way that a report needs beyond those printing it the
+# other way before its litre is read so on every row.
+LITRE_MARGIN = 2
+
+
+def litre_case(units: Sequence[str]) -> str | None:
+    """``"L"`` or ``"l"``: how a report prints the litre, from the units read on its rows (each
+    unit counted once per row, by the case of its litre symbols); None when no case leads by
+    :data:`LITRE_MARGIN` rows.
+
+    A report prints its units in one convention (``mmol/L``, ``g/L``, ``fL`` or ``mmol/l``,
+    ``g/l``, ``fl``), but Tesseract reads a capital L at the end of a unit as a small one on
+    some rows and not others (``mmol/l`` beside ``g/L`` and ``mmol/L``, two_column scans)."""
+    cases = [{m.group() for m in _LITRE.finditer(u)} for u in units]
+    upper = sum(c == {"L"} for c in cases)
+    lower = sum(c == {"l"} for c in cases)
+    if upper >= lower + LITRE_MARGIN:
+        return "L"
+    if lower >= upper + LITRE_MARGIN:
+        return "l"
+    return None
+
+
+def litre_in_case(unit: str, case: str | None) -> str | None:
+    """``unit`` with its litre symbols in the report's ``case`` (:func:`litre_case`) when read in
+    the other case (``mmol/l`` -> ``mmol/L``), else None."""
+    if case is None:
+        return None
+    written = _LITRE.sub(case, unit)
+    return written if written != unit else None
+
+
 # A one-sided range printed with a strict comparator ("<2.6", "> 1.0"; not "<=" or "≤").
 _ONE_SIDED = re.compile(r"^\s*[<>](?!=)\s*-?\d")
 
@@ -301,20 +339,21 @@ def _direction(row: RawLabRow) -> str:
     20 says the range that applies is the one it lies beyond (range_first tuning seed 321). The
     direction is given only when every sex's range the value lies beyond agrees on it. A value
     at the limit of a one-sided range printed with a strict comparator (``<2.6``) lies beyond
-    it."""
+    it. A range per sex is read with its OCR slips undone (:func:`clean_sex_range`)."""
     value = parse_value(row.value_text)
     if value is None or value.number is None or not row.range_text:
         return ""
+    printed = clean_sex_range(row.range_text) or row.range_text
     found: set[str] = set()
     for sex in (Sex.UNKNOWN, Sex.MALE, Sex.FEMALE):
-        reference = parse_range(row.range_text, sex)
+        reference = parse_range(printed, sex)
         if reference is None:
             continue
         if reference.high is not None and value.number > reference.high:
             found.add("H")
         elif reference.low is not None and value.number < reference.low:
             found.add("L")
-        elif _ONE_SIDED.match(reference.text or row.range_text) and value.number in (
+        elif _ONE_SIDED.match(reference.text or printed) and value.number in (
             reference.low,
             reference.high,
         ):
@@ -498,6 +537,95 @@ def _lost_marks(text: str) -> str:
     return text
 
 
+# A range printed per sex ("M: 0.74-1.35 F: 0.59-1.04") as OCR reads it: the colon after a
+# sex letter read as a dash, a point, a degree mark, a comparator or lost ("F- 0.59",
+# "F. 0-20", "F°> 12.0", "F 4.00"), and a limit's point read as a space ("1 35" for 1.35; one or
+# two digits after the space, so a thousands group "150 000" is no point). Nothing but the two
+# sexes' spans is in the cell.
+_SEX_LIMIT = r"\d+(?:\.\d+|\s\d{1,2}(?![\d.]))?"
+_SEX_MARK = r"[:;.\-–—°>*'\"]*"
+
+
+def _sex_span(key: str) -> str:
+    """The pattern of one sex's span, its groups named after ``key``."""
+    return (
+        rf"(?P<{key}>[MF])\s*(?P<{key}m>{_SEX_MARK})\s*"
+        rf"(?P<{key}a>{_SEX_LIMIT})\s*[-–—]\s*(?P<{key}b>{_SEX_LIMIT})"
+    )
+
+
+_SEX_SPLIT = re.compile(rf"^\s*{_sex_span('x')}\s*[,;/|]?\s*{_sex_span('y')}\s*$")
+# Limits of one test's two sex ranges lie within this factor of each other (M: 13.5-17.5
+# F: 12.0-15.5); a limit ten times its twin lost its point.
+SEX_TWIN_FACTOR = 3.0
+
+
+def _point_restored(limit: str, places: int) -> str:
+    """``limit`` with its point put back ``places`` digits from the end (``135`` -> ``13.5``),
+    or as read when it has a point or too few digits."""
+    if "." in limit or places < 1 or len(limit) <= places:
+        return limit
+    return f"{limit[:-places]}.{limit[-places:]}"
+
+
+def _twins_apart(limit: str, twin: str) -> bool:
+    """Whether two limits (the same limit of the two sexes) differ by more than
+    :data:`SEX_TWIN_FACTOR`; a zero limit is compared with nothing."""
+    a, b = float(limit), float(twin)
+    return a > 0 and b > 0 and max(a, b) / min(a, b) > SEX_TWIN_FACTOR
+
+
+def clean_sex_range(text: str) -> str | None:
+    """A range printed per sex as ``M: a-b F: c-d`` when OCR slipped on it, else None.
+
+    Undone: the colon after a sex letter read as another mark or lost, a limit's point read as a
+    space (``M: 4.50-5 90 F 4.00-5 20``), and a point lost from a limit (``M: 135-175 F°>
+    120-15.5`` for 13.5-17.5 and 12.0-15.5) where the cell's other limits print the places and
+    the limit as read is out of order with its pair or more than :data:`SEX_TWIN_FACTOR` from
+    the same limit of the other sex, and the restored one is not. A reading that stays out of
+    order, or with a limit still that far from its twin, is not taken.
+    """
+    m = _SEX_SPLIT.match(text)
+    if m is None or m["x"] == m["y"]:
+        return None
+    limits = [m[k].replace(" ", ".") for k in ("xa", "xb", "ya", "yb")]
+    places = max((len(x.split(".")[1]) for x in limits if "." in x), default=0)
+    for _ in range(2):  # a limit restored can show its twin's point lost
+        for i, limit in enumerate(limits):
+            pair, twin = limits[i ^ 1], limits[i ^ 2]
+            low, high = (limit, pair) if i % 2 == 0 else (pair, limit)
+            fixed = _point_restored(limit, places)
+            restored_pair = (fixed, pair) if i % 2 == 0 else (pair, fixed)
+            dotted = "." in twin
+            wrong = float(low) >= float(high) or (dotted and _twins_apart(limit, twin))
+            right = float(restored_pair[0]) < float(restored_pair[1]) and not (
+                dotted and _twins_apart(fixed, twin)
+            )
+            if fixed != limit and wrong and right:
+                limits[i] = fixed
+    if any(float(limits[k]) >= float(limits[k + 1]) for k in (0, 2)) or any(
+        _twins_apart(limits[k], limits[k + 2]) for k in (0, 1)
+    ):
+        return None
+    out = f"{m['x']}: {limits[0]}-{limits[1]} {m['y']}: {limits[2]}-{limits[3]}"
+    clean = m["xm"] == ":" and m["ym"] == ":" and limits == [m[k] for k in ("xa", "xb", "ya", "yb")]
+    return None if clean else out
+
+
+# A one-sided range read with a cell border before its comparator (a stroke read as 7, 1, l or
+# |: no range prints a digit against its comparator; "7<5:0" for <5.0, two_column scans with
+# ruled cells). A colon after the limit is left: "<1:8" may be a titre, and a colon for the
+# point is taken by :func:`restore_range` only near the knowledge base's range.
+_ONE_SIDED_READ = re.compile(r"^[17lI|!]\s*(?P<range>[<>]=?\s*\d+(?::\d+)?)$")
+
+
+def _clean_one_sided(read: str) -> str | None:
+    """A one-sided range (``<5.0``) read with a cell border before it, the border dropped,
+    else None."""
+    m = _ONE_SIDED_READ.match(read)
+    return m["range"] if m else None
+
+
 def clean_range(text: str) -> str:
     """A printed range with OCR slips undone where the reading stays a range of two ordered
     numbers: ``3:.5-5.1`` -> ``3.5-5.1``, ``1.7 t0 2.2`` -> ``1.7 to 2.2``, ``2.5 -4.5`` ->
@@ -510,15 +638,18 @@ def clean_range(text: str) -> str:
     before a limit's point (``L.7`` -> ``1.7``) are undone in any range, and ``te`` before a
     limit is ``to`` (``Up te 200``). A colon for a point before two digits, a comparator
     before the lower limit and a dash lost between two pointed limits are undone where
-    :data:`_TWO_LIMITS` says (``1:12 - 1.32``, ``<0 - 2``, ``3.5 5.1``). Anything else is
-    returned as read."""
+    :data:`_TWO_LIMITS` says (``1:12 - 1.32``, ``<0 - 2``, ``3.5 5.1``). A cell border read
+    before the comparator of a one-sided range is dropped (``7<5:0`` -> ``<5:0``; its colon is
+    taken for the point by :func:`restore_range`, near the knowledge base's range only, since
+    ``<1:8`` may be a titre); a range per sex is read by :func:`clean_sex_range`. Anything
+    else is returned as read."""
     text = _TE.sub("to", _ONE_LETTER.sub("1", _DECIMAL_COMMA.sub(".", text)))
     read = text.strip()
     fixed = _COLON_POINT.sub(".", _INNER_JUNK.sub("", _JUNK_EDGE.sub("", _TO.sub("to", read))))
     fixed = _lost_marks(_ZERO_LOW.sub("0", fixed))
     m = _SPAN.match(fixed)
     if m is None:
-        return text
+        return clean_sex_range(text) or _clean_one_sided(read) or text
     low, high, sep = m["a"], m["b"], m["sep"]
     if high.startswith("-") and not low.startswith("-") and sep not in {"to", "+", "="}:
         high = high[1:]  # "2.5 - -4.5" read from "2.5 - 4.5"
@@ -798,6 +929,7 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
         for r in rows
     ]
     flags = [normalize_flag(r.flag_text) if r.flag_text.strip() else "" for r in rows]
+    report_litre = litre_case([u for u in seen if u])
     out: list[RawLabRow] = []
     for i, row in enumerate(rows):
         if not row.ocr:
@@ -892,7 +1024,15 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
         current = row.model_copy(update=update) if update else row
         others = [u for k, u in enumerate(seen) if u and k != i]
         snapped = _unit_fix(current, kb, others)
-        if snapped is not None:
+        unit = snapped or current.unit_text
+        litre = litre_in_case(unit, report_litre) if kb.to_ucum(unit) is not None else None
+        if litre is not None and litre != current.unit_text:
+            notes.append(
+                f'unit read as "{current.unit_text}" taken as {litre}: the litre written as '
+                "the report's units write it"
+            )
+            update["unit_text"] = litre
+        elif snapped is not None and litre is None:
             notes.append(f'unit read as "{current.unit_text}" taken as {snapped}')
             update["unit_text"] = snapped
         if update:

@@ -80,6 +80,7 @@ from functools import cache
 from medflow.analyzers.labs.ocr_repair import (
     BORDER_MARKS,
     arrow_reading,
+    clean_sex_range,
     confusions,
     letter_reading,
     ocr_distance,
@@ -661,7 +662,9 @@ def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
     split = _SPLIT.match(row.range_text)
     cells = _limit_words(lines, split.group(1), split.group(2)) if split and not words else None
     doubtful = cells is not None and any(doubtful_limit(w) for w in cells)
-    if bad_range(row.range_text) or doubtful:
+    # a range printed per sex that reads as one once its slips are undone is not read
+    # again (``ocr_repair`` undoes them): a re-read cell loses the sex letters
+    if bad_range(clean_sex_range(row.range_text) or row.range_text) or doubtful:
         value = update.get("value_text", row.value_text)
 
         def formed(r: str) -> bool:

@@ -265,11 +265,44 @@ def test_a_row_tesseract_split_into_two_lines_is_joined() -> None:
         ("5.1 3.5", "5.1 3.5"),  # out of order: left as read
         ("11 5 to 14.5", "11 5 to 14.5"),  # a point read as a gap: no dash lost
         ("1.12 - 1 32", "1.12 - 1 32"),
+        # a one-sided range with a cell border read as 7 before it, its point read as a colon
+        # (two_column scan with ruled cells)
+        ("7<5:0", "<5:0"),  # the colon: restore_range, near the KB only
+        ("|>60", ">60"),
+        ("<1:40", "<1:40"),  # a titre stays
+        ("17<5", "17<5"),
     ],
 )
 def test_ocr_slips_in_a_printed_range_are_undone_only_when_it_stays_a_range(
     read: str, clean: str
 ) -> None:
+    assert clean_range(read) == clean
+
+
+@pytest.mark.parametrize(
+    ("read", "clean"),
+    [
+        # the colon after a sex letter read as a dash, a point, lost (two_column scans)
+        ("M: 135-175 F- 120-155", "M: 135-175 F: 120-155"),
+        ("M:0-15 F. 0-20", "M: 0-15 F: 0-20"),
+        ("M- 208-428 F: 159-357", "M: 208-428 F: 159-357"),
+        # a limit's point read as a space
+        ("M: 4.50-5 90 F 4.00-5 20", "M: 4.50-5.90 F: 4.00-5.20"),
+        ("M: 0.74-1 35 F- 0 59-1.04", "M: 0.74-1.35 F: 0.59-1.04"),
+        ("M: 41 0-53 0 F: 36 0-46.0", "M: 41.0-53.0 F: 36.0-46.0"),
+        # a point lost: the limit out of order with its pair, or ten times its twin
+        ("M: 410-53 0 F- 36.0-46.0", "M: 41.0-53.0 F: 36.0-46.0"),
+        ("M: 135-175 F°> 120-15.5", "M: 13.5-17.5 F: 12.0-15.5"),
+        # left as read: clean, no places printed, thousands groups, still apart once restored
+        ("M: 13.5-17.5 F: 12.0-15.5", "M: 13.5-17.5 F: 12.0-15.5"),
+        ("M: 30-400 F: 13-150", "M: 30-400 F: 13-150"),
+        ("M:> 125-175 F 190-155", "M:> 125-175 F 190-155"),
+        ("M: 150 000-400 000 F: 150 000-400 000", "M: 150 000-400 000 F: 150 000-400 000"),
+        ("M: 419-8530 F: 340-46.0", "M: 419-8530 F: 340-46.0"),
+        ("M: 0.74-1.35 M: 0.59-1.04", "M: 0.74-1.35 M: 0.59-1.04"),
+    ],
+)
+def test_a_range_printed_per_sex_is_read_through_ocr_slips(read: str, clean: str) -> None:
     assert clean_range(read) == clean
 
 
@@ -535,6 +568,17 @@ def test_a_range_far_from_the_tests_range_is_restored_when_one_slip_undone_lands
     assert "range_text" in row.changed
 
 
+def test_a_border_before_a_one_sided_range_is_dropped_and_its_colon_read_near_the_kb() -> None:
+    # "7<1:7" for < 1.7: a ruled cell's border read as 7, the point as a colon (two_column scan)
+    (row,) = repair_rows([_row("Triglycerides", "1.0", "mmol/L", "7<1:7")], default_kb())
+    assert row.range_text == "< 1.7"
+    assert any('"7<1:7" taken as <1:7' in note for note in row.corrections)
+    assert any('"<1:7" taken as < 1.7' in note for note in row.corrections)
+    # a titre keeps its colon: no KB range near 1.8
+    (row,) = repair_rows([_row("Rubella IgG", "1.0", "", "7<1:8")], default_kb())
+    assert row.range_text == "<1:8"
+
+
 @pytest.mark.parametrize(
     ("name", "unit", "read"),
     [
@@ -725,3 +769,53 @@ def test_an_arrow_read_as_the_value_needs_the_range_on_its_side(
 ) -> None:
     (row,) = repair_rows([_row("Sodium", value, unit, rng)], default_kb())
     assert row.value_text == value
+
+
+def _litre_rows(units: list[tuple[str, str, str]]) -> list[RawLabRow]:
+    return [_row(name, value, unit) for name, value, unit in units]
+
+
+def test_a_small_l_is_read_as_the_litre_the_report_prints_on_its_other_rows() -> None:
+    # a two_column scan: "mmol/L" read as "mmol/l" on some rows, beside g/L, fL and mmol/L
+    rows = _litre_rows(
+        [
+            ("Haemoglobin", "135", "g/L"),
+            ("Mean cell volume", "76.8", "fL"),
+            ("MCHC", "321", "g/L"),
+            ("Mean platelet volume", "9.4", "fL"),
+            ("Sodium", "134", "mmol/L"),
+            ("Urea", "6.5", "mmol/l"),
+            ("Phosphate", "1.13", "mmol/l"),
+            ("Base Excess", "4.4", "mmol/l"),
+            ("Vitamin B12", "1232", "ng/L"),
+        ]
+    )
+    out = repair_rows(rows, default_kb())
+    assert [r.unit_text for r in out[4:8]] == ["mmol/L"] * 4
+    assert out[0].unit_text == "g/L"
+    assert any('"mmol/l"' in note for note in out[5].corrections)
+    assert out[4].corrections == ()  # read right, left alone
+
+
+def test_a_report_printing_the_small_l_keeps_it() -> None:
+    names = ["Haemoglobin", "Mean cell volume", "Sodium", "Urea", "Potassium"]
+    units = ["g/l", "fl", "mmol/l", "mmol/l", "mmol/L"]
+    out = repair_rows(
+        _litre_rows([(n, "5", u) for n, u in zip(names, units, strict=True)]), default_kb()
+    )
+    assert [r.unit_text for r in out] == ["g/l", "fl", "mmol/l", "mmol/l", "mmol/l"]
+
+
+def test_an_arrow_is_read_against_a_range_per_sex_read_with_slips() -> None:
+    # "[↓] 0.34" read as "4 0.34"; the range's points read as spaces (two_column scan)
+    row = _row(
+        "Haematocrit",
+        "0.34",
+        "L/L",
+        "M: 0.41-0 53 F: 0 36-0.46",
+        "4",
+        line="Haematocrit 4 0.34 L/L M: 0.41-0 53 F: 0 36-0.46",
+    )
+    (out,) = repair_rows([row], default_kb())
+    assert out.flag_text == "L"
+    assert out.range_text == "M: 0.41-0.53 F: 0.36-0.46"

@@ -248,6 +248,15 @@ def test_a_range_out_of_order_read_again_is_taken() -> None:
     assert any('"112 to 1.32"' in note for note in out.corrections)
 
 
+def test_a_range_per_sex_that_reads_once_its_slips_are_undone_is_not_read_again() -> None:
+    # the points read as spaces, the colon after F as a dash; read again, the cell lost its
+    # sex letters ("4.50-5904.00-520,": two_column scan)
+    row, lines = _row("Red cell count", "3.83", "M: 4 50-5 90 F- 4 00-5 20")
+    reread = Scripted(["4.50-5904.00-520,"] * 3)
+    assert reread_row(row, lines, reread) == row
+    assert reread.boxes == []
+
+
 def test_a_re_read_range_whose_limits_print_different_decimals_is_not_taken() -> None:
     row, lines = _row("Ionized Calcium", "1.41", "J 1.12 - 1 22")
     assert reread_row(row, lines, Scripted(["1.12-122", "1.12-122", "1.12-122"])) == row
