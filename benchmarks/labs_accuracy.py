@@ -120,8 +120,11 @@ Measured (2026-12-06, Tesseract 5.3, held-out seeds; ``--random 200`` and
   0 vanished, 0 misnamed, 0/200 false reassurance; scanned (3368 rows): found 96.80%, value
   95.02%, unit 94.00%, range 94.56%, flag 94.57%, 5 vanished, 10 misnamed, 0/200 false
   reassurance -> FAIL (both runs: worst 94.19% flag in 80000-80099, 93.10% unit in
-  80100-80199). Per family (scanned, the two runs): leaders found 91.7 / 82.6 (one Courier
-  scan in 80100-80199 lost most of its rows), two_column unit 91.4 / 79.2, range_first flag
+  80100-80199). Per family (scanned, the two runs): leaders found 91.7 / 82.6 (in 80100-80199,
+  27 of 28 rows not found on 5 of the 10 reports, leader dots run into names and values, all
+  but 1 among the unread lines), two_column unit 91.4 / 79.2 (seed 80189: every litre read
+  as a small l; 14 of the 33 unit misses of leaders and two_column there are letter case
+  only, "mmol/l" for mmol/L, the same UCUM unit), range_first flag
   87.1 in 80000-80099, standard unit 88.0 in 80100-80199; value_unit, split_range, cumulative
   >= 94.6 on every field. Tuning gains this round (families' tuning seeds 500-699 / 500-599,
   1598 rows: found/value/unit/range/flag 97.06/93.87/93.74/94.37/94.87 -> 97.18/94.81/94.87/
