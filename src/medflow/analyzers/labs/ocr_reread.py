@@ -246,14 +246,22 @@ def _vote(readings: list[str], ok: Callable[[str], bool]) -> str | None:
     return counts[0][0]
 
 
+def _limit_numbers(range_text: str) -> list[str]:
+    """The numbers a printed range's text holds, as printed."""
+    return re.findall(r"\d+(?:\.\d+)?", range_text)
+
+
+def _decimals(number: str) -> int:
+    return len(number.split(".")[1]) if "." in number else 0
+
+
 def same_precision(range_text: str) -> bool:
     """Whether the limits of a range print the same number of decimals (``1.7 - 2.2``, not
     ``1.12-122``), a zero limit or a one-sided range excepted."""
-    nums = re.findall(r"\d+(?:\.\d+)?", range_text)
+    nums = _limit_numbers(range_text)
     if len(nums) != 2 or any(float(n) == 0 for n in nums):
         return True
-    places = [len(n.split(".")[1]) if "." in n else 0 for n in nums]
-    return places[0] == places[1]
+    return _decimals(nums[0]) == _decimals(nums[1])
 
 
 # A range built from separate Low and High columns ("41 - 2.2": two words on the line).
@@ -328,8 +336,7 @@ _POINTED = re.compile(r"^\d+\.\d+$")
 def range_places(range_text: str) -> int:
     """The decimals every non-zero limit of a printed range is printed with (``3.5-5.1`` -> 1,
     ``1.12 to 1.32`` -> 2, ``< 2.6`` -> 1); 0 when a limit is whole or the limits differ."""
-    nums = [n for n in re.findall(r"\d+(?:\.\d+)?", range_text) if float(n) != 0]
-    places = {len(n.split(".")[1]) if "." in n else 0 for n in nums}
+    places = {_decimals(n) for n in _limit_numbers(range_text) if float(n) != 0}
     return places.pop() if len(places) == 1 else 0
 
 
@@ -355,9 +362,14 @@ def _flag_side(flag_text: str) -> str:
     return {"H": "H", "HH": "H", "L": "L", "LL": "L"}.get(normalize_flag(flag_text), "")
 
 
-def reread_lost_point(row: RawLabRow, lines: list[Line], reread: Reread) -> tuple[str, str]:
-    """(value, correction) when a value that may have lost its point (:func:`lost_point`) reads
-    again from the page image with that point, else ``("", "")``.
+def reread_lost_point(
+    row: RawLabRow, lines: list[Line], reread: Reread
+) -> tuple[str, str, list[str] | None]:
+    """(value, correction, readings) when a value that may have lost its point
+    (:func:`lost_point`) reads again from the page image with that point, else ``("", "",
+    readings)``; ``readings`` are the value word's re-readings, for
+    :func:`reread_low_confidence` not to read the same box again (None when the cell was not
+    read again, or read without a flag glued to it).
 
     The page gives the point: at least :data:`MIN_VOTES` re-read settings read the value's
     digits with a point (or a comma: the point read with a tail, "4,3") where the range's
@@ -367,40 +379,40 @@ def reread_lost_point(row: RawLabRow, lines: list[Line], reread: Reread) -> tupl
     point. A printed flag with a direction must agree with the new value's side of the range.
     """
     places = lost_point(row.value_text, row.range_text)
-    if not places:
-        return "", ""
-    words = _value_words(lines, row.value_text)
+    words = _value_words(lines, row.value_text) if places else []
     if not words:
-        return "", ""
+        return "", "", None
     word = words[0]
     # a flag glued after the value ("27H") is left out of the box by its share of the word
     x1 = word.x0 + (word.x1 - word.x0) * len(row.value_text) / max(len(word.text), 1)
     box = (word.x0, word.top, x1, word.bottom)
     digits = row.value_text.strip()
     want = f"{digits[:-places]}.{digits[-places:]}"
+    first = [r.replace(" ", "").rstrip(",") for r in reread(box, VALUE_CHARS)]
+    reused = first if box == _box(words) else None
     # the point read with a tail as a comma ("4,3") is the point
-    readings = [r.replace(" ", "").rstrip(",").replace(",", ".") for r in reread(box, VALUE_CHARS)]
+    readings = [r.replace(",", ".") for r in first]
     pointed = Counter(r for r in readings if _POINTED.match(r) and _digits(r) == digits)
     placements = pointed.most_common(2)
     if pointed.get(want, 0) < MIN_VOTES or placements[0][0] != want:
-        return "", ""
+        return "", "", reused
     if len(placements) > 1 and placements[1][1] == pointed[want]:
-        return "", ""  # another placement read as often: no telling where the point is
+        return "", "", reused  # another placement read as often: no telling where the point is
     # the readings of these digits, with the point or without it (lost again at some sizes),
     # must outnumber any other number read: the cell may hold another number altogether
     alike = pointed[want] + readings.count(digits)
     other = Counter(r for r in readings if _NUMBER.match(r) and _digits(r) != digits)
     most_other = other.most_common(1)[0][1] if other else 0
     if most_other >= alike or suspicious_value(want, row.range_text):
-        return "", ""
+        return "", "", reused
     flag = _flag_side(row.flag_text)
     if flag and _side(want, row.range_text) != flag:
-        return "", ""
+        return "", "", reused
     note = (
         f'value read as "{row.value_text}", a whole number above its range printed to '
         f"{places} decimal{'s' if places > 1 else ''}: read again from the page image as {want}"
     )
-    return want, note
+    return want, note, reused
 
 
 def _side_words(side: str) -> str:
@@ -619,15 +631,16 @@ def reread_row(row: RawLabRow, lines: list[Line], reread: Reread) -> RawLabRow:
     update: dict[str, str] = {}
     notes: list[str] = []
     held = ""
-    pointed, point_note = reread_lost_point(row, lines, reread)
+    pointed, point_note, readings = reread_lost_point(row, lines, reread)
     if pointed:
         update, notes = {"value_text": pointed}, [point_note]
     elif not suspicious_value(row.value_text, row.range_text):
-        update, notes, held = reread_low_confidence(row, lines, reread)
+        update, notes, held = reread_low_confidence(row, lines, reread, readings)
     else:
-        words = _value_words(lines, row.value_text)
-        read = reread(_box(words), VALUE_CHARS) if words else []
-        readings = [r.replace(" ", "").rstrip(",") for r in read]
+        if readings is None:
+            words = _value_words(lines, row.value_text)
+            read = reread(_box(words), VALUE_CHARS) if words else []
+            readings = [r.replace(" ", "").rstrip(",") for r in read]
         far = far_out(row.value_text, row.range_text)
         side = _side(row.value_text, row.range_text)
 

@@ -150,6 +150,23 @@ def test_a_whole_number_stays_as_read_unless_the_page_shows_the_point(
     assert reread_row(row, lines, Scripted(readings)).value_text == "35"
 
 
+@pytest.mark.parametrize(
+    ("value", "rng"),
+    [
+        ("35", "0.0 - 5.0"),  # read at low confidence: the low-confidence re-read follows
+        ("215", "1.0 - 3.0"),  # impossible beside its range: the impossible-value re-read
+    ],
+)
+def test_a_value_cell_read_again_for_its_point_is_not_read_a_second_time(
+    value: str, rng: str
+) -> None:
+    row, lines = _row("Phosphorus", value, rng)
+    row = row.model_copy(update={"value_confidence": 20.0})
+    reread = Scripted([value] * 6)  # no point on the page
+    assert reread_row(row, lines, reread).value_text == value
+    assert reread.boxes == [(200, 100, 220, 108)]
+
+
 def test_a_point_read_as_a_comma_counts_as_the_point() -> None:
     # "43" for an HbA1c of 4.3 beside 4.0-5.6 (unit_first tuning scan)
     row, lines = _row("Hemoglobin A1c", "43", "4.0-5.6")
