@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 # to the server; this catches typos and header injection before anything is stored.
 _ADDRESS_RE = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 MAX_BACKOFF_S = 6 * 3600.0
+# A live sender can be slowed beyond its socket timeouts by the machine (CPU starved, swapping,
+# a slow database commit after the server accepted the message); a message still queued this
+# long after its send's longest possible run is taken for one whose sender died.
+STALE_MARGIN_S = 30.0
 
 
 class InvalidMessageError(NotifierError, ValueError):
@@ -116,6 +120,9 @@ class Notifier(ABC):
     """
 
     channel = "email"
+    # Network round trips one delivery may wait on, each up to ``timeout_s`` (SMTP: connect,
+    # greeting, EHLO, STARTTLS, EHLO again, AUTH, MAIL, RCPT, DATA, end of data, QUIT).
+    round_trips = 11
 
     def __init__(self, db: Database, settings: NotifySettings) -> None:
         self.db = db
@@ -181,6 +188,11 @@ class Notifier(ABC):
             self.db.notifications.mark_sent(notification_id)
             log.info("notification %s sent via %s", notification_id, type(self).__name__)
 
+    def longest_send_s(self) -> float:
+        """The longest one delivery can take while its sender is alive, margin included: a
+        message queued for longer than this was cut off by its sender dying."""
+        return float(self.round_trips * self.settings.timeout_s + STALE_MARGIN_S)
+
     def retry_failed(self, now: datetime | None = None) -> int:
         """Send again every failed notification whose retry time has come, and every one
         left queued by a sender that died before delivering it.
@@ -191,9 +203,10 @@ class Notifier(ABC):
             How many were tried.
         """
         now = now or utcnow()
-        # A send is over within a few socket timeouts: one still queued after that was cut
-        # off by its process dying, and is delivered here.
-        stale = now - timedelta(seconds=3 * self.settings.timeout_s)
+        # A send is over within its round trips' socket timeouts: one still queued after that
+        # was cut off by its process dying, and is delivered here. Taking a live sender's
+        # message for a dead one's would send it twice, so the bound is generous.
+        stale = now - timedelta(seconds=self.longest_send_s())
         due = self.db.notifications.claim_due(now, stale_before=stale)
         for rec in due:
             self._attempt(rec.id, parse_email(rec.payload), attempts_before=rec.attempts)

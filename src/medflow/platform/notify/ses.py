@@ -51,16 +51,30 @@ class SesNotifier(Notifier):
     """
 
     channel = "email"
+    # Up to 3 tries (botocore's standard retry mode), each a connect and a read of up to
+    # timeout_s; between tries botocore backs off up to 20 s (see longest_send_s).
+    round_trips = 6
 
     def __init__(self, db: Database, settings: NotifySettings, client: Any | None = None) -> None:
         super().__init__(db, settings)
         if client is None:
             try:
                 import boto3
+                from botocore.config import Config
             except ImportError as exc:
                 raise DependencyMissingError("the ses notifier", "aws", "boto3") from exc
-            client = boto3.client("ses")
+            client = boto3.client(
+                "ses",
+                config=Config(
+                    connect_timeout=settings.timeout_s,
+                    read_timeout=settings.timeout_s,
+                    retries={"total_max_attempts": 3, "mode": "standard"},
+                ),
+            )
         self._client = client
+
+    def longest_send_s(self) -> float:
+        return super().longest_send_s() + 2 * 20.0
 
     def _deliver(self, notification_id: str, message: EmailMessage) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -9,8 +9,10 @@ problems: retrying will not help until someone changes the configuration).
 
 from __future__ import annotations
 
+import functools
 import logging
 import smtplib
+import socket
 import ssl
 from email.message import EmailMessage
 from pathlib import Path
@@ -21,6 +23,23 @@ from medflow.platform.db import Database
 from medflow.platform.notify.base import Notifier
 
 log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _local_hostname() -> str:
+    """The name this host gives in EHLO, looked up once per process.
+
+    ``smtplib`` otherwise calls ``socket.getfqdn()`` on every connection: a reverse lookup
+    that, on a host whose resolver cannot be reached, waits out DNS timeouts on each send.
+    """
+    fqdn = socket.getfqdn()
+    if "." in fqdn:
+        return fqdn
+    # smtplib's own fallback (RFC 5321 §4.1.3: an address literal when there is no FQDN).
+    try:
+        return f"[{socket.gethostbyname(socket.gethostname())}]"
+    except OSError:
+        return "[127.0.0.1]"
 
 
 class SmtpNotifier(Notifier):
@@ -49,9 +68,15 @@ class SmtpNotifier(Notifier):
         s = self.settings
         if s.smtp_security == "ssl":
             return smtplib.SMTP_SSL(
-                s.smtp_host, s.smtp_port, timeout=s.timeout_s, context=self._tls()
+                s.smtp_host,
+                s.smtp_port,
+                local_hostname=_local_hostname(),
+                timeout=s.timeout_s,
+                context=self._tls(),
             )
-        smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout_s)
+        smtp = smtplib.SMTP(
+            s.smtp_host, s.smtp_port, local_hostname=_local_hostname(), timeout=s.timeout_s
+        )
         if s.smtp_security == "starttls":
             try:
                 smtp.starttls(context=self._tls())

@@ -104,6 +104,7 @@ class WebhookNotifier(Notifier):
     """
 
     channel = "webhook"
+    round_trips = 4  # connect, TLS handshake, send, reply: each up to timeout_s
 
     def __init__(
         self, db: Database, settings: NotifySettings, client: httpx.Client | None = None

@@ -78,3 +78,21 @@ def test_unwritable_outbox_is_a_retryable_failure(db: Database, tmp_path: Path) 
     rec = db.notifications.get(nid)
     assert rec.status == "failed"
     assert rec.next_attempt_at is not None
+
+
+def test_a_slow_live_senders_message_is_not_taken_for_a_dead_ones(db: Database) -> None:
+    """A message still queued a few socket timeouts after it was stored may belong to a
+    sender that is alive but slow (a starved CPU, one slow round trip per SMTP command): the
+    retry pass leaves it until a send cannot still be running, so it is not sent twice."""
+    notifier = MemoryNotifier(db, NotifySettings(timeout_s=2))
+    rec, _ = db.notifications.create(
+        channel="email", recipient=MSG.to, subject=MSG.subject, payload="Subject: x\n\nbody"
+    )
+    stored = db.notifications.get(rec.id).created_at
+    # 10 s: five socket timeouts, more than an SMTP session's first few round trips.
+    assert notifier.retry_failed(now=stored + timedelta(seconds=10)) == 0
+    longest = notifier.longest_send_s()
+    assert longest >= notifier.round_trips * 2
+    assert notifier.retry_failed(now=stored + timedelta(seconds=longest - 1)) == 0
+    assert notifier.retry_failed(now=stored + timedelta(seconds=longest + 1)) == 1
+    assert [nid for nid, _ in notifier.sent] == [rec.id]
