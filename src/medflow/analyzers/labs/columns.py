@@ -585,12 +585,20 @@ def _arrow_digit(token: str) -> bool:
     return len(token) == 1 and token.isdigit() and token in arrows
 
 
+# A value Tesseract split at its point ("<0. 30" for "<0.30": Courier, range_first tuning seed
+# 471): a number ending in its point, then digits. No cell prints a number ending in a point.
+_POINT_HEAD = re.compile(r"^[<>]?\d+\.$")
+
+
 def split_value(text: str) -> tuple[str, str, str, bool] | None:
     """(value, flag, unit, qualitative) from a result cell (``"12.1 H"``, ``"↑ 12.1"``,
-    ``"12.1*"``, ``"5.4 mmol/L"``, ``"< 0.5"``, ``"Negative"``), or None when it holds none."""
+    ``"12.1*"``, ``"5.4 mmol/L"``, ``"< 0.5"``, ``"Negative"``), or None when it holds none.
+    A value split at its point (:data:`_POINT_HEAD`) is joined, not taken for a flag."""
     toks = text.split()
     if not toks:
         return None
+    if len(toks) > 1 and _POINT_HEAD.match(toks[0]) and toks[1].isdigit():
+        toks = [toks[0] + toks[1], *toks[2:]]
     lex = lexicon()
     flag = ""
     if len(toks) > 1 and normalize_flag(toks[0]) and not VALUE_RE.match(toks[0]):

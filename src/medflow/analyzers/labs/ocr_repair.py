@@ -22,7 +22,9 @@ without guessing, on rows read by OCR only:
   direction; otherwise it stays as read (and is shown as an unknown flag). One upright stroke
   read as the flag (``I``, ``|``, ``l``) beside a value inside its printed range is a cell
   border and is dropped. A doubled flag read with a lower-case letter (``[lL]`` for ``[↓]``)
-  is one flag, not a critical one (:func:`_single_flag`).
+  is one flag, not a critical one (:func:`_single_flag`). A lower-case ``l`` against the
+  value taken for a low flag is the digit 1 when the value is not low with it
+  (:func:`lower_l_read_as_flag`).
   A star set against the value and read as another mark (``32%`` for ``32*``) is the flag
   when the unit was read apart, the value lies beyond its range and no other flag of the
   report reads as a direction. A range printed per sex is read for each sex when the value
@@ -401,8 +403,16 @@ BORDER_MARKS = frozenset({"I", "i", "l", "|", "!", "[", "]"})
 
 def border_mark(row: RawLabRow) -> bool:
     """Whether the row's flag as read is a cell border: one upright stroke, beside a value
-    that lies inside its printed range (a down arrow read as ``l`` lies below it)."""
-    if row.flag_text not in BORDER_MARKS:
+    that lies inside its printed range (a down arrow read as ``l`` lies below it). A stroke
+    read as ``!`` is case-folded by the column reader into the abnormal flag ``A``: the row's
+    ``A`` is a border when every word of its line that reads as ``A`` is such a stroke
+    (``Lymphocytes % 20-45 ! 37``: a pipe table in 8 pt Times, shuffled tuning seed 326)."""
+    if row.flag_text == "A":
+        words = row.line.split()
+        read = [w for w in words if normalize_flag(w) == "A"]
+        if not read or any(w not in BORDER_MARKS for w in read):
+            return False
+    elif row.flag_text not in BORDER_MARKS:
         return False
     value = parse_value(row.value_text)
     reference = parse_range(row.range_text) if row.range_text else None
@@ -452,6 +462,25 @@ def arrow_read_as_value(row: RawLabRow) -> tuple[str, str, str] | None:
     if _direction(row.model_copy(update={"value_text": words[0]})) != want:
         return None
     return words[0], want, " ".join(words[1:])
+
+
+def lower_l_read_as_flag(row: RawLabRow) -> str | None:
+    """The value with a glued lower-case ``l`` read as the digit 1 (``4l`` -> ``41``) when the
+    column reader took it for a low flag the value does not bear out, else None.
+
+    A lab prints its flags in capitals; a lower-case ``l`` against a value's last digit is the
+    digit ``1`` Tesseract read as a letter ("NT-proBNP 4l pg/mL <125": flag_first tuning seed
+    333, read as 4 with the flag L). Taken only when the value read with the 1 does not lie
+    below its printed range (a low flag would say it does)."""
+    if row.flag_text != "L" or not _PLAIN_NUMBER.match(row.value_text):
+        return None
+    words = row.line.replace("|", " ").split()
+    if f"{row.value_text}l" not in words:
+        return None
+    value = f"{row.value_text}1"
+    if _direction(row.model_copy(update={"value_text": value})) == "L" or not row.range_text:
+        return None
+    return value
 
 
 def _flag_fix(row: RawLabRow) -> tuple[str, str, str] | None:
@@ -824,13 +853,16 @@ def _star_flag(row: RawLabRow, flags: Sequence[str]) -> str | None:
     prints a flag in lower case. Both readings say "abnormal, direction not printed"; the star
     is what the report prints. A flag cell read as a mark a star is read as
     (``data/ocr_confusions.yaml``: ``star``, ``x``) is taken for a star on the same evidence,
-    and only beside a value outside its printed range (tuning seed 384, 7.8 pt Times)."""
+    and only beside a value outside its printed range (tuning seed 384, 7.8 pt Times); so is
+    such a mark read alone on the line of a row read with no flag (:func:`_lone_star`)."""
     others = [f for f in flags if f]
     if len(others) < STAR_ROWS or any(f != "*" for f in others):
         return None
     cleaned = row.model_copy(update={"range_text": clean_range(row.range_text)})
     if row.flag_text in confusions().star and _direction(cleaned):
         return row.flag_text  # a star read as a letter it looks like, beside a value out of range
+    if not row.flag_text and _direction(cleaned):
+        return _lone_star(row)
     if row.flag_text != "A":
         return None
     words = row.line.replace("|", " ").split()
@@ -838,6 +870,30 @@ def _star_flag(row: RawLabRow, flags: Sequence[str]) -> str | None:
     if len(read) != 1 or not (read[0].isalpha() and read[0].islower()):
         return None
     return read[0]
+
+
+def _report_flags(rows: Sequence[RawLabRow]) -> list[str]:
+    """The report's flags as read (normalised), each star read as a letter (:func:`_star_flag`)
+    taken as the star, so that one star read as ``a`` does not keep the others from being
+    told among the report's stars (range_first tuning seed 441: a star read as ``a`` beside
+    one read as ``7``)."""
+    read = [normalize_flag(r.flag_text) if r.flag_text.strip() else "" for r in rows]
+    return [
+        "*" if row.ocr and _star_flag(row, [g for k, g in enumerate(read) if k != i]) else f
+        for i, (row, f) in enumerate(zip(rows, read, strict=True))
+    ]
+
+
+def _lone_star(row: RawLabRow) -> str | None:
+    """The one word of the row's line that is a mark a star is read as (``=``, ``x``: see
+    ``star`` of ``data/ocr_confusions.yaml``) and no word of its value, unit or range, else
+    None. The column reader drops such a mark from the flag cell as a stray (``Lymphocytes =
+    15 % 20-45`` for a star printed in the flag column before the value: flag_first tuning
+    seed 403; ``| mg/dl | =`` at the end of a range_first row: seed 441)."""
+    cells = {*row.value_text.split(), *row.unit_text.split(), *row.range_text.split()}
+    words = row.line.replace("|", " ").split()
+    read = [w for w in words if w in confusions().star and w not in cells]
+    return read[0] if len(read) == 1 else None
 
 
 def _single_flag(row: RawLabRow) -> str | None:
@@ -928,7 +984,7 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
         else ""
         for r in rows
     ]
-    flags = [normalize_flag(r.flag_text) if r.flag_text.strip() else "" for r in rows]
+    flags = _report_flags(rows)
     report_litre = litre_case([u for u in seen if u])
     out: list[RawLabRow] = []
     for i, row in enumerate(rows):
@@ -970,6 +1026,15 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
                 "and the printed range holds no titre"
             )
             row = row.model_copy(update={"value_text": point})
+        one = lower_l_read_as_flag(row)
+        if one is not None:
+            update.update({"value_text": one, "flag_text": ""})
+            notes.append(
+                f'value read as "{row.value_text}l" taken as {one} with no flag: a lower-case l '
+                "against the value is the digit 1 (flags are printed in capitals), and the "
+                "value read with it is not below its range"
+            )
+            row = row.model_copy(update={"value_text": one, "flag_text": ""})
         glued = _glued_star(row, [f for k, f in enumerate(flags) if k != i])
         if glued is not None:
             update["flag_text"] = "*"

@@ -227,3 +227,11 @@ def test_a_dash_standing_apart_before_the_value_is_no_minus_sign() -> None:
         )
     )
     assert read_cells(minus, tables[0]).parts is None
+
+
+def test_a_value_split_at_its_point_is_one_value_not_a_flag_and_a_value() -> None:
+    # "<0.30" read "<0. 30" (Courier): "<0." was kept as an unreadable flag, 30 as the value
+    assert split_value("<0. 30 mg/L") == ("<0.30", "", "mg/L", False)
+    assert split_value("1. 25") == ("1.25", "", "", False)
+    # an unreadable mark before a value is still kept as the flag read
+    assert split_value("[1] 0.53") == ("0.53", "[1]", "", False)

@@ -819,3 +819,84 @@ def test_an_arrow_is_read_against_a_range_per_sex_read_with_slips() -> None:
     (out,) = repair_rows([row], default_kb())
     assert out.flag_text == "L"
     assert out.range_text == "M: 0.41-0.53 F: 0.36-0.46"
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "rng"),
+    [
+        ("et", "21", "8 - 16"),  # "↑" in a DejaVuSans pipe table, read with a letter before it
+        ("kt", "5.1", "2.0 - 4.0"),
+        ("Lt", "259", "<200"),
+        ("if", "5.9", "3.5-5.1"),
+    ],
+)
+def test_an_up_arrow_read_with_a_letter_before_its_shaft_is_the_flag_above_the_range(
+    flag: str, value: str, rng: str
+) -> None:
+    (row,) = repair_rows([_row("Glucose", value, "mg/dL", rng, flag)], default_kb())
+    assert row.flag_text == "H"
+    # beside a value inside its range the reading stays as read
+    (row,) = repair_rows([_row("Glucose", "90", "mg/dL", "70-99", flag)], default_kb())
+    assert row.flag_text == flag
+
+
+def test_a_star_read_as_a_seven_or_an_equals_sign_among_star_flags_is_a_star() -> None:
+    # range_first: "MCHC | 32.0 - 36.0 | 31.6 | g/dL 7", "Creatinine | ... | mg/dl | =" (the
+    # "=" dropped from the flag cell as a stray mark); one other star read as "a"
+    rows = [
+        _row("MCHC", "31.6", "g/dL", "32.0 - 36.0", "7", line="MCHC | 32.0 - 36.0 | 31.6 | g/dL 7"),
+        _row(
+            "Creatinine",
+            "0.68",
+            "mg/dL",
+            "M: 0.74-1.35 F: 0.59-1.04",
+            line="Creatinine | M: 0.74-1.35 F: 0.59-1.04 | 0.68 | mg/dl | =",
+        ),
+        _row("Reticulocyte Count", "3.4", "%", "0.5 - 2.5", "A", line="Retic | 3.4 | % | a"),
+        _row("Vitamin B12", "1,167", "pg/mL", "200 - 900", "*"),
+        _row("Rheumatoid Factor", "17", "IU/mL", "<14", "*"),
+    ]
+    fixed = repair_rows(rows, default_kb())
+    assert [r.flag_text for r in fixed] == ["*"] * 5
+    assert any('"="' in note for note in fixed[1].corrections)
+
+
+def test_a_seven_or_equals_sign_stays_without_star_flags_or_inside_the_range() -> None:
+    stars = [
+        _row("Vitamin B12", "1,167", "pg/mL", "200 - 900", "*"),
+        _row("Rheumatoid Factor", "17", "IU/mL", "<14", "*"),
+    ]
+    inside = _row("MCHC", "33.6", "g/dL", "32.0 - 36.0", line="MCHC | 32.0 - 36.0 | 33.6 | g/dL =")
+    assert repair_rows([inside, *stars], default_kb())[0].flag_text == ""
+    seven = _row("MCHC", "31.6", "g/dL", "32.0 - 36.0", "7")
+    letters = [stars[0].model_copy(update={"flag_text": "H"}), stars[1]]
+    assert repair_rows([seven, *letters], default_kb())[0].flag_text == "7"
+    low = _row("MCHC", "31.6", "g/dL", "32.0 - 36.0", line="MCHC | 32.0 - 36.0 | 31.6 | g/dL =")
+    assert repair_rows([low, *letters], default_kb())[0].flag_text == ""
+
+
+def test_a_border_read_as_an_exclamation_mark_is_no_abnormal_flag_inside_the_range() -> None:
+    # the column reader case-folds "!" into the abnormal flag A
+    line = "Lymphocytes % 20-45 ! 37"
+    (row,) = repair_rows([_row("Lymphocytes", "37", "%", "20-45", "A", line=line)], default_kb())
+    assert row.flag_text == ""
+    # beyond its range, or printed as a letter, it stays
+    line = "Basophils % ! 0-2 11"
+    (row,) = repair_rows([_row("Basophils", "11", "%", "0-2", "A", line=line)], default_kb())
+    assert row.flag_text == "A"
+    line = "Lymphocytes % 20-45 A 37"
+    (row,) = repair_rows([_row("Lymphocytes", "37", "%", "20-45", "A", line=line)], default_kb())
+    assert row.flag_text == "A"
+
+
+def test_a_lower_case_l_against_a_value_is_the_digit_one_when_the_value_is_not_low() -> None:
+    line = "NT-proBNP 4l pg/mL <125"
+    (row,) = repair_rows([_row("NT-proBNP", "4", "pg/mL", "<125", "L", line=line)], default_kb())
+    assert (row.value_text, row.flag_text) == ("41", "")
+    # a capital L, or a value that is low with the 1 too, keeps the flag
+    line = "NT-proBNP 4L pg/mL <125"
+    (row,) = repair_rows([_row("NT-proBNP", "4", "pg/mL", "<125", "L", line=line)], default_kb())
+    assert (row.value_text, row.flag_text) == ("4", "L")
+    line = "Sodium 12l mmol/L 136-145"
+    (row,) = repair_rows([_row("Sodium", "12", "mmol/L", "136-145", "L", line=line)], default_kb())
+    assert (row.value_text, row.flag_text) == ("12", "L")
