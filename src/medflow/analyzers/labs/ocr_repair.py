@@ -15,8 +15,8 @@ without guessing, on rows read by OCR only:
   ``cells/cumm``, ``Kiul.`` -> ``K/uL``), with the same margin. The units the knowledge base
   lists for the test are tried before those it only converts to (``nmol.`` is nmol/L for
   Total T4 beside rows printing mmol/L). ``10*3/uL`` is read as ``10^3/uL`` where another row
-  of the report reads a caret in a power of ten (Tesseract reads a caret as a star, not the
-  reverse), the test known or not. A flag printed between the value and the unit and read
+  of the report reads ``10^3/uL`` (Tesseract reads a caret as a star, not the reverse), the
+  test known or not. A flag printed between the value and the unit and read
   into the unit cell (``[L] g/dL``) leaves the unit when it is taken for the flag.
   The litre is written as the report's other units clearly write it
   (``mmol/l`` -> ``mmol/L`` beside ``g/L`` and ``fL``): a report prints one convention, and
@@ -264,13 +264,12 @@ def _unit_fix(row: RawLabRow, kb: KnowledgeBase, others: Sequence[str]) -> str |
         if ucum is not None and (found is None or ucum in found[1]):
             return _same_spelling(trimmed, pool, others) or trimmed
     caret = read.replace("*", "^")
-    carets = caret in others or (caret in pool and any("10^" in o for o in others))
-    if caret != read and carets and kb.to_ucum(caret) == kb.to_ucum(read) is not None:
+    if caret != read and caret in others and kb.to_ucum(caret) == kb.to_ucum(read) is not None:
         # Tesseract reads the small caret of "10^3/uL" as "*" (the reverse was not seen): the
-        # report prints the caret where another row reads it, in this unit or in another power
-        # of ten ("10*6/uL" beside "x10^3/uL", standard tuning seed 400: a page prints its
-        # powers one way), whether or not the test's name was read well enough to know it
-        # (the same unit, only its spelling changes)
+        # report prints the caret where another row reads it, whether or not the test's name
+        # was read well enough to know it (the same unit, only its spelling changes). Only
+        # the same unit: a report may print one power with a caret and another with a star
+        # (value_unit check seed 714: 10*3/uL beside 10^...)
         return caret
     if found is None:
         # the name is too garbled to know the test: a unit read as no known spelling is
@@ -818,6 +817,12 @@ def _glued_reading(text: str) -> tuple[str, str] | None:
     return f"{low} - {high}", "the dash between its limits lost"
 
 
+def _alike_places(low: str, high: str) -> bool:
+    """Whether two limits print the same decimals, a zero limit alike with any."""
+    zero = float(low) == 0 or float(high) == 0
+    return zero or _places(low.lstrip("-")) == _places(high)
+
+
 def _range_off(low: float | None, high: float, kb_low: float | None, kb_high: float) -> float:
     """How far (low, high) lies from the KB's range (kb_low, kb_high), in KB upper limits."""
     if low is not None and low >= high:
@@ -869,11 +874,16 @@ def restore_range(row: RawLabRow, kb: KnowledgeBase) -> tuple[str, str] | None:
         return None
     found: dict[tuple[float | None, float], tuple[int, str, str]] = {}
     highs = _number_readings(m["b"], conf, first=False) if m["b"] is not None else [("", "")]
+    alike = m["b"] is None or _alike_places(m["a"], m["b"])
     for a, why_a in _number_readings(m["a"], conf, first=True):
         for b, why_b in highs:
             slips = [w for w in (why_a, why_b) if w]
             cost = len(slips) + sum(w == _BORDER_ONE for w in slips) * (conf.border_one_cost - 1)
             if not slips or cost > conf.max_range_slips:
+                continue
+            if alike and b and not _alike_places(a, b):
+                # slips undone never make limits read with the same decimals unlike
+                # ("2557-1" is not 2.557 - 7: unit_first check seed 832)
                 continue
             key = limits(a, b or None)
             if off(*key) <= conf.range_near:
