@@ -12,9 +12,13 @@ without guessing, on rows read by OCR only:
   unit is taken only when one spelling is clearly closest; otherwise the text stays as read.
   Where OCR garbled the test's name too (no test known), a unit read as no known spelling is
   compared with every spelling, the report's other units first (``cellsicumm`` ->
-  ``cells/cumm``, ``Kiul.`` -> ``K/uL``), with the same margin. ``10*3/uL`` is read as
-  ``10^3/uL`` where another row of the report reads the caret (Tesseract reads a caret as a
-  star, not the reverse). The litre is written as the report's other units clearly write it
+  ``cells/cumm``, ``Kiul.`` -> ``K/uL``), with the same margin. The units the knowledge base
+  lists for the test are tried before those it only converts to (``nmol.`` is nmol/L for
+  Total T4 beside rows printing mmol/L). ``10*3/uL`` is read as ``10^3/uL`` where another row
+  of the report reads ``10^3/uL`` (Tesseract reads a caret as a star, not the reverse), the
+  test known or not. A flag printed between the value and the unit and read
+  into the unit cell (``[L] g/dL``) leaves the unit when it is taken for the flag.
+  The litre is written as the report's other units clearly write it
   (``mmol/l`` -> ``mmol/L`` beside ``g/L`` and ``fL``): a report prints one convention, and
   Tesseract reads a capital L at the end of a unit as a small one on some rows only.
 * **arrows**: a word beside the value or in the flag cell that is what Tesseract makes of an
@@ -34,8 +38,10 @@ without guessing, on rows read by OCR only:
 * **ranges**: a printed range far from the knowledge base's range for the test (``05-25`` for
   0.5-2.5: decimal points lost; ``0.1 - 4.0`` for 0.1 - 1.0; a border read as a leading minus
   or 1) is restored when exactly one reading with the fewest slips undone lies near the KB's
-  range (:func:`restore_range`, thresholds in ``data/ocr_confusions.yaml``); limits out of
-  order that no slip explains are not used.
+  range (:func:`restore_range`, thresholds in ``data/ocr_confusions.yaml``; ``112 - 132`` for
+  1.12 - 1.32, ``1.72.2`` for 1.7 - 2.2: the dash lost); limits out of order that no slip
+  explains are not used. A limit read as two digit groups beside a limit printing a point with
+  as many decimals has its point back (``1.12 - 1 32``).
 
 Each correction is kept on the row (``RawLabRow.corrections``) with the text as read, and the
 row stays marked as OCR-read; the whole line as read is kept in ``RawLabRow.line``.
@@ -43,6 +49,7 @@ row stays marked as OCR-read; the whole line as read is kept in ``RawLabRow.line
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -85,6 +92,7 @@ class Confusions:
     splits: frozenset[tuple[str, str]] = frozenset()  # (read as two characters, printed)
     digit_lookalikes: tuple[tuple[str, str], ...] = ()
     star_glued: frozenset[str] = frozenset()
+    joins: frozenset[tuple[str, str]] = frozenset()  # (read as one character, printed)
 
 
 @cache
@@ -116,6 +124,11 @@ def confusions() -> Confusions:
             for ch in str(chars)
         ),
         star_glued=frozenset(str(m) for m in data.get("star_glued", [])),
+        joins=frozenset(
+            (str(read), str(printed))
+            for printed, reads in data.get("joins", {}).items()
+            for read in reads
+        ),
     )
 
 
@@ -143,8 +156,9 @@ def _indel(ch: str, conf: Confusions) -> float:
 
 def ocr_distance(read: str, printed: str) -> float:
     """Edit distance from ``printed`` to what OCR ``read``, with OCR confusions made cheap: a
-    substitution inside a confusion group, a stray mark, and one printed character read as
-    two (``data/ocr_confusions.yaml``: ``splits``, ``T.`` for a small ``L``)."""
+    substitution inside a confusion group, a stray mark, one printed character read as
+    two (``data/ocr_confusions.yaml``: ``splits``, ``T.`` for a small ``L``) and two read as
+    one (``joins``: ``U`` for ``L/``)."""
     conf = confusions()
     first = [0.0]
     for ch in printed:
@@ -162,6 +176,8 @@ def ocr_distance(read: str, printed: str) -> float:
             )
             if pair and (pair, b) in conf.splits:
                 best = min(best, rows[-2][j - 1] + CHEAP_SUB)
+            if j >= 2 and (a, printed[j - 2 : j]) in conf.joins:
+                best = min(best, prev[j - 2] + CHEAP_SUB)
             row.append(best)
         rows.append(row)
     return rows[-1][-1]
@@ -186,7 +202,12 @@ def _accepted(
     return listed & convertible, convertible
 
 
-def snap_unit(read: str, candidates: Sequence[str], preferred: Sequence[str] = ()) -> str | None:
+def snap_unit(
+    read: str,
+    candidates: Sequence[str],
+    preferred: Sequence[str] = (),
+    listed: Sequence[str] = (),
+) -> str | None:
     """The printed spelling among ``candidates`` that OCR clearly read as ``read``, or None.
 
     Args:
@@ -195,15 +216,19 @@ def snap_unit(read: str, candidates: Sequence[str], preferred: Sequence[str] = (
         preferred: those of the units the knowledge base lists for the test, and the units
             printed on the report's other rows; tried first, when none of the other
             candidates is closer.
+        listed: those of the units the knowledge base lists for the test alone; tried before
+            ``preferred``, on the same terms: a unit another row prints that the test only
+            converts to is no rival to the test's own unit that is nearer (``nmol.`` for
+            nmol/L of Total T4 beside rows printing mmol/L, standard tuning seed 330).
 
     Returns:
         the closest spelling when its distance is small for its length and every other
         spelling (of another unit text) is at least ``MARGIN`` farther; None otherwise.
     """
     scored = sorted({(ocr_distance(read, c), c) for c in candidates})
-    if preferred:
-        mine = [(d, c) for d, c in scored if c in preferred]
-        if mine and (not scored or mine[0][0] <= scored[0][0] + 1e-9):
+    for tier in (listed, preferred):
+        mine = [(d, c) for d, c in scored if c in tier]
+        if mine and mine[0][0] <= scored[0][0] + 1e-9:
             found = _clear_best(mine)
             if found is not None:
                 return found
@@ -240,6 +265,14 @@ def _unit_fix(row: RawLabRow, kb: KnowledgeBase, others: Sequence[str]) -> str |
         ucum = kb.to_ucum(trimmed)
         if ucum is not None and (found is None or ucum in found[1]):
             return _same_spelling(trimmed, pool, others) or trimmed
+    caret = read.replace("*", "^")
+    if caret != read and caret in others and kb.to_ucum(caret) == kb.to_ucum(read) is not None:
+        # Tesseract reads the small caret of "10^3/uL" as "*" (the reverse was not seen): the
+        # report prints the caret where another row reads it, whether or not the test's name
+        # was read well enough to know it (the same unit, only its spelling changes). Only
+        # the same unit: a report may print one power with a caret and another with a star
+        # (value_unit check seed 714: 10*3/uL beside 10^...)
+        return caret
     if found is None:
         # the name is too garbled to know the test: a unit read as no known spelling is
         # snapped, among every spelling, the report's other rows first; a known one only
@@ -251,21 +284,18 @@ def _unit_fix(row: RawLabRow, kb: KnowledgeBase, others: Sequence[str]) -> str |
     candidates = [c for c in pool if kb.to_ucum(c) in accepted]
     ucum = kb.to_ucum(read)
     if ucum is None:
+        own = [c for c in candidates if kb.to_ucum(c) in listed]
         preferred = [c for c in candidates if kb.to_ucum(c) in listed or c in others]
-        return snap_unit(read, candidates, preferred)
+        return snap_unit(read, candidates, preferred, own)
     if ucum not in accepted:
         return None  # a known unit is never changed into another
-    caret = read.replace("*", "^")
-    if caret != read and caret in others:
-        # Tesseract reads the small caret of "10^3/uL" as "*" (the reverse was not seen): the
-        # report prints the caret where another row reads it
-        return caret
     return _same_spelling(read, candidates, others)
 
 
-# Smudges OCR glues to the ends of a unit (a period, a comma, a cell rule); no unit spelling
-# starts or ends with one.
-_EDGE_MARKS = re.compile(r"^[.,;:_'`~|]+|[.,;:_'`~|]+$")
+# Smudges OCR glues to the ends of a unit (a period, a comma, a cell rule, a brace or bracket:
+# "{mg/dL" beside a split-range scan's cell border, tuning seed 5:425); no unit spelling starts
+# or ends with one.
+_EDGE_MARKS = re.compile(r"^[.,;:_'`~|{}\[\]()]+|[.,;:_'`~|{}\[\]()]+$")
 
 
 def trim_edge_marks(text: str) -> str:
@@ -508,7 +538,10 @@ def _flag_fix(row: RawLabRow) -> tuple[str, str, str] | None:
             for k in (i - 1, i + 1):
                 read = words[k] if 0 <= k < len(words) else ""
                 if want in (arrow_reading(read), normalize_flag(read)):
-                    return want, read, row.unit_text
+                    # a flag printed between the value and the unit was read into the unit
+                    # cell too ("[L] g/dL", standard tuning seed 440): no unit starts so
+                    rest = unit_words[1:] if unit_words[:1] == [read] else unit_words
+                    return want, read, " ".join(rest)
             break
     return None
 
@@ -522,8 +555,11 @@ _JUNK_EDGE = re.compile(r"^[\[\](){}|;:,.=_*'\s]+|[\[\](){}|;:,.=_*'\s]+$")
 # too; leaders tuning seeds 387 and 417): a range cell prints no word "O" before "to".
 _ZERO_LOW = re.compile(r"^[Oo](?=\s*(?:to|[-–—])\s*\d)")
 # A cell border or bracket glued to a limit on its inner side ("3.9 - [5:5": separate Low and
-# High cells joined, the High cell's border read with its number).
-_INNER_JUNK = re.compile(r"(?<=\s)[\[\](){}|]+(?=-?\d)|(?<=\d)[\[\](){}|]+(?=\s)")
+# High cells joined, the High cell's border read with its number), or a smudge read as a degree
+# sign between a limit and the dash ("3.5°-5:1", unit_first tuning seed 402).
+_INNER_JUNK = re.compile(
+    r"(?<=\s)[\[\](){}|]+(?=-?\d)|(?<=\d)[\[\](){}|]+(?=\s)|(?<=\d)[°º˚]+(?=\s*[-–—]\s*\d)"
+)
 
 
 # A point read as a comma: a comma before one or two digits is no thousands separator
@@ -549,13 +585,41 @@ _TWO_LIMITS = re.compile(r"^(?P<a>\d+[:.]\d+)(?P<sep>\s*(?:[-–—]|to)?\s*)(?P
 _LOW_COMPARATOR = re.compile(r"^[<>]=?\s*(?=-?\d+(?:\.\d+)?\s*(?:[-–—]|to)\s*\d)")
 
 
+# A limit's point read as a gap ("1.12 - 1 32" for 1.12 - 1.32, "11 5 to 14.5"; "0 80 1.80" for
+# 0.80 - 1.80, the dash lost too: unit_first tuning seed 492): one limit read as two digit
+# groups, the other printing a point with as many decimals as the second group has digits. A
+# lab prints both limits of a range with the same decimals, and a thousands group has three
+# digits beside a limit with no point ("150 000 - 400 000" is left).
+_GAP_POINT = re.compile(
+    r"^(?P<a>\d+(?:\.\d+|\s\d+)?)(?P<sep>\s*(?:[-–—]|to)\s*|\s)(?P<b>\d+(?:\.\d+|\s\d+)?)$"
+)
+
+
 def _places(number: str) -> int:
     return len(re.split(r"[:.]", number)[1]) if re.search(r"[:.]", number) else 0
 
 
+def _gap_point(text: str) -> str:
+    """``text`` with a limit's point read as a gap put back (see :data:`_GAP_POINT`)."""
+    m = _GAP_POINT.match(text)
+    if m is None:
+        return text
+    a, b = m["a"], m["b"]
+    gapped = [" " in a, " " in b]
+    if gapped.count(True) != 1:
+        return text
+    split, other = (a, b) if gapped[0] else (b, a)
+    if "." not in other or _places(other) != len(split.split()[1]):
+        return text
+    point = split.replace(" ", ".")
+    low, high = (point, b) if gapped[0] else (a, point)
+    return f"{low}{m['sep']}{high}"
+
+
 def _lost_marks(text: str) -> str:
-    """``text`` with the marks of :data:`_TWO_LIMITS` and :data:`_LOW_COMPARATOR` undone."""
-    text = _LOW_COMPARATOR.sub("", text)
+    """``text`` with the marks of :data:`_TWO_LIMITS`, :data:`_LOW_COMPARATOR` and
+    :data:`_GAP_POINT` undone."""
+    text = _gap_point(_LOW_COMPARATOR.sub("", text))
     m = _TWO_LIMITS.match(text)
     if m is None or _places(m["a"]) != _places(m["b"]):
         return text
@@ -709,9 +773,9 @@ def _number_readings(number: str, conf: Confusions, first: bool) -> list[tuple[s
     if first and body != number:
         out.append((body, "a cell border read as a minus"))
     if "." not in body and len(body) >= 2:
-        out.append((f"{body[:-1]}.{body[-1]}", "a decimal point lost"))
-        if body.startswith("0") and len(body) >= 3:
-            out.append((f"0.{body[1:]}", "a decimal point lost"))
+        # the point after any digit ("112" for 1.12: split-range tuning seed 455); the
+        # knowledge base's range picks the one place that lands near it
+        out += [(f"{body[:i]}.{body[i:]}", "a decimal point lost") for i in range(1, len(body))]
     for read, printed in conf.digit_slips:
         for i, ch in enumerate(body):
             if ch == read:
@@ -763,6 +827,31 @@ def _point_mark_reading(text: str) -> tuple[str, str] | None:
     return f"{m['op']} {m['i']}.{m['f']}", f"a decimal point read as {mark}"
 
 
+# Two limits printing a point each, read as one word with the dash lost ("1.72.2" for 1.7 -
+# 2.2, standard tuning seed 430): no number prints two points. A lab prints both limits with
+# the same decimals, so the upper limit starts as many digits after the first point as the
+# last group has: the one split, taken only near the knowledge base's range for the test.
+_GLUED = re.compile(r"^(?P<i>\d+)\.(?P<mid>\d+)\.(?P<f>\d+)$")
+
+
+def _glued_reading(text: str) -> tuple[str, str] | None:
+    """(``"1.7 - 2.2"``, the slip) for two limits read as one word (see :data:`_GLUED`), or
+    None."""
+    m = _GLUED.match(text.strip())
+    places = len(m["f"]) if m else 0
+    if m is None or len(m["mid"]) <= places:
+        return None
+    low = f"{m['i']}.{m['mid'][:places]}"
+    high = f"{m['mid'][places:]}.{m['f']}"
+    return f"{low} - {high}", "the dash between its limits lost"
+
+
+def _alike_places(low: str, high: str) -> bool:
+    """Whether two limits print the same decimals, a zero limit alike with any."""
+    zero = float(low) == 0 or float(high) == 0
+    return zero or _places(low.lstrip("-")) == _places(high)
+
+
 def _range_off(low: float | None, high: float, kb_low: float | None, kb_high: float) -> float:
     """How far (low, high) lies from the KB's range (kb_low, kb_high), in KB upper limits."""
     if low is not None and low >= high:
@@ -775,9 +864,17 @@ def restore_range(row: RawLabRow, kb: KnowledgeBase) -> tuple[str, str] | None:
     """(the printed range, what OCR slipped on) when the range read is far from the knowledge
     base's range for the test and exactly one reading with the fewest slips undone
     (``data/ocr_confusions.yaml``: ``ranges``) lies near it, or when a one-sided range read
-    with its point as a colon or dash (:data:`_POINT_MARK`) lies near it with the point;
+    with its point as a colon or dash (:data:`_POINT_MARK`) or two limits read as one word
+    (:data:`_GLUED`) lie near it so read;
     ``("", why)`` when the limits read are out of order and no reading restores them; None
     when the reading stands."""
+    glued = _glued_reading(row.range_text)
+    if glued is not None:
+        kb_glued = _kb_limits(row, kb)
+        low_text, high_text = glued[0].split(" - ")
+        apart = _range_off(float(low_text), float(high_text), *kb_glued) if kb_glued else math.inf
+        near = apart <= confusions().range_near
+        return glued if near else None
     marked = _point_mark_reading(row.range_text)
     if marked is not None:
         kb_marked = _kb_limits(row, kb)
@@ -806,11 +903,16 @@ def restore_range(row: RawLabRow, kb: KnowledgeBase) -> tuple[str, str] | None:
         return None
     found: dict[tuple[float | None, float], tuple[int, str, str]] = {}
     highs = _number_readings(m["b"], conf, first=False) if m["b"] is not None else [("", "")]
+    alike = m["b"] is None or _alike_places(m["a"], m["b"])
     for a, why_a in _number_readings(m["a"], conf, first=True):
         for b, why_b in highs:
             slips = [w for w in (why_a, why_b) if w]
             cost = len(slips) + sum(w == _BORDER_ONE for w in slips) * (conf.border_one_cost - 1)
             if not slips or cost > conf.max_range_slips:
+                continue
+            if alike and b and not _alike_places(a, b):
+                # slips undone never make limits read with the same decimals unlike
+                # ("2557-1" is not 2.557 - 7: unit_first check seed 832)
                 continue
             key = limits(a, b or None)
             if off(*key) <= conf.range_near:
@@ -825,6 +927,28 @@ def restore_range(row: RawLabRow, kb: KnowledgeBase) -> tuple[str, str] | None:
     low, high = limits(m["a"], m["b"])
     if low is not None and low >= high:
         return "", "its lower limit is not below its upper limit"
+    return None
+
+
+# A lower limit of 1 read as an upright stroke set apart from the range ("| to 6" for 1 to 6,
+# standard tuning seed 440): a range cell prints no "to 6" without its lower limit ("Up to 6"
+# has its word), and a stroke is what Tesseract makes of a 1 (``digit_lookalikes``).
+_TO_ONLY = re.compile(r"^to\s+\d")
+
+
+def lost_one(row: RawLabRow) -> str | None:
+    """The range with its lower limit 1 back when it was read as ``to N`` after a stroke that
+    is a 1 (see :data:`_TO_ONLY`), else None."""
+    text = row.range_text.strip()
+    if not _TO_ONLY.match(text):
+        return None
+    words = row.line.split()
+    want = text.split()
+    # not "L": the printed flag may stand there
+    ones = {ch for ch, digit in confusions().digit_lookalikes if digit == "1"} - {"L"}
+    for i in range(1, len(words) - len(want) + 1):
+        if words[i : i + len(want)] == want and words[i - 1] in ones:
+            return f"1 {text}"
     return None
 
 
@@ -1069,7 +1193,7 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
         if name and name != row.name:
             update["name"] = name
             notes.append(f'name read as "{row.name}"')
-        rng = clean_range(row.range_text) if row.range_text else ""
+        rng = (lost_one(row) or clean_range(row.range_text)) if row.range_text else ""
         if rng and rng != row.range_text:
             update["range_text"] = rng
             notes.append(f'range read as "{row.range_text}" taken as {rng}')

@@ -30,8 +30,10 @@ Separate Low and High cells are also read again when one of them was read as no 
 when the two read as an ordered range. Such a first reading vouches for no digits, so the
 digits rule above cannot apply: the cell takes the number that every setting reading one
 gives, at least :data:`MIN_VOTES` of them (a reading that lost its point counted with the one
-that shows it), when the range is then well formed as above (split-range tuning seeds
-5:500-699: 5 of 16 wrong ranges, from limits read as letters or at low confidence).
+that shows it), or the number most settings read when it has the first reading's digits with
+its look-alike letters read as digits (``i5``: 15), when the range is then well formed as
+above (split-range tuning seeds 5:500-699: 5 of 16 wrong ranges, from limits read as letters
+or at low confidence).
 
 A value cell Tesseract read with a confidence below ``reread_below`` of
 ``data/scan_trust.yaml`` (:func:`reread_low_confidence`; "41" for 11, "212" for 12; an
@@ -270,14 +272,25 @@ _SPLIT = re.compile(r"^(-?\S+) - (-?\S+)$")
 
 def _limit_words(lines: list[Line], low: str, high: str) -> tuple[Word, Word] | None:
     """The words of separate Low and High cells read as ``low`` and ``high``, when the row's
-    lines hold each once (after the name), as two words; None otherwise."""
-    found: list[Word] = []
-    for text in (low, high):
-        hits = [w for line in lines for w in line.words[1:] if w.text == text]
-        if len(hits) != 1:
-            return None
-        found.append(hits[0])
-    return None if found[0] is found[1] else (found[0], found[1])
+    lines hold each once (after the name), as two words, or hold the High cell once and the Low
+    cell's text more than once (``Basophils 0 % 0 Z``: the value reads as the Low cell; split
+    range tuning seed 495), the word right before the High cell being the Low cell; None
+    otherwise."""
+
+    def hits(text: str) -> list[Word]:
+        return [w for line in lines for w in line.words[1:] if w.text == text]
+
+    highs, lows = hits(high), hits(low)
+    if len(highs) != 1 or not lows:
+        return None
+    if len(lows) > 1:
+        lows = [
+            line.words[i - 1]
+            for line in lines
+            for i in range(2, len(line.words))
+            if line.words[i] is highs[0] and line.words[i - 1].text == low
+        ]
+    return (lows[0], highs[0]) if len(lows) == 1 and lows[0] is not highs[0] else None
 
 
 def doubtful_limit(word: Word) -> bool:
@@ -298,6 +311,22 @@ def unanimous_number(readings: list[str]) -> str | None:
     return canon.pop() if len(canon) == 1 and len(numbers) >= MIN_VOTES else None
 
 
+def lookalike_digits(text: str) -> str:
+    """The digits of a limit cell read with letters, the look-alikes read as the digits they
+    resemble (``digit_lookalikes`` of ``data/ocr_confusions.yaml``: ``i5`` -> ``15``, ``Z`` ->
+    ``2``); ``""`` when it holds another letter (``eh7``) or no digit."""
+    looks = dict(confusions().digit_lookalikes)
+    out: list[str] = []
+    for ch in text:
+        if ch.isdigit():
+            out.append(ch)
+        elif ch in looks:
+            out.append(looks[ch])
+        elif ch.isalpha():
+            return ""
+    return "".join(out)
+
+
 def _reread_limits(
     cells: tuple[Word, Word],
     reread: Reread,
@@ -310,7 +339,10 @@ def _reread_limits(
     whose first reading is :func:`doubtful_limit` takes the number every setting reads
     (:func:`unanimous_number`), the other cell kept as first read, when the range is
     ``formed``: that first reading vouches for nothing, so the page alone gives the limit,
-    but only when all its readings agree."""
+    but only when all its readings agree, or when the number most settings read has the
+    digits of the first reading with its look-alikes read as digits (:func:`lookalike_digits`:
+    ``i5`` read again as 15, 55, 15: split-range tuning seed 435): the page and the first
+    reading then agree on it."""
     voted: list[str] = []
     trusted: list[str] = []
     vouched = False
@@ -319,6 +351,9 @@ def _reread_limits(
         pick = _vote(readings, lambda r: bool(_NUMBER.match(r)))
         voted.append(pick if pick is not None else word.text)
         sure = unanimous_number(readings) if doubtful_limit(word) else word.text
+        looks = lookalike_digits(word.text)
+        if sure is None and pick is not None and looks and _digits(pick) == looks:
+            sure = pick
         vouched = vouched or sure != word.text
         trusted.append(sure if sure is not None else "")
     again = f"{voted[0]} - {voted[1]}"

@@ -380,6 +380,41 @@ def test_a_limit_cell_read_again_without_agreement_or_doubt_stays_as_read(
     assert reread_row(row, lines, _by_cell(readings, ["11", "11", "11"])) == row
 
 
+@pytest.mark.parametrize(
+    ("readings", "rng"),
+    [
+        # "0 - i5" for 0 - 15 (split-range tuning seed 435): most settings read 15, the first
+        # reading's look-alike (i for 1) says 15 too
+        (["55", "", "15", "", "15", ""], "0 - 15"),
+        (["55", "", "55", "", "15", ""], "0 - i5"),  # most read 55: the first reading disagrees
+        (["15", "", "", "", "", ""], "0 - i5"),  # one reading: too few
+    ],
+)
+def test_a_limit_read_with_look_alikes_takes_the_re_read_that_agrees_with_them(
+    readings: list[str], rng: str
+) -> None:
+    row, lines = _split_row("12", ("0", 95), ("i5", 90))
+    out = reread_row(row, lines, _by_cell(["0", "0", "0", "0", "", "0"], readings))
+    assert out.range_text == rng
+
+
+def test_a_low_cell_reading_as_the_value_is_the_word_before_the_high_cell() -> None:
+    # "Basophils 0 % 0 Z" for 0 - 2 (split-range tuning seed 495): the Low cell's "0" is also
+    # the value; the word right before the High cell is the Low cell
+    line = Line(
+        [
+            Word("Basophils", 40, 100, 80, 108),
+            Word("0", 250, 100, 255, 108, 95),
+            Word("%", 300, 100, 306, 108, 95),
+            Word("0", 420, 100, 425, 108, 95),
+            Word("Z", 488, 100, 492, 108, 60),
+        ]
+    )
+    row = RawLabRow(name="Basophils", value_text="0", range_text="0 - Z", line=line.text, ocr=True)
+    out = reread_row(row, [line], _by_cell(["0", "0", "0", "", "0", ""], ["2", "", "2", "", "2"]))
+    assert out.range_text == "0 - 2"
+
+
 def test_a_box_turned_back_by_the_page_skew() -> None:
     box = (100.0, 200.0, 120.0, 208.0)
     assert unskew_box(box, 0.0) == box  # no skew: the box as it is
