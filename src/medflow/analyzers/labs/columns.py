@@ -352,6 +352,9 @@ GRAIN_TALL = 1.45
 # A number read tall and unsure is a value in grain ("201" for 2.1, 1.6 of the text's height
 # at confidence 33: two_column check seed 799), kept unless glued to leader dots.
 _PLAIN_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
+# Grain read as letters is read as the small round ones and t; other letters ("aa": a star
+# flag read tall, flag_first tuning seed 343) are kept.
+_GRAIN_LETTERS = re.compile(r"[ecost.,]+")
 _GRAIN_TEXT = re.compile(r"[a-z0-9.,]*[a-z0-9][a-z0-9.,]*")
 GRAIN_CONF = 50.0
 GRAIN_MAX_CHARS = 3
@@ -365,6 +368,7 @@ def _is_grain(word: Word, body: float) -> bool:
     return (
         0 <= word.conf < GRAIN_CONF
         and _GRAIN_TEXT.fullmatch(word.text) is not None
+        and (any(c.isdigit() for c in word.text) or _GRAIN_LETTERS.fullmatch(word.text) is not None)
         and (
             _LEADER_RUN.search(word.text) is not None
             or (sum(c.isalnum() for c in word.text) >= 2 and not _PLAIN_NUMBER.fullmatch(word.text))

@@ -269,6 +269,7 @@ def test_a_tall_word_read_with_confidence_or_a_long_one_is_kept() -> None:
             _word("/T.", 295, 302, 9.4, 1),  # a unit's slash in small type, read tall
             _word("8%", 310, 318, 9.4, 15),
             _word("201", 330, 341, 9.6, 33),  # a value read in grain (2.1)
+            _word("aa", 350, 355, 11.5, 23),  # a star flag read as letters
         ]
     )
-    assert strip_leaders(line).text == "Glucose [H] Fastingg 130 mma /T. 8% 201"
+    assert strip_leaders(line).text == "Glucose [H] Fastingg 130 mma /T. 8% 201 aa"
