@@ -340,6 +340,43 @@ _RULE_EDGE = re.compile(
 # every word its font's full height (conf -1): never judged so.
 LEADER_FLAT = 0.7
 _DOT_LETTERS = re.compile(r"[ecow.,]*[eco][ecow.,]*")
+# Leader dots merged with the scanner grain above them come back as a short word far taller
+# than the line's text, read with low confidence ("2.0...", "2c", "te", "es", "002": 1.5-2.0
+# of the text's height at confidence 0-45 on leaders tuning seeds 317, 427 and 487, where they
+# stood between a name and its value, or a unit and its range, and the line was not read).
+# Printed words of the line are at most 1.3 of it (brackets, descenders), but on a degraded
+# page in small type a unit's slash or percent sign came back as tall ("/T." and "8%": 1.7
+# of the digits' height, two_column tuning seed 359): grain is read as small letters, digits
+# and points only, two of them at least or one glued to a run of dots ("2...").
+GRAIN_TALL = 1.45
+# A number read tall and unsure is a value in grain ("201" for 2.1, 1.6 of the text's height
+# at confidence 33: two_column check seed 799), kept unless glued to leader dots.
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
+# Grain read as letters is read as the small round ones and t; other letters ("aa": a star
+# flag read tall, flag_first tuning seed 343) are kept.
+_GRAIN_LETTERS = re.compile(r"[ecost.,]+")
+_GRAIN_TEXT = re.compile(r"[a-z0-9.,]*[a-z0-9][a-z0-9.,]*")
+GRAIN_CONF = 50.0
+GRAIN_MAX_CHARS = 3
+GRAIN_SURE = 60.0  # the text's height is measured on words read at this confidence or more
+
+
+def _is_grain(word: Word, body: float) -> bool:
+    """Whether an OCR'd word is leader dots and grain read as a tall short word (see
+    :data:`GRAIN_TALL`); a text layer's words (conf -1) never are."""
+    core = _LEADER_RUN.sub("", word.text)
+    return (
+        0 <= word.conf < GRAIN_CONF
+        and _GRAIN_TEXT.fullmatch(word.text) is not None
+        and (any(c.isdigit() for c in word.text) or _GRAIN_LETTERS.fullmatch(word.text) is not None)
+        and (
+            _LEADER_RUN.search(word.text) is not None
+            or (sum(c.isalnum() for c in word.text) >= 2 and not _PLAIN_NUMBER.fullmatch(word.text))
+        )
+        and body > 0
+        and word.bottom - word.top > GRAIN_TALL * body
+        and len(core) <= GRAIN_MAX_CHARS
+    )
 
 
 def strip_leaders(line: Line) -> Line:
@@ -347,10 +384,18 @@ def strip_leaders(line: Line) -> Line:
     without cell rules glued to a word (``|14.7``).
 
     A word whose box lies within a run of leader dots (its middle inside the run's box) is the
-    run read a second time (:data:`_LEADER_RUN`) and goes with it."""
+    run read a second time (:data:`_LEADER_RUN`) and goes with it; so does a short word read
+    far taller than the line's text and unsure, the dots merged with grain (:data:`GRAIN_TALL`)."""
     runs = [(w.x0, w.x1) for w in line.words if _LEADER_RUN.fullmatch(w.text)]
     tall = sorted(w.bottom - w.top for w in line.words if sum(c.isalnum() for c in w.text) >= 2)
     body = tall[len(tall) // 2] if tall else 0.0
+    # the text's height from the words Tesseract is sure of: tall grain words are read unsure
+    firm = sorted(
+        w.bottom - w.top
+        for w in line.words
+        if w.conf >= GRAIN_SURE and sum(c.isalnum() for c in w.text) >= 2
+    )
+    sure = firm[len(firm) // 2] if firm else body
     out: list[Word] = []
     for w in line.words:
         text = w.text
@@ -358,6 +403,8 @@ def strip_leaders(line: Line) -> Line:
             continue
         flat = w.conf >= 0 and w.bottom - w.top < LEADER_FLAT * body
         if flat and (_LEADER_RUN.search(text) or _DOT_LETTERS.fullmatch(text)):
+            continue
+        if _is_grain(w, sure):
             continue
         core = _RULE_EDGE.sub("", text)
         if len(core) > 1 and text not in _PIPES:  # a cell rule drawn as a glyph: "|14.7"

@@ -267,6 +267,11 @@ class KnowledgeBase:
         """Every test, by id."""
         return self._tests
 
+    def aliases(self) -> Mapping[str, str]:
+        """Every matching key (a test's id, name and aliases, :func:`normalize_name`'d) -> the
+        id of its test; for callers that compare a name OCR garbled with every key."""
+        return self._alias
+
     def get(self, test_id: str) -> TestDef:
         """The test with id ``test_id``.
 

@@ -462,9 +462,11 @@ def star_marks(data: dict[str, list[Any]], body: float) -> set[int]:
 
 
 # A bracketed flag Tesseract read with no space before the value ("[T]113" for "[↑] 113") or
-# after it ("3.3[1]" for "3.3 [↓]", leaders tuning seed 377: the row was not read).
-_GLUED_FLAG = re.compile(r"^(\[[^\]\s\d]{1,2}\]|\[[14]\])(-?\d[\d.,]*%?)$")
-_FLAG_AFTER = re.compile(r"^(-?\d[\d.,]*%?)(\[[^\]\s\d]{1,2}\]|\[[14]\])$")
+# after it ("3.3[1]" for "3.3 [↓]", leaders tuning seed 377: the row was not read). One digit
+# in brackets is an arrow read as a digit, never part of the number ("[3]6.4" for a bold
+# "[↓] 6.4", two_column tuning seed 309: the value was taken as 36.4).
+_GLUED_FLAG = re.compile(r"^(\[[^\]\s\d]{1,2}\]|\[\d\])(-?\d[\d.,]*%?)$")
+_FLAG_AFTER = re.compile(r"^(-?\d[\d.,]*%?)(\[[^\]\s\d]{1,2}\]|\[\d\])$")
 
 
 def split_glued_flag(text: str) -> list[str]:

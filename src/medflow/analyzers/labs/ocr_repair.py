@@ -10,13 +10,14 @@ without guessing, on rows read by OCR only:
   other rows. The distance is an edit distance in which the confusions Tesseract makes
   (``data/ocr_confusions.yaml``: ``l``/``1``/``I``, ``u``/``µ``, stray marks) cost less. The
   unit is taken only when one spelling is clearly closest; otherwise the text stays as read.
-  Where OCR garbled the test's name too (no test known), a unit read as no known spelling is
-  compared with every spelling, the report's other units first (``cellsicumm`` ->
-  ``cells/cumm``, ``Kiul.`` -> ``K/uL``), with the same margin. The units the knowledge base
-  lists for the test are tried before those it only converts to (``nmol.`` is nmol/L for
-  Total T4 beside rows printing mmol/L). ``10*3/uL`` is read as ``10^3/uL`` where another row
-  of the report reads ``10^3/uL`` (Tesseract reads a caret as a star, not the reverse), the
-  test known or not. A flag printed between the value and the unit and read
+  A name OCR garbled ("Sadinm") still names its test for this check when it lies clearly
+  nearest one test's names (:func:`garbled_test`). Where no test is known, a unit read as no
+  known spelling is compared with every spelling, the report's other units first
+  (``cellsicumm`` -> ``cells/cumm``, ``Kiul.`` -> ``K/uL``), with the same margin. The units the
+  knowledge base lists for the test are tried before those it only converts to (``nmol.`` is
+  nmol/L for Total T4 beside rows printing mmol/L). ``10*3/uL`` is read as ``10^3/uL`` where
+  another row of the report reads ``10^3/uL`` (Tesseract reads a caret as a star, not the
+  reverse), the test known or not. A flag printed between the value and the unit and read
   into the unit cell (``[L] g/dL``) leaves the unit when it is taken for the flag.
   The litre is written as the report's other units clearly write it
   (``mmol/l`` -> ``mmol/L`` beside ``g/L`` and ``fL``): a report prints one convention, and
@@ -34,7 +35,9 @@ without guessing, on rows read by OCR only:
   report reads as a direction. A range printed per sex is read for each sex when the value
   lies within the span of both.
 * **values**: a value read with a colon for its point (``1:5``) beside a printed range of plain
-  numbers (no titre) is read as the decimal.
+  numbers (no titre) is read as the decimal; an arrow printed after the value and read as its
+  last digit (``11.04`` for "11.0 ↓") is the flag when the range's decimals and the value's
+  side of it agree (:func:`arrow_glued_after`).
 * **ranges**: a printed range far from the knowledge base's range for the test (``05-25`` for
   0.5-2.5: decimal points lost; ``0.1 - 4.0`` for 0.1 - 1.0; a border read as a leading minus
   or 1) is restored when exactly one reading with the fewest slips undone lies near the KB's
@@ -58,7 +61,8 @@ from importlib import resources
 
 import yaml
 
-from medflow.analyzers.labs.kb import KnowledgeBase
+from medflow.analyzers.labs.kb import KnowledgeBase, normalize_name
+from medflow.analyzers.labs.kb_models import TestDef
 from medflow.analyzers.labs.units import normalize_spelling
 from medflow.analyzers.labs.values import normalize_flag, parse_range, parse_value
 from medflow.domain.labs import RawLabRow
@@ -154,11 +158,12 @@ def _indel(ch: str, conf: Confusions) -> float:
     return MARK_COST if ch in conf.marks else 1.0
 
 
-def ocr_distance(read: str, printed: str) -> float:
+def ocr_distance(read: str, printed: str, limit: float = float("inf")) -> float:
     """Edit distance from ``printed`` to what OCR ``read``, with OCR confusions made cheap: a
     substitution inside a confusion group, a stray mark, one printed character read as
     two (``data/ocr_confusions.yaml``: ``splits``, ``T.`` for a small ``L``) and two read as
-    one (``joins``: ``U`` for ``L/``)."""
+    one (``joins``: ``U`` for ``L/``); infinity as soon as it must exceed ``limit`` (a name
+    compared with every test name)."""
     conf = confusions()
     first = [0.0]
     for ch in printed:
@@ -180,6 +185,8 @@ def ocr_distance(read: str, printed: str) -> float:
                 best = min(best, prev[j - 2] + CHEAP_SUB)
             row.append(best)
         rows.append(row)
+        if min(row) > limit:
+            return float("inf")
     return rows[-1][-1]
 
 
@@ -188,8 +195,12 @@ def _accepted(
 ) -> tuple[set[str], set[str]] | None:
     """(units the knowledge base lists for the row's test and its alternates, the UCUM codes
     among ``pool``'s units that the test converts to its own unit), or None when the test is
-    not known."""
+    not known, neither by its name nor, for a unit read as no known spelling, by a name OCR
+    clearly garbled (:func:`garbled_test`)."""
     test = kb.match(row.name, row.section)
+    if test is None and kb.to_ucum(row.unit_text.strip()) is None:
+        # a unit read as no known spelling: the test may still be known from a garbled name
+        test = garbled_test(kb, row.name)
     if test is None:
         return None
     ids = (test.id, *test.alternates)
@@ -200,6 +211,45 @@ def _accepted(
     codes = {kb.to_ucum(p) for p in pool} - {None, ""}
     convertible = {c for c in codes if c is not None and any(kb.accepts(t, c) for t in ids)}
     return listed & convertible, convertible
+
+
+# A name OCR garbled ("Sadinm", "Magnesiim", "Toral T4") is taken for a test when its
+# distance to one of the test's names is at most NAME_SHARE of that name's length and every
+# other test's names are at least MARGIN farther; names shorter than NAME_MIN_CHARS (CK, K+)
+# are too short to tell apart.
+NAME_SHARE = 0.25
+NAME_MIN_CHARS = 5
+
+
+@cache
+def garbled_test(kb: KnowledgeBase, name: str) -> TestDef | None:
+    """The test whose name OCR clearly garbled into ``name`` (see :data:`NAME_SHARE`), or None.
+
+    Only the unit check uses it: on a degraded two_column scan (tuning seed 359) Tesseract read
+    both the names and the units of most rows garbled ("Sadinm 142 mma /T."), so no test was
+    known and the unit, near several spellings at once (mmol/L, nmol/L), stayed as read; the
+    test's own units (Sodium: mmol/L, mEq/L) tell them apart. The row keeps its name as read.
+    """
+    read = normalize_name(clean_name(name))
+    if len(read) < NAME_MIN_CHARS:
+        return None
+    nearest: dict[str, float] = {}  # each test's nearest name
+    taken: dict[str, float] = {}  # the tests with a name near enough to take
+    # a name farther than this is neither taken nor near enough to make the choice unclear
+    limit = NAME_SHARE * 1.5 * len(read) + MARGIN
+    for key, test_id in kb.aliases().items():
+        if abs(len(key) - len(read)) > 2 * NAME_SHARE * max(len(key), len(read)):
+            continue
+        d = ocr_distance(read, key, limit)
+        nearest[test_id] = min(d, nearest.get(test_id, d))
+        if len(key) >= NAME_MIN_CHARS and d <= NAME_SHARE * len(key) + 1e-9:
+            taken[test_id] = min(d, taken.get(test_id, d))
+    if not taken:
+        return None
+    d, test_id = min((d, t) for t, d in taken.items())
+    if any(t != test_id and other - d < MARGIN - 1e-9 for t, other in nearest.items()):
+        return None
+    return kb.get(test_id)
 
 
 def snap_unit(
@@ -511,6 +561,34 @@ def lower_l_read_as_flag(row: RawLabRow) -> str | None:
     if _direction(row.model_copy(update={"value_text": value})) == "L" or not row.range_text:
         return None
     return value
+
+
+# A value with its last digit split off: the value as printed (its decimals) and that digit.
+_GLUED_DIGIT = re.compile(r"^(-?\d+\.(\d+))(\d)$")
+_LIMIT = re.compile(r"\d+(?:\.\d+)?")
+
+
+def arrow_glued_after(row: RawLabRow) -> tuple[str, str] | None:
+    """(value, flag) when an arrow printed after the value was read as a last digit of it,
+    else None.
+
+    On a two_column scan "11.0 ↓" and "2.7 ↓" were read "11.04" and "2.74" beside the ranges
+    11.5-14.5 and 3.5-7.2 (tuning seed 369): the value and the flag both wrong. The value is
+    taken without its last digit when no flag was read, that digit is what Tesseract makes of
+    an arrow (``arrows`` of ``data/ocr_confusions.yaml``), the value without it prints the
+    decimals of every limit of the printed range (a lab prints a result with its range's
+    decimals, and the reading has one more), and it lies beyond the range on the arrow's side.
+    """
+    m = _GLUED_DIGIT.match(row.value_text.strip())
+    if row.flag_text.strip() or m is None or not row.range_text:
+        return None
+    want = arrow_reading(m.group(3))
+    places = {len(n.partition(".")[2]) for n in _LIMIT.findall(row.range_text) if float(n)}
+    if not want or places != {len(m.group(2))}:
+        return None
+    if _direction(row.model_copy(update={"value_text": m.group(1)})) != want:
+        return None
+    return m.group(1), want
 
 
 def _flag_fix(row: RawLabRow) -> tuple[str, str, str] | None:
@@ -1142,6 +1220,16 @@ def repair_rows(rows: Sequence[RawLabRow], kb: KnowledgeBase) -> list[RawLabRow]
                 "digit, and the value lies beyond the printed range on the arrow's side"
             )
             row = row.model_copy(update={"value_text": value, "flag_text": code, "unit_text": unit})
+        after = arrow_glued_after(row) if before is None else None
+        if after is not None:
+            update.update({"value_text": after[0], "flag_text": after[1]})
+            notes.append(
+                f'value read as "{row.value_text}" taken as {after[0]} with the flag {after[1]}: '
+                "an arrow printed after the value, read as its last digit (one decimal more "
+                "than the printed range's), and the value lies beyond the range on the "
+                "arrow's side"
+            )
+            row = row.model_copy(update={"value_text": after[0], "flag_text": after[1]})
         point = colon_value(row)
         if point is not None:
             update["value_text"] = point

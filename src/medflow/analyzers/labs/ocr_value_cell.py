@@ -20,8 +20,15 @@ A second reading is taken only when both sources agree on it:
   the digit it resembles (``digit_lookalikes`` of ``data/ocr_confusions.yaml``) and marks
   dropped; a first reading with another letter (``R2*``, ``2c``) is not re-read at all;
 
-and the caller (``parser``) keeps it only when the line then reads as a row whose value is
-that number. The row records the first reading (``RawLabRow.corrections``) and the value
+A first reading that vouches for no digits (no digit or look-alike read: ``oS`` for 4.7,
+``ce`` for 43; or look-alikes that give other digits: ``1O05*`` for 105) is corroborated by
+the page alone: every setting of the re-read (:data:`UNANIMOUS`) gives the same number, and the
+line then reads as a row with a printed range that the number does not lie
+``ocr_reread.FAR`` times beyond (leaders tuning seeds 317 and 427: three rows lost, each
+re-read six times alike as what was printed).
+
+The caller (``parser``) keeps a second reading only when the line then reads as a row whose
+value is that number. The row records the first reading (``RawLabRow.corrections``) and the value
 keeps the first reading's low OCR confidence, so ``scan_trust`` treats it as uncertain.
 """
 
@@ -37,6 +44,8 @@ from medflow.analyzers.labs.words import Line, Reread, Word
 # A value cell longer than this (characters of its word) is not re-read: values are short, and
 # a long word after the name is a wrapped name or a comment.
 MAX_CHARS = 7
+# Re-read settings that must all give one number when the first reading vouches for no digits.
+UNANIMOUS = 6
 # The gap (in line heights) that ends the name: wider than the space between the words of a
 # name on a scan (up to 1.2 line heights on the tuning scans), narrower than a column gap or a
 # run of leader dots (six dots at least).
@@ -105,15 +114,18 @@ def value_cell(line: Line) -> tuple[int, int] | None:
     if k >= len(words):
         return None
     text = words[k].text
-    if VALUE_RE.match(text) or len(text) > MAX_CHARS or not any(c.isdigit() for c in text):
+    if VALUE_RE.match(text) or len(text) > MAX_CHARS or not any(c.isalnum() for c in text):
         return None
+    if trim_edge_marks(text) in unit_forms():
+        return None  # a unit, its value lost: nothing to read again
     return start, k
 
 
-def reread_value_cell(line: Line, reread: Reread) -> tuple[Line, str, str] | None:
-    """(the line with its value cell read again, the value, the correction in words) when the
-    value cell was read as no number and a second reading is corroborated (see the module
-    docstring); else None."""
+def reread_value_cell(line: Line, reread: Reread) -> tuple[Line, str, str, bool] | None:
+    """(the line with its value cell read again, the value, the correction in words, whether
+    the page alone vouches for it) when the value cell was read as no number and a second
+    reading is corroborated (see the module docstring); else None. A reading the page alone
+    vouches for is kept by the caller only beside a printed range it does not deny."""
     cell = value_cell(line)
     if cell is None:
         return None
@@ -124,7 +136,7 @@ def reread_value_cell(line: Line, reread: Reread) -> tuple[Line, str, str] | Non
     stars = core[len(core.rstrip("*")) :]
     core = core.rstrip("*")
     wanted = digit_reading(core)
-    if wanted is None or not _digits(wanted) or wanted == core:
+    if wanted == core:
         return None
     cell_words = words[start : k + 1]
     last = words[k]
@@ -138,7 +150,10 @@ def reread_value_cell(line: Line, reread: Reread) -> tuple[Line, str, str] | Non
     )
     readings = [r.replace(" ", "").rstrip(",") for r in reread(box, VALUE_CHARS)]
     again = _vote([r for r in readings if VALUE_RE.match(r)])
-    if again is None or _digits(again) != _digits(wanted):
+    if again is None:
+        return None
+    vouched = wanted is not None and _digits(wanted) == _digits(again)
+    if not vouched and not unanimous(readings, again):
         return None
     conf = min(w.conf for w in cell_words)
     value = again + stars
@@ -148,4 +163,11 @@ def reread_value_cell(line: Line, reread: Reread) -> tuple[Line, str, str] | Non
     fixed = Line([*words[:start], *fixed_words, *words[k + 1 :]])
     first = " ".join(w.text for w in cell_words)
     note = f'value read as "{first}", no number: read again from the page image as {again}'
-    return fixed, value, note
+    if not vouched:
+        note += f" by all {len(readings)} settings"
+    return fixed, value, note, not vouched
+
+
+def unanimous(readings: list[str], number: str) -> bool:
+    """Whether at least :data:`UNANIMOUS` re-read settings were tried and all read ``number``."""
+    return len(readings) >= UNANIMOUS and all(r == number for r in readings)

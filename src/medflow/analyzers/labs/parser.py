@@ -586,15 +586,18 @@ def _reread_value(
     (``ocr_value_cell``); None otherwise (the line is unread)."""
     if page.reread is None:
         return None
+    from medflow.analyzers.labs.ocr_reread import far_out
     from medflow.analyzers.labs.ocr_value_cell import reread_value_cell
 
     found = reread_value_cell(line, page.reread)
     if found is None:
         return None
-    fixed, value, note = found
+    fixed, value, note, page_only = found
     parts = read(fixed)
-    if parts is None or parts.value_text != value:
+    if parts is None or parts.value_text != value.rstrip("*"):  # a star is the row's flag
         return None
+    if page_only and (not parts.range_text or far_out(value, parts.range_text)):
+        return None  # the page alone vouches for the number: the printed range must not deny it
     return fixed, parts, note
 
 

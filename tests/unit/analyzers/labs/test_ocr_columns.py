@@ -8,6 +8,7 @@ from medflow.analyzers.labs.columns import (
     split_value,
     strip_leaders,
 )
+from medflow.analyzers.labs.rows import parse_line
 from medflow.analyzers.labs.words import Line, Word
 
 CHAR = 5.0
@@ -235,3 +236,48 @@ def test_a_value_split_at_its_point_is_one_value_not_a_flag_and_a_value() -> Non
     assert split_value("1. 25") == ("1.25", "", "", False)
     # an unreadable mark before a value is still kept as the flag read
     assert split_value("[1] 0.53") == ("0.53", "[1]", "", False)
+
+
+def _word(text: str, x0: float, x1: float, height: float, conf: float) -> Word:
+    return Word(text, x0, 200 - height, x1, 200, conf)
+
+
+def test_leader_grain_read_as_a_tall_short_word_is_dropped() -> None:
+    # leaders tuning seeds 487 and 427: leader dots merged with the grain above them read as
+    # "2.0..." (11.3 pt tall at confidence 0) before the value and "te", "es" (9.4 pt, 20 and
+    # 38) before the range, on a line whose text is 6 pt tall: neither line was read as a row
+    line = Line(
+        [
+            _word("Base", 49, 69, 5.8, 95),
+            _word("Excess", 76, 108, 6.0, 90),
+            _word("2.0...", 114, 136, 11.3, 0),
+            _word("2.1", 258, 272, 6.2, 92),
+            _word("mmol/L", 279, 311, 6.5, 80),
+            _word("te", 392, 406, 9.4, 20),
+            _word("es", 410, 421, 9.4, 38),
+            _word("-2.0", 428, 447, 6.2, 88),
+            _word("-", 455, 458, 0.7, 88),
+            _word("3.0", 466, 480, 6.2, 96),
+        ]
+    )
+    assert strip_leaders(line).text == "Base Excess 2.1 mmol/L -2.0 - 3.0"
+    assert parse_line(strip_leaders(line)) is not None
+
+
+def test_a_tall_word_read_with_confidence_or_a_long_one_is_kept() -> None:
+    # a bracketed flag is taller than the text but read surely; a low-confidence long word is
+    # a garbled name, not grain
+    line = Line(
+        [
+            _word("Glucose", 49, 90, 6.0, 95),
+            _word("[H]", 120, 135, 9.4, 90),
+            _word("Fastingg", 150, 190, 9.4, 20),
+            _word("130", 258, 272, 6.2, 92),
+            _word("mma", 280, 292, 3.0, 28),
+            _word("/T.", 295, 302, 9.4, 1),  # a unit's slash in small type, read tall
+            _word("8%", 310, 318, 9.4, 15),
+            _word("201", 330, 341, 9.6, 33),  # a value read in grain (2.1)
+            _word("aa", 350, 355, 11.5, 23),  # a star flag read as letters
+        ]
+    )
+    assert strip_leaders(line).text == "Glucose [H] Fastingg 130 mma /T. 8% 201 aa"

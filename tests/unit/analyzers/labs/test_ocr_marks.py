@@ -161,6 +161,7 @@ def test_cell_borders_glued_to_numbers_and_flags_are_dropped(raw: str, clean: st
     [
         ("[T]113", ["[T]", "113"]),  # "[↑] 113" read without the space
         ("[4]95", ["[4]", "95"]),
+        ("[3]6.4", ["[3]", "6.4"]),  # a bold "[↓] 6.4" (two_column tuning seed 309)
         ("[H]5.2", ["[H]", "5.2"]),
         ("[t19,969", ["[t19,969"]),  # the closing bracket read as a digit: not split
         ("[12]3", ["[12]3"]),

@@ -18,6 +18,7 @@ from medflow.analyzers.labs.ocr_repair import (
     arrow_reading,
     clean_name,
     clean_range,
+    garbled_test,
     ocr_distance,
     repair_rows,
     snap_unit,
@@ -412,6 +413,47 @@ def test_a_garbled_unit_of_a_garbled_name_is_snapped_among_all_spellings(
     *_, row = repair_rows([*rows, _row(name, "4.1", read)], default_kb())
     assert row.unit_text == printed
     assert any(f'"{read}"' in note for note in row.corrections)
+
+
+@pytest.mark.parametrize(
+    ("name", "read", "printed"),
+    [
+        ("Sadinm", "mmo) /T.", "mmol/L"),  # Sodium: mmol/L, not nmol/L
+        ("LDL cholesterad", "mma) /T.", "mmol/L"),
+        ("Toral T4", "nmol /T.", "nmol/L"),  # Total T4: nmol/L, not mmol/L
+    ],
+)
+def test_a_garbled_unit_is_snapped_among_the_units_of_the_test_a_garbled_name_clearly_is(
+    name: str, read: str, printed: str
+) -> None:
+    # two_column tuning seed 359: names and units of a degraded scan both garbled, and no
+    # other row of the report reads the unit cleanly
+    (row,) = repair_rows([_row(name, "1.2", read)], default_kb())
+    assert row.unit_text == printed
+    assert row.name == name  # the name stays as read
+
+
+@pytest.mark.parametrize(
+    ("name", "test_id"),
+    [
+        ("Sadinm", "sodium"),
+        ("Toral T4", "t4_total"),
+        ("irate", "uric_acid"),
+        ("Phusphaie", "phosphorus"),
+    ],
+)
+def test_a_garbled_name_is_taken_for_a_test_only_when_clearly_nearest(
+    name: str, test_id: str | None
+) -> None:
+    kb = default_kb()
+    found = garbled_test(kb, name)
+    assert (found.id if found else None) == (test_id and kb.get(test_id).id)
+
+
+def test_a_short_or_far_garbled_name_is_taken_for_no_test() -> None:
+    kb = default_kb()
+    assert garbled_test(kb, "Nat") is None  # too short to tell Na+ from others
+    assert garbled_test(kb, "Tziyiy: erides") is None
 
 
 @pytest.mark.parametrize(
@@ -974,3 +1016,23 @@ def test_a_lower_case_l_against_a_value_is_the_digit_one_when_the_value_is_not_l
     line = "Sodium 12l mmol/L 136-145"
     (row,) = repair_rows([_row("Sodium", "12", "mmol/L", "136-145", "L", line=line)], default_kb())
     assert (row.value_text, row.flag_text) == ("12", "L")
+
+
+@pytest.mark.parametrize(
+    ("value", "rng", "flag", "want"),
+    [
+        ("11.04", "11.5-14.5", "", ("11.0", "L")),  # "11.0 ↓" (two_column tuning seed 369)
+        ("2.74", "3.5-7.2", "", ("2.7", "L")),
+        ("12.04", "11.5-14.5", "", None),  # inside the range without the digit: no arrow
+        ("11.04", "11.50-14.50", "", None),  # the range prints two decimals too
+        ("11.04", "11.5-14.5", "L", None),  # a flag was read
+        ("11.05", "11.5-14.5", "", None),  # 5 is no arrow
+        ("114", "115-145", "", None),  # whole numbers: no decimals to compare
+    ],
+)
+def test_an_arrow_read_as_the_last_digit_of_the_value_is_the_flag(
+    value: str, rng: str, flag: str, want: tuple[str, str] | None
+) -> None:
+    (row,) = repair_rows([_row("RDW", value, "%", rng, flag)], default_kb())
+    got = (row.value_text, row.flag_text) if row.value_text != value else None
+    assert got == want

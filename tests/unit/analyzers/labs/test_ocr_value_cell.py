@@ -77,7 +77,7 @@ def test_a_glued_bracketed_flag_is_left_out_of_the_re_read_and_kept() -> None:
     reread = Scripted(["70", "70", "10", "70", "0", ""])
     found = reread_value_cell(line, reread)
     assert found is not None
-    fixed, value, _ = found
+    fixed, value, _, _ = found
     assert value == "70"
     assert [w.text for w in fixed.words][2:4] == ["70", "[T]"]
     assert reread.boxes[0][2] == pytest.approx(245 + 25 * 2 / 5)
@@ -88,13 +88,42 @@ def test_a_glued_bracketed_flag_is_left_out_of_the_re_read_and_kept() -> None:
     [
         ("Chol /HDL Ratio", "oS"),  # no digit read: nothing to corroborate a re-read
         ("Hemoglobin A1c", "2c"),  # a letter that resembles no digit
-        ("Potassium", "3.9"),  # a number: read as it is
     ],
 )
-def test_only_a_value_cell_with_digits_and_look_alikes_is_re_read(name: str, value: str) -> None:
+def test_a_value_cell_that_vouches_for_no_digits_needs_every_setting_to_agree(
+    name: str, value: str
+) -> None:
     line = _line(name, value, "mmol/L 3.5 - 5.1")
-    reread = Scripted(["48", "48", "48", "48", "48", "48"])
-    assert reread_value_cell(line, reread) is None
+    assert reread_value_cell(line, Scripted(["4.7", "4.7", "4.7", "4.7", "47", "4.7"])) is None
+    found = reread_value_cell(line, Scripted(["4.7"] * 6))
+    assert found is not None
+    fixed, got, note, page_only = found
+    assert (got, page_only) == ("4.7", True) and "all 6 settings" in note
+    assert [w.text for w in fixed.words][-5:] == ["4.7", "mmol/L", "3.5", "-", "5.1"]
+
+
+def test_a_number_is_read_as_it_is() -> None:
+    line = _line("Potassium", "3.9", "mmol/L 3.5 - 5.1")
+    assert reread_value_cell(line, Scripted(["48"] * 6)) is None
+
+
+@pytest.mark.parametrize(
+    ("rest", "rows"),
+    [
+        ("< 5.0", 1),  # leaders tuning seed 317: "Chol/HDL Ratio ..... 4.7 ..... < 5.0"
+        ("", 0),  # no printed range to check the number against
+        ("< 0.3", 0),  # the number lies far beyond the printed range
+    ],
+)
+def test_a_number_the_page_alone_vouches_for_is_kept_beside_a_range_that_allows_it(
+    rest: str, rows: int
+) -> None:
+    line = _line("Chol /HDL Ratio", "oS", rest)
+    page = PageText(1, 612, 792, [line], ocr=True, reread=Scripted(["4.7"] * 6))
+    parsed = parse_pages([page])
+    assert len(parsed.rows) == rows
+    if rows:
+        assert parsed.rows[0].value_text == "4.7" and parsed.rows[0].range_text == rest
 
 
 def test_the_name_ends_at_a_wide_gap_not_between_its_words() -> None:
@@ -108,7 +137,7 @@ def test_a_value_cell_after_a_unit_column_is_read_again() -> None:
     assert value_cell(line) == (2, 2)
     found = reread_value_cell(line, Scripted(["3.7", "3.7", "37", "3.7", "", "3.7"]))
     assert found is not None
-    fixed, value, _ = found
+    fixed, value, _, _ = found
     assert value == "3.7"
     assert [w.text for w in fixed.words] == ["K+", "mmol/L", "3.7", "3.5", "-5.1"]
     head = [("Test", 40), ("Units", 245), ("Result", 276), ("Reference", 326), ("Range", 376)]
@@ -122,3 +151,12 @@ def test_a_value_cell_after_a_unit_column_is_read_again() -> None:
 
 def test_a_unit_alone_after_the_name_is_no_value_cell() -> None:
     assert value_cell(_line("Potassium", "mmol/L", "")) is None
+
+
+def test_a_starred_value_read_again_keeps_its_star_as_the_flag() -> None:
+    # leaders tuning seed 427: "105*" read as "1O05*" (look-alikes giving other digits), read
+    # again as 105 by every setting
+    line = _line("LDL Cholesterol (calculated)", "1O05*", "mg/dL <100")
+    page = PageText(1, 612, 792, [line], ocr=True, reread=Scripted(["105"] * 6))
+    (row,) = parse_pages([page]).rows
+    assert (row.value_text, row.flag_text, row.range_text) == ("105", "*", "<100")
