@@ -385,11 +385,18 @@ def lost_point(value_text: str, range_text: str) -> int:
     its range's precision, so the point, when it is there, stands that many digits from the
     end. A real whole number above such a range (a CRP of 25 beside 0.0 - 5.0) is read again
     too, and stays as read unless the page shows a point.
+
+    Beside a range with no upper limit (``> 1.0``) a lost point leaves the value inside the
+    range ("15" for 1.5 HDL cholesterol beside > 1.0, tuning seed 401): such a value is read
+    again too, as one above a two-sided range is.
     """
     places = range_places(range_text)
     if not places or not _WHOLE.match(value_text.strip()) or len(value_text.strip()) <= places:
         return 0
-    return places if _side(value_text, range_text) == "H" else 0
+    limits = _limits(range_text)
+    open_above = limits is not None and limits[1] is None
+    side = _side(value_text, range_text)
+    return places if side == "H" or (open_above and not side) else 0
 
 
 def _flag_side(flag_text: str) -> str:

@@ -115,6 +115,8 @@ def test_a_lost_point_read_again_is_taken_and_recorded() -> None:
         ("250", "<5", 0),  # a whole range: the value's precision is not told
         ("9", "1.7-2.2", 0),  # one digit: no place for a point before the last
         ("140", "135 - 145", 0),
+        ("15", "> 1.0", 1),  # HDL 1.5: a range with no upper limit holds the value either way
+        ("15", "5.0 - 99.0", 0),  # inside a two-sided range: no sign of a lost point
     ],
 )
 def test_a_lost_point_is_suspected_in_a_whole_number_above_a_range_printed_with_decimals(
@@ -249,6 +251,16 @@ def test_a_whole_value_read_again_without_a_clear_point_stays_as_read(
 ) -> None:
     row, lines = _row("Phosphorus", value, rng)
     assert reread_row(row, lines, Scripted(readings)).value_text == value
+
+
+def test_a_whole_value_beside_a_range_with_no_upper_limit_is_read_again_for_its_point() -> None:
+    # "15" for an HDL cholesterol of 1.5 beside > 1.0 (range_first tuning scan 401): the lost
+    # point leaves the value inside a range that has no upper limit
+    row, lines = _row("HDL cholesterol", "15", "> 1.0")
+    reread = Scripted(["1.5", "15", "1.5", "", "1.5", "15"])
+    out = reread_row(row, lines, reread)
+    assert out.value_text == "1.5"
+    assert reread.boxes == [(200, 100, 220, 108)]
 
 
 def test_a_whole_value_inside_its_decimal_range_is_not_read_again() -> None:
