@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
 import os
 import re
@@ -73,6 +74,8 @@ from medflow.errors import AnalyzerError, DependencyMissingError
 
 if TYPE_CHECKING:
     import pypdfium2
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DPI = 300
 DEFAULT_CONFIG = "--psm 4 -c preserve_interword_spaces=1"
@@ -597,7 +600,15 @@ def reread_box(
         )
         for psm in REREAD_PSM:
             config = f"--psm {psm} -c tessedit_char_whitelist={allowed}"
-            data = engine.image_to_data(sized, timeout_s=60.0, config=config)
+            try:
+                data = engine.image_to_data(sized, timeout_s=60.0, config=config)
+            except AnalyzerError as exc:
+                # A re-read is one more vote on a cell the page read already: Tesseract dying
+                # on one setting (SIGFPE on a sliver of a box, seen on a held-out scan) costs
+                # that vote, never the document.
+                log.warning("re-read of a %dx%d box (%s) failed: %s", *sized.size, config, exc)
+                readings.append("")
+                continue
             readings.append(" ".join(t.strip() for t in data.get("text", []) if t.strip()))
     return readings
 

@@ -5,6 +5,7 @@ those Tesseract gave on crops of the tuning scans (``benchmarks/labs_accuracy.py
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 import pytest
 
@@ -690,3 +691,27 @@ def test_a_range_split_off_the_unit_is_read_again_when_it_reads_as_no_range() ->
     assert (out.unit_text, out.range_text) == ("mg/dL", "8.6 - 10.3")
     assert reread.boxes[0][0] == pytest.approx(300.0)
     assert any("R6 10.3" in c for c in out.corrections)
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr not installed")
+def test_tesseract_failing_on_one_re_read_setting_costs_that_reading_not_the_document() -> None:
+    """A re-read is extra evidence for a cell the page read already: Tesseract dying on one
+    setting (it was killed by SIGFPE on a held-out scan's box) is an empty reading."""
+    from PIL import Image
+
+    from medflow.errors import AnalyzerError
+
+    class Crashing(TesseractOcr):
+        calls = 0
+
+        def image_to_data(
+            self, image: Any, timeout_s: float = 300.0, config: str | None = None
+        ) -> dict[str, list[str]]:
+            type(self).calls += 1
+            if type(self).calls == 2:
+                raise AnalyzerError("tesseract failed: -8")
+            return {"text": ["1.33"]}
+
+    page = Image.new("L", (600, 200), 255)
+    readings = reread_box(Crashing(), page, (45.0, 17.0, 70.0, 30.0), "0123456789.")
+    assert readings == ["1.33", "", "1.33", "1.33", "1.33", "1.33"]
