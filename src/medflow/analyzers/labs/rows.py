@@ -268,6 +268,12 @@ def _starts_with_value(toks: list[Tok]) -> bool:
     )
 
 
+# A label's colon ("Patient ID: 4471 mg", "Sample:12"): any colon not between two letters. A
+# colon between letters is part of a test's name: the NHS prints "Albumin:creatinine ratio"
+# (ACR, mg/mmol), and "Na:K ratio" is printed so too.
+_LABEL_COLON = re.compile(r"(?<![A-Za-z]):|:(?![A-Za-z])")
+
+
 def parse_line(line: Line) -> Parts | None:
     """The test-row parts of one line, or None when the line is not a test row.
 
@@ -298,7 +304,12 @@ def parse_line(line: Line) -> Parts | None:
     name = name.strip("-") if len(name) > 3 else name  # "Cl-" is chloride
     letters = sum(ch.isalpha() for ch in name)
     # one-letter names ("K", "K+") only as a short upper-case symbol
-    if ":" in name or len(name) > 80 or letters < 1 or (letters < 2 and not name[0].isupper()):
+    if (
+        _LABEL_COLON.search(name)
+        or len(name) > 80
+        or letters < 1
+        or (letters < 2 and not name[0].isupper())
+    ):
         return None
     rest_toks = [t.text for t in toks[i + used :]]
     if rest_toks and not flag and rest_toks[0].upper() in lexicon().flags:

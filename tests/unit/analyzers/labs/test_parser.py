@@ -99,6 +99,19 @@ def test_parse_line_rejects_lines_that_are_not_rows(text: str) -> None:
     assert parse_line(line(text)) is None
 
 
+def test_a_colon_between_letters_is_part_of_the_name_not_a_label() -> None:
+    # the NHS spelling of the urine albumin:creatinine ratio, on a dotted-leader report
+    parts = parse_line(line("Albumin:creatinine ratio .......... 3.3 mg/mmol .......... < 3.4"))
+    assert parts is not None
+    assert (parts.name, parts.value_text, parts.range_text) == (
+        "Albumin:creatinine ratio",
+        "3.3",
+        "< 3.4",
+    )
+    # a label's colon still marks a line that is no row
+    assert parse_line(line("Sample: urine 12 mg/dL 70-99")) is None
+
+
 def test_header_and_boilerplate_lines_are_recognised() -> None:
     assert is_header(line("Test  Result  Flag  Units  Reference Range"))
     assert not is_header(line("Hemoglobin  11.2  g/dL  12.0-15.5"))
