@@ -56,7 +56,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import yaml
@@ -185,7 +185,8 @@ def ocr_distance(read: str, printed: str, limit: float = float("inf")) -> float:
                 best = min(best, prev[j - 2] + CHEAP_SUB)
             row.append(best)
         rows.append(row)
-        if min(row) > limit:
+        # a split reaches back two rows: only when both are past the limit is every path
+        if min(row) > limit and min(prev) > limit:
             return float("inf")
     return rows[-1][-1]
 
@@ -221,7 +222,8 @@ NAME_SHARE = 0.25
 NAME_MIN_CHARS = 5
 
 
-@cache
+# bounded: a long-running worker meets endless garbled names
+@lru_cache(maxsize=4096)
 def garbled_test(kb: KnowledgeBase, name: str) -> TestDef | None:
     """The test whose name OCR clearly garbled into ``name`` (see :data:`NAME_SHARE`), or None.
 

@@ -1036,3 +1036,13 @@ def test_an_arrow_read_as_the_last_digit_of_the_value_is_the_flag(
     (row,) = repair_rows([_row("RDW", value, "%", rng, flag)], default_kb())
     got = (row.value_text, row.flag_text) if row.value_text != value else None
     assert got == want
+
+
+def test_a_distance_cut_off_at_a_limit_still_counts_a_letter_read_as_two() -> None:
+    # "T." for a small-type L reaches back two characters read: the row after "T" alone is
+    # past the limit, the pair is not (0.4)
+    from medflow.analyzers.labs.ocr_repair import ocr_distance
+
+    assert ocr_distance("mmol/T.", "mmol/L", 0.5) == ocr_distance("mmol/T.", "mmol/L")
+    assert ocr_distance("mmol/T.", "mmol/L") <= 0.5
+    assert ocr_distance("xxxxxx", "mmol/L", 0.5) == float("inf")
