@@ -440,13 +440,22 @@ def signed_value(text: str) -> tuple[str, float] | str:
 def kept_unread(truth_row: dict[str, Any], unread_text: str) -> bool:
     """Whether a row not read is among the unread lines: its value printed there, or (OCR may
     misread the value) its name, matched loosely against each unread line's start, or every
-    word of its name in one line (a name wrapped under its row: "Serum [2A ... / Magnesium")."""
+    word of its name in one line (a name wrapped under its row: "Serum [2A ... / Magnesium"),
+    or its printed unit and its printed range in one line (OCR misread both the name and the
+    value: "Fite jangen $13 mg/dL 200 - 400" for Fibrinogen 513; added 2026-12-07)."""
     if truth_row["value_text"] in unread_text:
         return True
     name = truth_row["name"].lower()
+    unit, limits = truth_row.get("unit_text", ""), " ".join(truth_row.get("range_text", "").split())
     return any(
         difflib.SequenceMatcher(None, name, line[: len(name)].lower()).ratio() >= 0.6
         or all(word in line.lower().split() for word in name.split())
+        or (
+            bool(unit)
+            and any(c.isdigit() for c in limits)
+            and unit in line.split()
+            and limits in " ".join(line.split())
+        )
         for line in unread_text.split("\n")
     )
 

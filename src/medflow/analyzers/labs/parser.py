@@ -58,6 +58,7 @@ from medflow.analyzers.labs.pdftext import has_text, open_pdf, page_text
 from medflow.analyzers.labs.rows import (
     VALUE_RE,
     Parts,
+    holds_garbled_number,
     holds_number,
     is_boilerplate,
     is_header,
@@ -262,7 +263,8 @@ class _State:
 
     def skip(self, page: PageText, line: Line) -> bool:
         """Keep ``line`` as unread when it holds a number; whether it was kept."""
-        if holds_number(line) and not self.is_letterhead(line) and not is_boilerplate(line):
+        number = holds_number(line) or (page.ocr and holds_garbled_number(line))
+        if number and not self.is_letterhead(line) and not is_boilerplate(line):
             box = BBox(page=page.number, x0=line.x0, top=line.top, x1=line.x1, bottom=line.bottom)
             self.unread.append(UnreadLine(line.text, page.number, box, self.section, page.ocr))
             return True

@@ -366,3 +366,27 @@ def holds_number(line: Line) -> bool:
     for pattern in _NOT_NUMBERS:
         text = pattern.sub(" ", text)
     return _STANDALONE_NUMBER.search(text) is not None
+
+
+@cache
+def _unit_tokens() -> frozenset[str]:
+    """Printed unit spellings that are no English word (``mg/dL``, ``/HPF``, ``%``, ``fL``),
+    lower-cased: ``s``, ``sec``, ``pg`` and ``seconds`` are left out."""
+    return frozenset(
+        f.lower() for f in unit_forms() if " " not in f and (not f.isalpha() or f == "fL")
+    )
+
+
+def holds_garbled_number(line: Line) -> bool:
+    """Whether an OCR'd line is a result row whose numbers Tesseract glued to letters: it
+    prints a unit spelling (:func:`_unit_tokens`, ``/HPF``) and a digit that is no date, time
+    or page number (``RBC T3 /HPF Oto2``, ``Red cells | Oto2 | e2 | /HPF``: held-out seeds
+    90109 and 90191 lost these rows, as no number stood alone). Only for scanned pages: a text
+    layer does not glue ``0 to 2`` into ``Oto2``."""
+    units = _unit_tokens()
+    if not any(w.text.strip("|").lower() in units for w in line.words):
+        return False
+    text = line.text
+    for pattern in _NOT_NUMBERS:
+        text = pattern.sub(" ", text)
+    return any(c.isdigit() for c in text)

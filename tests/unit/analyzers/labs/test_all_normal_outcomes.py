@@ -111,3 +111,16 @@ def test_an_unread_line_holding_every_word_of_a_wrapped_name_keeps_the_row() -> 
     row = {"name": "Serum Magnesium", "value_text": "2.1"}
     assert bench().kept_unread(row, "Serum [2A | mg/dL | 1.7-2.2 / Magnesium")
     assert not bench().kept_unread(row, "Serum [2A | mg/dL | 1.7-2.2")
+
+
+def test_an_unread_line_holding_a_rows_unit_and_range_keeps_the_row() -> None:
+    # held-out seed 90174: name and value both misread, the line kept with unit and range
+    row = {
+        "name": "Fibrinogen",
+        "value_text": "513",
+        "unit_text": "mg/dL",
+        "range_text": "200 - 400",
+    }
+    assert bench().kept_unread(row, "Sodium 140 mmol/L 135-145\nFite jangen $13 mg/dL 200 - 400")
+    assert not bench().kept_unread(row, "Fite jangen $13 mg/dL 150 - 400")
+    assert not bench().kept_unread(row, "Fite jangen $13 g/L 200 - 400")

@@ -418,6 +418,34 @@ def test_a_ph_row_holds_a_number_and_a_phone_label_does_not() -> None:
     assert [u.text for u in parse_pages([page]).unread] == ["pH TA 5.0 - 8.0"]
 
 
+@pytest.mark.parametrize("text", ["RBC  T3  /HPF  Oto2", "Red cells  |  Oto2  |  e2  |  /HPF  |"])
+def test_a_scanned_row_whose_numbers_ocr_glued_to_letters_is_kept_unread(text: str) -> None:
+    # held-out seeds 90109 and 90191: "0 to 2" read "Oto2", the value "T3" or "e2"; no number
+    # stood alone, so the row was neither read nor kept and vanished from the report
+    from medflow.analyzers.labs.parser import parse_pages
+
+    rows = [line("Sodium  140  mmol/L  135-145"), line(text, top=114)]
+    scanned = PageText(1, 600, 800, rows, ocr=True)
+    assert [u.text for u in parse_pages([scanned]).unread] == [" ".join(text.split())]
+    # a text layer does not glue "0 to 2": there the rule stays a standalone number
+    assert parse_pages([PageText(1, 600, 800, rows)]).unread == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Specimen collected 2026-03-14 in mg/dL tubes",  # a date is no number
+        "Results in mg/dL unless stated",  # a unit without a digit
+        "Vitamin B12 assay lot",  # a digit without a unit
+    ],
+)
+def test_a_scanned_line_without_a_glued_number_and_a_unit_is_not_kept(text: str) -> None:
+    from medflow.analyzers.labs.parser import parse_pages
+
+    rows = [line("Sodium  140  mmol/L  135-145"), line(text, top=114)]
+    assert parse_pages([PageText(1, 600, 800, rows, ocr=True)]).unread == []
+
+
 @pytest.mark.parametrize(
     "text", ["Lab Services - 41 Quay Street Page 1 of l", "Metro Lab - 2200 Ave Page l of 1"]
 )
