@@ -460,8 +460,14 @@ def kept_unread(truth_row: dict[str, Any], unread_text: str) -> bool:
     )
 
 
-def score_random(truth: dict[str, Any], rows: list[RawLabRow], unread_text: str) -> dict[str, int]:
-    """Correct counts per field of one randomised report, plus ``n`` and ``vanished``."""
+def score_random(
+    truth: dict[str, Any],
+    rows: list[RawLabRow],
+    unread_text: str,
+    lost: list[str] | None = None,
+) -> dict[str, int]:
+    """Correct counts per field of one randomised report, plus ``n`` and ``vanished``; each
+    vanished row's name and printed value are added to ``lost`` when given."""
     sex = truth["patient"]["sex"]
     got = dict.fromkeys((*RANDOM_FIELDS, "n", "vanished", "misnamed"), 0)
     aligned = align(truth["rows"], rows, lambda r: r.name)
@@ -478,6 +484,8 @@ def score_random(truth: dict[str, Any], rows: list[RawLabRow], unread_text: str)
                 got["misnamed"] += 1
             else:
                 got["vanished"] += 1
+                if lost is not None:
+                    lost.append(f"{t['name']} {t['value_text']}")
             continue
         want_range = (
             (t["low"], t["high"])
@@ -545,7 +553,11 @@ def run_random(
                 print(f"  FALSE REASSURANCE seed {s} ({truth['family']}): {why[:3]}")
         except InputError as exc:
             rows, unread = [], str(exc)
-        counts = score_random(truth, rows, unread) | {"reports": 1, "false_reassurance": reassures}
+        lost: list[str] = []
+        counts = score_random(truth, rows, unread, lost)
+        counts |= {"reports": 1, "false_reassurance": reassures}
+        if lost:
+            print(f"  VANISHED seed {s} ({truth['family']}): {'; '.join(lost)}")
         if all_normal:
             said = outcome(kit, truth, report)
             counts |= {f"said_{key}": int(key == said) for key in OUTCOMES}
