@@ -5,6 +5,8 @@ letterhead's lab name and collection date) check the file (``inputcheck``), read
 text layer (``pdftext``) or, for a page without one, OCR it (``ocr``); then ``parse_rows``
 turns lines into rows:
 
+* on a scanned page, a row whose left part Tesseract did not read is completed from the page
+  image (``ocr_restore``);
 * lines repeated at the top or bottom of most pages (letterhead, patient block, footer) and
   metadata lines ("Patient Name:", "Page 1 of 2") are dropped (``layout``, ``rows``);
 * on a page with a results-table header ("Test  Result  Units  Reference Range"), lines above
@@ -54,6 +56,7 @@ from medflow.analyzers.labs.layout import (
     repeated_lines,
     repeated_texts,
 )
+from medflow.analyzers.labs.ocr_restore import restore_cut_lines
 from medflow.analyzers.labs.pdftext import has_text, open_pdf, page_text
 from medflow.analyzers.labs.rows import (
     VALUE_RE,
@@ -323,6 +326,7 @@ def parse_pages(pages: list[PageText]) -> ParsedPages:
     Returns:
         what was read (see :class:`ParsedPages`).
     """
+    pages = [restore_cut_lines(page) for page in pages]
     shapes = repeated_lines(pages)
     texts = repeated_texts(pages)
     state = _State()
@@ -690,6 +694,7 @@ def read_lab_document(
                     scanned = ocr_engine.read_page(page, index + 1)
                     if ocr_pages >= REREAD_MAX_PAGES:
                         scanned.reread = None  # its image is let go (memory)
+                        scanned.reread_words = None
                     pages.append(scanned)
                     ocr_pages += 1
                 else:

@@ -82,6 +82,8 @@ class PageText:
         ocr: True when the words came from OCR.
         reread: for an OCR'd page, reads one box of the page image again (points, as the
             words' boxes, and the characters allowed); None for a text layer.
+        reread_words: for an OCR'd page, reads one box of the page image again as one line of
+            positioned words (see :class:`RereadWords`); None for a text layer.
     """
 
     number: int
@@ -90,6 +92,7 @@ class PageText:
     lines: list[Line] = field(default_factory=list)
     ocr: bool = False
     reread: Reread | None = field(default=None, compare=False, repr=False)
+    reread_words: RereadWords | None = field(default=None, compare=False, repr=False)
 
 
 class Reread(Protocol):
@@ -98,6 +101,15 @@ class Reread(Protocol):
     def __call__(self, box: tuple[float, float, float, float], allowed: str) -> list[str]:
         """The readings of ``box`` (x0, top, x1, bottom in points) with only ``allowed``
         characters, one per setting tried."""
+        ...
+
+
+class RereadWords(Protocol):
+    """Reads a box of an OCR'd page image again as one printed line (``ocr.TesseractOcr``)."""
+
+    def __call__(self, box: tuple[float, float, float, float]) -> list[Word]:
+        """The words read in ``box`` (x0, top, x1, bottom in points), left to right, each with
+        its box in the page's (deskewed) frame and Tesseract's confidence."""
         ...
 
 
