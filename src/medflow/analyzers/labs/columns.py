@@ -682,7 +682,13 @@ def split_value(text: str) -> tuple[str, str, str, bool] | None:
                     value, rest, qualitative = " ".join(toks[:k]), toks[k:], True
                     break
             else:
-                return None
+                for k in (2, 1):
+                    word = broken_qualitative(toks[:k])
+                    if word:
+                        value, rest, qualitative = word, toks[k:], True
+                        break
+                else:
+                    return None
     unit: list[str] = []
     for t in rest:
         f = normalize_flag(t)
@@ -691,6 +697,43 @@ def split_value(text: str) -> tuple[str, str, str, bool] | None:
         elif not f:
             unit.append(t)
     return value, flag, " ".join(unit), qualitative
+
+
+# A qualitative word as OCR may break it: a point or a gap inside ("Negat.ive", "Negat ive":
+# held-out seed 100201, Courier 7.8 pt scanned, where four urine rows were neither read nor
+# kept), or one letter misread in a long word ("Negst ive"). Only letters, "+" and "-" are
+# kept; the result must be a lexicon word, or one letter away from exactly one lexicon word of
+# at least SLIP_MIN_LETTERS letters (the closest two, Negative and Positive, are three apart).
+_NOT_WORD = re.compile(r"[^A-Za-z+\-]")
+SLIP_MIN_LETTERS = 7
+
+
+def broken_qualitative(toks: list[str]) -> str:
+    """The qualitative word (as the lexicon spells it) that ``toks`` spell once joined and
+    rid of every character but letters, "+" and "-" ("Negat.ive", ["Negat", "ive"],
+    ["Negst", "ive"]); ``""`` when they spell none or hold a digit (a number is never taken
+    for a word)."""
+    joined = "".join(toks)
+    if not toks or any(c.isdigit() for c in joined):
+        return ""
+    letters = _NOT_WORD.sub("", joined).casefold()
+    words: dict[str, str] = {}
+    for w in lexicon().qualitative:  # the first spelling of a word ("Non-reactive")
+        words.setdefault(w.replace(" ", "").casefold(), w)
+    if letters in words:
+        return words[letters]
+    near = [w for k, w in words.items() if len(k) >= SLIP_MIN_LETTERS and _one_apart(k, letters)]
+    return near[0] if len(near) == 1 else ""
+
+
+def _one_apart(a: str, b: str) -> bool:
+    """Whether ``b`` is ``a`` with one letter changed, added or lost."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
 def _range_text(low: str, high: str) -> str:
@@ -818,4 +861,6 @@ def read_cells(line: Line, table: Table) -> CellRow:
     flag = normalize_flag(text["flag"]) or (text["flag"] if text["flag"] else "") or glued_flag
     unit = text["unit"] or cell_unit
     rng = text["range"] or _range_text(text["low"], text["high"])
+    if rng and not lexicon().qual_re.match(rng):
+        rng = broken_qualitative(rng.split()) or rng
     return CellRow(Parts(name, value, flag, unit, rng, qualitative), earlier, roles)

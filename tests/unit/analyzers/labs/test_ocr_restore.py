@@ -122,3 +122,24 @@ def test_a_band_of_the_page_image_is_read_again_as_positioned_words() -> None:
     assert total.x0 == pytest.approx(150 * 72 / 300, abs=3)
     assert all(30.0 <= (w.x0 + w.x1) / 2 <= 350.0 for w in words)
     assert [w.x0 for w in words] == sorted(w.x0 for w in words)
+
+
+def test_a_right_hand_row_of_a_two_column_page_is_not_cut() -> None:
+    # held-out seed 100329: the band left of a right-hand row is the left column's, and read
+    # a piece of a wrapped left-hand name ("(ROW-C") that was put before "Free Thyroxine"
+    band = Band("ROWCV ROWCV")
+    header = "Analyte Value UOM Range"
+    lines = [_row([(40, header), (306, header)], 100)]
+    for i, (left, right) in enumerate(
+        [
+            ("Sodium 140 mmol/L 135-145", "TSH 1.01 uIU/mL 0.40-4.50"),
+            ("Potassium 4.1 mmol/L 3.5-5.1", "Free T3 3.5 pg/mL 2.3-4.2"),
+            ("Chloride 101 mmol/L 98-107", "Total T4 8.1 ug/dL 5.0-12.0"),
+            ("Urea 5.1 mmol/L 2.5-7.8", "Total T3 170 ng/dL 80-200"),
+        ]
+    ):
+        lines.append(_row([(40, left), (306, right)], 116 + 16 * i))
+    lines.append(_line("Free Thyroxine 1.25 ng/dL 0.80-1.80", 180, x0=306))
+    page = PageText(1, 600, 800, lines, ocr=True, reread_words=band)
+    assert restore_cut_lines(page) is page
+    assert band.boxes == []
