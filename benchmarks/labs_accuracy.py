@@ -142,6 +142,17 @@ Measured (2026-12-06, Tesseract 5.3, held-out seeds; ``--random 200`` and
   96.82/95.11/95.11/95.05/95.17) -> every field over 95% in both runs, FAIL on the vanished
   rows. Weakest (scanned, the two runs): two_column (found 94.7 / 93.9, value 91.0 / 90.5,
   range 89.4 / 91.1), leaders unit 91.9 / 92.0. 90000-90199 is now spent.
+* fresh held-out seeds 100400-100599, measured once on commit d4b1af3 of 2026-12-07 (after
+  keeping scanned lines whose digits OCR glued to letters, completing rows whose left part the
+  page reading lost, and reading qualitative words OCR broke; diagnosed on 90000-90199 and
+  100000-100399, which are spent too): text (3563 rows) 100% on every field, 0 vanished, 0/200
+  false reassurance; scanned, pooled (3563 rows): found 97.83%, value 95.76%, unit 96.74%,
+  range 95.56%, flag 96.21%, 1 vanished, 7 misnamed, 0/200 false reassurance (100400-100499:
+  97.97/95.84/97.19/95.89/96.34, 1 vanished -> FAIL: an MPV row kept among the unread lines
+  as "1 9 Ge ae 2 7.5-11.5", its name, value and unit all misread, which this scorer cannot
+  match; 100500-100599: 97.70/95.69/96.30/95.24/96.08, 0 vanished -> PASS). Weakest (scanned):
+  split_range value 91.8 / 92.5 and range 94.6 / 91.2, leaders 92-93 in the first run, two_column
+  value 93.7 / 93.8, standard 91.4 value in the second. 100000-100599 is now spent.
 * earlier: before the OCR repair (``ocr_repair``; 60 scanned reports, seeds 10000-10059):
   found 93.2%, value 89.8%, unit 76.1%, range 80.4%, flag 84.2%, 7 rows vanished.
 
