@@ -717,13 +717,21 @@ def broken_qualitative(toks: list[str]) -> str:
     if not toks or any(c.isdigit() for c in joined):
         return ""
     letters = _NOT_WORD.sub("", joined).casefold()
-    words: dict[str, str] = {}
-    for w in lexicon().qualitative:  # the first spelling of a word ("Non-reactive")
-        words.setdefault(w.replace(" ", "").casefold(), w)
+    words = _qualitative_spellings()
     if letters in words:
         return words[letters]
     near = [w for k, w in words.items() if len(k) >= SLIP_MIN_LETTERS and _one_apart(k, letters)]
     return near[0] if len(near) == 1 else ""
+
+
+@cache
+def _qualitative_spellings() -> dict[str, str]:
+    """Each qualitative word, without spaces and case-folded -> its first lexicon spelling
+    ("nonreactive" -> "Non reactive" or "Non-reactive", whichever the lexicon lists first)."""
+    words: dict[str, str] = {}
+    for w in lexicon().qualitative:
+        words.setdefault(w.replace(" ", "").casefold(), w)
+    return words
 
 
 def _one_apart(a: str, b: str) -> bool:

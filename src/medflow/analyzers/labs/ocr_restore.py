@@ -36,27 +36,26 @@ MAX_PER_PAGE = 20
 def restore_cut_lines(page: PageText) -> PageText:
     """``page`` with each cut line (see the module docstring) completed from the image; the
     page itself when it is no OCR'd page or nothing was restored."""
-    if not page.ocr or page.reread_words is None or len(page.lines) < 4:
+    reread = page.reread_words
+    if not page.ocr or reread is None or len(page.lines) < 4:
         return page
-    if column_order(page) is not page.lines:
+    starts = sorted(ln.x0 for ln in page.lines if ln.words)
+    margin = starts[len(starts) // 4]
+    cut = [i for i, line in enumerate(page.lines) if _cut(line, margin, page.lines)]
+    if not cut or column_order(page) is not page.lines:
         # two columns of tests: a right-hand row starts far right by design, and the band to
         # its left is the left column's (held-out seed 100329 read a piece of a wrapped
         # left-hand name there, "(ROW-C", and put it before "Free Thyroxine 1.25")
         return page
-    starts = sorted(ln.x0 for ln in page.lines if ln.words)
-    margin = starts[len(starts) // 4]
-    lines: list[Line] = []
-    tries = 0
+    lines = list(page.lines)
     changed = False
-    for line in page.lines:
-        if tries < MAX_PER_PAGE and _cut(line, margin, page.lines):
-            tries += 1
-            gap = 0.3 * line.height
-            found = page.reread_words((margin - gap, line.top, line.x0 - gap, line.bottom))
-            if _names(found):
-                line = Line([*found, *line.words])
-                changed = True
-        lines.append(line)
+    for i in cut[:MAX_PER_PAGE]:
+        line = lines[i]
+        gap = 0.3 * line.height
+        found = reread((margin - gap, line.top, line.x0 - gap, line.bottom))
+        if _names(found):
+            lines[i] = Line([*found, *line.words])
+            changed = True
     return dataclasses.replace(page, lines=lines) if changed else page
 
 

@@ -362,10 +362,15 @@ def holds_number(line: Line) -> bool:
     """Whether the line holds a number that could be a result: a standalone number once dates,
     times, "page i of n" and phone numbers are taken out (``B12`` or ``T4`` inside a word is no
     number)."""
-    text = line.text
+    return _STANDALONE_NUMBER.search(_numbers_only(line.text)) is not None
+
+
+def _numbers_only(text: str) -> str:
+    """``text`` with dates, times, "page i of n" and phone numbers blanked (:data:`_NOT_NUMBERS`
+    lists them)."""
     for pattern in _NOT_NUMBERS:
         text = pattern.sub(" ", text)
-    return _STANDALONE_NUMBER.search(text) is not None
+    return text
 
 
 @cache
@@ -386,7 +391,4 @@ def holds_garbled_number(line: Line) -> bool:
     units = _unit_tokens()
     if not any(w.text.strip("|").lower() in units for w in line.words):
         return False
-    text = line.text
-    for pattern in _NOT_NUMBERS:
-        text = pattern.sub(" ", text)
-    return any(c.isdigit() for c in text)
+    return any(c.isdigit() for c in _numbers_only(line.text))
